@@ -1,0 +1,84 @@
+import { Schema } from "effect"
+
+/**
+ * Topology as data: what streams, durable consumers and KV buckets a system needs. Durations are
+ * milliseconds so specs stay plain JSON (the CLI prints and diffs them). Defaults are chosen for a
+ * single nats-server; production overlays raise `replicas`.
+ */
+const Millis = Schema.Number.pipe(Schema.int(), Schema.nonNegative())
+const Count = Schema.Number.pipe(Schema.int(), Schema.greaterThanOrEqualTo(-1))
+const Name = Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9_-]+$/, { message: () => "names may hold only letters, digits, '_' and '-'" }))
+
+export const StreamSpec = Schema.Struct({
+  name: Name,
+  subjects: Schema.Array(Schema.String).pipe(Schema.minItems(1)),
+  description: Schema.optional(Schema.String),
+  storage: Schema.optionalWith(Schema.Literal("file", "memory"), { default: () => "file" as const }),
+  retention: Schema.optionalWith(Schema.Literal("limits", "interest", "workqueue"), { default: () => "limits" as const }),
+  replicas: Schema.optionalWith(Schema.Number.pipe(Schema.int(), Schema.between(1, 5)), { default: () => 1 }),
+  /** 0 = unlimited. */
+  maxAgeMs: Schema.optionalWith(Millis, { default: () => 0 }),
+  /** -1 = unlimited. */
+  maxBytes: Schema.optionalWith(Count, { default: () => -1 }),
+  maxMsgs: Schema.optionalWith(Count, { default: () => -1 }),
+  maxMsgSize: Schema.optionalWith(Count, { default: () => -1 }),
+  duplicateWindowMs: Schema.optionalWith(Millis, { default: () => 120_000 }),
+  discard: Schema.optionalWith(Schema.Literal("old", "new"), { default: () => "old" as const })
+})
+export type StreamSpec = typeof StreamSpec.Type
+export type StreamSpecInput = typeof StreamSpec.Encoded
+
+export const ConsumerSpec = Schema.Struct({
+  stream: Name,
+  durable: Name,
+  description: Schema.optional(Schema.String),
+  filterSubject: Schema.optional(Schema.String),
+  ackWaitMs: Schema.optionalWith(Millis.pipe(Schema.greaterThanOrEqualTo(1_000)), { default: () => 30_000 }),
+  /** Deliveries the server attempts; the runtime's retry policy dead-letters before this. -1 = unlimited. */
+  maxDeliver: Schema.optionalWith(Count, { default: () => -1 }),
+  maxAckPending: Schema.optionalWith(Count, { default: () => 1_000 }),
+  deliverPolicy: Schema.optionalWith(Schema.Literal("all", "new"), { default: () => "all" as const })
+})
+export type ConsumerSpec = typeof ConsumerSpec.Type
+export type ConsumerSpecInput = typeof ConsumerSpec.Encoded
+
+export const BucketSpec = Schema.Struct({
+  name: Name,
+  description: Schema.optional(Schema.String),
+  /** Entries older than this are removed. 0 = keep forever. */
+  ttlMs: Schema.optionalWith(Millis, { default: () => 0 }),
+  history: Schema.optionalWith(Schema.Number.pipe(Schema.int(), Schema.between(1, 64)), { default: () => 1 }),
+  storage: Schema.optionalWith(Schema.Literal("file", "memory"), { default: () => "file" as const }),
+  replicas: Schema.optionalWith(Schema.Number.pipe(Schema.int(), Schema.between(1, 5)), { default: () => 1 }),
+  maxValueSize: Schema.optionalWith(Count, { default: () => -1 }),
+  maxBytes: Schema.optionalWith(Count, { default: () => -1 })
+})
+export type BucketSpec = typeof BucketSpec.Type
+export type BucketSpecInput = typeof BucketSpec.Encoded
+
+export const Topology = Schema.Struct({
+  streams: Schema.Array(StreamSpec),
+  consumers: Schema.Array(ConsumerSpec),
+  buckets: Schema.Array(BucketSpec)
+})
+export type Topology = typeof Topology.Type
+export type TopologyInput = typeof Topology.Encoded
+
+/** Builds a validated topology from plain declarations, filling defaults; throws on a bad declaration. */
+export const defineTopology = (input: {
+  readonly streams?: ReadonlyArray<StreamSpecInput>
+  readonly consumers?: ReadonlyArray<ConsumerSpecInput>
+  readonly buckets?: ReadonlyArray<BucketSpecInput>
+}): Topology =>
+  Schema.decodeUnknownSync(Topology)({
+    streams: input.streams ?? [],
+    consumers: input.consumers ?? [],
+    buckets: input.buckets ?? []
+  })
+
+/** Merges topologies declared by separate modules (domain, dead letters, idempotency). */
+export const mergeTopologies = (...parts: ReadonlyArray<Topology>): Topology => ({
+  streams: parts.flatMap((p) => p.streams),
+  consumers: parts.flatMap((p) => p.consumers),
+  buckets: parts.flatMap((p) => p.buckets)
+})
