@@ -1,1 +1,8 @@
-export {}
+export * from "./definition.js"
+export * from "./engine.js"
+export * from "./errors.js"
+export * from "./ids.js"
+export * from "./instance.js"
+export * from "./timer.js"
+export * from "./timers.js"
+export * from "./transition.js"

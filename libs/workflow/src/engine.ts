@@ -1,0 +1,172 @@
+import { Either, Option } from "effect"
+import type { TaggedState, TypedMessage, WorkflowDefinition } from "./definition.js"
+import { IllegalTransition } from "./errors.js"
+import { commandId } from "./ids.js"
+import type { HistoryEntry, Instance, Outgoing } from "./instance.js"
+import type { PendingTimer } from "./timer.js"
+import { planTimers, timerStatus } from "./timers.js"
+import type { Advance } from "./transition.js"
+
+/** The event moved the instance: store `instance` (compare-and-set), then publish `commands`. */
+export interface Advanced<S, C> {
+  readonly _tag: "Advanced"
+  readonly instance: Instance<S, C>
+  /** This transition's number; its message ids embed it. */
+  readonly transition: number
+  /** This transition's messages in order, also appended to `instance.outbox`. */
+  readonly commands: ReadonlyArray<Outgoing<C>>
+  readonly timersSet: ReadonlyArray<PendingTimer>
+  readonly timersCleared: ReadonlyArray<PendingTimer>
+}
+
+/** The event changed nothing the workflow cares about; acknowledge it. */
+export interface Ignored<S, C> {
+  readonly _tag: "Ignored"
+  readonly instance: Instance<S, C>
+  /** True when a fired timer was consumed, so the instance still has to be written. */
+  readonly changed: boolean
+  readonly reason: string
+  readonly timersCleared: ReadonlyArray<PendingTimer>
+}
+
+export type Applied<S, C> = Advanced<S, C> | Ignored<S, C>
+
+export interface ApplyOptions {
+  /** Message id of the incoming event, recorded in history so a redelivery can be recognised. */
+  readonly causationId?: string
+}
+
+const DEFAULT_HISTORY_LIMIT = 100
+
+type Base<S, C> = Omit<Instance<S, C>, "state" | "terminal" | "updatedAt"> & { readonly state: S | undefined }
+
+const advance = <S extends TaggedState, E extends TypedMessage, C extends TypedMessage>(
+  definition: WorkflowDefinition<S, E, C>,
+  base: Base<S, C>,
+  event: E,
+  step: Advance<S, C>,
+  now: number,
+  options: ApplyOptions
+): Advanced<S, C> => {
+  const transition = base.transitions + 1
+  const commands = step.commands.map((message, index) => ({ id: commandId(base.workflowId, transition, index), message }))
+  const timers = planTimers(base.timers, step.timers, { workflowId: base.workflowId, transition, now, terminal: step.terminal })
+  const entry: HistoryEntry = {
+    seq: transition,
+    event: event.type,
+    ...(base.state === undefined ? {} : { from: base.state._tag }),
+    to: step.state._tag,
+    at: now,
+    ...(options.causationId === undefined ? {} : { causationId: options.causationId }),
+    commands: commands.map((c) => ({ id: c.id, type: c.message.type }))
+  }
+  const limit = definition.historyLimit ?? DEFAULT_HISTORY_LIMIT
+  return {
+    _tag: "Advanced",
+    instance: {
+      ...base,
+      state: step.state,
+      terminal: step.terminal,
+      transitions: transition,
+      updatedAt: now,
+      timers: timers.pending,
+      history: [...base.history, entry].slice(-limit),
+      outbox: [...base.outbox, ...commands]
+    },
+    transition,
+    commands,
+    timersSet: timers.set,
+    timersCleared: timers.cleared
+  }
+}
+
+/** Creates an instance from its first event. */
+export const start = <S extends TaggedState, E extends TypedMessage, C extends TypedMessage>(
+  definition: WorkflowDefinition<S, E, C>,
+  event: E,
+  now: number,
+  options: ApplyOptions = {}
+): Either.Either<Advanced<S, C>, IllegalTransition> => {
+  const workflowId = definition.workflowIdOf(event)
+  return definition.start(workflowId, event).pipe(
+    Either.mapLeft((e) => withWorkflowId(e, workflowId)),
+    Either.map((step) =>
+      advance(definition, {
+        workflow: definition.name, workflowId, state: undefined, transitions: 0,
+        createdAt: now, timers: [], history: [], outbox: []
+      }, event, step, now, options))
+  )
+}
+
+/**
+ * Feeds one event to an existing instance. Stale timer firings are ignored before the definition
+ * sees them; a terminal instance may still ignore an event (a late duplicate) but never advance.
+ */
+export const apply = <S extends TaggedState, E extends TypedMessage, C extends TypedMessage>(
+  definition: WorkflowDefinition<S, E, C>,
+  instance: Instance<S, C>,
+  event: E,
+  now: number,
+  options: ApplyOptions = {}
+): Either.Either<Applied<S, C>, IllegalTransition> => {
+  const illegal = (reason: string) =>
+    Either.left(new IllegalTransition({
+      workflow: definition.name, workflowId: instance.workflowId, state: instance.state._tag, event: event.type, reason
+    }))
+  const owner = definition.workflowIdOf(event)
+  if (owner !== instance.workflowId) return illegal(`the event belongs to instance ${owner}`)
+
+  const firing = definition.timerOf(event)
+  if (Option.isSome(firing) && timerStatus(instance, firing.value) === "stale") {
+    return Either.right(ignored(instance, `stale timer ${firing.value.name} (${firing.value.timerId})`, []))
+  }
+  const fired = Option.isSome(firing) ? instance.timers.filter((t) => t.timerId === firing.value.timerId) : []
+  const remaining = instance.timers.filter((t) => !fired.includes(t))
+
+  const decided = definition.transition(instance.state, event)
+  if (Either.isLeft(decided)) return Either.left(withWorkflowId(decided.left, instance.workflowId))
+  const step = decided.right
+  if (step._tag === "Ignore") {
+    return Either.right(fired.length === 0
+      ? ignored(instance, step.reason, [])
+      : ignored({ ...instance, timers: remaining, updatedAt: now }, step.reason, fired))
+  }
+  if (instance.terminal) return illegal("the workflow has already finished")
+  const result = advance(definition, { ...instance, timers: remaining }, event, step, now, options)
+  return Either.right({ ...result, timersCleared: [...fired, ...result.timersCleared] })
+}
+
+/** `start` when there is no instance yet, else `apply`: what the orchestrator calls per event. */
+export const step = <S extends TaggedState, E extends TypedMessage, C extends TypedMessage>(
+  definition: WorkflowDefinition<S, E, C>,
+  instance: Instance<S, C> | undefined,
+  event: E,
+  now: number,
+  options: ApplyOptions = {}
+): Either.Either<Applied<S, C>, IllegalTransition> =>
+  instance === undefined ? start(definition, event, now, options) : apply(definition, instance, event, now, options)
+
+/**
+ * Whether the event with this message id was already applied (a redelivery after the instance was
+ * written but before the event was acked). The runtime then re-publishes the outbox and acks.
+ * Only as far back as the kept history reaches.
+ */
+export const alreadyApplied = (instance: Pick<Instance<unknown, unknown>, "history">, causationId: string): boolean =>
+  instance.history.some((h) => h.causationId === causationId)
+
+/** Drops confirmed-published messages from the outbox. */
+export const markPublished = <S, C>(instance: Instance<S, C>, ids: Iterable<string>): Instance<S, C> => {
+  const done = new Set(ids)
+  return { ...instance, outbox: instance.outbox.filter((o) => !done.has(o.id)) }
+}
+
+const ignored = <S, C>(
+  instance: Instance<S, C>,
+  reason: string,
+  cleared: ReadonlyArray<PendingTimer>
+): Ignored<S, C> => ({ _tag: "Ignored", instance, changed: cleared.length > 0, reason, timersCleared: cleared })
+
+const withWorkflowId = (e: IllegalTransition, workflowId: string): IllegalTransition =>
+  e.workflowId === undefined
+    ? new IllegalTransition({ workflow: e.workflow, workflowId, state: e.state, event: e.event, reason: e.reason })
+    : e

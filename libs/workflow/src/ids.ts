@@ -1,0 +1,11 @@
+/**
+ * Deterministic ids. A transition is numbered per instance, so re-running it after a crash (same
+ * instance revision, same event) yields the same ids, and JetStream's `Nats-Msg-Id` de-duplication
+ * drops what was already published. Never derive them from a clock or a random source.
+ */
+export const commandId = (workflowId: string, transition: number, index: number): string =>
+  `${workflowId}:${transition}:${index}`
+
+/** Distinct from every command id (those end in a number), so both can share one de-dup window. */
+export const timerId = (workflowId: string, transition: number, name: string): string =>
+  `${workflowId}:${transition}:timer:${name}`
