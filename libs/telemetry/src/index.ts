@@ -1,1 +1,5 @@
-export {}
+export * from "./attributes.js"
+export * from "./config.js"
+export * from "./propagation.js"
+export * from "./spans.js"
+export * from "./tracing.js"

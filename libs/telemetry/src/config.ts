@@ -1,0 +1,108 @@
+import { Config, ConfigError, Either, Option } from "effect"
+
+/**
+ * Telemetry settings read from the standard OTEL_* variables, so the same deployment manifests work
+ * with any OpenTelemetry-aware collector. Everything is validated at start-up: a typo in a sampler
+ * name fails the boot with a message instead of silently sampling everything.
+ */
+export type SamplerName =
+  | "always_on"
+  | "always_off"
+  | "traceidratio"
+  | "parentbased_always_on"
+  | "parentbased_always_off"
+  | "parentbased_traceidratio"
+
+const samplerNames: ReadonlyArray<SamplerName> = [
+  "always_on",
+  "always_off",
+  "traceidratio",
+  "parentbased_always_on",
+  "parentbased_always_off",
+  "parentbased_traceidratio"
+]
+
+export interface TelemetryConfig {
+  readonly disabled: boolean
+  /** OTEL_SERVICE_NAME, else `service.name` from OTEL_RESOURCE_ATTRIBUTES; none lets the app's default apply. */
+  readonly serviceName: Option.Option<string>
+  readonly serviceVersion: Option.Option<string>
+  readonly resourceAttributes: Readonly<Record<string, string>>
+  /** Full URL of the OTLP/HTTP traces endpoint; none keeps spans in-process. */
+  readonly tracesEndpoint: Option.Option<string>
+  readonly sampler: SamplerName
+  readonly samplerRatio: number
+}
+
+const url = (name: string) =>
+  Config.string(name).pipe(
+    Config.validate({
+      message: `${name} must be an absolute http(s) URL, e.g. http://jaeger:4318`,
+      validation: (s) => {
+        try {
+          return ["http:", "https:"].includes(new URL(s).protocol)
+        } catch {
+          return false
+        }
+      }
+    }),
+    Config.option
+  )
+
+/** W3C Baggage-style `k=v,k2=v2` with percent-encoded values, as the OTel spec defines it. */
+export const parseResourceAttributes = (raw: string): Either.Either<Record<string, string>, string> => {
+  const out: Record<string, string> = {}
+  for (const pair of raw.split(",")) {
+    if (pair.trim() === "") continue
+    const eq = pair.indexOf("=")
+    const key = eq > 0 ? pair.slice(0, eq).trim() : ""
+    if (key === "") return Either.left(`OTEL_RESOURCE_ATTRIBUTES: "${pair}" is not key=value`)
+    try {
+      out[key] = decodeURIComponent(pair.slice(eq + 1).trim())
+    } catch {
+      return Either.left(`OTEL_RESOURCE_ATTRIBUTES: the value of "${key}" is not valid percent-encoding`)
+    }
+  }
+  return Either.right(out)
+}
+
+const resourceAttributes = Config.string("OTEL_RESOURCE_ATTRIBUTES").pipe(
+  Config.withDefault(""),
+  Config.mapOrFail((raw) =>
+    Either.mapLeft(parseResourceAttributes(raw), (message) => ConfigError.InvalidData(["OTEL_RESOURCE_ATTRIBUTES"], message))
+  )
+)
+
+const sampler = Config.string("OTEL_TRACES_SAMPLER").pipe(
+  Config.withDefault("parentbased_always_on"),
+  Config.map((s) => s.trim().toLowerCase()),
+  Config.validate({
+    message: `OTEL_TRACES_SAMPLER must be one of ${samplerNames.join(", ")}`,
+    validation: (s): s is SamplerName => (samplerNames as ReadonlyArray<string>).includes(s)
+  })
+)
+
+const samplerRatio = Config.number("OTEL_TRACES_SAMPLER_ARG").pipe(
+  Config.withDefault(1),
+  Config.validate({ message: "OTEL_TRACES_SAMPLER_ARG must be a ratio between 0 and 1", validation: (n) => n >= 0 && n <= 1 })
+)
+
+/**
+ * `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` is used verbatim; the generic `OTEL_EXPORTER_OTLP_ENDPOINT` gets
+ * `/v1/traces` appended, as the OTLP exporter spec says.
+ */
+const tracesEndpoint = Config.all([url("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"), url("OTEL_EXPORTER_OTLP_ENDPOINT")]).pipe(
+  Config.map(([traces, base]) =>
+    Option.orElse(traces, () => Option.map(base, (b) => `${b.replace(/\/+$/, "")}/v1/traces`))
+  )
+)
+
+export const TelemetryConfig: Config.Config<TelemetryConfig> = Config.all({
+  disabled: Config.boolean("OTEL_SDK_DISABLED").pipe(Config.withDefault(false)),
+  serviceName: Config.option(Config.nonEmptyString("OTEL_SERVICE_NAME")),
+  serviceVersion: Config.option(Config.nonEmptyString("OTEL_SERVICE_VERSION")),
+  resourceAttributes,
+  tracesEndpoint,
+  sampler,
+  samplerRatio
+})

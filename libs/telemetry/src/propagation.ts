@@ -1,0 +1,122 @@
+import * as OtelTracer from "@effect/opentelemetry/Tracer"
+import {
+  type Context as OtelContext,
+  propagation,
+  ROOT_CONTEXT,
+  type SpanContext,
+  type TextMapGetter,
+  type TextMapSetter,
+  trace,
+  TraceFlags
+} from "@opentelemetry/api"
+import { W3CBaggagePropagator, W3CTraceContextPropagator } from "@opentelemetry/core"
+import { Context, Effect, FiberRef, Option, type Tracer } from "effect"
+
+/** Message headers as the transport adapter hands them over; the NATS adapter converts to and from this. */
+export type TraceHeaders = Readonly<Record<string, string>>
+
+/**
+ * The W3C propagators are used directly rather than through the global `propagation` API: headers then
+ * carry `traceparent`/`tracestate`/`baggage` whether or not an SDK is registered (OTEL_SDK_DISABLED still
+ * yields Effect's own span ids, which are W3C-shaped).
+ */
+const traceContext = new W3CTraceContextPropagator()
+const baggagePropagator = new W3CBaggagePropagator()
+
+/** Header names are matched case-insensitively: some transports canonicalise them. */
+const getter: TextMapGetter<TraceHeaders> = {
+  keys: (carrier) => Object.keys(carrier),
+  get: (carrier, key) => {
+    if (key in carrier) return carrier[key]
+    const lower = key.toLowerCase()
+    const found = Object.keys(carrier).find((k) => k.toLowerCase() === lower)
+    return found === undefined ? undefined : carrier[found]
+  }
+}
+
+const setter: TextMapSetter<Record<string, string>> = {
+  set: (carrier, key, value) => {
+    carrier[key] = value
+  }
+}
+
+/** W3C baggage entries carried along the workflow; set from incoming headers by `consumerSpan`. */
+export const currentBaggage: FiberRef.FiberRef<Readonly<Record<string, string>>> = FiberRef.unsafeMake<
+  Readonly<Record<string, string>>
+>({})
+
+export const withBaggage =
+  (entries: Readonly<Record<string, string>>) =>
+  <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.locallyWith(effect, currentBaggage, (current) => ({ ...current, ...entries }))
+
+const spanContextOf = (span: Tracer.AnySpan): SpanContext => ({
+  traceId: span.traceId,
+  spanId: span.spanId,
+  traceFlags: span.sampled ? TraceFlags.SAMPLED : TraceFlags.NONE,
+  isRemote: span._tag === "ExternalSpan",
+  ...Option.match(Context.getOption(span.context, OtelTracer.OtelTraceState), {
+    onNone: () => ({}),
+    onSome: (traceState) => ({ traceState })
+  })
+})
+
+/** The OTel span context of the current Effect span, with `tracestate` when the span came from OTel. */
+const currentSpanContext: Effect.Effect<Option.Option<SpanContext>> = Effect.orElse(
+  Effect.map(OtelTracer.currentOtelSpan, (span) => Option.some(span.spanContext())),
+  () => Effect.map(Effect.option(Effect.currentParentSpan), Option.map(spanContextOf))
+)
+
+/**
+ * Returns `headers` plus `traceparent`, `tracestate` (when there is one) and `baggage` (when there is
+ * any) for the current span. Without a current span the headers come back unchanged.
+ */
+export const injectTraceHeaders = (headers: TraceHeaders = {}): Effect.Effect<Record<string, string>> =>
+  Effect.map(Effect.zip(currentSpanContext, FiberRef.get(currentBaggage)), ([spanContext, baggage]) => {
+    const out: Record<string, string> = { ...headers }
+    let ctx: OtelContext = ROOT_CONTEXT
+    if (Option.isSome(spanContext)) ctx = trace.setSpanContext(ctx, spanContext.value)
+    if (Object.keys(baggage).length > 0) {
+      ctx = propagation.setBaggage(
+        ctx,
+        propagation.createBaggage(Object.fromEntries(Object.entries(baggage).map(([k, value]) => [k, { value }])))
+      )
+    }
+    traceContext.inject(ctx, out, setter)
+    baggagePropagator.inject(ctx, out, setter)
+    return out
+  })
+
+const extractContext = (headers: TraceHeaders | undefined): OtelContext => {
+  if (headers === undefined) return ROOT_CONTEXT
+  try {
+    return baggagePropagator.extract(traceContext.extract(ROOT_CONTEXT, headers, getter), headers, getter)
+  } catch {
+    // The propagators validate rather than throw, but a header from the network must never fail a message.
+    return ROOT_CONTEXT
+  }
+}
+
+/**
+ * The remote parent carried by `headers`, as an Effect span usable as `parent` or in a link. Missing or
+ * malformed `traceparent` gives none: the message then starts a new trace.
+ */
+export const extractTraceContext = (headers: TraceHeaders | undefined): Option.Option<Tracer.ExternalSpan> =>
+  Option.map(Option.fromNullable(trace.getSpanContext(extractContext(headers))), (sc) =>
+    OtelTracer.makeExternalSpan({
+      traceId: sc.traceId,
+      spanId: sc.spanId,
+      traceFlags: sc.traceFlags,
+      traceState: sc.traceState
+    })
+  )
+
+/** Baggage entries from `headers`; malformed baggage yields none. */
+export const extractBaggage = (headers: TraceHeaders | undefined): Record<string, string> => {
+  const baggage = propagation.getBaggage(extractContext(headers))
+  return baggage === undefined ? {} : Object.fromEntries(baggage.getAllEntries().map(([k, e]) => [k, e.value]))
+}
+
+/** Parses one `traceparent` value (e.g. a copy kept in another header). */
+export const parseTraceparent = (traceparent: string | undefined): Option.Option<Tracer.ExternalSpan> =>
+  traceparent === undefined ? Option.none() : extractTraceContext({ traceparent })

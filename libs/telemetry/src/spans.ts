@@ -1,0 +1,179 @@
+import { Cause, Clock, Effect, Exit, FiberRef, Option, type Tracer } from "effect"
+import { MESSAGING_SYSTEM, type MessageInfo, messageAttributes, MessagingAttributes, OperationType } from "./attributes.js"
+import { currentBaggage, extractBaggage, extractTraceContext, injectTraceHeaders, parseTraceparent, type TraceHeaders } from "./propagation.js"
+
+/**
+ * Header a replay (or dead-letter copy) keeps the first delivery's `traceparent` in, so the replayed
+ * message starts its own trace yet links back to the one that failed.
+ */
+export const ORIGINAL_TRACEPARENT_HEADER = "Conveyor-Original-Traceparent"
+
+/**
+ * Opens a PRODUCER span `publish <subject>` and hands `publish` the headers that carry it; the transport
+ * merges them into the message headers. A failure of `publish` marks the span as failed.
+ */
+export const producerSpan =
+  (subject: string, info?: MessageInfo) =>
+  <A, E, R>(publish: (traceHeaders: Record<string, string>) => Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.flatMap(injectTraceHeaders(), publish).pipe(
+      Effect.withSpan(`publish ${subject}`, {
+        kind: "producer",
+        attributes: {
+          [MessagingAttributes.system]: MESSAGING_SYSTEM,
+          [MessagingAttributes.operationType]: OperationType.send,
+          [MessagingAttributes.operationName]: "publish",
+          [MessagingAttributes.destinationName]: subject,
+          ...messageAttributes(info)
+        }
+      })
+    )
+
+/** What `consumerSpan` keeps for the helpers below, per processed message. */
+interface Processing {
+  readonly span: Tracer.Span
+  failure: Option.Option<unknown>
+}
+
+const currentProcessing = FiberRef.unsafeMake<Option.Option<Processing>>(Option.none())
+
+export interface ConsumeOptions {
+  readonly subject: string
+  readonly headers?: TraceHeaders | undefined
+  readonly attributes?: MessageInfo | undefined
+}
+
+/** A link to the first delivery's trace when `headers` say this message is a replay. */
+export const originalTraceLink = (headers: TraceHeaders | undefined): Option.Option<Tracer.SpanLink> =>
+  Option.map(parseTraceparent(headerValue(headers, ORIGINAL_TRACEPARENT_HEADER)), (span) => ({
+    _tag: "SpanLink",
+    span,
+    attributes: { "conveyor.link": "original" }
+  }))
+
+/**
+ * Opens a CONSUMER span `process <subject>`. Its parent is the producer's context from `headers`, so one
+ * trace runs through every hop; it also links to that context, as the messaging conventions ask. Without a
+ * usable `traceparent` the span is the root of a new trace (never the caller's span: the poll loop is not
+ * the message's cause). Incoming baggage is made current for the effect.
+ *
+ * The span fails when `effect` fails, or when the runtime handled a failure itself and reported it with
+ * `markProcessingFailed` / `recordDeadLetter` (a retried or dead-lettered message is not a success).
+ */
+export const consumerSpan =
+  (options: ConsumeOptions) =>
+  <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+    const parent = extractTraceContext(options.headers)
+    const links: Array<Tracer.SpanLink> = []
+    if (Option.isSome(parent)) links.push({ _tag: "SpanLink", span: parent.value, attributes: { "conveyor.link": "producer" } })
+    Option.map(originalTraceLink(options.headers), (link) => links.push(link))
+    const baggage = extractBaggage(options.headers)
+    return Effect.acquireUseRelease(
+      Effect.makeSpan(`process ${options.subject}`, {
+        kind: "consumer",
+        links,
+        ...(Option.isSome(parent) ? { parent: parent.value } : { root: true }),
+        attributes: {
+          [MessagingAttributes.system]: MESSAGING_SYSTEM,
+          [MessagingAttributes.operationType]: OperationType.process,
+          [MessagingAttributes.operationName]: "process",
+          [MessagingAttributes.destinationName]: options.subject,
+          ...messageAttributes(options.attributes)
+        }
+      }).pipe(Effect.map((span): Processing => ({ span, failure: Option.none() }))),
+      (processing) =>
+        effect.pipe(
+          Effect.withParentSpan(processing.span),
+          Effect.locally(currentProcessing, Option.some(processing)),
+          Effect.locallyWith(currentBaggage, (current) => ({ ...current, ...baggage }))
+        ),
+      (processing, exit) =>
+        Effect.flatMap(Clock.currentTimeNanos, (now) =>
+          Effect.sync(() =>
+            processing.span.end(
+              now,
+              Exit.isSuccess(exit) && Option.isSome(processing.failure) ? Exit.fail(processing.failure.value) : exit
+            )
+          )
+        )
+    )
+  }
+
+const describe = (error: unknown): { readonly type: string; readonly message: string } => {
+  const pretty = Cause.prettyErrors(Cause.fail(error))[0]
+  const tag = typeof error === "object" && error !== null && "_tag" in error ? String(error._tag) : undefined
+  return { type: tag ?? pretty?.name ?? "Error", message: pretty?.message ?? String(error) }
+}
+
+/** The consumer span if inside `consumerSpan`, else the current span. */
+const targetSpan: Effect.Effect<Option.Option<Tracer.Span>> = Effect.flatMap(FiberRef.get(currentProcessing), (p) =>
+  Option.isSome(p) ? Effect.succeed(Option.some(p.value.span)) : Effect.option(Effect.currentSpan)
+)
+
+/**
+ * Records that the message's processing failed although the effect will succeed (the runtime nak'ed or
+ * dead-lettered it): the consumer span ends with status ERROR and `error.type`.
+ */
+export const markProcessingFailed = (error: unknown): Effect.Effect<void> =>
+  Effect.flatMap(FiberRef.get(currentProcessing), (processing) =>
+    Effect.sync(() => {
+      if (Option.isNone(processing)) return
+      processing.value.failure = Option.some(error)
+      processing.value.span.attribute(MessagingAttributes.errorType, describe(error).type)
+    })
+  )
+
+const addEvent = (name: string, attributes: Record<string, unknown>): Effect.Effect<void> =>
+  Effect.flatMap(targetSpan, (span) =>
+    Option.isNone(span)
+      ? Effect.void
+      : Effect.flatMap(Clock.currentTimeNanos, (now) => Effect.sync(() => span.value.event(name, now, attributes)))
+  )
+
+/**
+ * Adds a `dead_lettered` event (with the error as `exception.*`) to the consumer span and marks the
+ * processing failed. Call it where the runtime copies the message to the dead-letter stream.
+ */
+export const recordDeadLetter = (
+  error: unknown,
+  details?: { readonly deliveryCount?: number | undefined; readonly reason?: string | undefined; readonly deadLetterSubject?: string | undefined }
+): Effect.Effect<void> => {
+  const { type, message } = describe(error)
+  const attributes: Record<string, unknown> = { "exception.type": type, "exception.message": message }
+  if (details?.deliveryCount !== undefined) attributes[MessagingAttributes.deliveryCount] = details.deliveryCount
+  if (details?.reason !== undefined) attributes["conveyor.dead_letter.reason"] = details.reason
+  if (details?.deadLetterSubject !== undefined) attributes["conveyor.dead_letter.subject"] = details.deadLetterSubject
+  return Effect.zipRight(addEvent("dead_lettered", attributes), markProcessingFailed(error))
+}
+
+/** Adds a `retry_scheduled` event with the nak delay and marks the processing failed. */
+export const recordRetry = (error: unknown, details: { readonly delayMillis: number; readonly deliveryCount?: number | undefined }) => {
+  const { type, message } = describe(error)
+  const attributes: Record<string, unknown> = { "exception.type": type, "exception.message": message, "conveyor.retry.delay_ms": details.delayMillis }
+  if (details.deliveryCount !== undefined) attributes[MessagingAttributes.deliveryCount] = details.deliveryCount
+  return Effect.zipRight(addEvent("retry_scheduled", attributes), markProcessingFailed(error))
+}
+
+/**
+ * Links the current span to the original trace kept in `Conveyor-Original-Traceparent`, if any.
+ * `consumerSpan` does this itself; this is for spans opened elsewhere (e.g. a replay tool's own span).
+ */
+export const linkOriginalTrace = (headers: TraceHeaders | undefined): Effect.Effect<void> =>
+  Option.match(originalTraceLink(headers), { onNone: () => Effect.void, onSome: (link) => Effect.linkSpanCurrent([link]) })
+
+/**
+ * For a replay or a dead-letter copy: keeps the first `traceparent` in `Conveyor-Original-Traceparent`
+ * (an existing one wins, so a message replayed twice still points at the very first trace).
+ */
+export const preserveOriginalTraceparent = (headers: TraceHeaders): Record<string, string> => {
+  const out: Record<string, string> = { ...headers }
+  const original = headerValue(headers, ORIGINAL_TRACEPARENT_HEADER) ?? headerValue(headers, "traceparent")
+  if (original !== undefined) out[ORIGINAL_TRACEPARENT_HEADER] = original
+  return out
+}
+
+const headerValue = (headers: TraceHeaders | undefined, name: string): string | undefined => {
+  if (headers === undefined) return undefined
+  const lower = name.toLowerCase()
+  const key = Object.keys(headers).find((k) => k.toLowerCase() === lower)
+  return key === undefined ? undefined : headers[key]
+}

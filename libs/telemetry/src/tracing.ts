@@ -1,0 +1,134 @@
+import * as OtelTracer from "@effect/opentelemetry/Tracer"
+import * as OtelResource from "@effect/opentelemetry/Resource"
+import { context, propagation, trace } from "@opentelemetry/api"
+import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http"
+import {
+  AlwaysOffSampler,
+  AlwaysOnSampler,
+  BatchSpanProcessor,
+  InMemorySpanExporter,
+  ParentBasedSampler,
+  type Sampler,
+  SimpleSpanProcessor,
+  type SpanProcessor,
+  TraceIdRatioBasedSampler
+} from "@opentelemetry/sdk-trace-base"
+import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node"
+import { Effect, Layer, Option } from "effect"
+import { TelemetryConfig } from "./config.js"
+
+export const makeSampler = (config: Pick<TelemetryConfig, "sampler" | "samplerRatio">): Sampler => {
+  const ratio = new TraceIdRatioBasedSampler(config.samplerRatio)
+  switch (config.sampler) {
+    case "always_on":
+      return new AlwaysOnSampler()
+    case "always_off":
+      return new AlwaysOffSampler()
+    case "traceidratio":
+      return ratio
+    case "parentbased_always_on":
+      return new ParentBasedSampler({ root: new AlwaysOnSampler() })
+    case "parentbased_always_off":
+      return new ParentBasedSampler({ root: new AlwaysOffSampler() })
+    case "parentbased_traceidratio":
+      return new ParentBasedSampler({ root: ratio })
+  }
+}
+
+const resolveServiceName = (config: TelemetryConfig, fallback: string | undefined): string =>
+  Option.getOrElse(config.serviceName, () => config.resourceAttributes["service.name"] ?? fallback ?? "unknown_service:node")
+
+export interface TracingOptions {
+  readonly config: TelemetryConfig
+  /** Used when neither OTEL_SERVICE_NAME nor `service.name` in OTEL_RESOURCE_ATTRIBUTES is set. */
+  readonly serviceName?: string | undefined
+  readonly spanProcessors: ReadonlyArray<SpanProcessor>
+  /** How long shutdown waits for the last batch to leave. */
+  readonly shutdownTimeoutMillis?: number | undefined
+}
+
+/**
+ * One tracer provider shared by Effect's tracer and by `@opentelemetry/api` users. It is registered
+ * globally (tracer provider, AsyncLocalStorage context manager, W3C propagators) because
+ * @effect/opentelemetry hands the current Effect span to OTel code through the global context API; without
+ * a context manager, spans made by OTel-instrumented libraries would start new traces. Registration is
+ * undone on release, so a test can build the layer again; only one such layer should live at a time.
+ */
+export const layerTracing = (options: TracingOptions): Layer.Layer<OtelResource.Resource> => {
+  const { config } = options
+  if (config.disabled) return OtelResource.layerEmpty
+  const resource = OtelResource.layer({
+    serviceName: resolveServiceName(config, options.serviceName),
+    ...Option.match(config.serviceVersion, { onNone: () => ({}), onSome: (serviceVersion) => ({ serviceVersion }) }),
+    attributes: config.resourceAttributes
+  })
+  const provider = Layer.scoped(
+    OtelTracer.OtelTracerProvider,
+    Effect.flatMap(OtelResource.Resource, (resource) =>
+      Effect.acquireRelease(
+        Effect.sync(() => {
+          const provider = new NodeTracerProvider({
+            resource,
+            sampler: makeSampler(config),
+            spanProcessors: [...options.spanProcessors]
+          })
+          provider.register()
+          return provider
+        }),
+        (provider) =>
+          Effect.promise(() => provider.forceFlush().then(() => provider.shutdown())).pipe(
+            Effect.timeoutOption(options.shutdownTimeoutMillis ?? 5_000),
+            Effect.ignoreLogged,
+            Effect.ensuring(
+              Effect.sync(() => {
+                trace.disable()
+                context.disable()
+                propagation.disable()
+              })
+            )
+          )
+      )
+    )
+  )
+  return OtelTracer.layer.pipe(Layer.provide(provider), Layer.provideMerge(resource))
+}
+
+/**
+ * Tracing from the environment: OTLP/HTTP (JSON) to OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT through a
+ * batching processor. Without an endpoint spans are still created (trace ids for logs and propagation)
+ * but nothing is exported, which costs a few allocations per span.
+ */
+export const layerTracingFromEnv = (options?: { readonly serviceName?: string | undefined }) =>
+  Layer.unwrapEffect(
+    Effect.map(TelemetryConfig, (config) =>
+      layerTracing({
+        config,
+        serviceName: options?.serviceName,
+        spanProcessors: Option.match(config.tracesEndpoint, {
+          onNone: () => [],
+          onSome: (url) => [new BatchSpanProcessor(new OTLPTraceExporter({ url }))]
+        })
+      })
+    )
+  )
+
+/** For tests: every ended span lands synchronously in `exporter`. */
+export const layerTracingInMemory = (
+  exporter: InMemorySpanExporter,
+  options?: { readonly serviceName?: string | undefined }
+): Layer.Layer<OtelResource.Resource> =>
+  layerTracing({
+    config: {
+      disabled: false,
+      serviceName: Option.none(),
+      serviceVersion: Option.none(),
+      resourceAttributes: {},
+      tracesEndpoint: Option.none(),
+      sampler: "always_on",
+      samplerRatio: 1
+    },
+    serviceName: options?.serviceName ?? "test",
+    spanProcessors: [new SimpleSpanProcessor(exporter)]
+  })
+
+export { InMemorySpanExporter }
