@@ -1,1 +1,10 @@
-export {}
+export * from "./apps.js"
+export * from "./commands.js"
+export * from "./decode.js"
+export * from "./decode-errors.js"
+export * from "./events.js"
+export * from "./order-state.js"
+export * from "./order-workflow.js"
+export * from "./primitives.js"
+export * from "./subjects.js"
+export * from "./topology.js"

@@ -1,0 +1,205 @@
+import { defineWorkflow, IllegalTransition, TimerRequest, Transition, type Advance } from "@conveyor/workflow"
+import { Either, Option, Schema } from "effect"
+import { CapturePayment, RefundPayment, ReleaseStock, ReserveStock, ScheduleShipment } from "./commands.js"
+import {
+  OrderCancelled, OrderCompleted, OrderPlaced, PaymentCaptured, PaymentDeclined, PaymentRefunded, ShipmentScheduled,
+  Step, StepTimedOut, StockRejected, StockReleased, StockReserved
+} from "./events.js"
+import {
+  Cancelled, CapturingPayment, Completed, currentStep, type OrderSnapshot, OrderState, RefundingPayment, ReleasingStock,
+  ReservingStock, SchedulingShipment
+} from "./order-state.js"
+
+/** The events the order workflow consumes; the orchestrator acks any other order event unread. */
+export const OrderWorkflowEvent = Schema.Union(
+  OrderPlaced, StockReserved, StockRejected, PaymentCaptured, PaymentDeclined, ShipmentScheduled, StockReleased,
+  PaymentRefunded, StepTimedOut
+)
+export type OrderWorkflowEvent = typeof OrderWorkflowEvent.Type
+export const isOrderWorkflowEvent = Schema.is(OrderWorkflowEvent)
+
+/** What it emits: worker commands, and its own outcome as events. */
+export const OrderWorkflowOutput = Schema.Union(
+  ReserveStock, ReleaseStock, CapturePayment, RefundPayment, ScheduleShipment, OrderCompleted, OrderCancelled
+)
+export type OrderWorkflowOutput = typeof OrderWorkflowOutput.Type
+
+export interface OrderWorkflowConfig {
+  /** How long a step waits for its answer before re-sending; default 30 s. */
+  readonly stepTimeoutMs: number
+  /** Per-step override of `stepTimeoutMs`. */
+  readonly timeouts: Partial<Record<Step, number>>
+  /**
+   * Attempts of a forward step (reserve, capture, ship) before compensating; default 3. Compensating
+   * steps (refund, release) retry without limit: giving up on them would leave money or stock held.
+   */
+  readonly maxAttempts: number
+}
+
+export const defaultOrderWorkflowConfig: OrderWorkflowConfig = { stepTimeoutMs: 30_000, timeouts: {}, maxAttempts: 3 }
+
+const WORKFLOW = "order"
+const compensating: ReadonlyArray<Step> = ["refund", "release"]
+const answeredStep = {
+  StockReserved: "reserve", StockRejected: "reserve", PaymentCaptured: "capture", PaymentDeclined: "capture",
+  ShipmentScheduled: "ship", PaymentRefunded: "refund", StockReleased: "release"
+} as const satisfies Record<string, Step>
+const stepCommand = {
+  reserve: "ReserveStock", capture: "CapturePayment", ship: "ScheduleShipment", refund: "RefundPayment", release: "ReleaseStock"
+} as const satisfies Record<Step, string>
+
+type State = OrderState
+type Event = OrderWorkflowEvent
+type Output = OrderWorkflowOutput
+type StepState = Extract<State, { readonly attempt: number }>
+type Decision = Either.Either<Transition<State, Output>, IllegalTransition>
+
+/** Reasons end up in a schema-limited field; a worker's long reason must not make the transition throw. */
+const clip = (s: string): string => (s.length <= 500 ? s : `${s.slice(0, 499)}…`)
+
+const illegal = (state: string, event: Event, reason: string) =>
+  Either.left(new IllegalTransition({ workflow: WORKFLOW, state, event: event.type, reason }))
+
+export const makeOrderWorkflow = (overrides: Partial<OrderWorkflowConfig> = {}) => {
+  const config = { ...defaultOrderWorkflowConfig, ...overrides }
+  const timeoutOf = (step: Step) => config.timeouts[step] ?? config.stepTimeoutMs
+
+  const command = (state: StepState): Output => {
+    const { order, attempt } = state
+    const base = { orderId: order.orderId, attempt }
+    switch (state._tag) {
+      case "ReservingStock": return ReserveStock.make({ ...base, items: order.items })
+      case "CapturingPayment": return CapturePayment.make({ ...base, customerId: order.customerId, amountCents: order.totalCents })
+      case "SchedulingShipment": return ScheduleShipment.make({ ...base, customerId: order.customerId, items: order.items })
+      case "RefundingPayment":
+        return RefundPayment.make({
+          ...base, amountCents: order.totalCents, ...(state.paymentId === undefined ? {} : { paymentId: state.paymentId })
+        })
+      case "ReleasingStock": return ReleaseStock.make({ ...base, items: order.items })
+    }
+  }
+
+  /** Enter a step (attempt 1): send its command and arm its timer, disarming the previous step's. */
+  const enter = (from: State, next: StepState): Advance<State, Output> => {
+    const step = currentStep(next)!
+    const previous = currentStep(from)
+    return Transition.advance<State, Output>(
+      { ...next, asked: next.asked.includes(step) ? next.asked : [...next.asked, step] },
+      {
+        commands: [command(next)],
+        timers: [
+          ...(previous === undefined || previous === step ? [] : [TimerRequest.cancel(previous)]),
+          TimerRequest.set(step, timeoutOf(step), next.attempt)
+        ]
+      }
+    )
+  }
+
+  const finish = (from: State, next: State, outcome: Output): Advance<State, Output> => {
+    const previous = currentStep(from)
+    return Transition.advance<State, Output>(next, {
+      commands: [outcome],
+      timers: previous === undefined ? [] : [TimerRequest.cancel(previous)],
+      terminal: true
+    })
+  }
+
+  const cancel = (from: State, reason: string, compensations: ReadonlyArray<Step>) => {
+    const { order, asked } = from
+    const r = clip(reason)
+    return finish(from, Cancelled.make({ order, asked, reason: r, compensations }),
+      OrderCancelled.make({ orderId: order.orderId, reason: r, compensations }))
+  }
+
+  const release = (from: State, reason: string, compensations: ReadonlyArray<Step>) =>
+    enter(from, ReleasingStock.make({ order: from.order, asked: from.asked, attempt: 1, reason: clip(reason), compensations }))
+
+  const refund = (from: State, reason: string, paymentId: string | undefined) =>
+    enter(from, RefundingPayment.make({
+      order: from.order, asked: from.asked, attempt: 1, reason: clip(reason), ...(paymentId === undefined ? {} : { paymentId })
+    }))
+
+  /** The current step's answer arrived. `event` is known to answer `currentStep(state)`. */
+  const onAnswer = (state: StepState, event: Event): Advance<State, Output> => {
+    const { order, asked } = state
+    switch (event.type) {
+      case "StockReserved":
+        return enter(state, CapturingPayment.make({ order, asked, attempt: 1 }))
+      case "StockRejected":
+        return cancel(state, `stock rejected: ${event.reason}`, [])
+      case "PaymentCaptured":
+        return enter(state, SchedulingShipment.make({ order, asked, attempt: 1, paymentId: event.paymentId }))
+      case "PaymentDeclined":
+        return release(state, `payment declined: ${event.reason}`, [])
+      case "ShipmentScheduled": {
+        const paymentId = (state as typeof SchedulingShipment.Type).paymentId
+        return finish(state, Completed.make({ order, asked, paymentId, trackingId: event.trackingId }),
+          OrderCompleted.make({ orderId: order.orderId, paymentId, trackingId: event.trackingId }))
+      }
+      case "PaymentRefunded":
+        return release(state, (state as typeof RefundingPayment.Type).reason, ["refund"])
+      default: {
+        const s = state as typeof ReleasingStock.Type
+        return cancel(state, s.reason, [...s.compensations, "release"])
+      }
+    }
+  }
+
+  /** No answer in time: re-send (new attempt, new message id) or give up and compensate. */
+  const onTimeout = (state: StepState): Advance<State, Output> => {
+    const step = currentStep(state)!
+    if (compensating.includes(step) || state.attempt < config.maxAttempts) {
+      return enter(state, { ...state, attempt: state.attempt + 1 })
+    }
+    const reason = `no answer to ${stepCommand[step]} after ${state.attempt} attempts`
+    switch (state._tag) {
+      // A lost answer may hide a reservation or capture that did happen, so undo it to be safe;
+      // workers treat undoing nothing as success.
+      case "ReservingStock": return release(state, reason, [])
+      case "CapturingPayment": return refund(state, reason, undefined)
+      default: return refund(state, reason, (state as typeof SchedulingShipment.Type).paymentId)
+    }
+  }
+
+  const transition = (state: State, event: Event): Decision => {
+    if (event.type === "OrderPlaced") return Either.right(Transition.ignore("duplicate OrderPlaced"))
+    const step = currentStep(state)
+    if (event.type === "StepTimedOut") {
+      // The engine already drops stale timers; this guards a firing for a step we are not in.
+      return step !== undefined && event.step === step
+        ? Either.right(onTimeout(state as StepState))
+        : Either.right(Transition.ignore(`timeout of ${event.step} while in ${state._tag}`))
+    }
+    const answers = answeredStep[event.type]
+    if (answers === step) return Either.right(onAnswer(state as StepState, event))
+    if (state.asked.includes(answers)) {
+      return Either.right(Transition.ignore(`late or duplicate ${event.type}: ${stepCommand[answers]} was already answered or abandoned`))
+    }
+    return illegal(state._tag, event, `${stepCommand[answers]} was never sent for this order`)
+  }
+
+  return defineWorkflow<State, Event, Output>({
+    name: WORKFLOW,
+    state: OrderState,
+    event: OrderWorkflowEvent,
+    command: OrderWorkflowOutput,
+    workflowIdOf: (event) => event.orderId,
+    start: (_workflowId, event) => {
+      if (event.type !== "OrderPlaced") return illegal("(none)", event, "no workflow exists for this order; only OrderPlaced starts one")
+      const order: OrderSnapshot = {
+        orderId: event.orderId, customerId: event.customerId, items: event.items, totalCents: event.totalCents
+      }
+      const initial = ReservingStock.make({ order, asked: [], attempt: 1 })
+      return Either.right(enter(initial, initial))
+    },
+    transition,
+    timerOf: (event) =>
+      event.type === "StepTimedOut" ? Option.some({ name: event.step, timerId: event.timerId }) : Option.none(),
+    timerEvent: (timer) =>
+      StepTimedOut.make({
+        orderId: timer.workflowId, step: Schema.decodeUnknownSync(Step)(timer.name), attempt: timer.attempt, timerId: timer.timerId
+      })
+  })
+}
+
+export const orderWorkflow = makeOrderWorkflow()

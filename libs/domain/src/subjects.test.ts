@@ -1,0 +1,57 @@
+import { describe, expect, it } from "vitest"
+import { sampleCommands, sampleEvents } from "../test/samples.js"
+import {
+  commandSubject, deadLetterSubject, eventSubject, originalSubject, subjectMatches, subjectOf, workerSubject
+} from "./index.js"
+
+describe("subjects", () => {
+  it("put events under orders.events.<type-kebab>", () => {
+    expect(sampleEvents.map(eventSubject)).toEqual([
+      "orders.events.order-placed", "orders.events.stock-reserved", "orders.events.stock-rejected",
+      "orders.events.payment-captured", "orders.events.payment-declined", "orders.events.shipment-scheduled",
+      "orders.events.stock-released", "orders.events.payment-refunded", "orders.events.order-completed",
+      "orders.events.order-cancelled", "orders.events.step-timed-out"
+    ])
+    expect(eventSubject("OrderPlaced")).toBe("orders.events.order-placed")
+  })
+
+  it("put commands under orders.commands.<worker>.<action>", () => {
+    expect(sampleCommands.map(commandSubject)).toEqual([
+      "orders.commands.inventory.reserve", "orders.commands.inventory.release", "orders.commands.payments.capture",
+      "orders.commands.payments.refund", "orders.commands.shipping.schedule"
+    ])
+    expect(commandSubject("RefundPayment")).toBe("orders.commands.payments.refund")
+  })
+
+  it("route any message by its type", () => {
+    for (const e of sampleEvents) expect(subjectOf(e)).toBe(eventSubject(e))
+    for (const c of sampleCommands) expect(subjectOf(c)).toBe(commandSubject(c))
+  })
+
+  it("give each worker one filter subject covering exactly its commands", () => {
+    for (const c of sampleCommands) {
+      const owners = (["inventory", "payments", "shipping"] as const).filter((w) => subjectMatches(workerSubject(w), commandSubject(c)))
+      expect(owners).toHaveLength(1)
+    }
+  })
+
+  it("mirror dead letters under dlq. and back", () => {
+    expect(deadLetterSubject("orders.commands.inventory.reserve")).toBe("dlq.orders.commands.inventory.reserve")
+    expect(originalSubject("dlq.orders.events.order-placed")).toBe("orders.events.order-placed")
+    expect(originalSubject("orders.events.order-placed")).toBeUndefined()
+    expect(originalSubject("dlq.")).toBeUndefined()
+  })
+})
+
+describe("subjectMatches", () => {
+  it.each([
+    ["orders.>", "orders.events.x", true],
+    ["orders.>", "orders", false],
+    ["orders.*.x", "orders.events.x", true],
+    ["orders.*", "orders.events.x", false],
+    ["orders.events.x", "orders.events.x", true],
+    ["orders.events.x", "orders.events", false],
+    ["orders.events", "orders.events.x", false],
+    [">", "a", true]
+  ])("%s ~ %s = %s", (pattern, subject, expected) => expect(subjectMatches(pattern, subject)).toBe(expected))
+})

@@ -1,0 +1,97 @@
+import { describe, expect, it } from "vitest"
+import { sampleCommands, sampleEvents } from "../test/samples.js"
+import {
+  appAccess, appNames, Buckets, commandSubject, deadLetterSubject, Durables, eventSubject, orderTopology, publishersOf,
+  StreamNames, subjectMatches
+} from "./index.js"
+
+const stream = (name: string) => orderTopology.streams.find((s) => s.name === name)!
+const inStream = (subject: string) => orderTopology.streams.filter((s) => s.subjects.some((p) => subjectMatches(p, subject)))
+
+describe("order topology", () => {
+  it("declares the three file-backed streams with a 2 minute duplicate window", () => {
+    expect(orderTopology.streams.map((s) => [s.name, s.subjects])).toEqual([
+      [StreamNames.events, ["orders.events.>"]],
+      [StreamNames.commands, ["orders.commands.>"]],
+      [StreamNames.deadLetters, ["dlq.>"]]
+    ])
+    for (const s of orderTopology.streams) {
+      expect(s).toMatchObject({ storage: "file", duplicateWindowMs: 120_000 })
+      expect(s.maxAgeMs).toBeGreaterThan(0)
+    }
+    expect(stream(StreamNames.deadLetters).maxAgeMs).toBeGreaterThan(stream(StreamNames.events).maxAgeMs)
+  })
+
+  it("routes every message and dead letter to exactly one stream", () => {
+    for (const m of [...sampleEvents.map(eventSubject), ...sampleCommands.map(commandSubject)]) {
+      expect(inStream(m)).toHaveLength(1)
+      expect(inStream(deadLetterSubject(m)).map((s) => s.name)).toEqual([StreamNames.deadLetters])
+    }
+  })
+
+  it("declares the five durables with one filter each, 30 s ack wait and bounded ack pending", () => {
+    expect(orderTopology.consumers.map((c) => [c.stream, c.durable, c.filterSubject])).toEqual([
+      [StreamNames.events, "orchestrator", "orders.events.>"],
+      [StreamNames.commands, "inventory-worker", "orders.commands.inventory.>"],
+      [StreamNames.commands, "payments-worker", "orders.commands.payments.>"],
+      [StreamNames.commands, "shipping-worker", "orders.commands.shipping.>"],
+      [StreamNames.events, "notifier", "orders.events.>"]
+    ])
+    for (const c of orderTopology.consumers) {
+      expect(c.ackWaitMs).toBe(30_000)
+      expect(c.maxAckPending).toBeGreaterThan(0)
+      expect(stream(c.stream).subjects.some((p) => subjectMatches(p, c.filterSubject!.replace(">", "x")))).toBe(true)
+    }
+  })
+
+  it("declares the buckets with the TTLs the runtime relies on", () => {
+    const bucket = (name: string) => orderTopology.buckets.find((b) => b.name === name)!
+    expect(orderTopology.buckets.map((b) => b.name).sort()).toEqual(Object.values(Buckets).sort())
+    expect(bucket("idempotency").ttlMs).toBe(3_600_000)
+    expect(bucket("gateway-requests").ttlMs).toBe(86_400_000)
+    expect(bucket("order-workflows").ttlMs).toBe(0)
+    expect(bucket("order-timers").ttlMs).toBe(0)
+  })
+})
+
+describe("app access", () => {
+  it("gives every durable exactly one consuming app, and every app's durable exists", () => {
+    const consumed = appNames.flatMap((app) => appAccess[app].consumes.map((c) => `${c.stream}/${c.durable}`))
+    expect(consumed.sort()).toEqual(orderTopology.consumers.map((c) => `${c.stream}/${c.durable}`).sort())
+    expect(appAccess.orchestrator.consumes).toEqual([{ stream: StreamNames.events, durable: Durables.orchestrator }])
+  })
+
+  it("uses only declared buckets and gives every bucket a writer (ctl only reads)", () => {
+    const declared = new Set(orderTopology.buckets.map((b) => b.name))
+    for (const app of appNames) for (const b of appAccess[app].buckets) expect(declared.has(b.bucket)).toBe(true)
+    for (const name of declared) {
+      const writers = appNames.filter((app) => appAccess[app].buckets.some((b) => b.bucket === name && b.access === "write"))
+      expect(writers.length, name).toBeGreaterThan(0)
+    }
+    expect(appAccess.ctl.buckets.every((b) => b.access === "read")).toBe(true)
+  })
+
+  it("publishes only into declared streams", () => {
+    for (const app of appNames) {
+      for (const subject of appAccess[app].publish) expect(inStream(subject.replace(">", "x")).length, `${app} ${subject}`).toBe(1)
+    }
+  })
+
+  it("has one producing service per message (ctl replays anything)", () => {
+    const producers = (subject: string) => publishersOf(subject).filter((a) => a !== "ctl")
+    expect(producers(eventSubject("OrderPlaced"))).toEqual(["gateway"])
+    expect(producers(eventSubject("StockReserved"))).toEqual(["inventory-worker"])
+    expect(producers(eventSubject("PaymentRefunded"))).toEqual(["payments-worker"])
+    expect(producers(eventSubject("ShipmentScheduled"))).toEqual(["shipping-worker"])
+    expect(producers(eventSubject("StepTimedOut"))).toEqual(["orchestrator"])
+    for (const e of sampleEvents) expect(producers(eventSubject(e)), e.type).toHaveLength(1)
+    for (const c of sampleCommands) expect(producers(commandSubject(c))).toEqual(["orchestrator"])
+  })
+
+  it("lets every consuming app dead-letter, and only those", () => {
+    for (const app of appNames) {
+      const canDeadLetter = publishersOf("dlq.orders.events.x").includes(app)
+      expect(canDeadLetter, app).toBe(appAccess[app].consumes.length > 0)
+    }
+  })
+})

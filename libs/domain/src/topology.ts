@@ -1,0 +1,72 @@
+import { defineTopology } from "@conveyor/topology"
+import { AllCommands, AllDeadLetters, AllEvents, StreamNames, workerSubject } from "./subjects.js"
+
+const HOUR = 3_600_000
+const DAY = 24 * HOUR
+
+export const Durables = {
+  orchestrator: "orchestrator",
+  inventory: "inventory-worker",
+  payments: "payments-worker",
+  shipping: "shipping-worker",
+  notifier: "notifier"
+} as const
+
+export const Buckets = {
+  workflows: "order-workflows",
+  timers: "order-timers",
+  idempotency: "idempotency",
+  gatewayRequests: "gateway-requests",
+  inventoryStock: "inventory-stock",
+  paymentsLedger: "payments-ledger"
+} as const
+
+/**
+ * Bounded in-flight work per durable. Each unacked message costs a slot; past this the server stops
+ * delivering, which is the back-pressure we want rather than unbounded memory in a slow consumer.
+ */
+const MAX_ACK_PENDING = 256
+const ACK_WAIT_MS = 30_000
+/** Bounds a single payload (principle 5); an order with this many bytes is a bug, not a big order. */
+const MAX_MSG_SIZE = 1_048_576
+
+const consumer = (stream: string, durable: string, filterSubject: string, description: string) => ({
+  stream, durable, filterSubject, description, ackWaitMs: ACK_WAIT_MS, maxAckPending: MAX_ACK_PENDING
+  // maxDeliver stays unlimited: the runtime's retry policy dead-letters first, and a server-side cap
+  // would silently strand a message with no dead letter.
+})
+
+export const orderTopology = defineTopology({
+  streams: [
+    {
+      name: StreamNames.events, subjects: [AllEvents], description: "Order events (facts), fanned out to every interested durable",
+      storage: "file", maxAgeMs: 7 * DAY, duplicateWindowMs: 120_000, maxMsgSize: MAX_MSG_SIZE
+    },
+    {
+      name: StreamNames.commands, subjects: [AllCommands], description: "Commands to workers, one durable per worker",
+      storage: "file", maxAgeMs: 7 * DAY, duplicateWindowMs: 120_000, maxMsgSize: MAX_MSG_SIZE
+    },
+    {
+      // Kept longer than their source: operators inspect and replay them after an incident.
+      name: StreamNames.deadLetters, subjects: [AllDeadLetters], description: "Dead letters with their full envelope",
+      storage: "file", maxAgeMs: 30 * DAY, duplicateWindowMs: 120_000
+    }
+  ],
+  consumers: [
+    // The orchestrator takes every event and ignores those its workflow does not handle.
+    consumer(StreamNames.events, Durables.orchestrator, AllEvents, "Advances order workflows"),
+    consumer(StreamNames.commands, Durables.inventory, workerSubject("inventory"), "Reserves and releases stock"),
+    consumer(StreamNames.commands, Durables.payments, workerSubject("payments"), "Captures and refunds payments"),
+    consumer(StreamNames.commands, Durables.shipping, workerSubject("shipping"), "Schedules shipments"),
+    consumer(StreamNames.events, Durables.notifier, AllEvents, "Publish-subscribe: sees every order event")
+  ],
+  buckets: [
+    // A few revisions let an operator see how an instance got where it is; CAS uses only the latest.
+    { name: Buckets.workflows, description: "Order workflow instances (state, history, outbox)", history: 5, maxValueSize: 262_144 },
+    { name: Buckets.timers, description: "Pending workflow timers by timer id; survive restarts", history: 1 },
+    { name: Buckets.idempotency, description: "Handled message ids per consumer", ttlMs: HOUR, history: 1 },
+    { name: Buckets.gatewayRequests, description: "Idempotency-Key -> order id", ttlMs: DAY, history: 1 },
+    { name: Buckets.inventoryStock, description: "Stock levels and reservations per order", history: 1 },
+    { name: Buckets.paymentsLedger, description: "Captures and refunds per order", history: 1 }
+  ]
+})
