@@ -106,3 +106,7 @@ export const TelemetryConfig: Config.Config<TelemetryConfig> = Config.all({
   sampler,
   samplerRatio
 })
+
+/** OTEL_SERVICE_NAME, else `service.name` in OTEL_RESOURCE_ATTRIBUTES, else the app's default, else the spec's. */
+export const resolveServiceName = (config: TelemetryConfig, fallback?: string | undefined): string =>
+  Option.getOrElse(config.serviceName, () => config.resourceAttributes["service.name"] ?? fallback ?? "unknown_service:node")

@@ -2,8 +2,8 @@ import type { Counter, Gauge, Histogram, Meter } from "@opentelemetry/api"
 import { PrometheusSerializer } from "@opentelemetry/exporter-prometheus"
 import { resourceFromAttributes } from "@opentelemetry/resources"
 import { MeterProvider, MetricReader } from "@opentelemetry/sdk-metrics"
-import { Context, Data, Duration, Effect, Layer, Option } from "effect"
-import { TelemetryConfig } from "./config.js"
+import { Context, Data, Duration, Effect, Layer } from "effect"
+import { resolveServiceName, TelemetryConfig } from "./config.js"
 
 /**
  * Metrics are OpenTelemetry instruments (sdk-metrics, already the project's OTel line) rendered by the
@@ -128,10 +128,7 @@ export const layerMetrics = (options?: { readonly serviceName?: string | undefin
     Metrics,
     Effect.flatMap(TelemetryConfig, (config) =>
       makeMetrics({
-        serviceName: Option.getOrElse(
-          config.serviceName,
-          () => config.resourceAttributes["service.name"] ?? options?.serviceName ?? "unknown_service:node"
-        )
+        serviceName: resolveServiceName(config, options?.serviceName)
       })
     )
   )

@@ -15,7 +15,7 @@ import {
 } from "@opentelemetry/sdk-trace-base"
 import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node"
 import { Effect, Layer, Option } from "effect"
-import { TelemetryConfig } from "./config.js"
+import { resolveServiceName, TelemetryConfig } from "./config.js"
 
 export const makeSampler = (config: Pick<TelemetryConfig, "sampler" | "samplerRatio">): Sampler => {
   const ratio = new TraceIdRatioBasedSampler(config.samplerRatio)
@@ -34,9 +34,6 @@ export const makeSampler = (config: Pick<TelemetryConfig, "sampler" | "samplerRa
       return new ParentBasedSampler({ root: ratio })
   }
 }
-
-const resolveServiceName = (config: TelemetryConfig, fallback: string | undefined): string =>
-  Option.getOrElse(config.serviceName, () => config.resourceAttributes["service.name"] ?? fallback ?? "unknown_service:node")
 
 export interface TracingOptions {
   readonly config: TelemetryConfig
