@@ -39,7 +39,6 @@ export interface OrderWorkflowConfig {
 export const defaultOrderWorkflowConfig: OrderWorkflowConfig = { stepTimeoutMs: 30_000, timeouts: {}, maxAttempts: 3 }
 
 const WORKFLOW = "order"
-const compensating: ReadonlyArray<Step> = ["refund", "release"]
 const answeredStep = {
   StockReserved: "reserve", StockRejected: "reserve", PaymentCaptured: "capture", PaymentDeclined: "capture",
   ShipmentScheduled: "ship", PaymentRefunded: "refund", StockReleased: "release"
@@ -119,45 +118,48 @@ export const makeOrderWorkflow = (overrides: Partial<OrderWorkflowConfig> = {}) 
       order: from.order, asked: from.asked, attempt: 1, reason: clip(reason), ...(paymentId === undefined ? {} : { paymentId })
     }))
 
-  /** The current step's answer arrived. `event` is known to answer `currentStep(state)`. */
-  const onAnswer = (state: StepState, event: Event): Advance<State, Output> => {
+  /** The current step's answer arrived; undefined only for a pairing `transition` never passes. */
+  const onAnswer = (state: StepState, event: Event): Advance<State, Output> | undefined => {
     const { order, asked } = state
-    switch (event.type) {
-      case "StockReserved":
-        return enter(state, CapturingPayment.make({ order, asked, attempt: 1 }))
-      case "StockRejected":
-        return cancel(state, `stock rejected: ${event.reason}`, [])
-      case "PaymentCaptured":
-        return enter(state, SchedulingShipment.make({ order, asked, attempt: 1, paymentId: event.paymentId }))
-      case "PaymentDeclined":
-        return release(state, `payment declined: ${event.reason}`, [])
-      case "ShipmentScheduled": {
-        const paymentId = (state as typeof SchedulingShipment.Type).paymentId
+    switch (state._tag) {
+      case "ReservingStock":
+        if (event.type === "StockReserved") return enter(state, CapturingPayment.make({ order, asked, attempt: 1 }))
+        if (event.type === "StockRejected") return cancel(state, `stock rejected: ${event.reason}`, [])
+        return undefined
+      case "CapturingPayment":
+        if (event.type === "PaymentCaptured") {
+          return enter(state, SchedulingShipment.make({ order, asked, attempt: 1, paymentId: event.paymentId }))
+        }
+        if (event.type === "PaymentDeclined") return release(state, `payment declined: ${event.reason}`, [])
+        return undefined
+      case "SchedulingShipment": {
+        if (event.type !== "ShipmentScheduled") return undefined
+        const { paymentId } = state
         return finish(state, Completed.make({ order, asked, paymentId, trackingId: event.trackingId }),
           OrderCompleted.make({ orderId: order.orderId, paymentId, trackingId: event.trackingId }))
       }
-      case "PaymentRefunded":
-        return release(state, (state as typeof RefundingPayment.Type).reason, ["refund"])
-      default: {
-        const s = state as typeof ReleasingStock.Type
-        return cancel(state, s.reason, [...s.compensations, "release"])
-      }
+      case "RefundingPayment":
+        return event.type === "PaymentRefunded" ? release(state, state.reason, ["refund"]) : undefined
+      case "ReleasingStock":
+        return event.type === "StockReleased" ? cancel(state, state.reason, [...state.compensations, "release"]) : undefined
     }
   }
 
-  /** No answer in time: re-send (new attempt, new message id) or give up and compensate. */
+  /**
+   * No answer in time: re-send (new attempt, so a new message id) or give up and compensate. A lost
+   * answer may hide a reservation or capture that did happen, so giving up undoes it to be safe;
+   * workers treat undoing nothing as success. Compensations themselves never give up.
+   */
   const onTimeout = (state: StepState): Advance<State, Output> => {
-    const step = currentStep(state)!
-    if (compensating.includes(step) || state.attempt < config.maxAttempts) {
-      return enter(state, { ...state, attempt: state.attempt + 1 })
-    }
-    const reason = `no answer to ${stepCommand[step]} after ${state.attempt} attempts`
+    const retry = () => enter(state, { ...state, attempt: state.attempt + 1 })
+    const exhausted = state.attempt >= config.maxAttempts
+    const reason = `no answer to ${stepCommand[currentStep(state)!]} after ${state.attempt} attempts`
     switch (state._tag) {
-      // A lost answer may hide a reservation or capture that did happen, so undo it to be safe;
-      // workers treat undoing nothing as success.
-      case "ReservingStock": return release(state, reason, [])
-      case "CapturingPayment": return refund(state, reason, undefined)
-      default: return refund(state, reason, (state as typeof SchedulingShipment.Type).paymentId)
+      case "RefundingPayment":
+      case "ReleasingStock": return retry()
+      case "ReservingStock": return exhausted ? release(state, reason, []) : retry()
+      case "CapturingPayment": return exhausted ? refund(state, reason, undefined) : retry()
+      case "SchedulingShipment": return exhausted ? refund(state, reason, state.paymentId) : retry()
     }
   }
 
@@ -171,7 +173,10 @@ export const makeOrderWorkflow = (overrides: Partial<OrderWorkflowConfig> = {}) 
         : Either.right(Transition.ignore(`timeout of ${event.step} while in ${state._tag}`))
     }
     const answers = answeredStep[event.type]
-    if (answers === step) return Either.right(onAnswer(state as StepState, event))
+    if (answers === step) {
+      const next = onAnswer(state as StepState, event)
+      return next === undefined ? illegal(state._tag, event, "not an answer this state handles") : Either.right(next)
+    }
     if (state.asked.includes(answers)) {
       return Either.right(Transition.ignore(`late or duplicate ${event.type}: ${stepCommand[answers]} was already answered or abandoned`))
     }

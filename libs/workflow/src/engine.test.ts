@@ -2,7 +2,7 @@ import { Either } from "effect"
 import { describe, expect, it } from "vitest"
 import { approval, type ApprovalCommand, type ApprovalEvent, type ApprovalState, makeApprovalWorkflow, TIMEOUT_MS } from "../test/approval-workflow.js"
 import {
-  alreadyApplied, type Applied, apply, type Instance, markPublished, start, step, IllegalTransition
+  alreadyApplied, type Applied, apply, type Instance, markPublished, mustPersist, start, step, IllegalTransition
 } from "./index.js"
 
 type I = Instance<ApprovalState, ApprovalCommand>
@@ -173,6 +173,16 @@ describe("timers through apply", () => {
     expect(r).toMatchObject({ changed: true, reason: "decided", timersCleared: i.timers })
     expect(r.instance.timers).toEqual([])
     expect(r.instance.updatedAt).toBe(T0 + TIMEOUT_MS)
+  })
+})
+
+describe("mustPersist", () => {
+  it("is true for an advance and for an ignore that consumed a timer, false otherwise", () => {
+    const i = started()
+    expect(mustPersist(right(apply(approval, i, { type: "Approve", id: "w1" }, T0)))).toBe(true)
+    expect(mustPersist(right(apply(approval, i, { type: "Poke", id: "w1" }, T0)))).toBe(false)
+    const odd: I = { ...i, state: { _tag: "Approved" }, terminal: true }
+    expect(mustPersist(right(apply(approval, odd, timeout(i), T0)))).toBe(true)
   })
 })
 

@@ -31,6 +31,10 @@ export interface Ignored<S, C> {
 
 export type Applied<S, C> = Advanced<S, C> | Ignored<S, C>
 
+/** Whether the instance must be written back (compare-and-set) before the event is acked. */
+export const mustPersist = (applied: Applied<unknown, unknown>): boolean =>
+  applied._tag === "Advanced" || applied.changed
+
 export interface ApplyOptions {
   /** Message id of the incoming event, recorded in history so a redelivery can be recognised. */
   readonly causationId?: string

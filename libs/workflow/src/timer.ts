@@ -33,6 +33,9 @@ export const PendingTimer = Schema.Struct({
 })
 export type PendingTimer = typeof PendingTimer.Type
 
+/** A pending timer as JSON text, e.g. a timers KV value. */
+export const PendingTimerJson = Schema.parseJson(PendingTimer)
+
 /** Identifies the timer a firing event refers to; the engine drops firings whose id is no longer pending. */
 export interface TimerFiring {
   readonly name: string

@@ -1,6 +1,6 @@
-import { Option } from "effect"
+import { Option, Schema } from "effect"
 import { describe, expect, it } from "vitest"
-import { dueTimers, nextDueAt, planTimers, type PendingTimer, TimerRequest, timerStatus } from "./index.js"
+import { dueTimers, nextDueAt, PendingTimerJson, planTimers, type PendingTimer, TimerRequest, timerStatus } from "./index.js"
 
 const timer = (name: string, dueAt: number, timerId = `w:1:timer:${name}`): PendingTimer =>
   ({ workflowId: "w", name, timerId, dueAt, attempt: 1 })
@@ -76,5 +76,13 @@ describe("timerStatus", () => {
 
   it("is stale when there is no instance", () => {
     expect(timerStatus(undefined, { name: "a", timerId: a.timerId })).toBe("stale")
+  })
+})
+
+describe("PendingTimerJson", () => {
+  it("round-trips a timer as a KV value", () => {
+    const t = timer("a", 5)
+    expect(Schema.decodeUnknownSync(PendingTimerJson)(Schema.encodeSync(PendingTimerJson)(t))).toEqual(t)
+    expect(() => Schema.decodeUnknownSync(PendingTimerJson)("{\"name\":\"a\"}")).toThrow(/workflowId/)
   })
 })

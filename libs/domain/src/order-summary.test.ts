@@ -1,0 +1,35 @@
+import { describe, expect, it } from "vitest"
+import { ev, OrderRun } from "../test/order-run.js"
+import { summarizeOrder } from "./index.js"
+
+describe("summarizeOrder", () => {
+  it("reports a completed order with no retries", () => {
+    const run = new OrderRun()
+    for (const e of [ev.placed(), ev.reserved(), ev.captured(), ev.scheduled()]) run.send(e)
+    expect(summarizeOrder(run.instance!)).toEqual({ orderId: "o-1", status: "completed", state: "Completed", retries: 0, compensations: [] })
+  })
+
+  it("counts retries and compensations along the way and at the end", () => {
+    const run = new OrderRun()
+    for (const e of [ev.placed(), ev.reserved(), ev.captured()]) run.send(e)
+    expect(summarizeOrder(run.instance!)).toMatchObject({ status: "in-progress", state: "SchedulingShipment", compensations: [] })
+    run.timeout()
+    run.timeout()
+    const reason = "no answer to ScheduleShipment after 2 attempts"
+    expect(summarizeOrder(run.instance!)).toMatchObject({ status: "in-progress", state: "RefundingPayment", retries: 1, reason })
+    run.send(ev.refunded())
+    expect(summarizeOrder(run.instance!)).toMatchObject({ state: "ReleasingStock", compensations: ["refund"], reason })
+    run.timeout()
+    run.send(ev.released())
+    expect(summarizeOrder(run.instance!)).toEqual({
+      orderId: "o-1", status: "cancelled", state: "Cancelled", retries: 2, compensations: ["refund", "release"], reason
+    })
+  })
+
+  it("reports a cancellation with nothing undone", () => {
+    const run = new OrderRun()
+    run.send(ev.placed())
+    run.send(ev.rejected("gone"))
+    expect(summarizeOrder(run.instance!)).toMatchObject({ status: "cancelled", compensations: [], reason: "stock rejected: gone" })
+  })
+})
