@@ -28,6 +28,17 @@ export const producerSpan =
       })
     )
 
+/**
+ * Puts what the PubAck said on the current (producer) span: where the message was stored, and whether
+ * JetStream dropped it as a duplicate of an earlier `Nats-Msg-Id`.
+ */
+export const annotatePublishAck = (ack: { readonly stream: string; readonly sequence: number; readonly duplicate?: boolean | undefined }) =>
+  Effect.annotateCurrentSpan({
+    [MessagingAttributes.stream]: ack.stream,
+    [MessagingAttributes.streamSequence]: ack.sequence,
+    "messaging.nats.duplicate": ack.duplicate ?? false
+  })
+
 /** What `consumerSpan` keeps for the helpers below, per processed message. */
 interface Processing {
   readonly span: Tracer.Span

@@ -1,6 +1,7 @@
 import { Layer } from "effect"
 import { layerJsonLogger } from "./logger.js"
 import { layerMetrics } from "./metrics.js"
+import { layerOpsServer } from "./ops-server.js"
 import { layerReadiness } from "./readiness.js"
 import { layerTracingFromEnv } from "./tracing.js"
 
@@ -18,3 +19,11 @@ export const layerTelemetry = (options?: TelemetryOptions) =>
   Layer.mergeAll(layerTracingFromEnv(options), layerJsonLogger(options), layerMetrics(options), layerReadiness())
 
 export const TelemetryLive = layerTelemetry()
+
+/**
+ * Telemetry plus the ops HTTP server, sharing one Metrics and one Readiness (build telemetry once: two
+ * `layerTelemetry()` calls are two registries). `routes` are the app's own, e.g.
+ * `HttpLayerRouter.add("POST", "/orders", placeOrder)`; they may use Metrics and Readiness.
+ */
+export const layerTelemetryWithOpsServer = <E = never, R = never>(options?: TelemetryOptions, routes?: Layer.Layer<never, E, R>) =>
+  layerOpsServer(routes).pipe(Layer.provideMerge(layerTelemetry(options)))

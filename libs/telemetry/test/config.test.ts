@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as HttpServer from "@effect/platform/HttpServer"
 import { ConfigProvider, Context, Effect, Either, Layer, Logger, Option } from "effect"
-import { layerOpsServer, makeJsonLogger, OpsServerConfig, parseResourceAttributes, TelemetryConfig, TelemetryLive } from "../src/index.js"
+import { layerTelemetryWithOpsServer, makeJsonLogger, OpsServerConfig, parseResourceAttributes, TelemetryConfig, TelemetryLive } from "../src/index.js"
 
 const load = <A>(config: Effect.Effect<A, unknown>, env: Record<string, string>) =>
   config.pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)))), Effect.either)
@@ -74,7 +74,7 @@ describe("TelemetryLive", () => {
 
   it.scopedLive("composes with the ops server", () =>
     Effect.gen(function* () {
-      const server = yield* Layer.build(layerOpsServer().pipe(Layer.provide(TelemetryLive)))
+      const server = yield* Layer.build(layerTelemetryWithOpsServer({ serviceName: "fallback" }))
       const address = Context.get(server, HttpServer.HttpServer).address
       const port = address._tag === "TcpAddress" ? address.port : 0
       const res = yield* Effect.promise(() => fetch(`http://127.0.0.1:${port}/metrics`))

@@ -12,7 +12,9 @@ import {
   ORIGINAL_TRACEPARENT_HEADER,
   preserveOriginalTraceparent,
   producerSpan,
+  annotatePublishAck,
   recordDeadLetter,
+  recordRetry,
   withBaggage
 } from "../src/index.js"
 
@@ -83,7 +85,9 @@ describe("producerSpan and consumerSpan", () => {
   it.live("the consumer span is a child of, and links to, the producer span", () =>
     withExporter((exporter) =>
       Effect.gen(function* () {
-        const headers = yield* producerSpan("orders.placed", { messageId: "order-1:placed", stream: "ORDERS" })((h) => Effect.succeed(h))
+        const headers = yield* producerSpan("orders.placed", { messageId: "order-1:placed" })((h) =>
+          Effect.as(annotatePublishAck({ stream: "ORDERS", sequence: 41 }), h)
+        )
         yield* consumerSpan({
           subject: "orders.placed",
           headers,
@@ -114,7 +118,9 @@ describe("producerSpan and consumerSpan", () => {
           "messaging.operation.name": "publish",
           "messaging.destination.name": "orders.placed",
           "messaging.message.id": "order-1:placed",
-          "messaging.nats.stream": "ORDERS"
+          "messaging.nats.stream": "ORDERS",
+          "messaging.nats.message.stream_sequence": 41,
+          "messaging.nats.duplicate": false
         })
         expect(consumer.attributes).toMatchObject({
           "messaging.system": "nats",
@@ -139,7 +145,14 @@ describe("producerSpan and consumerSpan", () => {
         expect(failed._tag).toBe("PaymentDeclined")
         // The runtime catches the error, dead-letters the message and acks: the effect succeeds.
         yield* consumerSpan({ subject: "payments.dead", headers })(recordDeadLetter(new PaymentDeclined({ orderId: "o-2" }), { deliveryCount: 5, reason: "permanent" }))
+        yield* consumerSpan({ subject: "payments.retry", headers })(recordRetry(new Error("gateway timeout"), { delayMillis: 2000, deliveryCount: 1 }))
         const spans = exporter.getFinishedSpans()
+        const retried = byName(spans, "process payments.retry")
+        expect(retried.status.code).toBe(SpanStatusCode.ERROR)
+        expect(retried.events.find((e) => e.name === "retry_scheduled")?.attributes).toMatchObject({
+          "exception.message": "gateway timeout",
+          "conveyor.retry.delay_ms": 2000
+        })
         const first = byName(spans, "process payments.capture")
         expect(first.status.code).toBe(SpanStatusCode.ERROR)
         const dead = byName(spans, "process payments.dead")
