@@ -1,9 +1,10 @@
-import { Either } from "effect"
+import { Either, Schema } from "effect"
 import { describe, expect, it } from "vitest"
 import { sampleCommands, sampleEvents } from "../test/samples.js"
 import {
   commandRegistry, decodeCommand, decodeEvent, type DecodeError, encodeCommand, encodeEvent, eventRegistry,
-  InvalidMessage, MalformedMessage, type OrderEvent, UnknownMessageType, UnknownMessageVersion
+  InvalidMessage, MalformedMessage, OrderCommandMessage, type OrderEvent, OrderEventMessage, UnknownMessageType,
+  UnknownMessageVersion
 } from "./index.js"
 
 const failure = (r: Either.Either<unknown, DecodeError>): DecodeError => {
@@ -100,5 +101,19 @@ describe("schema-invalid", () => {
   it("reports a cross-field rule at its field", () => {
     const e = failure(decodeEvent({ ...sampleEvents[0]!, totalCents: 1 })) as InvalidMessage
     expect(e.issues).toEqual([{ path: "totalCents", message: "must equal the sum of the items (300)" }])
+  })
+})
+
+describe("as a Schema", () => {
+  it("decodes like the decoder and reports its message", () => {
+    expect(Schema.decodeUnknownSync(OrderEventMessage)(sampleEvents[2])).toEqual(sampleEvents[2])
+    expect(Schema.decodeUnknownSync(OrderCommandMessage)(sampleCommands[0])).toEqual(sampleCommands[0])
+    expect(() => Schema.decodeUnknownSync(OrderEventMessage)({ type: "StockReserved", version: 9, orderId: "o" }))
+      .toThrow(/unknown version 9 of event StockReserved/)
+    expect(() => Schema.decodeUnknownSync(OrderCommandMessage)({ ...sampleCommands[0]!, attempt: 0 })).toThrow(/attempt/)
+  })
+
+  it("encodes back to the plain message", () => {
+    expect(Schema.encodeSync(OrderEventMessage)(sampleEvents[0]!)).toEqual(sampleEvents[0])
   })
 })

@@ -93,3 +93,18 @@ export const decodeCommand: (input: unknown) => Either.Either<OrderCommand, Deco
 /** JSON text for the wire; the inverse of the decoders (validating, so a bad message never leaves). */
 export const encodeEvent = (event: OrderEvent): string => JSON.stringify(Schema.encodeSync(OrderEventSchema)(event))
 export const encodeCommand = (command: OrderCommand): string => JSON.stringify(Schema.encodeSync(OrderCommandSchema)(command))
+
+/**
+ * A decoder as a Schema from any JSON value, for runtimes that take a Schema per handler: decoding
+ * fails with the decoder's message (malformed / unknown type / unknown version / field path).
+ */
+const asSchema = <A, I>(target: Schema.Schema<A, I>, decode: (input: unknown) => Either.Either<A, DecodeError>) =>
+  Schema.transformOrFail(Schema.Unknown, Schema.typeSchema(target), {
+    strict: true,
+    decode: (input, _options, ast) =>
+      Either.mapLeft(decode(input), (error) => new ParseResult.Type(ast, input, error.message)),
+    encode: (value) => ParseResult.encodeUnknown(target)(value)
+  })
+
+export const OrderEventMessage: Schema.Schema<OrderEvent, unknown> = asSchema(OrderEventSchema, decodeEvent)
+export const OrderCommandMessage: Schema.Schema<OrderCommand, unknown> = asSchema(OrderCommandSchema, decodeCommand)
