@@ -59,6 +59,12 @@ describe("happy path", () => {
     expect(run.state._tag).toBe("ReleasingStock")
   })
 
+  it("rejects an invalid configuration at construction, naming the field", () => {
+    expect(() => new OrderRun({ maxAttempts: 0 })).toThrow(/maxAttempts/)
+    expect(() => new OrderRun({ stepTimeoutMs: 1.5 })).toThrow(/stepTimeoutMs/)
+    expect(() => new OrderRun({ timeouts: { ship: -1 } })).toThrow(/ship/)
+  })
+
   it("honours a per-step timeout override", () => {
     const run = new OrderRun({ stepTimeoutMs: 1_000, timeouts: { capture: 5_000 } })
     run.send(ev.placed())

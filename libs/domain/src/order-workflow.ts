@@ -24,19 +24,30 @@ export const OrderWorkflowOutput = Schema.Union(
 )
 export type OrderWorkflowOutput = typeof OrderWorkflowOutput.Type
 
-export interface OrderWorkflowConfig {
+const Millis = Schema.Number.pipe(Schema.int(), Schema.positive())
+
+/** Tuning, decoded (and so validated, with defaults) when the workflow is built at start-up. */
+export const OrderWorkflowConfig = Schema.Struct({
   /** How long a step waits for its answer before re-sending; default 30 s. */
-  readonly stepTimeoutMs: number
+  stepTimeoutMs: Schema.optionalWith(Millis, { default: () => 30_000 }),
   /** Per-step override of `stepTimeoutMs`. */
-  readonly timeouts: Partial<Record<Step, number>>
+  timeouts: Schema.optionalWith(
+    Schema.Struct({
+      reserve: Schema.optional(Millis), capture: Schema.optional(Millis), ship: Schema.optional(Millis),
+      refund: Schema.optional(Millis), release: Schema.optional(Millis)
+    }),
+    { default: () => ({}) }
+  ),
   /**
    * Attempts of a forward step (reserve, capture, ship) before compensating; default 3. Compensating
    * steps (refund, release) retry without limit: giving up on them would leave money or stock held.
    */
-  readonly maxAttempts: number
-}
+  maxAttempts: Schema.optionalWith(Schema.Number.pipe(Schema.int(), Schema.positive()), { default: () => 3 })
+})
+export type OrderWorkflowConfig = typeof OrderWorkflowConfig.Type
+export type OrderWorkflowConfigInput = typeof OrderWorkflowConfig.Encoded
 
-export const defaultOrderWorkflowConfig: OrderWorkflowConfig = { stepTimeoutMs: 30_000, timeouts: {}, maxAttempts: 3 }
+export const defaultOrderWorkflowConfig: OrderWorkflowConfig = Schema.decodeSync(OrderWorkflowConfig)({})
 
 const WORKFLOW = "order"
 const answeredStep = {
@@ -59,8 +70,9 @@ const clip = (s: string): string => (s.length <= 500 ? s : `${s.slice(0, 499)}â€
 const illegal = (state: string, event: Event, reason: string) =>
   Either.left(new IllegalTransition({ workflow: WORKFLOW, state, event: event.type, reason }))
 
-export const makeOrderWorkflow = (overrides: Partial<OrderWorkflowConfig> = {}) => {
-  const config = { ...defaultOrderWorkflowConfig, ...overrides }
+/** Builds the order workflow; throws on an invalid configuration (a start-up error, never a runtime one). */
+export const makeOrderWorkflow = (input: OrderWorkflowConfigInput = {}) => {
+  const config = Schema.decodeUnknownSync(OrderWorkflowConfig)(input)
   const timeoutOf = (step: Step) => config.timeouts[step] ?? config.stepTimeoutMs
 
   const command = (state: StepState): Output => {
@@ -78,7 +90,7 @@ export const makeOrderWorkflow = (overrides: Partial<OrderWorkflowConfig> = {}) 
     }
   }
 
-  /** Enter a step (attempt 1): send its command and arm its timer, disarming the previous step's. */
+  /** Enter a step or re-send it: send its command at `next.attempt` and (re)arm its timer, disarming the previous step's. */
   const enter = (from: State, next: StepState): Advance<State, Output> => {
     const step = currentStep(next)!
     const previous = currentStep(from)

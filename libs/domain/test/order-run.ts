@@ -2,7 +2,7 @@ import { type Applied, type Instance, type Outgoing, step } from "@conveyor/work
 import { Either } from "effect"
 import type { IllegalTransition } from "@conveyor/workflow"
 import type { OrderState, OrderWorkflowEvent, OrderWorkflowOutput, Step } from "../src/index.js"
-import { makeOrderWorkflow, type OrderWorkflowConfig } from "../src/index.js"
+import { makeOrderWorkflow, type OrderWorkflowConfigInput } from "../src/index.js"
 
 export const T0 = 1_700_000_000_000
 export const ORDER = "o-1"
@@ -29,7 +29,7 @@ export class OrderRun {
   readonly emitted: Array<Outgoing<OrderWorkflowOutput>> = []
   last: Applied<OrderState, OrderWorkflowOutput> | undefined
 
-  constructor(config: Partial<OrderWorkflowConfig> = { stepTimeoutMs: 1_000, maxAttempts: 2 }) {
+  constructor(config: OrderWorkflowConfigInput = { stepTimeoutMs: 1_000, maxAttempts: 2 }) {
     this.workflow = makeOrderWorkflow(config)
   }
 
