@@ -27,7 +27,10 @@ describe("message constructors", () => {
     expect(Schema.decodeUnknownSync(PaymentRefunded)({ type: "PaymentRefunded", version: 1, orderId: "o", amountCents: 0 })).not.toHaveProperty("paymentId")
   })
 
-  it("validate on construction", () => {
+  it("validate on construction, including OrderPlaced's total rule, unless told not to", () => {
+    const { type: _t, version: _v, ...fields } = valid
+    expect(() => OrderPlaced.make({ ...fields, totalCents: 1 })).toThrow(/sum of the items/)
+    expect(OrderPlaced.make({ ...fields, totalCents: 1 }, { disableValidation: true }).totalCents).toBe(1)
     expect(() => StockRejected.make({ orderId: "o.1", reason: "x" })).toThrow(/orderId/)
   })
 })

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest"
 import { ev, OrderRun } from "../test/order-run.js"
-import { summarizeOrder } from "./index.js"
+import { currentStep, isTerminal, summarizeOrder } from "./index.js"
 
 describe("summarizeOrder", () => {
   it("reports a completed order with no retries", () => {
@@ -31,5 +31,19 @@ describe("summarizeOrder", () => {
     run.send(ev.placed())
     run.send(ev.rejected("gone"))
     expect(summarizeOrder(run.instance!)).toMatchObject({ status: "cancelled", compensations: [], reason: "stock rejected: gone" })
+  })
+})
+
+describe("currentStep / isTerminal", () => {
+  it("follow the order through its states", () => {
+    const run = new OrderRun()
+    run.send(ev.placed())
+    expect([currentStep(run.state), isTerminal(run.state)]).toEqual(["reserve", false])
+    run.send(ev.reserved())
+    expect(currentStep(run.state)).toBe("capture")
+    run.send(ev.captured())
+    expect(currentStep(run.state)).toBe("ship")
+    run.send(ev.scheduled())
+    expect([currentStep(run.state), isTerminal(run.state)]).toEqual([undefined, true])
   })
 })

@@ -1,6 +1,6 @@
 import { Option, Schema } from "effect"
 import { describe, expect, it } from "vitest"
-import { dueTimers, nextDueAt, PendingTimerJson, planTimers, type PendingTimer, TimerRequest, timerStatus } from "./index.js"
+import { dueTimers, nextDueAt, PendingTimerJson, planTimers, type PendingTimer, TimerRequest, timerStatus, Transition } from "./index.js"
 
 const timer = (name: string, dueAt: number, timerId = `w:1:timer:${name}`): PendingTimer =>
   ({ workflowId: "w", name, timerId, dueAt, attempt: 1 })
@@ -84,5 +84,18 @@ describe("PendingTimerJson", () => {
     const t = timer("a", 5)
     expect(Schema.decodeUnknownSync(PendingTimerJson)(Schema.encodeSync(PendingTimerJson)(t))).toEqual(t)
     expect(() => Schema.decodeUnknownSync(PendingTimerJson)("{\"name\":\"a\"}")).toThrow(/workflowId/)
+  })
+})
+
+describe("Transition", () => {
+  it("builds advances with defaults and ignores, with guards", () => {
+    const a = Transition.advance("s")
+    expect(a).toEqual({ _tag: "Advance", state: "s", commands: [], timers: [], terminal: false })
+    expect(Transition.isAdvance(a)).toBe(true)
+    const i = Transition.ignore("dup")
+    expect(Transition.isIgnore(i)).toBe(true)
+    expect(Transition.isAdvance(i)).toBe(false)
+    expect(TimerRequest.set("t", 5)).toEqual({ _tag: "SetTimer", name: "t", afterMs: 5, attempt: 1 })
+    expect(TimerRequest.cancel("t")).toEqual({ _tag: "CancelTimer", name: "t" })
   })
 })
