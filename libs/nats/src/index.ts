@@ -1,1 +1,10 @@
-export {}
+export * from "./config.js"
+export * from "./connection.js"
+export * from "./consumer.js"
+export * from "./dead-letters.js"
+export * from "./errors.js"
+export * from "./headers.js"
+export * from "./kv-idempotency.js"
+export * from "./provisioning.js"
+export * from "./publisher.js"
+export * from "./pull.js"

@@ -1,3 +1,5 @@
+// Hooks that need vitest live in "@conveyor/testing/vitest", so scripts (demo, bench) can start a
+// server without loading vitest.
 export { freePort, LocalNatsProcess, type LocalServerOptions } from "./local-server.js"
 export { NATS_IMAGE, NatsServerUnavailable, startTestNatsServer, type TestNatsServer } from "./test-server.js"
-export { uniqueName, useNatsServer } from "./vitest.js"
+export { uniqueName } from "./unique-name.js"

@@ -1,0 +1,55 @@
+import { Effect, Either, ParseResult, Schema } from "effect"
+import type { Delivery } from "./delivery.js"
+import type { DispositionMap, TaggedFailure } from "./disposition.js"
+import { derivedMessageId, encodeMessage, type EncodeError, type OutgoingMessage } from "./outgoing.js"
+
+/** What a handler gets besides its decoded event. */
+export interface HandlerContext {
+  readonly delivery: Delivery
+  /**
+   * Builds a message this handler produces, with an id derived from the incoming message id and
+   * `label` (unique within one handling), so a re-run publishes nothing new.
+   */
+  readonly message: <A, I>(schema: Schema.Schema<A, I>, subject: string, value: A, label: string) => Effect.Effect<OutgoingMessage, EncodeError>
+}
+
+/**
+ * A typed handler: its Schema decodes the payload, its errors each map to a disposition (an
+ * unmapped error tag does not compile), and it returns the messages it produces; the runtime
+ * publishes them, de-duplicated, before the ack.
+ */
+export interface MessageHandler<A, I, E extends TaggedFailure, R> {
+  readonly schema: Schema.Schema<A, I>
+  readonly handle: (event: A, context: HandlerContext) => Effect.Effect<ReadonlyArray<OutgoingMessage> | void, E, R>
+  readonly errors: DispositionMap<E>
+}
+
+export const defineHandler = <A, I, E extends TaggedFailure = never, R = never>(
+  handler: MessageHandler<A, I, E, R>
+): MessageHandler<A, I, E, R> => handler
+
+/** The payload is not JSON, or not what the schema allows (unknown type or version included). */
+export class DecodeFailure extends Schema.TaggedError<DecodeFailure>()("DecodeFailure", {
+  subject: Schema.String,
+  message: Schema.String
+}) {}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true })
+
+export const decodePayload = <A, I>(schema: Schema.Schema<A, I>, subject: string, payload: Uint8Array): Either.Either<A, DecodeFailure> => {
+  let json: unknown
+  try {
+    json = JSON.parse(utf8.decode(payload))
+  } catch (e) {
+    return Either.left(new DecodeFailure({ subject, message: `malformed JSON: ${e instanceof Error ? e.message : String(e)}` }))
+  }
+  return Schema.decodeUnknownEither(schema, { errors: "all", onExcessProperty: "ignore" })(json).pipe(
+    Either.mapLeft((e) => new DecodeFailure({ subject, message: ParseResult.TreeFormatter.formatErrorSync(e) }))
+  )
+}
+
+export const makeHandlerContext = (delivery: Delivery): HandlerContext => ({
+  delivery,
+  message: (schema, subject, value, label) =>
+    encodeMessage(schema, subject, value, { msgId: derivedMessageId(delivery.messageId, label) })
+})

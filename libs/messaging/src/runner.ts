@@ -1,0 +1,97 @@
+import { Deferred, Effect, Fiber, type Scope, Stream } from "effect"
+import type { DeadLetterSink } from "./dead-letter.js"
+import { exhaustedBeforeRun } from "./decide.js"
+import type { Delivery } from "./delivery.js"
+import type { TaggedFailure } from "./disposition.js"
+import type { MessageHandler } from "./handler.js"
+import { handlerStep } from "./handler-step.js"
+import type { RetryPolicy } from "./retry-policy.js"
+import { settle, type Settlement } from "./settle.js"
+import { failed, type Middleware, type Outcome, type Step } from "./step.js"
+
+export interface RunnerOptions {
+  /** Durable name, for logs and metrics. */
+  readonly name: string
+  /** Handlers running at once; deliveries beyond it wait in the source. */
+  readonly concurrency: number
+  readonly retry: RetryPolicy
+  /** Middlewares, outermost first. */
+  readonly middlewares?: ReadonlyArray<Middleware<any>>
+  readonly deadLetters?: DeadLetterSink["Type"]
+  /** After a stop, how long in-flight handlers may take before they are interrupted (redelivered later). */
+  readonly shutdownGraceMs: number
+  /** Called after each delivery is settled (metrics, tests). */
+  readonly onSettled?: (delivery: Delivery, outcome: Outcome, settlement: Settlement) => void
+}
+
+export interface RunningConsumer {
+  readonly name: string
+  readonly inFlight: Effect.Effect<number>
+  /** Stop pulling, let in-flight handlers finish within the grace, then return. */
+  readonly stop: Effect.Effect<void>
+  /** Completes when the consumer stops; fails if its source fails (e.g. connection lost). */
+  readonly done: Effect.Effect<void, unknown>
+}
+
+/**
+ * Where deliveries come from. The source must end its stream once `stop` completes, without
+ * dropping what it already handed out: interrupting a pending pull is not enough with clients
+ * whose iterators only end when told to.
+ */
+export type DeliverySource<E = never, R = never> = (stop: Effect.Effect<void>) => Stream.Stream<Delivery, E, R>
+
+/** Composes middlewares around the handler step, outermost first. */
+export const composeSteps = <R>(middlewares: ReadonlyArray<Middleware<any>>, inner: Step<R>): Step<any> =>
+  middlewares.reduceRight<Step<any>>((next, middleware) => middleware(next), inner)
+
+/**
+ * Runs a handler over a source of deliveries with bounded concurrency until stopped or the scope
+ * closes; closing the scope stops gracefully (pulling stops, in-flight handlers get the grace).
+ */
+export const startConsumer = <A, I, E extends TaggedFailure, R, SE, SR>(
+  source: DeliverySource<SE, SR>,
+  handler: MessageHandler<A, I, E, R>,
+  options: RunnerOptions
+): Effect.Effect<RunningConsumer, never, Scope.Scope | R | SR> =>
+  Effect.gen(function* () {
+    const step = composeSteps(options.middlewares ?? [], handlerStep(handler, options.retry)) as Step<R>
+    const stopping = yield* Deferred.make<void>()
+    let inFlight = 0
+    const processOne = (delivery: Delivery) =>
+      Effect.gen(function* () {
+        const outcome: Outcome = exhaustedBeforeRun(delivery.deliveryCount, options.retry)
+          ? failed("dead-letter", "AttemptsExhausted", `delivered ${delivery.deliveryCount} times, policy allows ${options.retry.maxAttempts}`)
+          : yield* step(delivery)
+        const { settlement } = yield* settle(delivery, outcome, options.retry, options.deadLetters)
+        options.onSettled?.(delivery, outcome, settlement)
+      }).pipe(
+        Effect.ensuring(Effect.sync(() => inFlight--)),
+        Effect.annotateLogs({ consumer: options.name, messageId: delivery.messageId, subject: delivery.subject })
+      )
+    const fiber = yield* source(Deferred.await(stopping)).pipe(
+      Stream.mapEffect((d) => Effect.zipRight(Effect.sync(() => inFlight++), processOne(d)), {
+        concurrency: options.concurrency,
+        unordered: true
+      }),
+      Stream.runDrain,
+      Effect.forkDaemon
+    )
+    const stop = Effect.gen(function* () {
+      yield* Deferred.succeed(stopping, undefined)
+      const finished = yield* Fiber.await(fiber).pipe(Effect.timeout(options.shutdownGraceMs), Effect.option)
+      if (finished._tag === "None") {
+        yield* Effect.logWarning("shutdown grace elapsed; interrupting in-flight handlers (their messages will be redelivered)", {
+          consumer: options.name,
+          inFlight
+        })
+        yield* Fiber.interrupt(fiber)
+      }
+    })
+    yield* Effect.addFinalizer(() => stop)
+    return {
+      name: options.name,
+      inFlight: Effect.sync(() => inFlight),
+      stop,
+      done: Fiber.join(fiber)
+    }
+  })

@@ -1,0 +1,87 @@
+import {
+  heartbeat,
+  idempotency,
+  type IdempotencyStoreShape,
+  type Middleware,
+  type MessageHandler,
+  publishOutputs,
+  type RetryPolicy,
+  redeliveryWindowMs,
+  type RunnerOptions,
+  startConsumer,
+  type TaggedFailure
+} from "@conveyor/messaging"
+import type { ConsumerSpec } from "@conveyor/topology"
+import { Data, Effect } from "effect"
+import { NatsConnection } from "./connection.js"
+import { defaultDeadLetters, makeJetStreamDeadLetterSink, type DeadLetterStreamOptions } from "./dead-letters.js"
+import { makeJetStreamPublisher } from "./publisher.js"
+import { pullDeliveries } from "./pull.js"
+
+export class InvalidConsumerConfig extends Data.TaggedError("InvalidConsumerConfig")<{ readonly consumer: string; readonly reason: string }> {
+  override get message() {
+    return `consumer ${this.consumer}: ${this.reason}`
+  }
+}
+
+export interface JetStreamConsumerOptions {
+  readonly consumer: ConsumerSpec
+  readonly retry: RetryPolicy
+  readonly concurrency?: number
+  readonly shutdownGraceMs?: number
+  /** Idempotency store; without one, delivery is at-least-once. */
+  readonly idempotency?: IdempotencyStoreShape
+  /** Where dead letters go; `false` terminates without a copy (not recommended). */
+  readonly deadLetters?: DeadLetterStreamOptions | false
+  readonly confirmAcks?: boolean
+  /** Extra middlewares (tracing, metrics), outermost first; they wrap the built-in ones. */
+  readonly middlewares?: ReadonlyArray<Middleware<any>>
+  readonly onSettled?: RunnerOptions["onSettled"]
+}
+
+/**
+ * Runs a handler on a durable pull consumer with the reliability middlewares: outputs published
+ * before the ack, idempotency, heartbeats with fencing; dead letters and retries by the policy.
+ * Refuses a configuration whose idempotency TTL is shorter than the redelivery window.
+ */
+export const runJetStreamConsumer = <A, I, E extends TaggedFailure, R>(handler: MessageHandler<A, I, E, R>, options: JetStreamConsumerOptions) =>
+  Effect.gen(function* () {
+    const client = yield* NatsConnection
+    const spec = options.consumer
+    const name = `${spec.stream}/${spec.durable}`
+    const concurrency = options.concurrency ?? 16
+    if (options.idempotency !== undefined) {
+      const window = redeliveryWindowMs(options.retry, spec.ackWaitMs)
+      if (options.idempotency.ttlMs > 0 && options.idempotency.ttlMs < window) {
+        return yield* new InvalidConsumerConfig({
+          consumer: name,
+          reason: `idempotency TTL ${options.idempotency.ttlMs} ms is shorter than the redelivery window ${window} ms (ack wait × attempts + backoff); a late redelivery could repeat the side effect`
+        })
+      }
+    }
+    if (spec.maxDeliver !== -1 && spec.maxDeliver < options.retry.maxAttempts) {
+      return yield* new InvalidConsumerConfig({
+        consumer: name,
+        reason: `max_deliver ${spec.maxDeliver} is below the retry policy's ${options.retry.maxAttempts} attempts: the server would drop messages before they are dead-lettered`
+      })
+    }
+    const middlewares: Array<Middleware<any>> = [
+      ...(options.middlewares ?? []),
+      publishOutputs(makeJetStreamPublisher(client), { retryDelayMs: options.retry.initialDelayMs }),
+      ...(options.idempotency !== undefined
+        ? [idempotency(options.idempotency, { leaseMs: spec.ackWaitMs, unavailableDelayMs: options.retry.initialDelayMs, keyPrefix: `${spec.durable}.` })]
+        : []),
+      heartbeat({ ackWaitMs: spec.ackWaitMs })
+    ]
+    const source = (stop: Effect.Effect<void>) =>
+      pullDeliveries(client, { stream: spec.stream, durable: spec.durable, batch: concurrency, confirmAcks: options.confirmAcks ?? true }, stop)
+    return yield* startConsumer(source, handler, {
+      name,
+      concurrency,
+      retry: options.retry,
+      middlewares,
+      ...(options.deadLetters === false ? {} : { deadLetters: makeJetStreamDeadLetterSink(client, options.deadLetters ?? defaultDeadLetters) }),
+      shutdownGraceMs: options.shutdownGraceMs ?? 10_000,
+      ...(options.onSettled !== undefined ? { onSettled: options.onSettled } : {})
+    })
+  })

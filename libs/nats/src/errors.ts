@@ -1,0 +1,42 @@
+import { Data } from "effect"
+
+/** Start-up could not reach the server within the connect timeout. */
+export class ConnectionFailed extends Data.TaggedError("ConnectionFailed")<{
+  readonly url: string
+  readonly cause: string
+  readonly attempts: number
+}> {
+  override get message() {
+    return `cannot connect to NATS at ${this.url} after ${this.attempts} attempt(s): ${this.cause}`
+  }
+}
+
+/** The connection closed without us closing it (reconnect attempts exhausted, auth revoked). */
+export class ConnectionLost extends Data.TaggedError("ConnectionLost")<{ readonly url: string; readonly cause: string }> {
+  override get message() {
+    return `NATS connection to ${this.url} was lost: ${this.cause}`
+  }
+}
+
+/** The server's configuration differs from the declared one in ways `ensure` must not change. */
+export class TopologyDrift extends Data.TaggedError("TopologyDrift")<{
+  readonly resources: ReadonlyArray<{ readonly kind: string; readonly name: string; readonly fields: ReadonlyArray<{ readonly field: string; readonly declared: unknown; readonly actual: unknown }> }>
+}> {
+  override get message() {
+    return `topology drift: ${this.resources
+      .map((r) => `${r.kind} ${r.name}: ${r.fields.map((f) => `${f.field} declared ${JSON.stringify(f.declared)} but is ${JSON.stringify(f.actual)}`).join(", ")}`)
+      .join("; ")}`
+  }
+}
+
+export class ProvisioningFailed extends Data.TaggedError("ProvisioningFailed")<{
+  readonly kind: string
+  readonly name: string
+  readonly cause: string
+}> {
+  override get message() {
+    return `could not provision ${this.kind} ${this.name}: ${this.cause}`
+  }
+}
+
+export const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error))

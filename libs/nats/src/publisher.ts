@@ -1,0 +1,59 @@
+import { JetStreamApiError } from "@nats-io/jetstream"
+import { Effect, Layer } from "effect"
+import {
+  NoStreamForSubject,
+  type OutgoingMessage,
+  PayloadTooLarge,
+  type PublishAck,
+  type PublishError,
+  PublishFailed,
+  Publisher,
+  StreamFull
+} from "@conveyor/messaging"
+import { NatsConnection, type NatsClient } from "./connection.js"
+import { errorText } from "./errors.js"
+import { toMsgHdrs } from "./headers.js"
+
+// JetStream API error codes (nats-server errors.json) that mean "the stream refused, by policy".
+const MESSAGE_TOO_LARGE = 10054
+const FULL_CODES = new Set([10077, 10078, 10047, 10048]) // max msgs, max bytes, storage resources, memory resources
+
+/** Maps what nats.js throws on publish to a typed error; never leaves a failure untyped. */
+export const classifyPublishError = (message: OutgoingMessage, error: unknown): PublishError => {
+  const subject = message.subject
+  const text = errorText(error)
+  const cause = error instanceof Error ? errorText(error.cause) : ""
+  if (error instanceof JetStreamApiError) {
+    if (error.code === MESSAGE_TOO_LARGE) return new PayloadTooLarge({ subject, size: message.payload.length, detail: text })
+    if (FULL_CODES.has(error.code)) return new StreamFull({ subject, detail: text })
+    return new PublishFailed({ subject, reason: text, retryable: error.code === 503 })
+  }
+  if (/no responders/i.test(text) || /no responders/i.test(cause)) return new NoStreamForSubject({ subject })
+  if (/max_payload|maximum payload/i.test(text)) return new PayloadTooLarge({ subject, size: message.payload.length, detail: text })
+  if (/permission/i.test(text)) return new PublishFailed({ subject, reason: text, retryable: false })
+  return new PublishFailed({ subject, reason: text, retryable: true })
+}
+
+const publishOne = (client: NatsClient, message: OutgoingMessage): Effect.Effect<PublishAck, PublishError> =>
+  Effect.tryPromise({
+    try: () => {
+      const options: { msgID?: string; headers?: ReturnType<typeof toMsgHdrs> } = {}
+      if (message.msgId !== undefined) options.msgID = message.msgId
+      const hdrs = toMsgHdrs(message.headers)
+      if (hdrs !== undefined) options.headers = hdrs
+      return client.js.publish(message.subject, message.payload, options as never)
+    },
+    catch: (e) => classifyPublishError(message, e)
+  }).pipe(Effect.map((ack) => ({ stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate })))
+
+export const makeJetStreamPublisher = (client: NatsClient): Publisher["Type"] => ({
+  publish: (message) => publishOne(client, message),
+  publishAll: (messages, options) =>
+    // nats.js pipelines requests on one connection: N concurrent publishes keep N PubAcks in flight.
+    Effect.forEach(messages, (m) => publishOne(client, m), { concurrency: Math.max(1, options?.maxInFlight ?? 256) })
+})
+
+export const JetStreamPublisherLive: Layer.Layer<Publisher, never, NatsConnection> = Layer.effect(
+  Publisher,
+  Effect.map(NatsConnection, makeJetStreamPublisher)
+)

@@ -1,0 +1,73 @@
+import type { JsMsg } from "@nats-io/jetstream"
+import { AckFailed, type Delivery } from "@conveyor/messaging"
+import { Data, Effect, Stream } from "effect"
+import type { NatsClient } from "./connection.js"
+import { type ConnectionLost, errorText } from "./errors.js"
+import { fromMsgHdrs } from "./headers.js"
+
+export class PullFailed extends Data.TaggedError("PullFailed")<{ readonly stream: string; readonly durable: string; readonly cause: string }> {
+  override get message() {
+    return `cannot pull from ${this.stream}/${this.durable}: ${this.cause}`
+  }
+}
+
+export interface PullOptions {
+  readonly stream: string
+  readonly durable: string
+  /** Messages requested per pull; at most this many wait in the client beyond those being handled. */
+  readonly batch: number
+  /**
+   * Ack with server confirmation (`ackAck`). Costs a round trip (pipelined) per message and makes
+   * "acked" mean "will not come back"; off, acks are fire-and-forget.
+   */
+  readonly confirmAcks: boolean
+}
+
+export const toDelivery = (m: JsMsg, options: Pick<PullOptions, "confirmAcks">): Delivery => {
+  const headers = fromMsgHdrs(m.headers)
+  const info = m.info
+  const messageId = headers["Nats-Msg-Id"] ?? `${info.stream}:${info.streamSequence}`
+  return {
+    subject: m.subject,
+    payload: m.data,
+    headers,
+    messageId,
+    stream: info.stream,
+    consumer: info.consumer,
+    streamSequence: info.streamSequence,
+    deliveryCount: info.deliveryCount,
+    publishedAt: new Date(Math.floor(info.timestampNanos / 1_000_000)),
+    ack: options.confirmAcks
+      ? Effect.tryPromise({ try: () => m.ackAck(), catch: (e) => new AckFailed({ messageId, reason: errorText(e) }) }).pipe(
+          Effect.flatMap((ok) => (ok ? Effect.void : Effect.fail(new AckFailed({ messageId, reason: "ack not confirmed (already acked or expired)" }))))
+        )
+      : Effect.sync(() => m.ack()),
+    nak: (delayMs) => Effect.sync(() => m.nak(delayMs)),
+    term: (reason) => Effect.sync(() => m.term(reason)),
+    working: Effect.sync(() => m.working())
+  }
+}
+
+/**
+ * Deliveries from a durable pull consumer as a Stream. Ending the stream (or its scope) stops
+ * pulling; messages already delivered but not handled are redelivered after their ack wait. The
+ * stream fails if the connection is lost for good.
+ */
+export const pullDeliveries = (client: NatsClient, options: PullOptions, stop: Effect.Effect<void> = Effect.never): Stream.Stream<Delivery, PullFailed | ConnectionLost> =>
+  Stream.unwrapScoped(
+    Effect.gen(function* () {
+      const fail = (e: unknown) => new PullFailed({ stream: options.stream, durable: options.durable, cause: errorText(e) })
+      const consumer = yield* Effect.tryPromise({ try: () => client.js.consumers.get(options.stream, options.durable), catch: fail })
+      const messages = yield* Effect.acquireRelease(
+        Effect.tryPromise({ try: () => consumer.consume({ max_messages: Math.max(1, options.batch) }), catch: fail }),
+        // close() resolves only when the outstanding pull expires (up to 30 s): do not wait for it.
+        (m) => Effect.sync(() => void m.close().catch(() => undefined))
+      )
+      // stop() ends the iterator at once; interrupting its pending next() would not.
+      yield* Effect.forkScoped(Effect.zipRight(stop, Effect.sync(() => messages.stop())))
+      return Stream.fromAsyncIterable(messages, fail).pipe(
+        Stream.map((m) => toDelivery(m, options)),
+        Stream.interruptWhen(client.lost)
+      )
+    })
+  )
