@@ -1,4 +1,4 @@
-import { defineWorkflow, IllegalTransition, TimerRequest, Transition, type Advance } from "@conveyor/workflow"
+import { defineWorkflow, IllegalTransition, TimerRequest, Transition, type Advance, type WorkflowDefinition } from "@conveyor/workflow"
 import { Either, Option, Schema } from "effect"
 import { CapturePayment, RefundPayment, ReleaseStock, ReserveStock, ScheduleShipment } from "./commands.js"
 import {
@@ -70,8 +70,10 @@ const clip = (s: string): string => (s.length <= 500 ? s : `${s.slice(0, 499)}â€
 const illegal = (state: string, event: Event, reason: string) =>
   Either.left(new IllegalTransition({ workflow: WORKFLOW, state, event: event.type, reason }))
 
+export type OrderWorkflow = WorkflowDefinition<OrderState, OrderWorkflowEvent, OrderWorkflowOutput>
+
 /** Builds the order workflow; throws on an invalid configuration (a start-up error, never a runtime one). */
-export const makeOrderWorkflow = (input: OrderWorkflowConfigInput = {}) => {
+export const makeOrderWorkflow = (input: OrderWorkflowConfigInput = {}): OrderWorkflow => {
   const config = Schema.decodeUnknownSync(OrderWorkflowConfig)(input)
   const timeoutOf = (step: Step) => config.timeouts[step] ?? config.stepTimeoutMs
 
@@ -219,4 +221,4 @@ export const makeOrderWorkflow = (input: OrderWorkflowConfigInput = {}) => {
   })
 }
 
-export const orderWorkflow = makeOrderWorkflow()
+export const orderWorkflow: OrderWorkflow = makeOrderWorkflow()
