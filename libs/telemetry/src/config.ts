@@ -30,6 +30,10 @@ export interface TelemetryConfig {
   readonly resourceAttributes: Readonly<Record<string, string>>
   /** Full URL of the OTLP/HTTP traces endpoint; none keeps spans in-process. */
   readonly tracesEndpoint: Option.Option<string>
+  /** How long one export may take (OTEL_EXPORTER_OTLP_TRACES_TIMEOUT, else OTEL_EXPORTER_OTLP_TIMEOUT). */
+  readonly exportTimeoutMillis: number
+  /** OTEL_BSP_*: the batching span processor's settings (the SDK no longer reads them itself). */
+  readonly batch: { readonly scheduledDelayMillis: number; readonly maxQueueSize: number; readonly maxExportBatchSize: number }
   readonly sampler: SamplerName
   readonly samplerRatio: number
 }
@@ -87,6 +91,17 @@ const samplerRatio = Config.number("OTEL_TRACES_SAMPLER_ARG").pipe(
   Config.validate({ message: "OTEL_TRACES_SAMPLER_ARG must be a ratio between 0 and 1", validation: (n) => n >= 0 && n <= 1 })
 )
 
+const positiveInt = (name: string) =>
+  Config.integer(name).pipe(Config.validate({ message: `${name} must be a positive integer`, validation: (n) => n > 0 }))
+
+const positive = (name: string, fallback: number) => positiveInt(name).pipe(Config.withDefault(fallback))
+
+const batch = Config.all({
+  scheduledDelayMillis: positive("OTEL_BSP_SCHEDULE_DELAY", 5_000),
+  maxQueueSize: positive("OTEL_BSP_MAX_QUEUE_SIZE", 2_048),
+  maxExportBatchSize: positive("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 512)
+})
+
 /**
  * `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` is used verbatim; the generic `OTEL_EXPORTER_OTLP_ENDPOINT` gets
  * `/v1/traces` appended, as the OTLP exporter spec says.
@@ -103,6 +118,10 @@ export const TelemetryConfig: Config.Config<TelemetryConfig> = Config.all({
   serviceVersion: Config.option(Config.nonEmptyString("OTEL_SERVICE_VERSION")),
   resourceAttributes,
   tracesEndpoint,
+  exportTimeoutMillis: positiveInt("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT").pipe(
+    Config.orElse(() => positive("OTEL_EXPORTER_OTLP_TIMEOUT", 10_000))
+  ),
+  batch,
   sampler,
   samplerRatio
 })

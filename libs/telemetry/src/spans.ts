@@ -68,7 +68,7 @@ export const originalTraceLink = (headers: TraceHeaders | undefined): Option.Opt
  * the message's cause). Incoming baggage is made current for the effect.
  *
  * The span fails when `effect` fails, or when the runtime handled a failure itself and reported it with
- * `markProcessingFailed` / `recordDeadLetter` (a retried or dead-lettered message is not a success).
+ * `markProcessingFailed`, `recordRetry` or `recordDeadLetter` (a retried or dead-lettered message is not a success).
  */
 export const consumerSpan =
   (options: ConsumeOptions) =>
@@ -76,7 +76,8 @@ export const consumerSpan =
     const parent = extractTraceContext(options.headers)
     const links: Array<Tracer.SpanLink> = []
     if (Option.isSome(parent)) links.push({ _tag: "SpanLink", span: parent.value, attributes: { "conveyor.link": "producer" } })
-    Option.map(originalTraceLink(options.headers), (link) => links.push(link))
+    const original = originalTraceLink(options.headers)
+    if (Option.isSome(original)) links.push(original.value)
     const baggage = extractBaggage(options.headers)
     return Effect.acquireUseRelease(
       Effect.makeSpan(`process ${options.subject}`, {

@@ -16,6 +16,7 @@ import {
 import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node"
 import { Effect, Layer, Option } from "effect"
 import { resolveServiceName, TelemetryConfig } from "./config.js"
+import { layerOtelDiagnostics } from "./diagnostics.js"
 
 export const makeSampler = (config: Pick<TelemetryConfig, "sampler" | "samplerRatio">): Sampler => {
   const ratio = new TraceIdRatioBasedSampler(config.samplerRatio)
@@ -74,8 +75,11 @@ export const layerTracing = (options: TracingOptions): Layer.Layer<OtelResource.
         }),
         (provider) =>
           Effect.promise(() => provider.forceFlush().then(() => provider.shutdown())).pipe(
-            Effect.timeoutOption(options.shutdownTimeoutMillis ?? 5_000),
-            Effect.ignoreLogged,
+            Effect.timeoutFail({
+              duration: options.shutdownTimeoutMillis ?? 5_000,
+              onTimeout: () => "timed out"
+            }),
+            Effect.catchAllCause((cause) => Effect.logWarning("flushing spans at shutdown failed; the last ones are lost", cause)),
             Effect.ensuring(
               Effect.sync(() => {
                 trace.disable()
@@ -87,7 +91,8 @@ export const layerTracing = (options: TracingOptions): Layer.Layer<OtelResource.
       )
     )
   )
-  return OtelTracer.layer.pipe(Layer.provide(provider), Layer.provideMerge(resource))
+  // Diagnostics outlive the provider so that errors of its final flush are still reported.
+  return OtelTracer.layer.pipe(Layer.provide(provider), Layer.provideMerge(resource), Layer.provide(layerOtelDiagnostics))
 }
 
 /**
@@ -103,8 +108,10 @@ export const layerTracingFromEnv = (options?: { readonly serviceName?: string | 
         serviceName: options?.serviceName,
         spanProcessors: Option.match(config.tracesEndpoint, {
           onNone: () => [],
-          onSome: (url) => [new BatchSpanProcessor(new OTLPTraceExporter({ url }))]
-        })
+          onSome: (url) => [new BatchSpanProcessor(new OTLPTraceExporter({ url, timeoutMillis: config.exportTimeoutMillis }), config.batch)]
+        }),
+        // Room for the last export to finish or time out on its own, so its error gets reported.
+        shutdownTimeoutMillis: config.exportTimeoutMillis + 1_000
       })
     )
   )
@@ -121,6 +128,8 @@ export const layerTracingInMemory = (
       serviceVersion: Option.none(),
       resourceAttributes: {},
       tracesEndpoint: Option.none(),
+      exportTimeoutMillis: 10_000,
+      batch: { scheduledDelayMillis: 5_000, maxQueueSize: 2_048, maxExportBatchSize: 512 },
       sampler: "always_on",
       samplerRatio: 1
     },

@@ -10,7 +10,13 @@ describe("TelemetryConfig", () => {
   it.effect("defaults: no endpoint, parent-based always-on sampling, enabled", () =>
     Effect.gen(function* () {
       const config = Either.getOrThrow(yield* load(TelemetryConfig, {}))
-      expect(config).toMatchObject({ disabled: false, sampler: "parentbased_always_on", samplerRatio: 1 })
+      expect(config).toMatchObject({
+        disabled: false,
+        sampler: "parentbased_always_on",
+        samplerRatio: 1,
+        exportTimeoutMillis: 10_000,
+        batch: { scheduledDelayMillis: 5_000, maxQueueSize: 2_048, maxExportBatchSize: 512 }
+      })
       expect(Option.isNone(config.tracesEndpoint)).toBe(true)
       expect(Option.isNone(config.serviceName)).toBe(true)
     }))
@@ -32,7 +38,9 @@ describe("TelemetryConfig", () => {
         [{ OTEL_TRACES_SAMPLER_ARG: "1.5" }, "OTEL_TRACES_SAMPLER_ARG"],
         [{ OTEL_EXPORTER_OTLP_ENDPOINT: "jaeger:4318" }, "OTEL_EXPORTER_OTLP_ENDPOINT must be an absolute http(s) URL"],
         [{ OTEL_SDK_DISABLED: "maybe" }, "OTEL_SDK_DISABLED"],
-        [{ OTEL_RESOURCE_ATTRIBUTES: "novalue" }, "OTEL_RESOURCE_ATTRIBUTES"]
+        [{ OTEL_RESOURCE_ATTRIBUTES: "novalue" }, "OTEL_RESOURCE_ATTRIBUTES"],
+        [{ OTEL_BSP_SCHEDULE_DELAY: "0" }, "OTEL_BSP_SCHEDULE_DELAY must be a positive integer"],
+        [{ OTEL_EXPORTER_OTLP_TIMEOUT: "-1" }, "OTEL_EXPORTER_OTLP_TIMEOUT must be a positive integer"]
       ] as const) {
         const result = yield* load(TelemetryConfig, env)
         expect(Either.isLeft(result)).toBe(true)

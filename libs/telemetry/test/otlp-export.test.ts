@@ -1,8 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, Effect, Exit, Layer, Scope } from "effect"
+import { ConfigProvider, Effect, Exit, Layer, Logger, Scope } from "effect"
 import { createServer, type IncomingMessage, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
-import { consumerSpan, layerTracingFromEnv, producerSpan } from "../src/index.js"
+import { consumerSpan, layerTracingFromEnv, makeJsonLogger, producerSpan } from "../src/index.js"
 
 interface OtlpSpan {
   readonly traceId: string
@@ -84,5 +84,34 @@ describe("OTLP/HTTP export", () => {
       expect(consumer.parentSpanId).toBe(producer.spanId)
       expect(child.parentSpanId).toBe(consumer.spanId)
       expect(new Set([producer.traceId, consumer.traceId, child.traceId]).size).toBe(1)
+    }))
+})
+
+describe("OTel diagnostics", () => {
+  it.scopedLive("a collector that cannot be reached is reported in the logs, and shutdown still completes", () =>
+    Effect.gen(function* () {
+      const lines: Array<string> = []
+      const env = ConfigProvider.fromMap(
+        new Map([
+          ["OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:1"],
+          ["OTEL_EXPORTER_OTLP_TIMEOUT", "300"],
+          ["OTEL_BSP_SCHEDULE_DELAY", "20"]
+        ])
+      )
+      const tracing = layerTracingFromEnv().pipe(
+        Layer.provide(Logger.replace(Logger.defaultLogger, makeJsonLogger({ serviceName: "diag", write: (l) => lines.push(l) }))),
+        Layer.provide(Layer.setConfigProvider(env))
+      )
+      const logged = () => lines.map((l) => JSON.parse(l) as { message: unknown; annotations?: Record<string, unknown> })
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(tracing, scope)
+      // Exported by the batch timer: its failure goes through OTel's diag logger.
+      yield* Effect.void.pipe(Effect.withSpan("lost-by-timer"), Effect.provide(context))
+      yield* Effect.sleep("1 second")
+      expect(logged().some((l) => l.annotations?.source === "opentelemetry")).toBe(true)
+      // Left for the final flush: its failure is reported by the layer's finalizer.
+      yield* Effect.void.pipe(Effect.withSpan("lost-at-shutdown"), Effect.provide(context))
+      yield* Scope.close(scope, Exit.void)
+      expect(logged().some((l) => String(l.message).includes("flushing spans at shutdown failed"))).toBe(true)
     }))
 })
