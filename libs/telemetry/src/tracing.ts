@@ -116,7 +116,10 @@ export const layerTracingFromEnv = (options?: { readonly serviceName?: string | 
     )
   )
 
-/** For tests: every ended span lands synchronously in `exporter`. */
+/**
+ * For tests: every ended span lands synchronously in `exporter`. Read it before the layer is released:
+ * shutting the provider down shuts the exporter down, which empties it.
+ */
 export const layerTracingInMemory = (
   exporter: InMemorySpanExporter,
   options?: { readonly serviceName?: string | undefined }
