@@ -15,6 +15,11 @@ describe("topology specs", () => {
     expect(consumer).toMatchObject({ ackWaitMs: 30_000, maxAckPending: 1_000, deliverPolicy: "all" })
   })
 
+  it("clamps the duplicate window to max age, as the server requires", () => {
+    const t = defineTopology({ streams: [{ name: "SHORT", subjects: ["s"], maxAgeMs: 60_000 }] })
+    expect(t.streams[0]!.duplicateWindowMs).toBe(60_000)
+  })
+
   it("rejects a bad declaration with the field named", () => {
     expect(() => defineTopology({ streams: [{ name: "bad name", subjects: ["x"] }] })).toThrow(/name/)
     expect(() => defineTopology({ consumers: [{ stream: "S", durable: "d", ackWaitMs: 10 }] })).toThrow(/ackWaitMs/)

@@ -69,12 +69,19 @@ export const defineTopology = (input: {
   readonly streams?: ReadonlyArray<StreamSpecInput>
   readonly consumers?: ReadonlyArray<ConsumerSpecInput>
   readonly buckets?: ReadonlyArray<BucketSpecInput>
-}): Topology =>
-  Schema.decodeUnknownSync(Topology)({
+}): Topology => {
+  const decoded = Schema.decodeUnknownSync(Topology)({
     streams: input.streams ?? [],
     consumers: input.consumers ?? [],
     buckets: input.buckets ?? []
   })
+  // The server refuses a duplicate window longer than max age (and defaults it to the shorter of
+  // the two): clamp, so a short-lived stream needs no extra setting.
+  return {
+    ...decoded,
+    streams: decoded.streams.map((s) => (s.maxAgeMs > 0 && s.duplicateWindowMs > s.maxAgeMs ? { ...s, duplicateWindowMs: s.maxAgeMs } : s))
+  }
+}
 
 /** Merges topologies declared by separate modules (domain, dead letters, idempotency). */
 export const mergeTopologies = (...parts: ReadonlyArray<Topology>): Topology => ({

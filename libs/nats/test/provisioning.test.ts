@@ -1,0 +1,96 @@
+import { uniqueName, useNatsServer } from "@conveyor/testing/vitest"
+import { defineTopology } from "@conveyor/topology"
+import { Duration, Effect } from "effect"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { ensureTopology, makeNatsClient, makeNatsConfig, planTopology } from "../src/index.js"
+import { openClient } from "./support.js"
+
+const server = useNatsServer()
+let conn: Awaited<ReturnType<typeof openClient>>
+beforeAll(async () => {
+  conn = await openClient(server.url)
+})
+afterAll(async () => {
+  await conn?.close()
+})
+
+const declare = (name: string, overrides: { maxAgeMs?: number; storage?: "file" | "memory"; ackWaitMs?: number; ttlMs?: number } = {}) =>
+  defineTopology({
+    streams: [{ name, subjects: [`${name.toLowerCase()}.>`], maxAgeMs: overrides.maxAgeMs ?? 60_000, storage: overrides.storage ?? "file" }],
+    consumers: [{ stream: name, durable: "worker", filterSubject: `${name.toLowerCase()}.>`, ackWaitMs: overrides.ackWaitMs ?? 10_000, maxAckPending: 50 }],
+    buckets: [{ name: `${name}_KV`, ttlMs: overrides.ttlMs ?? 3_600_000 }]
+  })
+
+describe("ensureTopology", () => {
+  it("creates what is missing and changes nothing the second time", async () => {
+    const name = uniqueName("TOPO")
+    const first = await conn.runtime.runPromise(ensureTopology(declare(name)))
+    expect(first.diffs.map((d) => d.plan._tag)).toEqual(["Create", "Create", "Create"])
+    const before = await conn.client.jsm.streams.info(name)
+    const second = await conn.runtime.runPromise(ensureTopology(declare(name)))
+    expect(second.diffs.map((d) => d.plan._tag)).toEqual(["InSync", "InSync", "InSync"])
+    const after = await conn.client.jsm.streams.info(name)
+    expect(after.created).toEqual(before.created)
+    const consumer = await conn.client.jsm.consumers.info(name, "worker")
+    expect(consumer.config.max_ack_pending).toBe(50)
+  })
+
+  it("updates what can be updated in place", async () => {
+    const name = uniqueName("UPD")
+    await conn.runtime.runPromise(ensureTopology(declare(name)))
+    const report = await conn.runtime.runPromise(ensureTopology(declare(name, { maxAgeMs: 120_000, ackWaitMs: 20_000, ttlMs: 7_200_000 })))
+    expect(report.diffs.map((d) => d.plan._tag)).toEqual(["Update", "Update", "Update"])
+    expect((await conn.client.jsm.streams.info(name)).config.max_age).toBe(120_000 * 1_000_000)
+    expect((await conn.client.jsm.consumers.info(name, "worker")).config.ack_wait).toBe(20_000 * 1_000_000)
+    const plan = await Effect.runPromise(planTopology(conn.client, declare(name, { maxAgeMs: 120_000, ackWaitMs: 20_000, ttlMs: 7_200_000 })))
+    expect(plan.diffs.every((d) => d.plan._tag === "InSync")).toBe(true)
+  })
+
+  it("reports what cannot be changed in place as drift, naming the field", async () => {
+    const name = uniqueName("DRIFT")
+    await conn.runtime.runPromise(ensureTopology(declare(name)))
+    const result = await conn.runtime.runPromise(Effect.either(ensureTopology(declare(name, { storage: "memory" }))))
+    expect(result._tag).toBe("Left")
+    if (result._tag === "Left") {
+      expect(result.left._tag).toBe("TopologyDrift")
+      expect(result.left.message).toContain(`stream ${name}: storage declared "memory" but is "file"`)
+    }
+    expect((await conn.client.jsm.streams.info(name)).config.storage).toBe("file")
+  })
+})
+
+describe("connection", () => {
+  it("fails with a typed error naming the URL within the bounded time when no server answers", async () => {
+    const started = Date.now()
+    const url = "nats://127.0.0.1:1"
+    const result = await Effect.runPromise(Effect.either(Effect.scoped(makeNatsClient(makeNatsConfig({ servers: [url], connectTimeout: Duration.seconds(2) })))))
+    const elapsed = Date.now() - started
+    expect(result._tag).toBe("Left")
+    if (result._tag === "Left") {
+      expect(result.left._tag).toBe("ConnectionFailed")
+      expect(result.left.message).toContain(url)
+      expect(result.left.attempts).toBeGreaterThan(1)
+    }
+    expect(elapsed).toBeLessThan(10_000)
+  })
+
+  it("surfaces a connection lost for good as an error instead of stalling", async () => {
+    const { LocalNatsProcess } = await import("@conveyor/testing")
+    const own = await LocalNatsProcess.start()
+    try {
+      const exit = await Effect.runPromise(
+        Effect.scoped(
+          Effect.gen(function* () {
+            const { client } = yield* makeNatsClient(makeNatsConfig({ servers: [own.url], reconnectFor: Duration.seconds(2) }))
+            yield* Effect.promise(() => own.kill())
+            return yield* Effect.either(client.lost.pipe(Effect.timeout("20 seconds")))
+          })
+        )
+      )
+      expect(exit._tag).toBe("Left")
+      if (exit._tag === "Left") expect(exit.left._tag).toBe("ConnectionLost")
+    } finally {
+      await own.stop()
+    }
+  })
+})
