@@ -2,7 +2,8 @@
 // "@conveyor/source" export condition, so tests never need a build first.
 import { defineConfig } from "vitest/config"
 
-const conditions = ["@conveyor/source", "import", "module", "node", "default"]
+// No "module": it makes Vite pick @opentelemetry's ESM builds, which Node cannot load.
+const conditions = ["@conveyor/source", "import", "node", "default"]
 
 export const projectConfig = (overrides = {}) =>
   defineConfig({

@@ -1,3 +1,4 @@
+import { LocalNatsProcess } from "@conveyor/testing"
 import { uniqueName, useNatsServer } from "@conveyor/testing/vitest"
 import { defineTopology } from "@conveyor/topology"
 import { Duration, Effect } from "effect"
@@ -75,7 +76,6 @@ describe("connection", () => {
   })
 
   it("surfaces a connection lost for good as an error instead of stalling", async () => {
-    const { LocalNatsProcess } = await import("@conveyor/testing")
     const own = await LocalNatsProcess.start()
     try {
       const exit = await Effect.runPromise(
