@@ -1,0 +1,67 @@
+import { useNatsServer } from "@conveyor/testing/vitest"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { openClient } from "../support.js"
+import type { StopPoint } from "./fixtures/job.js"
+import { faultSetup, jobs, killWorkers, publishJobs, readLedger, spawnWorker, storedMessageIds, waitDrained } from "./support.js"
+
+const server = useNatsServer()
+let conn: Awaited<ReturnType<typeof openClient>>
+beforeAll(async () => {
+  conn = await openClient(server.url)
+})
+afterAll(async () => {
+  await killWorkers()
+  await conn?.close()
+})
+
+/**
+ * Worker A stops at `point` while handling job-2 and is SIGKILLed there; worker B takes over the
+ * durable. Returns the ledger, the stored outputs and how B settled job-2.
+ */
+const crashWhileHandling = async (point: StopPoint) => {
+  const setup = await faultSetup(conn.runtime, "CRASH", { ackWaitMs: 2_000 })
+  const base = { url: server.url, consumer: setup.consumer, bucket: setup.bucket, ledgerFile: setup.ledgerFile, outputSubject: setup.outputSubject }
+  const batch = jobs("job", 5)
+  await publishJobs(conn.runtime, setup.jobSubject, batch)
+  const a = await spawnWorker({ ...base, stopAt: point, stopOn: "job-2" })
+  await a.waitForLine((l) => l === `stuck ${point} job-2`)
+  a.signal("SIGKILL")
+  expect((await a.exited).signal).toBe("SIGKILL")
+
+  const b = await spawnWorker(base)
+  await b.waitForLine((l) => l.startsWith("settled job-2 "))
+  await waitDrained(conn.client, setup.name, "worker")
+  const outputs = await storedMessageIds(conn.client, setup.outputStream)
+  const settledB = b.lines.find((l) => l.startsWith("settled job-2 "))!.split(" ")
+  b.signal("SIGKILL")
+  await b.exited
+  return { ledger: readLedger(setup.ledgerFile), outputs, settlement: settledB[2], deliveryCount: Number(settledB[3]), ids: batch.map((j) => j.id) }
+}
+
+describe("a worker SIGKILLed while handling a message", () => {
+  it("before its side effect: the message is redelivered and the effect happens once", async () => {
+    const r = await crashWhileHandling("before-effect")
+    expect(r.deliveryCount).toBeGreaterThanOrEqual(2)
+    expect(r.settlement).toBe("acked")
+    expect(Object.fromEntries(r.ledger)).toEqual(Object.fromEntries(r.ids.map((id) => [id, 1])))
+    expect([...r.outputs].sort()).toEqual(r.ids.map((id) => `${id}>done`))
+  })
+
+  it("after its effect was recorded but before its ack: redelivered, acked as a duplicate, the effect stays single", async () => {
+    const r = await crashWhileHandling("after-commit")
+    expect(r.deliveryCount).toBeGreaterThanOrEqual(2)
+    expect(r.settlement).toBe("duplicate")
+    expect(Object.fromEntries(r.ledger)).toEqual(Object.fromEntries(r.ids.map((id) => [id, 1])))
+    expect([...r.outputs].sort()).toEqual(r.ids.map((id) => `${id}>done`))
+  })
+
+  it("between its effect and the record: the handler runs again (at-least-once), its derived-id output is stored once", async () => {
+    // The window the idempotency store cannot close for an effect outside JetStream: the record is
+    // written after the handler returns. Outputs published with derived ids stay single.
+    const r = await crashWhileHandling("after-effect")
+    expect(r.deliveryCount).toBeGreaterThanOrEqual(2)
+    expect(r.settlement).toBe("acked")
+    expect(Object.fromEntries(r.ledger)).toEqual(Object.fromEntries(r.ids.map((id) => [id, id === "job-2" ? 2 : 1])))
+    expect([...r.outputs].sort()).toEqual(r.ids.map((id) => `${id}>done`))
+  })
+})
