@@ -1,0 +1,117 @@
+import { encodeMessage, type EncodeError, type OutgoingMessage, type Publisher, type PublishError } from "@conveyor/messaging"
+import {
+  alreadyApplied, type IllegalTransition, type Instance, markPublished, mustPersist, type PendingTimer, step, type TaggedState,
+  type TypedMessage, type WorkflowDefinition
+} from "@conveyor/workflow"
+import { Effect, Either } from "effect"
+import { type CorruptEntry, type KvUnavailable, TooManyConflicts } from "./errors.js"
+import type { JsonBucket, Versioned } from "./json-bucket.js"
+import { type TimerBucket, timerKey } from "./timers.js"
+
+export interface WorkflowEngineOptions<S extends TaggedState, E extends TypedMessage, C extends TypedMessage> {
+  readonly definition: WorkflowDefinition<S, E, C>
+  readonly instances: JsonBucket<Instance<S, C>>
+  readonly timers: TimerBucket
+  readonly publisher: Publisher["Type"]
+  /** Subject of an outgoing message (command or event) and of a timer's firing event. */
+  readonly subjectOf: (message: C | E) => string
+  /** KV key of an instance; workflow ids must already be valid KV key characters. */
+  readonly keyOf?: (workflowId: string) => string
+  readonly now?: () => number
+  /** Lost compare-and-set races in a row before the message is handed back for a later retry. */
+  readonly maxConflicts?: number
+  /** Called on every lost race (metrics, tests). */
+  readonly onConflict?: (workflowId: string) => void
+}
+
+export type EngineError = IllegalTransition | KvUnavailable | CorruptEntry | TooManyConflicts | PublishError | EncodeError
+
+/** What handling one event came to. */
+export type EngineResult<S, C> =
+  | { readonly _tag: "Advanced"; readonly instance: Instance<S, C>; readonly conflicts: number }
+  | { readonly _tag: "Ignored"; readonly reason: string; readonly conflicts: number }
+  /** Applied before (a redelivery after a crash): its outbox was published again. */
+  | { readonly _tag: "Redelivered"; readonly instance: Instance<S, C>; readonly conflicts: number }
+
+export interface WorkflowEngine<S, E, C> {
+  /** Applies one event, identified by its message id, to its instance; see libs/workflow README for the protocol. */
+  readonly handle: (event: E, messageId: string) => Effect.Effect<EngineResult<S, C>, EngineError>
+  /** The firing event of a due timer as a message with id `timerId`. */
+  readonly timerMessage: (timer: PendingTimer) => Effect.Effect<OutgoingMessage, EncodeError>
+  readonly read: (workflowId: string) => Effect.Effect<Versioned<Instance<S, C>> | undefined, KvUnavailable | CorruptEntry>
+}
+
+/**
+ * The workflow runtime over two KV buckets. Per event: read the instance and its revision, run the
+ * pure `step`, write with compare-and-set (a lost race re-reads and re-applies, so no update is
+ * lost), then publish the outbox under its deterministic ids and clear it. Timers set by the
+ * transition are stored before the instance (an orphan from a lost race only fires as a stale,
+ * ignored event); cleared ones are deleted after it.
+ */
+export const makeWorkflowEngine = <S extends TaggedState, E extends TypedMessage, C extends TypedMessage>(
+  options: WorkflowEngineOptions<S, E, C>
+): WorkflowEngine<S, E, C> => {
+  const { definition, instances, timers, publisher } = options
+  const now = options.now ?? Date.now
+  const keyOf = options.keyOf ?? ((id: string) => id)
+  const maxConflicts = options.maxConflicts ?? 20
+
+  const flush = (key: string, current: Versioned<Instance<S, C>>) =>
+    Effect.gen(function* () {
+      const outbox = current.value.outbox
+      if (outbox.length === 0) return current.value
+      const messages = yield* Effect.forEach(outbox, (o) =>
+        encodeMessage(definition.command, options.subjectOf(o.message), o.message, { msgId: o.id }))
+      yield* publisher.publishAll(messages, { maxInFlight: 32 })
+      const cleared = markPublished(current.value, outbox.map((o) => o.id))
+      // Losing this write only means the outbox is published once more, under the same ids.
+      yield* instances.update(key, cleared, current.revision).pipe(Effect.catchTag("RevisionConflict", () => Effect.void))
+      return cleared
+    })
+
+  const handle = (event: E, messageId: string): Effect.Effect<EngineResult<S, C>, EngineError> => {
+    const workflowId = definition.workflowIdOf(event)
+    const key = keyOf(workflowId)
+    const attempt = (conflicts: number): Effect.Effect<EngineResult<S, C>, EngineError> =>
+      Effect.gen(function* () {
+        const current = yield* instances.get(key)
+        if (current !== undefined && alreadyApplied(current.value, messageId)) {
+          const instance = yield* flush(key, current)
+          return { _tag: "Redelivered", instance, conflicts } as const
+        }
+        const applied = step(definition, current?.value, event, now(), { causationId: messageId })
+        if (Either.isLeft(applied)) return yield* applied.left
+        const result = applied.right
+        if (!mustPersist(result)) {
+          return { _tag: "Ignored", reason: result._tag === "Ignored" ? result.reason : "", conflicts } as const
+        }
+        if (result._tag === "Advanced") {
+          yield* Effect.forEach(result.timersSet, (t) => timers.put(timerKey(t.timerId), t), { discard: true })
+        }
+        const written = yield* (current === undefined
+          ? instances.create(key, result.instance)
+          : instances.update(key, result.instance, current.revision)
+        ).pipe(Effect.either)
+        if (Either.isLeft(written)) {
+          if (written.left._tag === "KvUnavailable") return yield* written.left
+          options.onConflict?.(workflowId)
+          if (conflicts + 1 >= maxConflicts) return yield* new TooManyConflicts({ key, attempts: conflicts + 1 })
+          return yield* attempt(conflicts + 1)
+        }
+        yield* Effect.forEach(result.timersCleared, (t) => timers.remove(timerKey(t.timerId)), { discard: true })
+        if (result._tag === "Ignored") return { _tag: "Ignored", reason: result.reason, conflicts } as const
+        const instance = yield* flush(key, { value: result.instance, revision: written.right })
+        return { _tag: "Advanced", instance, conflicts } as const
+      })
+    return attempt(0)
+  }
+
+  return {
+    handle,
+    timerMessage: (timer) => {
+      const event = definition.timerEvent(timer)
+      return encodeMessage(definition.event, options.subjectOf(event), event, { msgId: timer.timerId })
+    },
+    read: (workflowId) => instances.get(keyOf(workflowId))
+  }
+}

@@ -1,0 +1,5 @@
+export * from "./engine.js"
+export * from "./errors.js"
+export * from "./json-bucket.js"
+export * from "./run-workflow.js"
+export * from "./timers.js"

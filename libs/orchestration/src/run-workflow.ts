@@ -1,0 +1,78 @@
+import { defineHandler, type Publisher, type RetryPolicy, type RunnerOptions } from "@conveyor/messaging"
+import { NatsConnection, runJetStreamConsumer } from "@conveyor/nats"
+import type { ConsumerSpec } from "@conveyor/topology"
+import { type Instance, PendingTimer, instanceSchema, type TaggedState, type TypedMessage, type WorkflowDefinition } from "@conveyor/workflow"
+import { Effect, Option, type Schema } from "effect"
+import { makeWorkflowEngine, type WorkflowEngine } from "./engine.js"
+import { openJsonBucket } from "./json-bucket.js"
+import { runTimerScheduler } from "./timers.js"
+
+export interface RunWorkflowOptions<S extends TaggedState, E extends TypedMessage, C extends TypedMessage, A> {
+  readonly definition: WorkflowDefinition<S, E, C>
+  /** Decodes everything the durable delivers; a payload it rejects is dead-lettered. */
+  readonly schema: Schema.Schema<A, any>
+  /** The workflow's own events among the decoded ones; others are acked unread. */
+  readonly select: (message: A) => Option.Option<E>
+  readonly subjectOf: (message: C | E) => string
+  readonly consumer: ConsumerSpec
+  readonly buckets: { readonly instances: string; readonly timers: string }
+  readonly retry: RetryPolicy
+  readonly concurrency?: number
+  readonly timerPollMs?: number
+  readonly publisher: Publisher["Type"]
+  readonly onSettled?: RunnerOptions["onSettled"]
+  readonly onConflict?: (workflowId: string) => void
+}
+
+/**
+ * Runs a workflow definition: a durable consumer feeds events to the engine and a scheduler fires
+ * due timers. Illegal transitions and undecodable payloads are dead-lettered with the reason;
+ * store and publish failures are retried with the policy's backoff.
+ */
+export const runWorkflow = <S extends TaggedState, E extends TypedMessage, C extends TypedMessage, A>(
+  options: RunWorkflowOptions<S, E, C, A>
+) =>
+  Effect.gen(function* () {
+    const client = yield* NatsConnection
+    const instances = yield* openJsonBucket<Instance<S, C>>(client, options.buckets.instances, instanceSchema(options.definition))
+    const timers = yield* openJsonBucket(client, options.buckets.timers, PendingTimer)
+    const engine: WorkflowEngine<S, E, C> = makeWorkflowEngine({
+      definition: options.definition,
+      instances,
+      timers,
+      publisher: options.publisher,
+      subjectOf: options.subjectOf,
+      ...(options.onConflict === undefined ? {} : { onConflict: options.onConflict })
+    })
+    const handler = defineHandler({
+      schema: options.schema,
+      handle: (message: A, context) =>
+        Option.match(options.select(message), {
+          onNone: () => Effect.void,
+          onSome: (event) => Effect.asVoid(engine.handle(event, context.delivery.messageId))
+        }),
+      errors: {
+        IllegalTransition: "dead-letter",
+        CorruptEntry: "dead-letter",
+        EncodeError: "dead-letter",
+        PayloadTooLarge: "dead-letter",
+        KvUnavailable: "retry",
+        TooManyConflicts: "retry",
+        NoStreamForSubject: "retry",
+        StreamFull: "retry",
+        PublishFailed: "retry"
+      }
+    })
+    const consumer = yield* runJetStreamConsumer(handler, {
+      consumer: options.consumer,
+      retry: options.retry,
+      concurrency: options.concurrency ?? 32,
+      ...(options.onSettled === undefined ? {} : { onSettled: options.onSettled })
+    })
+    const scheduler = yield* runTimerScheduler({
+      timers,
+      pollMs: options.timerPollMs ?? 200,
+      fire: (timer) => Effect.flatMap(engine.timerMessage(timer), (m) => options.publisher.publish(m))
+    })
+    return { engine, consumer, scheduler }
+  })

@@ -1,0 +1,76 @@
+import { PendingTimer } from "@conveyor/workflow"
+import { Effect, Either, Fiber, Schedule, type Scope, Schema } from "effect"
+import type { JsonBucket } from "./json-bucket.js"
+
+/** KV keys allow `[-/_=.a-zA-Z0-9]`; timer ids separate their parts with ':'. */
+export const timerKey = (timerId: string): string => timerId.replace(/[^-/_=.a-zA-Z0-9]/g, (c) => (c === ":" ? "." : "_"))
+
+export type TimerBucket = JsonBucket<PendingTimer>
+
+export interface TimerSchedulerOptions {
+  readonly timers: TimerBucket
+  /** Publishes the timer's firing event under message id `timer.timerId` (so a double firing is dropped). */
+  readonly fire: (timer: PendingTimer) => Effect.Effect<void, unknown>
+  /** How often due timers are looked for; the firing lateness is at most about this. */
+  readonly pollMs?: number
+  readonly now?: () => number
+}
+
+export interface RunningScheduler {
+  /** Timers known and not yet fired. */
+  readonly pending: Effect.Effect<number>
+  readonly fired: Effect.Effect<number>
+}
+
+const decodeTimer = Schema.decodeUnknownEither(Schema.parseJson(PendingTimer))
+
+/**
+ * Fires due timers kept in a KV bucket. A watch replays every stored timer at start-up and then
+ * follows changes, so timers set before a restart (by this or any other orchestrator) still fire.
+ * A timer is deleted only after its event is stored; a crash in between fires it again under the
+ * same message id, which the stream drops (and the engine ignores a firing no longer pending).
+ */
+export const runTimerScheduler = (options: TimerSchedulerOptions): Effect.Effect<RunningScheduler, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const now = options.now ?? Date.now
+    const known = new Map<string, PendingTimer>()
+    const inFlight = new Set<string>()
+    let fired = 0
+    const watcher = yield* Effect.acquireRelease(
+      Effect.promise(() => options.timers.kv.watch({ key: ">" })),
+      (iterator) => Effect.sync(() => iterator.stop())
+    )
+    const follow = Effect.promise(async () => {
+      for await (const entry of watcher) {
+        if (entry.operation !== "PUT") {
+          known.delete(entry.key)
+          continue
+        }
+        const timer = decodeTimer(entry.string())
+        if (Either.isRight(timer)) known.set(entry.key, timer.right)
+      }
+    })
+    const fireOne = (key: string, timer: PendingTimer) =>
+      options.fire(timer).pipe(
+        Effect.zipRight(options.timers.remove(key)),
+        Effect.tap(() => Effect.sync(() => {
+          fired++
+          known.delete(key)
+        })),
+        Effect.catchAll((e) => Effect.logWarning("timer not fired yet; will try again", { timerId: timer.timerId, error: String(e) })),
+        Effect.ensuring(Effect.sync(() => inFlight.delete(key)))
+      )
+    const tick = Effect.suspend(() => {
+      const t = now()
+      const due = [...known.entries()].filter(([key, timer]) => timer.dueAt <= t && !inFlight.has(key))
+      for (const [key] of due) inFlight.add(key)
+      return Effect.forEach(due, ([key, timer]) => fireOne(key, timer), { concurrency: 32, discard: true })
+    })
+    const followFiber = yield* Effect.forkScoped(follow)
+    const tickFiber = yield* Effect.forkScoped(Effect.repeat(tick, Schedule.spaced(options.pollMs ?? 200)))
+    yield* Effect.addFinalizer(() => Fiber.interrupt(tickFiber).pipe(Effect.zipRight(Fiber.interrupt(followFiber))))
+    return {
+      pending: Effect.sync(() => known.size),
+      fired: Effect.sync(() => fired)
+    }
+  })

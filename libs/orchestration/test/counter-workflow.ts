@@ -1,0 +1,39 @@
+import { defineWorkflow, IllegalTransition, TimerRequest, Transition } from "@conveyor/workflow"
+import { Either, Option, Schema } from "effect"
+
+/** A tiny workflow for runtime tests: every Inc advances the counter and emits a Note. */
+export const Counting = Schema.TaggedStruct("Counting", { n: Schema.Number })
+export const CounterEvent = Schema.Union(
+  Schema.Struct({ type: Schema.Literal("Start"), id: Schema.String, timeoutMs: Schema.optional(Schema.Number) }),
+  Schema.Struct({ type: Schema.Literal("Inc"), id: Schema.String }),
+  Schema.Struct({ type: Schema.Literal("Bogus"), id: Schema.String }),
+  Schema.Struct({ type: Schema.Literal("Expired"), id: Schema.String, timerId: Schema.String })
+)
+export type CounterEvent = typeof CounterEvent.Type
+export const Note = Schema.Struct({ type: Schema.Literal("Note"), id: Schema.String, n: Schema.Number })
+export type Note = typeof Note.Type
+
+export const counterWorkflow = defineWorkflow({
+  name: "counter",
+  state: Counting,
+  event: CounterEvent,
+  command: Note,
+  workflowIdOf: (e) => e.id,
+  start: (id, e) =>
+    e.type === "Start"
+      ? Either.right(Transition.advance(Counting.make({ n: 0 }), {
+          timers: e.timeoutMs === undefined ? [] : [TimerRequest.set("expire", e.timeoutMs)]
+        }))
+      : Either.left(new IllegalTransition({ workflow: "counter", workflowId: id, state: "(none)", event: e.type, reason: "only Start starts" })),
+  transition: (state, e) => {
+    switch (e.type) {
+      case "Start": return Either.right(Transition.ignore("already started"))
+      case "Inc": return Either.right(Transition.advance(Counting.make({ n: state.n + 1 }), { commands: [{ type: "Note" as const, id: e.id, n: state.n + 1 }] }))
+      case "Expired": return Either.right(Transition.advance(Counting.make({ n: -1 }), { terminal: true }))
+      case "Bogus": return Either.left(new IllegalTransition({ workflow: "counter", state: state._tag, event: e.type, reason: "bogus is never allowed" }))
+    }
+  },
+  timerOf: (e) => (e.type === "Expired" ? Option.some({ name: "expire", timerId: e.timerId }) : Option.none()),
+  timerEvent: (t) => ({ type: "Expired" as const, id: t.workflowId, timerId: t.timerId }),
+  historyLimit: 1_000
+})

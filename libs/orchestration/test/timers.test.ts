@@ -1,0 +1,63 @@
+import { useNatsServer, uniqueName } from "@conveyor/testing/vitest"
+import { PendingTimer } from "@conveyor/workflow"
+import { Effect, Exit, Scope } from "effect"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { makeJsonBucket, runTimerScheduler, timerKey } from "../src/index.js"
+import { createBucket, eventually, openClient } from "./support.js"
+
+const server = useNatsServer()
+let conn: Awaited<ReturnType<typeof openClient>>
+beforeAll(async () => {
+  conn = await openClient(server.url)
+})
+afterAll(async () => {
+  await conn?.close()
+})
+
+const timer = (workflowId: string, dueAt: number): PendingTimer =>
+  ({ workflowId, name: "expire", timerId: `${workflowId}:1:timer:expire`, dueAt, attempt: 1 })
+
+describe("timer scheduler", () => {
+  it("fires timers stored before it started (a restarted orchestrator loses none), then deletes them", async () => {
+    const name = uniqueName("timers").toLowerCase()
+    const timers = makeJsonBucket(await createBucket(conn.client, name), name, PendingTimer)
+    const due = timer("past", Date.now() - 1_000)
+    const later = timer("future", Date.now() + 60_000)
+    await Effect.runPromise(timers.put(timerKey(due.timerId), due))
+    await Effect.runPromise(timers.put(timerKey(later.timerId), later))
+    const fired: Array<string> = []
+    const scope = await Effect.runPromise(Scope.make())
+    try {
+      const scheduler = await Effect.runPromise(
+        Scope.extend(runTimerScheduler({ timers, pollMs: 20, fire: (t) => Effect.sync(() => void fired.push(t.timerId)) }), scope)
+      )
+      await eventually(() => fired.length === 1, 10_000, "the due timer to fire")
+      const soon = timer("soon", Date.now() + 300)
+      await Effect.runPromise(timers.put(timerKey(soon.timerId), soon))
+      await eventually(() => fired.length === 2, 10_000, "a timer set while running to fire")
+      expect(fired).toEqual([due.timerId, soon.timerId])
+      await eventually(async () => (await Effect.runPromise(timers.get(timerKey(due.timerId)))) === undefined, 5_000, "deletion")
+      expect(await Effect.runPromise(scheduler.pending)).toBe(1)
+    } finally {
+      await Effect.runPromise(Scope.close(scope, Exit.void))
+    }
+  })
+
+  it("keeps a timer whose firing failed and fires it on the next tick", async () => {
+    const name = uniqueName("timers").toLowerCase()
+    const timers = makeJsonBucket(await createBucket(conn.client, name), name, PendingTimer)
+    const due = timer("flaky", Date.now() - 1)
+    await Effect.runPromise(timers.put(timerKey(due.timerId), due))
+    let calls = 0
+    const scope = await Effect.runPromise(Scope.make())
+    try {
+      await Effect.runPromise(Scope.extend(runTimerScheduler({
+        timers, pollMs: 20, fire: () => (++calls === 1 ? Effect.fail("broker hiccup") : Effect.void)
+      }), scope))
+      await eventually(async () => calls >= 2 && (await Effect.runPromise(timers.get(timerKey(due.timerId)))) === undefined, 10_000, "second firing")
+      expect(calls).toBe(2)
+    } finally {
+      await Effect.runPromise(Scope.close(scope, Exit.void))
+    }
+  })
+})
