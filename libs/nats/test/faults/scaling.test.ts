@@ -1,0 +1,100 @@
+import { defineHandler, makeRetryPolicy } from "@conveyor/messaging"
+import { useNatsServer } from "@conveyor/testing/vitest"
+import { Effect } from "effect"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { openKvIdempotencyStore, runJetStreamConsumer } from "../../src/index.js"
+import { eventually, openClient, runScoped } from "../support.js"
+import { Job } from "./fixtures/job.js"
+import { type FaultSetup, faultSetup, jobs, publishJobs, storedMessageIds, waitDrained } from "./support.js"
+
+const server = useNatsServer()
+let conn: Awaited<ReturnType<typeof openClient>>
+const opened: Array<{ close: () => Promise<void> }> = []
+beforeAll(async () => {
+  conn = await openClient(server.url)
+})
+afterAll(async () => {
+  for (const c of opened.splice(0).reverse()) await c.close().catch(() => undefined)
+  await conn?.close()
+})
+
+/** Handler runs per id across every runner: the side effect. */
+const runs = new Map<string, number>()
+
+/** A runner on its own connection, as a separate instance would be. */
+const startRunner = async (setup: FaultSetup, label: string) => {
+  const own = await openClient(server.url, label)
+  opened.push(own)
+  let handled = 0
+  const handler = defineHandler({
+    schema: Job,
+    handle: (job, ctx) =>
+      Effect.gen(function* () {
+        runs.set(job.id, (runs.get(job.id) ?? 0) + 1)
+        handled++
+        yield* Effect.sleep("5 millis")
+        return [yield* ctx.message(Job, setup.outputSubject, job, "done")]
+      }),
+    errors: { EncodeError: "dead-letter" }
+  })
+  const store = await own.runtime.runPromise(openKvIdempotencyStore(own.client, setup.bucket))
+  const running = await runScoped(
+    own.runtime,
+    runJetStreamConsumer(handler, {
+      consumer: setup.consumer,
+      retry: makeRetryPolicy({ maxAttempts: 10, initialDelayMs: 200, maxDelayMs: 1_000 }),
+      concurrency: 4,
+      idempotency: store,
+      deadLetters: false,
+      shutdownGraceMs: 10_000
+    })
+  )
+  return {
+    handled: () => handled,
+    /** Graceful: stop pulling, finish in-flight handlers, then drain the connection. */
+    stop: async () => {
+      await running.close()
+      await own.close()
+    }
+  }
+}
+
+describe("one durable scaled from 1 to 3 runners and back under load", () => {
+  it("side-effects each event once and leaves nothing pending", async () => {
+    const setup = await faultSetup(conn.runtime, "SCALE", { ackWaitMs: 2_000 })
+    const total = 3_000
+    const all = jobs("s", total)
+    const first = await startRunner(setup, "runner-1")
+    const publishing = (async () => {
+      for (let i = 0; i < total; i += 250) {
+        await publishJobs(conn.runtime, setup.jobSubject, all.slice(i, i + 250))
+        await new Promise((r) => setTimeout(r, 50))
+      }
+    })()
+
+    await eventually(() => runs.size >= 300, 30_000, "runner-1 to take load")
+    const second = await startRunner(setup, "runner-2")
+    const third = await startRunner(setup, "runner-3")
+    await eventually(() => second.handled() > 0 && third.handled() > 0 && runs.size >= 1_500, 30_000, "three runners sharing the load")
+    await Promise.all([second.stop(), third.stop()])
+    const afterScaleDown = runs.size
+    await publishing
+
+    await waitDrained(conn.client, setup.name, "worker", 30_000)
+    await eventually(() => runs.size === total, 30_000, "every event handled")
+    const outputs = await storedMessageIds(conn.client, setup.outputStream)
+    const handledBy = [first.handled(), second.handled(), third.handled()]
+    await first.stop()
+
+    console.log(`[scaling] handled per runner ${handledBy.join(" / ")}, ${total - afterScaleDown} after scaling back to one`)
+    expect(afterScaleDown).toBeLessThan(total)
+    expect(handledBy.every((n) => n > 0)).toBe(true)
+    expect(handledBy.reduce((a, b) => a + b, 0)).toBe(total)
+    expect([...runs.values()].every((n) => n === 1)).toBe(true)
+    expect(new Set(outputs)).toEqual(new Set(all.map((j) => `${j.id}>done`)))
+    expect(outputs).toHaveLength(total)
+    const info = await conn.client.jsm.consumers.info(setup.name, "worker")
+    expect(info.num_pending + info.num_ack_pending).toBe(0)
+    expect(info.delivered.stream_seq).toBe(total)
+  })
+})
