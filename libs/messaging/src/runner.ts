@@ -1,4 +1,4 @@
-import { Deferred, Effect, Fiber, type Scope, Stream } from "effect"
+import { Deferred, Effect, Fiber, Queue, type Scope, Stream } from "effect"
 import type { DeadLetterSink } from "./dead-letter.js"
 import { exhaustedBeforeRun } from "./decide.js"
 import type { Delivery } from "./delivery.js"
@@ -40,6 +40,8 @@ export interface RunningConsumer {
  */
 export type DeliverySource<E = never, R = never> = (stop: Effect.Effect<void>) => Stream.Stream<Delivery, E, R>
 
+const End = Symbol("End")
+
 /** Composes middlewares around the handler step, outermost first. */
 export const composeSteps = <R>(middlewares: ReadonlyArray<Middleware<any>>, inner: Step<R>): Step<any> =>
   middlewares.reduceRight<Step<any>>((next, middleware) => middleware(next), inner)
@@ -68,12 +70,31 @@ export const startConsumer = <A, I, E extends TaggedFailure, R, SE, SR>(
         Effect.ensuring(Effect.sync(() => inFlight--)),
         Effect.annotateLogs({ consumer: options.name, messageId: delivery.messageId, subject: delivery.subject })
       )
-    const fiber = yield* source(Deferred.await(stopping)).pipe(
-      Stream.mapEffect((d) => Effect.zipRight(Effect.sync(() => inFlight++), processOne(d)), {
-        concurrency: options.concurrency,
-        unordered: true
-      }),
-      Stream.runDrain,
+    // A fixed pool of workers takes deliveries from a one-slot hand-off queue: at most
+    // `concurrency` in flight, the source waits while all are busy (so the client stops pulling),
+    // and no fiber is forked per message (Stream.mapEffect's per-element machinery cost ~10x).
+    const workers = Math.max(1, options.concurrency)
+    const handoff = yield* Queue.bounded<Delivery | typeof End>(1)
+    const worker: Effect.Effect<void, never, R> = Effect.gen(function* () {
+      for (;;) {
+        const d = yield* Queue.take(handoff)
+        if (d === End) return
+        inFlight++
+        yield* processOne(d)
+      }
+    })
+    // When the source ends (stopped, or failed) each worker gets an end marker behind whatever is
+    // queued, so queued deliveries are still handled; a source failure is reported only after the
+    // workers finished, never by interrupting them.
+    const feed = source(Deferred.await(stopping)).pipe(
+      Stream.runForEach((d) => Queue.offer(handoff, d)),
+      Effect.ensuring(Queue.offerAll(handoff, Array.from({ length: workers }, () => End))),
+      Effect.exit
+    )
+    const fiber = yield* Effect.all([feed, Effect.all(Array.from({ length: workers }, () => worker), { concurrency: "unbounded", discard: true })], {
+      concurrency: "unbounded"
+    }).pipe(
+      Effect.flatMap(([fed]) => fed),
       Effect.forkDaemon
     )
     const stop = Effect.gen(function* () {

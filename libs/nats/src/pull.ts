@@ -2,7 +2,7 @@ import type { JsMsg } from "@nats-io/jetstream"
 import { AckFailed, type Delivery } from "@conveyor/messaging"
 import { Data, Effect, Stream } from "effect"
 import type { NatsClient } from "./connection.js"
-import { type ConnectionLost, errorText } from "./errors.js"
+import { ConnectionLost, errorText } from "./errors.js"
 import { fromMsgHdrs } from "./headers.js"
 
 export class PullFailed extends Data.TaggedError("PullFailed")<{ readonly stream: string; readonly durable: string; readonly cause: string }> {
@@ -65,9 +65,9 @@ export const pullDeliveries = (client: NatsClient, options: PullOptions, stop: E
       )
       // stop() ends the iterator at once; interrupting its pending next() would not.
       yield* Effect.forkScoped(Effect.zipRight(stop, Effect.sync(() => messages.stop())))
-      return Stream.fromAsyncIterable(messages, fail).pipe(
-        Stream.map((m) => toDelivery(m, options)),
-        Stream.interruptWhen(client.lost)
-      )
+      // A lost connection ends the iterator with that error. (Stream.interruptWhen would do the
+      // same at a cost per element that capped throughput at a few thousand messages a second.)
+      yield* Effect.forkScoped(Effect.catchAll(client.lost, (lost) => Effect.sync(() => messages.stop(lost))))
+      return Stream.fromAsyncIterable(messages, (e) => (e instanceof ConnectionLost ? e : fail(e))).pipe(Stream.map((m) => toDelivery(m, options)))
     })
   )
