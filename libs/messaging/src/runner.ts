@@ -1,6 +1,6 @@
 import { Deferred, Effect, Fiber, Queue, type Scope, Stream } from "effect"
 import type { DeadLetterSink } from "./dead-letter.js"
-import { exhaustedBeforeRun } from "./decide.js"
+import { type Action, exhaustedBeforeRun } from "./decide.js"
 import type { Delivery } from "./delivery.js"
 import type { TaggedFailure } from "./disposition.js"
 import type { MessageHandler } from "./handler.js"
@@ -22,7 +22,23 @@ export interface RunnerOptions {
   readonly shutdownGraceMs: number
   /** Called after each delivery is settled (metrics, tests). */
   readonly onSettled?: (delivery: Delivery, outcome: Outcome, settlement: Settlement) => void
+  /** Wrap each delivery's processing and settlement (tracing, metrics), outermost first. */
+  readonly interceptors?: ReadonlyArray<DeliveryInterceptor>
 }
+
+/** What became of one delivery: its outcome and what the broker was told. */
+export interface Settled {
+  readonly outcome: Outcome
+  readonly action: Action
+  readonly settlement: Settlement
+}
+
+/**
+ * Wraps the processing of one delivery from hand-out to settlement. Unlike a middleware it sees
+ * what the broker was told (a failure may be retried or dead-lettered), so tracing and counting
+ * hook in here.
+ */
+export type DeliveryInterceptor = <R>(delivery: Delivery, process: Effect.Effect<Settled, never, R>) => Effect.Effect<Settled, never, R>
 
 export interface RunningConsumer {
   readonly name: string
@@ -59,14 +75,18 @@ export const startConsumer = <A, I, E extends TaggedFailure, R, SE, SR>(
     const step = composeSteps(options.middlewares ?? [], handlerStep(handler, options.retry)) as Step<R>
     const stopping = yield* Deferred.make<void>()
     let inFlight = 0
-    const processOne = (delivery: Delivery) =>
+    const settleOne = (delivery: Delivery): Effect.Effect<Settled, never, R> =>
       Effect.gen(function* () {
         const outcome: Outcome = exhaustedBeforeRun(delivery.deliveryCount, options.retry)
           ? failed("dead-letter", "AttemptsExhausted", `delivered ${delivery.deliveryCount} times, policy allows ${options.retry.maxAttempts}`)
           : yield* step(delivery)
-        const { settlement } = yield* settle(delivery, outcome, options.retry, options.deadLetters)
-        options.onSettled?.(delivery, outcome, settlement)
-      }).pipe(
+        const { action, settlement } = yield* settle(delivery, outcome, options.retry, options.deadLetters)
+        return { outcome, action, settlement }
+      })
+    const interceptors = options.interceptors ?? []
+    const processOne = (delivery: Delivery) =>
+      interceptors.reduceRight((inner, intercept) => intercept(delivery, inner), settleOne(delivery)).pipe(
+        Effect.tap(({ outcome, settlement }) => Effect.sync(() => options.onSettled?.(delivery, outcome, settlement))),
         Effect.ensuring(Effect.sync(() => inFlight--)),
         Effect.annotateLogs({ consumer: options.name, messageId: delivery.messageId, subject: delivery.subject })
       )

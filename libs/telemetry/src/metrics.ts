@@ -11,8 +11,13 @@ import { resolveServiceName, TelemetryConfig } from "./config.js"
  * one well-kept implementation of the text format, no second metrics model next to OTel, and the same
  * MeterProvider can later get an OTLP reader without touching the instruments.
  */
-export type ProcessOutcome = "acked" | "retried" | "dead_lettered" | "duplicate"
-export const processOutcomes: ReadonlyArray<ProcessOutcome> = ["acked", "retried", "dead_lettered", "duplicate"]
+/**
+ * `deferred`: redelivered later without judging the message (claim held elsewhere, store down);
+ * `abandoned`: ack wait passed and another delivery may own it; `dead_letter_failed`: the copy to the
+ * dead-letter stream failed, so the message was nak'ed instead.
+ */
+export type ProcessOutcome = "acked" | "retried" | "dead_lettered" | "duplicate" | "deferred" | "abandoned" | "dead_letter_failed"
+export const processOutcomes: ReadonlyArray<ProcessOutcome> = ["acked", "retried", "dead_lettered", "duplicate", "deferred", "abandoned", "dead_letter_failed"]
 
 /** A durable consumer's numbers as JetStream reports them in consumer info. */
 export interface ConsumerState {
@@ -72,7 +77,7 @@ export const makeMetrics = (options: { readonly serviceName: string }) =>
     )
     const meter = provider.getMeter("conveyor")
     const processed: Counter = meter.createCounter("conveyor_messages_processed", {
-      description: "Messages handled by a consumer, by outcome (acked, retried, dead_lettered, duplicate)"
+      description: "Messages handled by a consumer, by outcome (acked, retried, dead_lettered, duplicate, deferred, abandoned, dead_letter_failed)"
     })
     const handlerDuration: Histogram = meter.createHistogram("conveyor_handler_duration_seconds", {
       description: "Time a handler took for one delivery",

@@ -1,0 +1,59 @@
+import { describe, expect, it } from "@effect/vitest"
+import { makeMetrics } from "@conveyor/telemetry"
+import { Effect, Schema, Stream } from "effect"
+import type { Delivery } from "../delivery.js"
+import { defineHandler } from "../handler.js"
+import { makeRetryPolicy } from "../retry-policy.js"
+import { startConsumer } from "../runner.js"
+import { countSettlements, timeHandlerStep } from "./metrics.js"
+
+class Flaky extends Schema.TaggedError<Flaky>()("Flaky", {}) {}
+
+const delivery = (id: string, fail: boolean, deliveryCount: number): Delivery => ({
+  subject: "orders.placed",
+  payload: new TextEncoder().encode(JSON.stringify({ fail })),
+  headers: {},
+  messageId: id,
+  stream: "ORDERS",
+  consumer: "worker",
+  streamSequence: 1,
+  deliveryCount,
+  publishedAt: new Date(0),
+  ack: Effect.void,
+  nak: () => Effect.void,
+  term: () => Effect.void,
+  working: Effect.void
+})
+
+const handler = defineHandler({
+  schema: Schema.Struct({ fail: Schema.Boolean }),
+  handle: ({ fail }) => (fail ? Effect.fail(new Flaky()) : Effect.void),
+  errors: { Flaky: "retry" }
+})
+
+describe("metrics middlewares", () => {
+  it.scopedLive("count settlements by outcome and time every handler run", () =>
+    Effect.gen(function* () {
+      const metrics = yield* makeMetrics({ serviceName: "metrics-mw" })
+      const running = yield* startConsumer(
+        () => Stream.fromIterable([delivery("a", false, 1), delivery("b", true, 1), delivery("b", true, 2), delivery("c", true, 5)]),
+        handler,
+        {
+          name: "ORDERS/worker",
+          concurrency: 2,
+          retry: makeRetryPolicy({ maxAttempts: 2, initialDelayMs: 10 }),
+          shutdownGraceMs: 1_000,
+          middlewares: [timeHandlerStep(metrics, "worker")],
+          interceptors: [countSettlements(metrics, "worker")]
+        }
+      )
+      yield* running.done
+      const text = yield* metrics.prometheus
+      expect(text).toContain('conveyor_messages_processed_total{consumer="worker",outcome="acked"} 1')
+      expect(text).toContain('conveyor_messages_processed_total{consumer="worker",outcome="retried"} 1')
+      // The second failure ran out of attempts; "c" came past them and never reached the handler.
+      expect(text).toContain('conveyor_messages_processed_total{consumer="worker",outcome="dead_lettered"} 2')
+      expect(text).toContain('conveyor_messages_processed_total{consumer="worker",outcome="duplicate"} 0')
+      expect(text).toContain('conveyor_handler_duration_seconds_count{consumer="worker"} 3')
+    }))
+})

@@ -1,0 +1,32 @@
+import type { MetricsService, ProcessOutcome } from "@conveyor/telemetry"
+import { Effect } from "effect"
+import type { DeliveryInterceptor } from "../runner.js"
+import type { Settlement } from "../settle.js"
+import type { Middleware } from "../step.js"
+
+/** The metric's outcome label for each settlement. */
+export const processOutcomeOf: { readonly [S in Settlement]: ProcessOutcome } = {
+  acked: "acked",
+  duplicate: "duplicate",
+  retried: "retried",
+  "dead-lettered": "dead_lettered",
+  deferred: "deferred",
+  abandoned: "abandoned",
+  "dead-letter-failed": "dead_letter_failed"
+}
+
+/** Counts each settled delivery by outcome under the consumer's (durable) name. */
+export const countSettlements =
+  (metrics: MetricsService, consumer: string): DeliveryInterceptor =>
+  (_delivery, process) =>
+    Effect.tap(process, ({ settlement }) => metrics.messageProcessed(consumer, processOutcomeOf[settlement]))
+
+/**
+ * Times the steps it wraps into the handler-duration histogram. Placed innermost it measures the
+ * handler alone (decode and handle), not idempotency claims or output publishing.
+ */
+export const timeHandlerStep =
+  (metrics: MetricsService, consumer: string): Middleware =>
+  (next) =>
+  (delivery) =>
+    Effect.timed(next(delivery)).pipe(Effect.flatMap(([duration, outcome]) => Effect.as(metrics.recordHandlerDuration(consumer, duration), outcome)))

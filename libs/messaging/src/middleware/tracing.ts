@@ -1,0 +1,75 @@
+import { consumerSpan, markProcessingFailed, recordDeadLetter, recordRetry } from "@conveyor/telemetry"
+import { Effect } from "effect"
+import type { Delivery } from "../delivery.js"
+import type { DeliveryInterceptor, Settled } from "../runner.js"
+import type { FailureInfo, Outcome } from "../step.js"
+
+/** A failure as the span helpers expect it: `_tag` becomes `error.type`, the message `exception.message`. */
+const asError = (info: FailureInfo): Error => Object.assign(new Error(info.message), { _tag: info.tag, name: info.tag })
+
+const failureOf = (outcome: Outcome): Error =>
+  outcome._tag === "Failed"
+    ? asError(outcome.error)
+    : outcome._tag === "Deferred"
+      ? asError({ tag: "Deferred", message: outcome.reason })
+      : asError({ tag: outcome._tag, message: outcome._tag })
+
+/**
+ * Puts the settlement on the consumer span: a retry is a `retry_scheduled` event with the delay, a
+ * dead letter a `dead_lettered` event with the error; both (and a lost or failed copy) end the span
+ * with status ERROR although the runtime handled them.
+ */
+const recordSettlement = (delivery: Delivery, { action, outcome, settlement }: Settled): Effect.Effect<void> => {
+  const annotate = Effect.annotateCurrentSpan("conveyor.settlement", settlement)
+  switch (settlement) {
+    case "acked":
+      return annotate
+    case "duplicate":
+      return Effect.zipRight(annotate, Effect.annotateCurrentSpan("conveyor.duplicate", true))
+    case "deferred":
+      // Not the message's fault (claim held elsewhere, store down): no error status.
+      return Effect.zipRight(
+        annotate,
+        Effect.annotateCurrentSpan({
+          "conveyor.deferred.reason": outcome._tag === "Deferred" ? outcome.reason : "",
+          "conveyor.retry.delay_ms": action._tag === "Nak" ? action.delayMs : 0
+        })
+      )
+    case "retried":
+      return Effect.zipRight(
+        annotate,
+        recordRetry(failureOf(outcome), { delayMillis: action._tag === "Nak" ? action.delayMs : 0, deliveryCount: delivery.deliveryCount })
+      )
+    case "dead-lettered":
+      return Effect.zipRight(
+        annotate,
+        recordDeadLetter(failureOf(outcome), {
+          deliveryCount: delivery.deliveryCount,
+          reason: action._tag === "DeadLetter" ? action.reason : undefined
+        })
+      )
+    case "dead-letter-failed":
+    case "abandoned":
+      return Effect.zipRight(annotate, markProcessingFailed(failureOf(outcome)))
+  }
+}
+
+/**
+ * Opens the CONSUMER span `process <subject>` around one delivery, its middlewares and its
+ * settlement: the parent comes from the message's `traceparent` (a new trace when it is missing or
+ * broken), a replay links to its original trace, and everything the handler publishes carries this
+ * span's context. Each delivery is its own span, numbered by its delivery count.
+ */
+export const tracing: DeliveryInterceptor = (delivery, process) =>
+  consumerSpan({
+    subject: delivery.subject,
+    headers: delivery.headers,
+    attributes: {
+      messageId: delivery.messageId,
+      consumerGroup: delivery.consumer,
+      deliveryCount: delivery.deliveryCount,
+      stream: delivery.stream,
+      streamSequence: delivery.streamSequence,
+      bodySize: delivery.payload.length
+    }
+  })(Effect.tap(process, (settled) => recordSettlement(delivery, settled)))

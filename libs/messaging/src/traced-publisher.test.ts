@@ -1,0 +1,46 @@
+import { describe, expect, it } from "@effect/vitest"
+import { InMemorySpanExporter, layerTracingInMemory, makeMetrics } from "@conveyor/telemetry"
+import { SpanKind } from "@opentelemetry/api"
+import { Effect } from "effect"
+import type { OutgoingMessage } from "./outgoing.js"
+import type { Publisher } from "./publisher.js"
+import { tracedPublisher } from "./traced-publisher.js"
+
+const recording = () => {
+  const sent: Array<OutgoingMessage> = []
+  const inner: Publisher["Type"] = {
+    publish: (m) => Effect.sync(() => (sent.push(m), { stream: "ORDERS", seq: sent.length, duplicate: false })),
+    publishAll: () => Effect.die("not used")
+  }
+  return { sent, inner }
+}
+
+const payload = new TextEncoder().encode("{}")
+
+describe("tracedPublisher", () => {
+  it.scopedLive("opens a PRODUCER span per message and puts its context in the headers, replacing stale ones", () => {
+    const exporter = new InMemorySpanExporter()
+    return Effect.gen(function* () {
+      const { sent, inner } = recording()
+      const metrics = yield* makeMetrics({ serviceName: "pub" })
+      const publisher = tracedPublisher(inner, metrics)
+      yield* publisher.publishAll([
+        { subject: "orders.placed", payload, msgId: "m-1", headers: { "X-Tenant": "acme", TraceParent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", tracestate: "old=1" } },
+        { subject: "orders.paid", payload }
+      ])
+      const spans = exporter.getFinishedSpans()
+      const placed = spans.find((s) => s.name === "publish orders.placed")!
+      expect(placed.kind).toBe(SpanKind.PRODUCER)
+      expect(placed.attributes).toMatchObject({
+        "messaging.system": "nats",
+        "messaging.destination.name": "orders.placed",
+        "messaging.message.id": "m-1",
+        "messaging.nats.stream": "ORDERS",
+        "messaging.nats.message.stream_sequence": 1
+      })
+      expect(sent[0]!.headers).toEqual({ "X-Tenant": "acme", traceparent: `00-${placed.spanContext().traceId}-${placed.spanContext().spanId}-01` })
+      expect(sent[1]!.headers?.["traceparent"]).toContain(spans.find((s) => s.name === "publish orders.paid")!.spanContext().spanId)
+      expect(yield* metrics.prometheus).toContain('conveyor_publish_duration_seconds_count{subject="orders.placed"} 1')
+    }).pipe(Effect.provide(layerTracingInMemory(exporter)))
+  })
+})

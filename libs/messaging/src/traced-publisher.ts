@@ -1,0 +1,55 @@
+import { annotatePublishAck, Metrics, type MetricsService, producerSpan } from "@conveyor/telemetry"
+import { Effect, Layer, Option } from "effect"
+import type { OutgoingMessage } from "./outgoing.js"
+import { Publisher } from "./publisher.js"
+
+const TRACE_HEADERS = new Set(["traceparent", "tracestate", "baggage"])
+
+/** A message's own headers without trace context: the publish span's context replaces it. */
+const withoutTraceContext = (headers: Readonly<Record<string, string>> | undefined): Record<string, string> => {
+  const out: Record<string, string> = {}
+  if (headers === undefined) return out
+  for (const [k, v] of Object.entries(headers)) if (!TRACE_HEADERS.has(k.toLowerCase())) out[k] = v
+  return out
+}
+
+/**
+ * Decorates a publisher: each message gets a PRODUCER span `publish <subject>` whose W3C context goes
+ * into its headers (replacing any it carried, e.g. a replayed dead letter's), the PubAck is noted on
+ * the span, and, with `metrics`, the time to the PubAck is recorded. Inside a consumer span (a
+ * handler's outputs) the publish span is its child, so the chain stays one trace.
+ */
+export const tracedPublisher = (inner: Publisher["Type"], metrics?: MetricsService): Publisher["Type"] => {
+  const send = (message: OutgoingMessage, traceHeaders: Record<string, string>) =>
+    inner.publish({ ...message, headers: { ...withoutTraceContext(message.headers), ...traceHeaders } }).pipe(
+      Effect.tap((ack) => annotatePublishAck({ stream: ack.stream, sequence: ack.seq, duplicate: ack.duplicate }))
+    )
+  const timed = <A, E>(subject: string, effect: Effect.Effect<A, E>) =>
+    metrics === undefined
+      ? effect
+      : Effect.timed(Effect.exit(effect)).pipe(
+          Effect.flatMap(([duration, exit]) => Effect.zipRight(metrics.recordPublishDuration(subject, duration), exit))
+        )
+  const publish = (message: OutgoingMessage) =>
+    producerSpan(message.subject, { messageId: message.msgId, bodySize: message.payload.length })((traceHeaders) =>
+      timed(message.subject, send(message, traceHeaders))
+    )
+  return {
+    publish,
+    // One span per message; as many PubAcks outstanding as the inner publisher would keep.
+    publishAll: (messages, options) => Effect.forEach(messages, publish, { concurrency: Math.max(1, options?.maxInFlight ?? 256) })
+  }
+}
+
+/**
+ * Replaces the Publisher in context with its traced version; publish durations are recorded when
+ * Metrics is provided too. `layerTracedPublisher.pipe(Layer.provide(JetStreamPublisherLive))`.
+ */
+export const layerTracedPublisher: Layer.Layer<Publisher, never, Publisher> = Layer.effect(
+  Publisher,
+  Effect.gen(function* () {
+    const inner = yield* Publisher
+    const metrics = yield* Effect.serviceOption(Metrics)
+    return tracedPublisher(inner, Option.getOrUndefined(metrics))
+  })
+)
