@@ -12,6 +12,7 @@ const boundaries = (tests) => {
     depConstraints: [
       { sourceTag: "type:app", onlyDependOnLibsWithTags: ["type:lib"] },
       { sourceTag: "type:bench", onlyDependOnLibsWithTags: ["type:lib"] },
+      { sourceTag: "type:deploy", onlyDependOnLibsWithTags: ["type:lib"] },
       { sourceTag: "kind:pure", onlyDependOnLibsWithTags: ["kind:pure", ...testing] },
       { sourceTag: "kind:runtime", onlyDependOnLibsWithTags: ["kind:pure", "kind:runtime", ...testing] },
       { sourceTag: "kind:adapter", onlyDependOnLibsWithTags: ["kind:pure", "kind:runtime", "kind:adapter", ...testing] },

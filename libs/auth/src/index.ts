@@ -1,0 +1,3 @@
+export * from "./conf.js"
+export * from "./permissions.js"
+export * from "./users.js"

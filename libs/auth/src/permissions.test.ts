@@ -1,0 +1,68 @@
+import { appAccess, appNames, orderTopology, StreamNames } from "@conveyor/domain"
+import { describe, expect, it } from "vitest"
+import { renderAuthConf } from "./conf.js"
+import { forbiddenGrants, INBOX } from "./permissions.js"
+import { natsUsers, passwordEnv, PROVISIONING_USER } from "./users.js"
+
+const users = natsUsers()
+const byName = new Map(users.map((u) => [u.name, u]))
+
+describe("generated NATS permissions", () => {
+  it("has one user per app plus the provisioning user, each with its own password variable", () => {
+    expect(users.map((u) => u.name)).toEqual([...appNames, PROVISIONING_USER])
+    expect(new Set(users.map((u) => u.passwordEnv)).size).toBe(users.length)
+    expect(passwordEnv("inventory-worker")).toBe("NATS_PASSWORD_INVENTORY_WORKER")
+  })
+
+  it("never grants all of JetStream, its whole API, or every subject", () => {
+    for (const u of users) {
+      for (const grant of [...u.permissions.publish, ...u.permissions.subscribe]) {
+        expect(forbiddenGrants, `${u.name}: ${grant}`).not.toContain(grant)
+      }
+      // Deleting or purging anything stays with a server administrator.
+      expect(u.permissions.publish.filter((g) => /\.(DELETE|PURGE)\./.test(g) && !g.startsWith("$JS.API.STREAM.MSG.DELETE.DEAD_LETTERS"))).toEqual([])
+    }
+  })
+
+  it("subscribes only to the inbox: every delivery is a pull reply", () => {
+    for (const u of users) expect(u.permissions.subscribe).toEqual([INBOX])
+  })
+
+  it("lets an app pull exactly its own durables", () => {
+    for (const app of appNames) {
+      const pulls = byName.get(app)!.permissions.publish.filter((g) => g.startsWith("$JS.API.CONSUMER.MSG.NEXT."))
+      const own = appAccess[app].consumes.map((c) => `$JS.API.CONSUMER.MSG.NEXT.${c.stream}.${c.durable}`)
+      if (app === "ctl") expect(pulls).toEqual([`$JS.API.CONSUMER.MSG.NEXT.${StreamNames.deadLetters}.>`])
+      else expect(pulls).toEqual(own)
+    }
+  })
+
+  it("gives every declared durable exactly one puller besides the operator", () => {
+    for (const c of orderTopology.consumers) {
+      const grant = `$JS.API.CONSUMER.MSG.NEXT.${c.stream}.${c.durable}`
+      expect(users.filter((u) => u.permissions.publish.includes(grant)).map((u) => u.name)).toHaveLength(1)
+    }
+  })
+
+  it("lets only writers publish to a bucket's keys", () => {
+    const gateway = byName.get("gateway")!.permissions.publish
+    expect(gateway).toContain("$KV.gateway-requests.>")
+    expect(gateway).not.toContain("$KV.order-workflows.>") // read-only: the orchestrator owns workflow state
+    expect(gateway).toContain("$JS.API.STREAM.INFO.KV_order-workflows")
+  })
+
+  it("gives the provisioning user topology rights and no data subjects", () => {
+    const p = byName.get(PROVISIONING_USER)!.permissions.publish
+    expect(p).toContain(`$JS.API.STREAM.CREATE.${StreamNames.events}`)
+    expect(p).toContain("$JS.API.STREAM.CREATE.KV_idempotency")
+    expect(p.filter((g) => !g.startsWith("$JS.API."))).toEqual([])
+  })
+
+  it("renders a config whose passwords are variables and whose subjects are quoted strings", () => {
+    const conf = renderAuthConf(users, "header\nline two")
+    expect(conf.startsWith("# header\n# line two\nauthorization {")).toBe(true)
+    expect(conf).toContain("password: $NATS_PASSWORD_GATEWAY\n")
+    expect(conf).toContain('"$JS.API.INFO"')
+    expect(conf).not.toMatch(/password: "/)
+  })
+})

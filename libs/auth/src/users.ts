@@ -1,0 +1,32 @@
+import { type AppAccess, type AppName, appAccess, appNames, orderTopology, StreamNames } from "@conveyor/domain"
+import { appPermissions, type PermissionContext, type Permissions, provisioningPermissions } from "./permissions.js"
+
+/** The identity the provisioning Job (and `conveyor topology apply` in compose) connects with. */
+export const PROVISIONING_USER = "provisioning"
+
+export type UserName = AppName | typeof PROVISIONING_USER
+
+/**
+ * One NATS user. The password is never in the generated files: the server config references the
+ * environment variable `passwordEnv`, which compose and Kubernetes fill from the same secret the
+ * app reads as `NATS_PASSWORD`.
+ */
+export interface NatsUser {
+  readonly name: UserName
+  readonly passwordEnv: string
+  readonly permissions: Permissions
+}
+
+/** `NATS_PASSWORD_INVENTORY_WORKER` for `inventory-worker`. */
+export const passwordEnv = (name: string): string => `NATS_PASSWORD_${name.toUpperCase().replace(/[^A-Z0-9]/g, "_")}`
+
+export const orderPermissionContext: PermissionContext = { topology: orderTopology, deadLetterStream: StreamNames.deadLetters }
+
+/** Every app's user plus the provisioning user, in a stable order (the generated files are diffed). */
+export const natsUsers = (
+  access: { readonly [A in AppName]: AppAccess } = appAccess,
+  context: PermissionContext = orderPermissionContext
+): ReadonlyArray<NatsUser> => [
+  ...appNames.map((name) => ({ name, passwordEnv: passwordEnv(name), permissions: appPermissions(access[name], context) })),
+  { name: PROVISIONING_USER, passwordEnv: passwordEnv(PROVISIONING_USER), permissions: provisioningPermissions(context) }
+]
