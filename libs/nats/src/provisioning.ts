@@ -149,12 +149,12 @@ export const ensureTopology = (topology: Topology): Effect.Effect<TopologyReport
         const spec = streams.get(plan.name)!
         yield* plan._tag === "Create"
           ? tryApi("stream", plan.name, () => client.jsm.streams.add(streamConfigOf(spec)))
-          : tryApi("stream", plan.name, () => client.jsm.streams.update(spec.name, streamConfigOf(spec)))
+          : tryApi("stream", plan.name, () => client.jsm.streams.update(spec.name, streamUpdateOf(spec)))
       } else if (plan.kind === "consumer") {
         const spec = consumers.get(plan.name)!
         yield* plan._tag === "Create"
           ? tryApi("consumer", plan.name, () => client.jsm.consumers.add(spec.stream, consumerConfigOf(spec)))
-          : tryApi("consumer", plan.name, () => client.jsm.consumers.update(spec.stream, spec.durable, consumerConfigOf(spec)))
+          : tryApi("consumer", plan.name, () => client.jsm.consumers.update(spec.stream, spec.durable, consumerUpdateOf(spec)))
       } else {
         const spec = buckets.get(plan.name)!
         yield* plan._tag === "Create"
@@ -179,5 +179,17 @@ export const ensureTopology = (topology: Topology): Effect.Effect<TopologyReport
     }
     return report
   })
+
+// An update carries only the fields the server can change in place (nats.js merges them into the
+// current config): sending a drifted storage or filter would make the server refuse the whole update.
+const streamUpdateOf = (s: StreamSpec): Partial<StreamConfig> => {
+  const { storage: _storage, retention: _retention, ...mutable } = streamConfigOf(s)
+  return mutable
+}
+
+const consumerUpdateOf = (c: ConsumerSpec): Partial<ConsumerConfig> => {
+  const { filter_subject: _filter, deliver_policy: _deliver, ...mutable } = consumerConfigOf(c)
+  return mutable
+}
 
 const rank = (d: ResourceDiff) => (d.plan.kind === "stream" ? 0 : d.plan.kind === "bucket" ? 1 : 2)

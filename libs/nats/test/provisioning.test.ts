@@ -58,6 +58,16 @@ describe("ensureTopology", () => {
     }
     expect((await conn.client.jsm.streams.info(name)).config.storage).toBe("file")
   })
+
+  it("still applies the updatable fields of a drifted resource", async () => {
+    const name = uniqueName("DRIFTUPD")
+    await conn.runtime.runPromise(ensureTopology(declare(name)))
+    const result = await conn.runtime.runPromise(Effect.either(ensureTopology(declare(name, { storage: "memory", maxAgeMs: 120_000 }))))
+    expect(result._tag === "Left" && result.left._tag).toBe("TopologyDrift")
+    const info = await conn.client.jsm.streams.info(name)
+    expect(info.config.max_age).toBe(120_000 * 1_000_000)
+    expect(info.config.storage).toBe("file")
+  })
 })
 
 describe("connection", () => {
