@@ -77,8 +77,10 @@ export const startConsumer = <A, I, E extends TaggedFailure, R, SE, SR>(
     let inFlight = 0
     const settleOne = (delivery: Delivery): Effect.Effect<Settled, never, R> =>
       Effect.gen(function* () {
+        // Past its attempts (it crashed the process each time): `decide` dead-letters a retryable
+        // failure at this count as attempts-exhausted, without the handler running again.
         const outcome: Outcome = exhaustedBeforeRun(delivery.deliveryCount, options.retry)
-          ? failed("dead-letter", "AttemptsExhausted", `delivered ${delivery.deliveryCount} times, policy allows ${options.retry.maxAttempts}`)
+          ? failed("retry", "AttemptsExhausted", `delivered ${delivery.deliveryCount} times, policy allows ${options.retry.maxAttempts}`)
           : yield* step(delivery)
         const { action, settlement } = yield* settle(delivery, outcome, options.retry, options.deadLetters)
         return { outcome, action, settlement }

@@ -53,7 +53,8 @@ export const heartbeat = (options: HeartbeatOptions): Middleware => {
       Effect.sync(() => enter(delivery)),
       (state) =>
         Effect.map(next(delivery), (outcome): Outcome =>
-          outcome._tag === "Processed" && now() - state.lastSignal > options.ackWaitMs ? { _tag: "LostOwnership" } : outcome
+          // Whatever it came to: a stale nak or term could hit the current owner's delivery too.
+          now() - state.lastSignal > options.ackWaitMs ? { _tag: "LostOwnership" } : outcome
         ),
       () => Effect.sync(() => leave(delivery))
     )

@@ -10,7 +10,13 @@ import type { Middleware, Outcome } from "../step.js"
  */
 export const idempotency = (
   store: IdempotencyStoreShape,
-  options: { readonly leaseMs: number; readonly unavailableDelayMs: number; readonly keyPrefix: string }
+  options: {
+    readonly leaseMs: number
+    readonly unavailableDelayMs: number
+    readonly keyPrefix: string
+    /** Floor for the delay when another delivery holds the claim (default 100 ms). */
+    readonly minRetryMs?: number
+  }
 ): Middleware => (next) => (delivery) =>
   Effect.gen(function* () {
     const key = `${options.keyPrefix}${delivery.messageId}`
@@ -21,7 +27,7 @@ export const idempotency = (
     const result = claimed.right
     if (result._tag === "AlreadyDone") return { _tag: "Duplicate", outputs: result.outputs } satisfies Outcome
     if (result._tag === "HeldElsewhere") {
-      return { _tag: "Deferred", delayMs: result.retryInMs, reason: "another delivery holds the claim" } satisfies Outcome
+      return { _tag: "Deferred", delayMs: Math.max(options.minRetryMs ?? 100, result.retryInMs), reason: "another delivery holds the claim" } satisfies Outcome
     }
     const outcome = yield* next(delivery)
     if (outcome._tag === "Processed") {
@@ -35,5 +41,7 @@ export const idempotency = (
       return outcome
     }
     if (outcome._tag === "Failed") yield* Effect.ignore(store.release(result.claim))
+    // LostOwnership, or an interruption (shutdown grace elapsed), keeps the claim: the handler's
+    // effect may still be under way, so a redelivery waits out the lease instead of racing it.
     return outcome
   })

@@ -1,0 +1,173 @@
+import { Deferred, Effect, Exit, Fiber, Option, Queue, Schema, Scope, Stream } from "effect"
+import { describe, expect, it } from "vitest"
+import type { DeadLetterRecord } from "../src/dead-letter.js"
+import type { Delivery } from "../src/delivery.js"
+import { defineHandler } from "../src/handler.js"
+import { makeRetryPolicy } from "../src/retry-policy.js"
+import { type DeliverySource, startConsumer } from "../src/runner.js"
+import { fakeDelivery } from "./fake-delivery.js"
+
+const Job = Schema.Struct({ n: Schema.Number, poison: Schema.optional(Schema.Boolean) })
+class Poison extends Schema.TaggedError<Poison>()("Poison", {}) {}
+
+/**
+ * Deliveries from a queue, one at a time; the stream ends when the runner says stop, as a real
+ * source must. (Stream.interruptWhen alone would not: it loses the race to a ready element.)
+ */
+const queueSource = (queue: Queue.Queue<Delivery>): DeliverySource => (stop) =>
+  Stream.unwrapScoped(
+    Effect.gen(function* () {
+      let stopped = false
+      yield* Effect.forkScoped(Effect.zipRight(stop, Effect.sync(() => (stopped = true))))
+      const next = Effect.suspend(() => (stopped ? Effect.fail(Option.none()) : Queue.take(queue)))
+      return Stream.repeatEffectOption(next).pipe(Stream.interruptWhen(stop))
+    })
+  )
+
+const jobs = (count: number, start = 0) => Array.from({ length: count }, (_, i) => fakeDelivery({ n: start + i }, { messageId: `m-${start + i}`, streamSequence: start + i + 1 }))
+const retry = makeRetryPolicy({ maxAttempts: 3, initialDelayMs: 10 })
+
+describe("startConsumer", () => {
+  it("never has more than `concurrency` handlers in flight, and uses all of them under a backlog", async () => {
+    const program = Effect.gen(function* () {
+      const queue = yield* Queue.unbounded<Delivery>()
+      const backlog = jobs(300)
+      yield* Queue.offerAll(queue, backlog)
+      let inFlight = 0
+      let peak = 0
+      let done = 0
+      const finished = yield* Deferred.make<void>()
+      const handler = defineHandler({
+        schema: Job,
+        handle: () =>
+          Effect.gen(function* () {
+            peak = Math.max(peak, ++inFlight)
+            yield* Effect.sleep(`${Math.floor(Math.random() * 3)} millis`)
+            inFlight--
+            if (++done === backlog.length) yield* Deferred.succeed(finished, undefined)
+          }),
+        errors: {}
+      })
+      const running = yield* startConsumer(queueSource(queue), handler, { name: "t", concurrency: 4, retry, shutdownGraceMs: 1_000 })
+      yield* Deferred.await(finished)
+      const reported = yield* running.inFlight
+      yield* running.stop
+      return { peak, reported, acked: backlog.filter((d) => d.calls.some((c) => c.op === "ack")).length }
+    })
+    const r = await Effect.runPromise(Effect.scoped(program))
+    expect(r.peak).toBe(4)
+    expect(r.reported).toBeLessThanOrEqual(4)
+    expect(r.acked).toBe(300)
+  })
+
+  it("on stop, pulls nothing more and lets in-flight handlers finish and ack", async () => {
+    const program = Effect.gen(function* () {
+      const queue = yield* Queue.unbounded<Delivery>()
+      const backlog = jobs(10)
+      yield* Queue.offerAll(queue, backlog)
+      const gate = yield* Deferred.make<void>()
+      let started = 0
+      const handler = defineHandler({ schema: Job, handle: () => Effect.zipRight(Effect.sync(() => started++), Deferred.await(gate)), errors: {} })
+      const running = yield* startConsumer(queueSource(queue), handler, { name: "t", concurrency: 3, retry, shutdownGraceMs: 5_000 })
+      while (started < 3) yield* Effect.sleep("5 millis")
+      const stopping = yield* Effect.fork(running.stop)
+      yield* Effect.sleep("50 millis")
+      const stillStopping = stopping.unsafePoll() === null
+      yield* Deferred.succeed(gate, undefined)
+      yield* Fiber.join(stopping)
+      return { stillStopping, started, acked: backlog.filter((d) => d.calls.some((c) => c.op === "ack")).length, leftInQueue: yield* Queue.size(queue) }
+    })
+    const r = await Effect.runPromise(Effect.scoped(program))
+    expect(r.stillStopping).toBe(true) // stop waited for the handlers
+    expect(r.acked).toBe(r.started)
+    expect(r.acked).toBeGreaterThanOrEqual(3)
+    expect(r.acked).toBeLessThanOrEqual(5) // the three in flight, plus the hand-off slot and the one waiting for it
+    expect(r.leftInQueue).toBeGreaterThanOrEqual(5)
+  })
+
+  it("interrupts handlers still running when the grace elapses, without settling them", async () => {
+    const program = Effect.gen(function* () {
+      const queue = yield* Queue.unbounded<Delivery>()
+      const [d] = jobs(1)
+      yield* Queue.offer(queue, d!)
+      let interrupted = false
+      let started = false
+      const handler = defineHandler({
+        schema: Job,
+        handle: () => Effect.zipRight(Effect.sync(() => (started = true)), Effect.never).pipe(Effect.onInterrupt(() => Effect.sync(() => (interrupted = true)))),
+        errors: {}
+      })
+      const running = yield* startConsumer(queueSource(queue), handler, { name: "t", concurrency: 2, retry, shutdownGraceMs: 100 })
+      while (!started) yield* Effect.sleep("5 millis")
+      yield* running.stop
+      return { interrupted, calls: d!.calls }
+    })
+    const r = await Effect.runPromise(Effect.scoped(program))
+    expect(r.interrupted).toBe(true)
+    expect(r.calls).toEqual([]) // neither acked nor nak'ed: redelivered after its ack wait
+  })
+
+  it("stops gracefully when its scope closes", async () => {
+    const queue = Effect.runSync(Queue.unbounded<Delivery>())
+    const [d] = jobs(1)
+    const scope = Effect.runSync(Scope.make())
+    const handler = defineHandler({ schema: Job, handle: () => Effect.sleep("100 millis"), errors: {} })
+    await Effect.runPromise(Scope.extend(startConsumer(queueSource(queue), handler, { name: "t", concurrency: 1, retry, shutdownGraceMs: 5_000 }), scope))
+    Effect.runSync(Queue.offer(queue, d!))
+    await new Promise((r) => setTimeout(r, 30))
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+    expect(d!.calls).toEqual([{ op: "ack" }])
+  })
+
+  it("keeps going after a poison message, and dead-letters a message past its attempts without running the handler", async () => {
+    const program = Effect.gen(function* () {
+      const queue = yield* Queue.unbounded<Delivery>()
+      const poison = fakeDelivery({ n: 0, poison: true }, { messageId: "poison" })
+      const zombie = fakeDelivery({ n: 1 }, { messageId: "zombie", deliveryCount: 4 })
+      const malformed = fakeDelivery(new TextEncoder().encode("{"), { messageId: "malformed" })
+      const fine = jobs(5, 10)
+      yield* Queue.offerAll(queue, [poison, zombie, malformed, ...fine])
+      const handled: Array<number> = []
+      const letters: Array<DeadLetterRecord> = []
+      const handler = defineHandler({
+        schema: Job,
+        handle: (job) => (job.poison === true ? Effect.fail(new Poison()) : Effect.sync(() => void handled.push(job.n))),
+        errors: { Poison: "dead-letter" }
+      })
+      const running = yield* startConsumer(queueSource(queue), handler, {
+        name: "t",
+        concurrency: 2,
+        retry,
+        shutdownGraceMs: 1_000,
+        deadLetters: { send: (r) => Effect.sync(() => void letters.push(r)) }
+      })
+      while (handled.length < 5 || letters.length < 3) yield* Effect.sleep("5 millis")
+      yield* running.stop
+      return { handled, letters, poison, zombie, malformed }
+    })
+    const r = await Effect.runPromise(Effect.scoped(program))
+    expect(r.handled.sort((a, b) => a - b)).toEqual([10, 11, 12, 13, 14])
+    expect(r.handled).not.toContain(1)
+    const byId = new Map(r.letters.map((l) => [l.delivery.messageId, l]))
+    expect(byId.get("poison")).toMatchObject({ reason: "permanent", error: { tag: "Poison" } })
+    expect(byId.get("zombie")).toMatchObject({ reason: "attempts-exhausted", error: { tag: "AttemptsExhausted" } })
+    expect(byId.get("malformed")).toMatchObject({ reason: "permanent", error: { tag: "DecodeFailure" } })
+    for (const d of [r.poison, r.zombie, r.malformed]) expect(d.calls.map((c) => c.op)).toEqual(["term"])
+  })
+
+  it("reports a source failure on `done` after the in-flight handlers finished", async () => {
+    const program = Effect.gen(function* () {
+      const [d] = jobs(1)
+      let finished = false
+      const handler = defineHandler({ schema: Job, handle: () => Effect.sleep("50 millis").pipe(Effect.ensuring(Effect.sync(() => (finished = true)))), errors: {} })
+      const source: DeliverySource<string> = () => Stream.concat(Stream.make(d!), Stream.fail("connection lost"))
+      const running = yield* startConsumer(source, handler, { name: "t", concurrency: 2, retry, shutdownGraceMs: 1_000 })
+      const exit = yield* Effect.exit(running.done)
+      return { exit, finished, calls: d!.calls }
+    })
+    const r = await Effect.runPromise(Effect.scoped(program))
+    expect(Exit.isFailure(r.exit)).toBe(true)
+    expect(r.finished).toBe(true)
+    expect(r.calls).toEqual([{ op: "ack" }])
+  })
+})
