@@ -43,7 +43,9 @@ export const toDelivery = (m: JsMsg, options: Pick<PullOptions, "confirmAcks">):
         )
       : Effect.sync(() => m.ack()),
     nak: (delayMs) => Effect.sync(() => m.nak(delayMs)),
-    term: (reason) => Effect.sync(() => m.term(reason)),
+    // Plain +TERM: nats-server before 2.10 ignores "+TERM <reason>" and redelivers the message after
+    // its ack wait, forever. The reason travels in the dead letter's headers instead.
+    term: (_reason) => Effect.sync(() => m.term()),
     working: Effect.sync(() => m.working())
   }
 }
