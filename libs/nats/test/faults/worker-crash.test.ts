@@ -23,7 +23,8 @@ const crashWhileHandling = async (point: StopPoint) => {
   const base = { url: server.url, consumer: setup.consumer, bucket: setup.bucket, ledgerFile: setup.ledgerFile, outputSubject: setup.outputSubject }
   const batch = jobs("job", 5)
   await publishJobs(conn.runtime, setup.jobSubject, batch)
-  const a = await spawnWorker({ ...base, stopAt: point, stopOn: "job-2" })
+  // One at a time, so job-2 is the only message in flight when A dies: jobs 0 and 1 are settled.
+  const a = await spawnWorker({ ...base, concurrency: 1, stopAt: point, stopOn: "job-2" })
   await a.waitForLine((l) => l === `stuck ${point} job-2`)
   a.signal("SIGKILL")
   expect((await a.exited).signal).toBe("SIGKILL")
