@@ -1,0 +1,114 @@
+import { defineHandler, makeRetryPolicy, Publisher } from "@conveyor/messaging"
+import { useNatsServer } from "@conveyor/testing/vitest"
+import { Effect } from "effect"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { JetStreamPublisherLive, runJetStreamConsumer } from "../../src/index.js"
+import { eventually, openClient, runScoped } from "../support.js"
+import { Job } from "./fixtures/job.js"
+import { faultSetup } from "./support.js"
+
+const server = useNatsServer()
+let conn: Awaited<ReturnType<typeof openClient>>
+beforeAll(async () => {
+  conn = await openClient(server.url)
+})
+afterAll(async () => {
+  await conn?.close()
+})
+
+const MB = 1024 * 1024
+const total = 100_000
+const concurrency = 32
+
+describe("a burst of 100k messages on a slow handler", () => {
+  it("keeps in-flight within the bound and memory flat while the backlog drains to zero", { timeout: 150_000 }, async () => {
+    const setup = await faultSetup(conn.runtime, "BURST", { ackWaitMs: 30_000, maxAckPending: 1_000 })
+    const utf8 = new TextEncoder()
+    const publishStarted = Date.now()
+    const publisher = await conn.runtime.runPromise(Effect.provide(Publisher, JetStreamPublisherLive))
+    for (let i = 0; i < total; i += 10_000) {
+      const batch = Array.from({ length: 10_000 }, (_, k) => ({ subject: setup.jobSubject, payload: utf8.encode(JSON.stringify({ id: `b-${i + k}`, n: i + k })) }))
+      await Effect.runPromise(publisher.publishAll(batch, { maxInFlight: 512 }))
+    }
+    const publishMs = Date.now() - publishStarted
+    expect((await conn.client.jsm.streams.info(setup.name)).state.messages).toBe(total)
+
+    const seen = new Uint8Array(total)
+    let handled = 0
+    let inFlight = 0
+    let maxInFlight = 0
+    const handler = defineHandler({
+      schema: Job,
+      handle: (job) =>
+        Effect.gen(function* () {
+          inFlight++
+          maxInFlight = Math.max(maxInFlight, inFlight)
+          // "Slow": every handler yields to the timer queue for about a millisecond.
+          yield* Effect.sleep("1 millis")
+          seen[job.n] = (seen[job.n] ?? 0) + 1
+          handled++
+          inFlight--
+        }),
+      errors: {}
+    })
+    const consumeStarted = Date.now()
+    const running = await runScoped(
+      conn.runtime,
+      runJetStreamConsumer(handler, { consumer: setup.consumer, retry: makeRetryPolicy({ maxAttempts: 3 }), concurrency, deadLetters: false })
+    )
+
+    // Sample memory, in-flight and lag as the backlog drains; decide nothing by time.
+    const samples: Array<{ handled: number; rss: number; heap: number; pending: number; runnerInFlight: number }> = []
+    let sampling = true
+    const sampler = (async () => {
+      while (sampling) {
+        const info = await conn.client.jsm.consumers.info(setup.name, "worker")
+        const memory = process.memoryUsage()
+        const runnerInFlight = await Effect.runPromise(running.value.inFlight)
+        samples.push({ handled, rss: memory.rss, heap: memory.heapUsed, pending: info.num_pending, runnerInFlight })
+        await new Promise((r) => setTimeout(r, 250))
+      }
+    })()
+    await eventually(() => handled >= total, 120_000, "the backlog to be handled")
+    const consumeMs = Date.now() - consumeStarted
+    await eventually(async () => {
+      const info = await conn.client.jsm.consumers.info(setup.name, "worker")
+      return info.num_pending === 0 && info.num_ack_pending === 0
+    }, 30_000, "the lag to drain")
+    sampling = false
+    await sampler
+    await running.close()
+
+    const quarter = (from: number, to: number) => samples.filter((s) => s.handled >= total * from && s.handled < total * to)
+    const peak = (xs: typeof samples, key: "rss" | "heap") => Math.max(...xs.map((s) => s[key]))
+    const early = quarter(0.05, 0.35)
+    const late = quarter(0.65, 0.95)
+    const report = {
+      publishMsgPerSec: Math.round(total / (publishMs / 1000)),
+      consumeMsgPerSec: Math.round(total / (consumeMs / 1000)),
+      maxInFlight,
+      samples: samples.length,
+      rssEarlyMB: Math.round(peak(early, "rss") / MB),
+      rssLateMB: Math.round(peak(late, "rss") / MB),
+      heapEarlyMB: Math.round(peak(early, "heap") / MB),
+      heapLateMB: Math.round(peak(late, "heap") / MB),
+      pendingFirst: samples[0]?.pending
+    }
+    console.log(`[burst] ${JSON.stringify(report)}`)
+
+    expect(handled).toBe(total)
+    expect(seen.every((n) => n === 1)).toBe(true)
+    expect(maxInFlight).toBeLessThanOrEqual(concurrency)
+    expect(Math.max(...samples.map((s) => s.runnerInFlight))).toBeLessThanOrEqual(concurrency)
+    // The backlog only shrinks (nothing is published meanwhile) and ends at zero.
+    const pending = samples.map((s) => s.pending)
+    expect(pending.every((p, i) => i === 0 || p <= pending[i - 1]!)).toBe(true)
+    expect(pending[0]).toBeGreaterThan(total / 2)
+    // Memory plateaus: what the second half of the drain needs is what the first half needed,
+    // not proportional to the backlog (100k messages of ~30 bytes would be tens of MB as objects).
+    expect(early.length).toBeGreaterThan(0)
+    expect(late.length).toBeGreaterThan(0)
+    expect(peak(late, "heap")).toBeLessThan(peak(early, "heap") + 32 * MB)
+    expect(peak(late, "rss")).toBeLessThan(peak(early, "rss") + 64 * MB)
+  })
+})
