@@ -1,0 +1,39 @@
+import { makeOrderWorkflow, Buckets, Durables, isOrderWorkflowEvent, OrderEventMessage, subjectOf } from "@conveyor/domain"
+import { Publisher } from "@conveyor/messaging"
+import { runWorkflow } from "@conveyor/orchestration"
+import { Config, Effect, Layer, Option } from "effect"
+import { ConsumerConfig, consumerSpec } from "./runtime.js"
+import { settlementRecorder } from "./settlements.js"
+
+/**
+ * Environment: `ORDER_STEP_TIMEOUT_MS` (default 30000), `ORDER_MAX_ATTEMPTS` (forward-step
+ * attempts before compensating, default 3), `TIMER_POLL_MS` (how often due timers are looked for,
+ * default 200).
+ */
+export const OrchestratorConfig = Config.all({
+  stepTimeoutMs: Config.integer("ORDER_STEP_TIMEOUT_MS").pipe(Config.withDefault(30_000)),
+  maxAttempts: Config.integer("ORDER_MAX_ATTEMPTS").pipe(Config.withDefault(3)),
+  timerPollMs: Config.integer("TIMER_POLL_MS").pipe(Config.withDefault(200))
+})
+
+/** The orchestrator: the order workflow on its durable over every order event, plus its timers. */
+export const OrchestratorLive = Layer.scopedDiscard(
+  Effect.gen(function* () {
+    const consumer = yield* ConsumerConfig
+    const config = yield* OrchestratorConfig
+    const definition = makeOrderWorkflow({ stepTimeoutMs: config.stepTimeoutMs, maxAttempts: config.maxAttempts })
+    yield* runWorkflow({
+      definition,
+      schema: OrderEventMessage,
+      select: (event) => (isOrderWorkflowEvent(event) ? Option.some(event) : Option.none()),
+      subjectOf,
+      consumer: consumerSpec(Durables.orchestrator),
+      buckets: { instances: Buckets.workflows, timers: Buckets.timers },
+      retry: consumer.retry,
+      concurrency: consumer.concurrency,
+      timerPollMs: config.timerPollMs,
+      publisher: yield* Publisher,
+      onSettled: yield* settlementRecorder(Durables.orchestrator)
+    })
+  })
+)

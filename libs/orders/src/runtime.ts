@@ -1,0 +1,41 @@
+import { makeRetryPolicy, type RetryPolicy } from "@conveyor/messaging"
+import { ensureTopology, NatsConnection, openKvIdempotencyStore } from "@conveyor/nats"
+import { Buckets, orderTopology } from "@conveyor/domain"
+import type { ConsumerSpec } from "@conveyor/topology"
+import { Config, Effect, Schedule } from "effect"
+
+/**
+ * Shared consumer settings of every order app (environment):
+ * `CONSUMER_CONCURRENCY` (default 32), `RETRY_MAX_ATTEMPTS` (default 10),
+ * `RETRY_INITIAL_DELAY_MS` (default 200), `RETRY_MAX_DELAY_MS` (default 5000).
+ */
+export const ConsumerConfig = Config.all({
+  concurrency: Config.integer("CONSUMER_CONCURRENCY").pipe(Config.withDefault(32)),
+  retry: Config.all({
+    maxAttempts: Config.integer("RETRY_MAX_ATTEMPTS").pipe(Config.withDefault(10)),
+    initialDelayMs: Config.integer("RETRY_INITIAL_DELAY_MS").pipe(Config.withDefault(200)),
+    maxDelayMs: Config.integer("RETRY_MAX_DELAY_MS").pipe(Config.withDefault(5_000))
+  }).pipe(Config.map((r): RetryPolicy => makeRetryPolicy(r)))
+})
+export type ConsumerConfig = Config.Config.Success<typeof ConsumerConfig>
+
+export const consumerSpec = (durable: string): ConsumerSpec => {
+  const spec = orderTopology.consumers.find((c) => c.durable === durable)
+  if (spec === undefined) throw new Error(`no durable ${durable} in the order topology`)
+  return spec
+}
+
+/**
+ * Creates or updates the order topology unless `CONVEYOR_ENSURE_TOPOLOGY=false` (when a separate
+ * provisioning identity owns it). Several apps starting at once race to create the same streams,
+ * so a failure is retried a few times before it stops start-up.
+ */
+export const provisionOrderTopology = Effect.gen(function* () {
+  const enabled = yield* Config.boolean("CONVEYOR_ENSURE_TOPOLOGY").pipe(Config.withDefault(true))
+  if (!enabled) return
+  yield* ensureTopology(orderTopology).pipe(
+    Effect.retry({ times: 5, schedule: Schedule.spaced("500 millis") })
+  )
+})
+
+export const openIdempotency = Effect.flatMap(NatsConnection, (client) => openKvIdempotencyStore(client, Buckets.idempotency))

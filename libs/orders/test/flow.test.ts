@@ -1,0 +1,62 @@
+import { Buckets } from "@conveyor/domain"
+import { Kvm } from "@nats-io/kv"
+import { connect } from "@nats-io/transport-node"
+import { useNatsServer } from "@conveyor/testing/vitest"
+import { Layer } from "effect"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import {
+  GatewayRoutesLive, InventoryWorkerLive, ledgerKey, NotifierLive, OrchestratorLive, PaymentsWorkerLive, ShippingWorkerLive, skuKey
+} from "../src/index.js"
+import { order, postOrder, startStack, terminal } from "./support.js"
+
+const server = useNatsServer()
+let stack: Awaited<ReturnType<typeof startStack>>
+beforeAll(async () => {
+  stack = await startStack(server.url, {
+    PAYMENTS_FAILURE_RATE: "0.3", PAYMENTS_DECLINE_ABOVE_CENTS: "100000", INVENTORY_DEFAULT_STOCK: "100", RETRY_INITIAL_DELAY_MS: "20"
+  }, Layer.mergeAll(OrchestratorLive, InventoryWorkerLive, PaymentsWorkerLive, ShippingWorkerLive, NotifierLive), GatewayRoutesLive)
+})
+afterAll(async () => {
+  await stack?.close()
+})
+
+const readJson = async (bucket: string, key: string) => {
+  const nc = await connect({ servers: server.url })
+  try {
+    const entry = await (await new Kvm(nc).open(bucket)).get(key)
+    return entry?.operation === "PUT" ? entry.json<any>() : undefined
+  } finally {
+    await nc.close()
+  }
+}
+
+describe("the order workflow across orchestrator and workers (in one process)", () => {
+  it("completes an order: stock held, payment captured once, shipment scheduled, despite transient payment faults", async () => {
+    const placed = await postOrder(stack.base, order("happy-1", "c-1", [{ sku: "flow-a", quantity: 3, unitPriceCents: 700 }]))
+    expect(placed.status).toBe(202)
+    const done = await terminal(stack.base, "happy-1")
+    expect(done.status).toBe("completed")
+    expect(done.history.map((h: any) => h.to)).toEqual(["ReservingStock", "CapturingPayment", "SchedulingShipment", "Completed"])
+    expect(await readJson(Buckets.paymentsLedger, ledgerKey("happy-1"))).toMatchObject({ status: "captured", capturedCents: 2100 })
+    expect(await readJson(Buckets.inventoryStock, skuKey("flow-a"))).toMatchObject({ available: 97, held: { "happy-1": 3 } })
+  })
+
+  it("a declined payment releases the stock and cancels the order", async () => {
+    await postOrder(stack.base, order("declined-1", "decline-me", [{ sku: "flow-b", quantity: 5, unitPriceCents: 100 }]))
+    const done = await terminal(stack.base, "declined-1")
+    expect(done).toMatchObject({ status: "cancelled", compensations: ["release"] })
+    expect(done.reason).toMatch(/payment declined/)
+    expect(await readJson(Buckets.inventoryStock, skuKey("flow-b"))).toMatchObject({ available: 100, held: {} })
+    expect(await readJson(Buckets.paymentsLedger, ledgerKey("declined-1"))).toMatchObject({ status: "declined", capturedCents: 0 })
+  })
+
+  it("rejects an order that needs more stock than there is, holding nothing", async () => {
+    await postOrder(stack.base, order("rejected-1", "c-2", [
+      { sku: "flow-c", quantity: 1, unitPriceCents: 100 }, { sku: "flow-d", quantity: 101, unitPriceCents: 100 }
+    ]))
+    const done = await terminal(stack.base, "rejected-1")
+    expect(done).toMatchObject({ status: "cancelled", compensations: [] })
+    expect(done.reason).toMatch(/not enough flow-d/)
+    expect(await readJson(Buckets.inventoryStock, skuKey("flow-c"))).toMatchObject({ available: 100, held: {} })
+  })
+})

@@ -1,0 +1,50 @@
+import * as HttpServer from "@effect/platform/HttpServer"
+import { ConfigProvider, Layer, ManagedRuntime } from "effect"
+import { orderApp } from "../src/index.js"
+
+/** Builds an order app in-process against `url` with extra environment; `close` releases it. */
+export const startStack = async <A, E>(
+  url: string,
+  env: Record<string, string>,
+  services: Layer.Layer<A, E, any>,
+  routes?: Layer.Layer<never, any, any>
+) => {
+  const provider = ConfigProvider.fromMap(new Map(Object.entries({ NATS_URL: url, HTTP_PORT: "0", HTTP_HOST: "127.0.0.1", OTEL_SDK_DISABLED: "true", ...env })), { pathDelim: "_" })
+    .pipe(ConfigProvider.orElse(() => ConfigProvider.fromEnv()))
+  const layer = orderApp("test", services, routes).pipe(Layer.provide(Layer.setConfigProvider(provider)))
+  const runtime = ManagedRuntime.make(layer as Layer.Layer<any, unknown, never>)
+  const server = await runtime.runPromise(HttpServer.HttpServer)
+  const address = server.address
+  const base = address._tag === "TcpAddress" ? `http://127.0.0.1:${address.port}` : ""
+  return { runtime, base, close: () => runtime.dispose() }
+}
+
+export const eventually = async <T>(check: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000, what = "condition"): Promise<T> => {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await check()
+    if (value !== undefined && value !== false) return value
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
+export const postOrder = async (base: string, body: unknown, headers: Record<string, string> = {}) => {
+  const response = await fetch(`${base}/orders`, {
+    method: "POST", headers: { "content-type": "application/json", ...headers }, body: typeof body === "string" ? body : JSON.stringify(body)
+  })
+  return { status: response.status, body: (await response.json()) as any }
+}
+
+export const getOrder = async (base: string, id: string) => {
+  const response = await fetch(`${base}/orders/${id}`)
+  return { status: response.status, body: (await response.json()) as any }
+}
+
+export const terminal = (base: string, id: string, timeoutMs = 30_000) =>
+  eventually(async () => {
+    const r = await getOrder(base, id)
+    return r.body.status === "completed" || r.body.status === "cancelled" ? r.body : undefined
+  }, timeoutMs, `order ${id} to finish`)
+
+export const order = (orderId: string, customerId = "c-1", items = [{ sku: "widget", quantity: 2, unitPriceCents: 500 }]) => ({ orderId, customerId, items })
