@@ -1,3 +1,4 @@
+import { JetStreamApiError } from "@nats-io/jetstream"
 import { type KV, Kvm } from "@nats-io/kv"
 import { ClaimLost, type ClaimResult, type IdempotencyStoreShape, type OutgoingMessage, StoreUnavailable } from "@conveyor/messaging"
 import { Effect } from "effect"
@@ -31,30 +32,37 @@ const decodeOutputs = (out: Extract<Record, { s: "done" }>["out"]): ReadonlyArra
     ...(o.headers !== undefined ? { headers: o.headers } : {})
   }))
 
-const isWrongSequence = (e: unknown) => /wrong last sequence|key exists/i.test(errorText(e))
+// JetStream's "wrong last sequence": a compare-and-set lost (10071, 10164 on newer servers).
+const isWrongSequence = (e: unknown) =>
+  (e instanceof JetStreamApiError && (e.code === 10071 || e.code === 10164)) || /wrong last sequence|key exists/i.test(errorText(e))
 
 /**
  * Idempotency on a JetStream KV bucket (the bucket's TTL is the record TTL). A claim is an atomic
- * `create` (or a compare-and-set over an expired lease); its revision is the fencing token, so a
- * delivery whose lease was taken over cannot mark the id done.
+ * create (a put expecting no previous revision), or a compare-and-set over an expired lease or a
+ * released record; its revision is the fencing token, so a delivery whose lease was taken over
+ * cannot mark the id done. Round trips: a fresh id costs one to claim and one to complete; a done
+ * id costs two (the failed create, then the read that returns the outputs).
  */
 export const makeKvIdempotencyStore = (kv: KV, ttlMs: number, now: () => number = Date.now): IdempotencyStoreShape => {
   const unavailable = (e: unknown) => new StoreUnavailable({ reason: errorText(e) })
   const write = (r: Record) => utf8.encode(JSON.stringify(r))
+  const attempt = <A>(f: () => Promise<A>) => Effect.either(Effect.tryPromise({ try: f, catch: (e) => e }))
   const claim = (key: string, leaseMs: number): Effect.Effect<ClaimResult, StoreUnavailable> =>
     Effect.gen(function* () {
       const k = idempotencyKey(key)
       const pending = write({ s: "pending", until: now() + leaseMs })
-      const created = yield* Effect.tryPromise({ try: () => kv.create(k, pending), catch: (e) => e }).pipe(Effect.either)
+      // Not kv.create: on a conflict it reads the key itself before failing, and we read it anyway.
+      const created = yield* attempt(() => kv.put(k, pending, { previousSeq: 0 }))
       if (created._tag === "Right") return { _tag: "Claimed", claim: { key: k, token: created.right } } as const
       if (!isWrongSequence(created.left)) return yield* Effect.fail(unavailable(created.left))
       const entry = yield* Effect.tryPromise({ try: () => kv.get(k), catch: unavailable })
+      // Gone between the two calls (expired by the TTL): the next delivery claims it afresh.
       if (entry === null) return { _tag: "HeldElsewhere", retryInMs: 50 } as const
       const current: Record | undefined = entry.operation === "PUT" ? (JSON.parse(fromUtf8.decode(entry.value)) as Record) : undefined
       if (current?.s === "done") return { _tag: "AlreadyDone", outputs: decodeOutputs(current.out) } as const
       if (current?.s === "pending" && current.until > now()) return { _tag: "HeldElsewhere", retryInMs: current.until - now() } as const
-      // Lease expired (or the record was deleted): take it over with compare-and-set.
-      const taken = yield* Effect.tryPromise({ try: () => kv.update(k, pending, entry.revision), catch: (e) => e }).pipe(Effect.either)
+      // Lease expired, or the record was released (a delete marker): take it over with compare-and-set.
+      const taken = yield* attempt(() => kv.update(k, pending, entry.revision))
       if (taken._tag === "Right") return { _tag: "Claimed", claim: { key: k, token: taken.right } } as const
       if (isWrongSequence(taken.left)) return { _tag: "HeldElsewhere", retryInMs: 50 } as const
       return yield* Effect.fail(unavailable(taken.left))

@@ -1,0 +1,265 @@
+import { DeliverPolicy, type JsMsg } from "@nats-io/jetstream"
+import { DeadLetterHeaders } from "@conveyor/messaging"
+import { Data, Effect } from "effect"
+import type { NatsClient } from "./connection.js"
+import { defaultDeadLetters, type DeadLetterStreamOptions } from "./dead-letters.js"
+import { errorText } from "./errors.js"
+import { fromMsgHdrs, toMsgHdrs } from "./headers.js"
+
+/** One message in the dead-letter stream, with its envelope parsed. */
+export interface DeadLetter {
+  /** Sequence in the dead-letter stream: what replay, purge and inspect address. */
+  readonly sequence: number
+  readonly payload: Uint8Array
+  /** Everything it carries: the original headers plus the Conveyor-* envelope. */
+  readonly headers: Readonly<Record<string, string>>
+  readonly originalSubject: string
+  readonly originalStream: string
+  readonly originalSequence: number
+  readonly originalMessageId: string
+  readonly consumer: string
+  readonly errorTag: string
+  readonly errorMessage: string
+  readonly reason: string
+  readonly attempts: number
+  readonly deadLetteredAt: Date
+}
+
+/** Every field narrows; an empty filter matches everything. */
+export interface DeadLetterFilter {
+  /** A subject or a pattern with NATS wildcards (`orders.*`, `orders.>`). */
+  readonly originalSubject?: string
+  readonly originalStream?: string
+  readonly consumer?: string
+  readonly errorTag?: string
+  /** Dead-lettered at or after / before this time. */
+  readonly since?: Date
+  readonly until?: Date
+  /** Dead-letter stream sequences, e.g. the one to replay. */
+  readonly sequences?: ReadonlyArray<number>
+  readonly fromSequence?: number
+  readonly toSequence?: number
+}
+
+export class DeadLetterStoreError extends Data.TaggedError("DeadLetterStoreError")<{ readonly operation: string; readonly cause: string }> {
+  override get message() {
+    return `dead letters: ${this.operation} failed: ${this.cause}`
+  }
+}
+
+/** Headers only the dead-letter copy carries; a replay drops them (keeping the lineage below). */
+const envelopeHeaders = new Set<string>([...Object.values(DeadLetterHeaders), "Nats-Msg-Id"])
+
+const subjectMatches = (pattern: string, subject: string): boolean => {
+  const p = pattern.split(".")
+  const s = subject.split(".")
+  for (let i = 0; i < p.length; i++) {
+    if (p[i] === ">") return s.length > i
+    if (i >= s.length || (p[i] !== "*" && p[i] !== s[i])) return false
+  }
+  return p.length === s.length
+}
+
+export const matchesFilter = (letter: DeadLetter, filter: DeadLetterFilter): boolean =>
+  (filter.originalSubject === undefined || subjectMatches(filter.originalSubject, letter.originalSubject)) &&
+  (filter.originalStream === undefined || filter.originalStream === letter.originalStream) &&
+  (filter.consumer === undefined || filter.consumer === letter.consumer) &&
+  (filter.errorTag === undefined || filter.errorTag === letter.errorTag) &&
+  (filter.since === undefined || letter.deadLetteredAt.getTime() >= filter.since.getTime()) &&
+  (filter.until === undefined || letter.deadLetteredAt.getTime() < filter.until.getTime()) &&
+  (filter.sequences === undefined || filter.sequences.includes(letter.sequence)) &&
+  (filter.fromSequence === undefined || letter.sequence >= filter.fromSequence) &&
+  (filter.toSequence === undefined || letter.sequence <= filter.toSequence)
+
+const toDeadLetter = (sequence: number, payload: Uint8Array, headers: Record<string, string>, storedAt: Date): DeadLetter => {
+  const at = headers[DeadLetterHeaders.deadLetteredAt]
+  return {
+    sequence,
+    payload,
+    headers,
+    originalSubject: headers[DeadLetterHeaders.originalSubject] ?? "",
+    originalStream: headers[DeadLetterHeaders.originalStream] ?? "",
+    originalSequence: Number(headers[DeadLetterHeaders.originalSequence] ?? 0),
+    originalMessageId: headers[DeadLetterHeaders.originalMessageId] ?? "",
+    consumer: headers[DeadLetterHeaders.consumer] ?? "",
+    errorTag: headers[DeadLetterHeaders.errorTag] ?? "",
+    errorMessage: headers[DeadLetterHeaders.errorMessage] ?? "",
+    reason: headers[DeadLetterHeaders.reason] ?? "",
+    attempts: Number(headers[DeadLetterHeaders.attempts] ?? 0),
+    deadLetteredAt: at !== undefined && !Number.isNaN(Date.parse(at)) ? new Date(at) : storedAt
+  }
+}
+
+const fromJsMsg = (m: JsMsg): DeadLetter =>
+  toDeadLetter(m.seq, m.data, fromMsgHdrs(m.headers), new Date(Math.floor(m.info.timestampNanos / 1_000_000)))
+
+const api = <A>(operation: string, f: () => Promise<A>) =>
+  Effect.tryPromise({ try: f, catch: (e) => new DeadLetterStoreError({ operation, cause: errorText(e) }) })
+
+/**
+ * The dead letters matching `filter`, oldest first (at most `limit`). Reads the stream with an
+ * ordered consumer in batches from the first sequence the filter allows; the stream is not
+ * changed.
+ */
+export const listDeadLetters = (
+  client: NatsClient,
+  filter: DeadLetterFilter = {},
+  options: { readonly deadLetters?: DeadLetterStreamOptions; readonly limit?: number } = {}
+): Effect.Effect<ReadonlyArray<DeadLetter>, DeadLetterStoreError> =>
+  api("list", async () => {
+    const stream = (options.deadLetters ?? defaultDeadLetters).stream
+    const limit = options.limit ?? Number.POSITIVE_INFINITY
+    const info = await client.jsm.streams.info(stream)
+    const explicit = filter.sequences !== undefined && filter.sequences.length > 0 ? Math.min(...filter.sequences) : 1
+    const start = Math.max(info.state.first_seq, filter.fromSequence ?? 1, explicit)
+    const last = Math.min(info.state.last_seq, filter.toSequence ?? Number.POSITIVE_INFINITY)
+    const found: Array<DeadLetter> = []
+    if (info.state.messages === 0 || start > last) return found
+    const consumer = await client.js.consumers.get(stream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start })
+    try {
+      for (;;) {
+        // `expires` bounds the wait when the rest of the range was deleted meanwhile.
+        const batch = await consumer.fetch({ max_messages: 256, expires: 2_000 })
+        let received = 0
+        let finished = false
+        for await (const m of batch) {
+          received++
+          if (m.seq > last) {
+            finished = true
+            break
+          }
+          const letter = fromJsMsg(m)
+          if (matchesFilter(letter, filter)) found.push(letter)
+          if (found.length >= limit || m.seq >= last || m.info.pending === 0) {
+            finished = true
+            break
+          }
+        }
+        if (finished || received === 0) return found
+      }
+    } finally {
+      await consumer.delete().catch(() => undefined)
+    }
+  })
+
+/** One dead letter by its sequence in the dead-letter stream; undefined when there is none. */
+export const inspectDeadLetter = (
+  client: NatsClient,
+  sequence: number,
+  options: { readonly deadLetters?: DeadLetterStreamOptions } = {}
+): Effect.Effect<DeadLetter | undefined, DeadLetterStoreError> =>
+  api("inspect", async () => {
+    const stream = (options.deadLetters ?? defaultDeadLetters).stream
+    const m = await client.jsm.streams.getMessage(stream, { seq: sequence }).catch((e: unknown) => {
+      if (/no message found|not found/i.test(errorText(e))) return null
+      throw e
+    })
+    return m === null ? undefined : toDeadLetter(m.seq, m.data, fromMsgHdrs(m.header), m.time)
+  })
+
+/** What a replay sends for a dead letter: the original payload and headers, a new id, the lineage. */
+export const replayMessage = (letter: DeadLetter, deadLetterStream: string) => {
+  const headers: Record<string, string> = {}
+  for (const [k, v] of Object.entries(letter.headers)) if (!envelopeHeaders.has(k)) headers[k] = v
+  headers[DeadLetterHeaders.replayOf] = letter.originalMessageId
+  const traceparent = letter.headers[DeadLetterHeaders.originalTraceparent] ?? letter.headers["traceparent"]
+  if (traceparent !== undefined) headers[DeadLetterHeaders.originalTraceparent] = traceparent
+  // The replay starts a trace of its own that links to the original, rather than continuing one
+  // that ended in a dead letter.
+  delete headers["traceparent"]
+  delete headers["tracestate"]
+  return {
+    subject: letter.originalSubject,
+    payload: letter.payload,
+    headers,
+    // New, but stable per dead letter: replaying again after a crash between the republish and
+    // the removal is dropped by the target stream's duplicate window.
+    msgId: `replay:${deadLetterStream}:${letter.sequence}`
+  }
+}
+
+export interface ReplayProgress {
+  readonly done: number
+  readonly total: number
+  readonly letter: DeadLetter
+  readonly result: "replayed" | "would-replay" | "failed" | "purged" | "would-purge"
+}
+
+export interface ReplayOptions {
+  readonly deadLetters?: DeadLetterStreamOptions
+  /** Report what would move; publish and remove nothing. */
+  readonly dryRun?: boolean
+  /** Messages per second at most (replaying into a struggling consumer should not bury it). */
+  readonly ratePerSecond?: number
+  readonly limit?: number
+  readonly onProgress?: (progress: ReplayProgress) => void
+}
+
+export interface ReplayReport {
+  readonly dryRun: boolean
+  readonly matched: number
+  /** Republished (acked by the target stream) and removed from the dead-letter stream. */
+  readonly replayed: ReadonlyArray<DeadLetter>
+  /** Left in the dead-letter stream: the republish was not acked, or the removal failed. */
+  readonly failed: ReadonlyArray<{ readonly letter: DeadLetter; readonly reason: string }>
+}
+
+/**
+ * Replays the matching dead letters to their original subjects, one at a time and in order,
+ * each with a new message id, `Conveyor-Replay-Of` set to the original id and the original trace
+ * context in `Conveyor-Original-Traceparent`. A letter is removed from the dead-letter stream
+ * only after the target stream acked its republish; one that fails stays and is reported.
+ */
+export const replayDeadLetters = (client: NatsClient, filter: DeadLetterFilter, options: ReplayOptions = {}): Effect.Effect<ReplayReport, DeadLetterStoreError> =>
+  Effect.gen(function* () {
+    const stream = (options.deadLetters ?? defaultDeadLetters).stream
+    const letters = yield* listDeadLetters(client, filter, options)
+    const dryRun = options.dryRun ?? false
+    const replayed: Array<DeadLetter> = []
+    const failed: Array<{ letter: DeadLetter; reason: string }> = []
+    const gapMs = options.ratePerSecond !== undefined && options.ratePerSecond > 0 ? 1_000 / options.ratePerSecond : 0
+    let done = 0
+    for (const letter of letters) {
+      if (gapMs > 0 && done > 0 && !dryRun) yield* Effect.sleep(gapMs)
+      let result: ReplayProgress["result"] = "would-replay"
+      if (!dryRun) {
+        const message = replayMessage(letter, stream)
+        const sent = yield* Effect.either(
+          api("republish", async () => {
+            await client.js.publish(message.subject, message.payload, { msgID: message.msgId, headers: toMsgHdrs(message.headers)! })
+            // Only now: the republish is stored, so removing the copy cannot lose the message.
+            await client.jsm.streams.deleteMessage(stream, letter.sequence, false)
+          })
+        )
+        if (sent._tag === "Right") {
+          replayed.push(letter)
+          result = "replayed"
+        } else {
+          failed.push({ letter, reason: sent.left.cause })
+          result = "failed"
+        }
+      }
+      done++
+      options.onProgress?.({ done, total: letters.length, letter, result })
+    }
+    return { dryRun, matched: letters.length, replayed: dryRun ? [] : replayed, failed }
+  })
+
+/** Removes the matching dead letters for good (all of them with an empty filter). */
+export const purgeDeadLetters = (
+  client: NatsClient,
+  filter: DeadLetterFilter,
+  options: Omit<ReplayOptions, "ratePerSecond"> = {}
+): Effect.Effect<{ readonly dryRun: boolean; readonly purged: ReadonlyArray<DeadLetter> }, DeadLetterStoreError> =>
+  Effect.gen(function* () {
+    const stream = (options.deadLetters ?? defaultDeadLetters).stream
+    const letters = yield* listDeadLetters(client, filter, options)
+    const dryRun = options.dryRun ?? false
+    let done = 0
+    for (const letter of letters) {
+      if (!dryRun) yield* api("purge", () => client.jsm.streams.deleteMessage(stream, letter.sequence, false))
+      done++
+      options.onProgress?.({ done, total: letters.length, letter, result: dryRun ? "would-purge" : "purged" })
+    }
+    return { dryRun, purged: letters }
+  })
