@@ -1,0 +1,143 @@
+import { NatsConnection, type NatsClient } from "@conveyor/nats"
+import type { ConsumerInfo, StreamInfo } from "@nats-io/jetstream"
+import { Effect } from "effect"
+import { ago, bytes, table } from "../format.js"
+import { ctlError, type CtlError, ExitCode, fromApiError } from "../errors.js"
+
+export interface StreamRow {
+  readonly stream: string
+  readonly messages: number
+  readonly bytes: number
+  readonly firstSeq: number
+  readonly lastSeq: number
+  readonly consumers: number
+}
+
+export interface ConsumerRow {
+  readonly stream: string
+  readonly consumer: string
+  /** Not yet delivered to anyone. */
+  readonly pending: number
+  /** Delivered, not yet acked. */
+  readonly ackPending: number
+  readonly redelivered: number
+  /** Pull requests waiting at the server: idle workers. */
+  readonly waiting: number
+  /** Work not finished: pending + ack pending. What `--fail-on-lag` compares. */
+  readonly lag: number
+  /** ISO time of the last delivery or ack, when the server reports one. */
+  readonly lastActive: string | null
+}
+
+export interface StatusReport {
+  readonly at: string
+  readonly streams: ReadonlyArray<StreamRow>
+  readonly consumers: ReadonlyArray<ConsumerRow>
+}
+
+export interface StatusOptions {
+  /** Only these streams; an unknown one fails with exit code 5. Empty: every stream. */
+  readonly streams: ReadonlyArray<string>
+  /** Include the `KV_*` streams behind KV buckets. */
+  readonly includeKv: boolean
+}
+
+/** nats.js types `last_active` as nanos; 2.9+ servers send an ISO time. Accept both, or nothing. */
+const activeAt = (value: unknown): number | undefined => {
+  if (typeof value === "string") {
+    const t = Date.parse(value)
+    return Number.isNaN(t) || t <= 0 ? undefined : t
+  }
+  if (typeof value === "number" && value > 0) return Math.floor(value / 1_000_000)
+  return undefined
+}
+
+export const consumerRow = (c: ConsumerInfo): ConsumerRow => {
+  const times = [activeAt(c.delivered?.last_active), activeAt(c.ack_floor?.last_active)].filter((t): t is number => t !== undefined)
+  return {
+    stream: c.stream_name,
+    consumer: c.name,
+    pending: c.num_pending,
+    ackPending: c.num_ack_pending,
+    redelivered: c.num_redelivered,
+    waiting: c.num_waiting,
+    lag: c.num_pending + c.num_ack_pending,
+    lastActive: times.length === 0 ? null : new Date(Math.max(...times)).toISOString()
+  }
+}
+
+export const streamRow = (s: StreamInfo): StreamRow => ({
+  stream: s.config.name,
+  messages: s.state.messages,
+  bytes: s.state.bytes,
+  firstSeq: s.state.first_seq,
+  lastSeq: s.state.last_seq,
+  consumers: s.state.consumer_count
+})
+
+const collect = <A>(what: string, f: () => AsyncIterable<A> | Promise<AsyncIterable<A>>) =>
+  Effect.tryPromise({
+    try: async () => {
+      const out: Array<A> = []
+      for await (const a of await f()) out.push(a)
+      return out
+    },
+    catch: fromApiError(what)
+  })
+
+const streamInfos = (client: NatsClient, options: StatusOptions): Effect.Effect<ReadonlyArray<StreamInfo>, CtlError> =>
+  options.streams.length > 0
+    ? Effect.forEach(options.streams, (name) =>
+        Effect.tryPromise({ try: () => client.jsm.streams.info(name), catch: fromApiError(`stream ${name}`) })
+      )
+    : collect("streams", () => client.jsm.streams.list()).pipe(
+        Effect.map((all) => all.filter((s) => options.includeKv || !s.config.name.startsWith("KV_")))
+      )
+
+/** One snapshot of every stream and its consumers, sorted by name. */
+export const collectStatus = (options: StatusOptions): Effect.Effect<StatusReport, CtlError, NatsConnection> =>
+  Effect.gen(function* () {
+    const client = yield* NatsConnection
+    const streams = [...(yield* streamInfos(client, options))].sort((a, b) => a.config.name.localeCompare(b.config.name))
+    const consumers = yield* Effect.forEach(streams, (s) =>
+      collect(`consumers of stream ${s.config.name}`, () => client.jsm.consumers.list(s.config.name))
+    )
+    return {
+      at: new Date().toISOString(),
+      streams: streams.map(streamRow),
+      consumers: consumers.flat().map(consumerRow).sort((a, b) => `${a.stream}/${a.consumer}`.localeCompare(`${b.stream}/${b.consumer}`))
+    }
+  })
+
+export const renderStatus = (report: StatusReport): string => {
+  const now = new Date(report.at)
+  const streams = report.streams.length === 0
+    ? "no streams"
+    : table(report.streams, [
+        { header: "STREAM", value: (s) => s.stream },
+        { header: "MESSAGES", value: (s) => String(s.messages), align: "right" },
+        { header: "BYTES", value: (s) => bytes(s.bytes), align: "right" },
+        { header: "FIRST SEQ", value: (s) => String(s.firstSeq), align: "right" },
+        { header: "LAST SEQ", value: (s) => String(s.lastSeq), align: "right" },
+        { header: "CONSUMERS", value: (s) => String(s.consumers), align: "right" }
+      ])
+  const consumers = report.consumers.length === 0
+    ? "no consumers"
+    : table(report.consumers, [
+        { header: "STREAM/CONSUMER", value: (c) => `${c.stream}/${c.consumer}` },
+        { header: "PENDING", value: (c) => String(c.pending), align: "right" },
+        { header: "ACK PENDING", value: (c) => String(c.ackPending), align: "right" },
+        { header: "REDELIVERED", value: (c) => String(c.redelivered), align: "right" },
+        { header: "WAITING PULLS", value: (c) => String(c.waiting), align: "right" },
+        { header: "LAG", value: (c) => String(c.lag), align: "right" },
+        { header: "LAST ACTIVE", value: (c) => ago(c.lastActive === null ? undefined : new Date(c.lastActive), now) }
+      ])
+  return `${streams}\n\n${consumers}`
+}
+
+/** The consumers whose lag is above `limit`, as the one-line failure `--fail-on-lag` reports. */
+export const lagCheck = (report: StatusReport, limit: number): CtlError | undefined => {
+  const over = report.consumers.filter((c) => c.lag > limit)
+  if (over.length === 0) return undefined
+  return ctlError(ExitCode.checkFailed, `lag above ${limit}: ${over.map((c) => `${c.stream}/${c.consumer} ${c.lag}`).join(", ")}`)
+}

@@ -1,0 +1,95 @@
+import { orderTopology } from "@conveyor/domain"
+import { kvStreamName, NatsConnection, planTopology, type TopologyReport } from "@conveyor/nats"
+import { type ResourceDiff, type Topology, defineTopology, type TopologyInput } from "@conveyor/topology"
+import { Effect } from "effect"
+import { readFileSync } from "node:fs"
+import { ctlError, type CtlError, ExitCode, fromApiError } from "../errors.js"
+
+/**
+ * The declared topology: the order domain's (its streams, the dead-letter stream, every durable and
+ * bucket the apps use), plus any JSON files given, later declarations replacing earlier ones of the
+ * same resource.
+ */
+export const declaredTopology = (files: ReadonlyArray<string>, withDefault: boolean): Effect.Effect<Topology, CtlError> =>
+  Effect.gen(function* () {
+    const parts: Array<Topology> = withDefault ? [orderTopology] : []
+    for (const file of files) {
+      const part = yield* Effect.try({
+        try: () => defineTopology(JSON.parse(readFileSync(file, "utf8")) as Partial<TopologyInput>),
+        catch: (e) => ctlError(ExitCode.usage, `topology file ${file}: ${(e instanceof Error ? e.message : String(e)).replace(/\s+/g, " ")}`)
+      })
+      parts.push(part)
+    }
+    return mergeByName(parts)
+  })
+
+/** Unlike `mergeTopologies`, a resource declared twice appears once: the last declaration wins. */
+export const mergeByName = (parts: ReadonlyArray<Topology>): Topology => {
+  const byKey = <A>(items: ReadonlyArray<A>, key: (a: A) => string) => [...new Map(items.map((a) => [key(a), a])).values()]
+  return {
+    streams: byKey(parts.flatMap((p) => p.streams), (s) => s.name),
+    consumers: byKey(parts.flatMap((p) => p.consumers), (c) => `${c.stream}/${c.durable}`),
+    buckets: byKey(parts.flatMap((p) => p.buckets), (b) => b.name)
+  }
+}
+
+export interface TopologyDiff {
+  readonly diffs: ReadonlyArray<ResourceDiff>
+  /** Streams on the server that nothing declares (KV streams of declared buckets excluded). */
+  readonly undeclared: ReadonlyArray<string>
+  readonly summary: { readonly create: number; readonly update: number; readonly drift: number; readonly inSync: number }
+}
+
+export const summarize = (report: TopologyReport, undeclared: ReadonlyArray<string>): TopologyDiff => ({
+  diffs: report.diffs,
+  undeclared,
+  summary: {
+    create: report.diffs.filter((d) => d.plan._tag === "Create").length,
+    update: report.diffs.filter((d) => d.plan._tag === "Update").length,
+    drift: report.diffs.filter((d) => d.drift.length > 0).length,
+    inSync: report.diffs.filter((d) => d.plan._tag === "InSync" && d.drift.length === 0).length
+  }
+})
+
+export const diffTopology = (topology: Topology): Effect.Effect<TopologyDiff, CtlError, NatsConnection> =>
+  Effect.gen(function* () {
+    const client = yield* NatsConnection
+    const report = yield* planTopology(client, topology).pipe(
+      Effect.mapError((e) => ctlError(/permission|authori[sz]ation/i.test(e.cause) ? ExitCode.auth : ExitCode.failure, e.message))
+    )
+    const declared = new Set([...topology.streams.map((s) => s.name), ...topology.buckets.map((b) => kvStreamName(b.name))])
+    const names = yield* Effect.tryPromise({
+      try: async () => {
+        const out: Array<string> = []
+        for await (const name of client.jsm.streams.names()) out.push(name)
+        return out
+      },
+      catch: fromApiError("streams")
+    })
+    return summarize(report, names.filter((n) => !declared.has(n)).sort())
+  })
+
+export const hasChanges = (diff: TopologyDiff): boolean => diff.summary.create + diff.summary.update + diff.summary.drift > 0
+
+const show = (v: unknown) => JSON.stringify(v)
+
+export const renderDiff = (diff: TopologyDiff): string => {
+  const lines: Array<string> = []
+  for (const { plan, drift } of diff.diffs) {
+    const name = `${plan.kind} ${plan.name}`
+    if (plan._tag === "Create") lines.push(`+ ${name}: missing, apply creates it`)
+    if (plan._tag === "Update") {
+      lines.push(`~ ${name}: apply updates ${plan.changes.length} field(s)`)
+      for (const c of plan.changes) lines.push(`    ${c.field}: server ${show(c.actual)} -> declared ${show(c.declared)}`)
+    }
+    if (drift.length > 0) {
+      lines.push(`! ${name}: drift apply cannot fix (needs an operator: recreate or migrate)`)
+      for (const c of drift) lines.push(`    ${c.field}: server ${show(c.actual)}, declared ${show(c.declared)}`)
+    }
+    if (plan._tag === "InSync" && drift.length === 0) lines.push(`= ${name}: in sync`)
+  }
+  for (const name of diff.undeclared) lines.push(`? stream ${name}: on the server, not declared`)
+  const s = diff.summary
+  lines.push("", `${s.create} to create, ${s.update} to update, ${s.drift} drifted, ${s.inSync} in sync, ${diff.undeclared.length} undeclared`)
+  return lines.join("\n")
+}

@@ -1,0 +1,63 @@
+import { ConnectionFailed, ConnectionLost, ProvisioningFailed, TopologyDrift } from "@conveyor/nats"
+import { JetStreamApiError } from "@nats-io/jetstream"
+import { Data } from "effect"
+
+/** Exit codes, documented in README.md: scripts and alert rules branch on them. */
+export const ExitCode = {
+  ok: 0,
+  /** Anything unexpected: a server error, a bug. */
+  failure: 1,
+  /** Bad arguments or configuration (flags, NATS_* variables, a missing file). */
+  usage: 2,
+  /** The server could not be reached (refused, timed out, JetStream not enabled). */
+  unreachable: 3,
+  /** The server refused our credentials, or a permission. */
+  auth: 4,
+  /** An unknown stream, consumer, bucket, workflow instance or dead letter. */
+  notFound: 5,
+  /** A check failed: lag above `--fail-on-lag`, changes found by `topology diff --fail-on-change`. */
+  checkFailed: 6,
+  /** `topology apply` left fields only an operator can change (storage, retention, filter). */
+  drift: 7,
+  /** Declined: `purge` without `--yes` in a non-interactive shell, or answered "no". */
+  refused: 8,
+  /** `dlq replay` republished some but not all of the selected dead letters. */
+  partial: 9
+} as const
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode]
+
+/** Every failure a command reports: one line for stderr and the process exit code. */
+export class CtlError extends Data.TaggedError("CtlError")<{ readonly message: string; readonly exitCode: ExitCode }> {}
+
+export const ctlError = (exitCode: ExitCode, message: string) => new CtlError({ exitCode, message })
+
+const AUTH = /authori[sz]ation|authentication|user credentials|permissions? violation|bad (user|password|token)|expired/i
+
+/** The cause text of nats.js errors decides between "cannot reach" and "not allowed". */
+export const fromConnectionFailed = (e: ConnectionFailed): CtlError =>
+  AUTH.test(e.cause)
+    ? ctlError(ExitCode.auth, `authentication failed at ${e.url}: ${e.cause}`)
+    : ctlError(ExitCode.unreachable, `cannot reach NATS at ${e.url}: ${e.cause}`)
+
+export const isNotFound = (e: unknown): boolean =>
+  e instanceof JetStreamApiError && (e.code === 10059 || e.code === 10014 || e.code === 10037)
+
+/** Maps a failed JetStream API call; `what` names the resource, e.g. "stream ORDERS". */
+export const fromApiError = (what: string) => (e: unknown): CtlError => {
+  if (isNotFound(e)) return ctlError(ExitCode.notFound, `unknown ${what}`)
+  const text = e instanceof Error ? e.message : String(e)
+  if (/permission|authori[sz]ation/i.test(text)) return ctlError(ExitCode.auth, `not allowed to read ${what}: ${text}`)
+  if (/timeout|no responders|closed/i.test(text)) return ctlError(ExitCode.unreachable, `no answer about ${what}: ${text}`)
+  return ctlError(ExitCode.failure, `${what}: ${text}`)
+}
+
+/** The errors of the libraries a command uses, mapped once, at the edge. */
+export const fromLibraryError = (e: ConnectionFailed | ConnectionLost | ProvisioningFailed | TopologyDrift | CtlError): CtlError => {
+  switch (e._tag) {
+    case "CtlError": return e
+    case "ConnectionFailed": return fromConnectionFailed(e)
+    case "ConnectionLost": return ctlError(ExitCode.unreachable, e.message)
+    case "TopologyDrift": return ctlError(ExitCode.drift, e.message)
+    case "ProvisioningFailed": return ctlError(/permission|authori[sz]ation/i.test(e.cause) ? ExitCode.auth : ExitCode.failure, e.message)
+  }
+}

@@ -1,0 +1,5 @@
+export { conveyor, runCli } from "./cli.js"
+export { ExitCode, CtlError } from "./errors.js"
+export * from "./commands/status-report.js"
+export * from "./commands/topology-plan.js"
+export * from "./commands/workflow-view.js"

@@ -1,0 +1,93 @@
+import { jetstreamManager } from "@nats-io/jetstream"
+import { connect, nanos, type NatsConnection } from "@nats-io/transport-node"
+import { uniqueName, useNatsServer } from "@conveyor/testing/vitest"
+import { mkdtempSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import type { TopologyDiff } from "../src/index.js"
+import { runInProcess } from "./support.js"
+
+const server = useNatsServer()
+let nc: NatsConnection
+beforeAll(async () => {
+  nc = await connect({ servers: server.url })
+})
+afterAll(async () => {
+  await nc?.close()
+})
+
+const dir = mkdtempSync(join(tmpdir(), "conveyor-ctl-"))
+const topologyFile = (content: unknown) => {
+  const file = join(dir, `${uniqueName("t")}.json`)
+  writeFileSync(file, JSON.stringify(content))
+  return file
+}
+
+describe("conveyor topology", () => {
+  it("diffs the order topology against an empty server, applies it, then reports it in sync", async () => {
+    const url = ["--url", server.url]
+    const before = await runInProcess("topology", "diff", ...url, "--json")
+    expect(before.code).toBe(0)
+    const plan = JSON.parse(before.stdout) as TopologyDiff
+    expect(plan.summary).toEqual({ create: 14, update: 0, drift: 0, inSync: 0 })
+    expect(plan.diffs.map((d) => `${d.plan.kind} ${d.plan.name}`)).toContain("stream DEAD_LETTERS")
+
+    const changed = await runInProcess("topology", "diff", ...url, "--fail-on-change")
+    expect(changed.code).toBe(6)
+    expect(changed.stdout).toContain("+ stream ORDER_EVENTS: missing, apply creates it")
+    expect(changed.stderr).toBe("conveyor: topology differs: 14 to create, 0 to update, 0 drifted")
+
+    const applied = await runInProcess("topology", "apply", ...url)
+    expect(applied.code).toBe(0)
+    expect(applied.stdout).toContain("applied: 14 created, 0 updated")
+
+    const after = await runInProcess("topology", "diff", ...url, "--fail-on-change")
+    expect(after.code).toBe(0)
+    expect(after.stdout).toContain("= consumer ORDER_EVENTS/orchestrator: in sync")
+    expect(after.stdout).toContain("0 to create, 0 to update, 0 drifted, 14 in sync, 0 undeclared")
+  })
+
+  it("shows an updatable change field by field and apply fixes it", async () => {
+    const stream = uniqueName("TOPO")
+    const file = topologyFile({ streams: [{ name: stream, subjects: [`${stream.toLowerCase()}.>`] }], consumers: [{ stream, durable: "w", ackWaitMs: 10_000 }] })
+    const args = ["--url", server.url, "--no-default", "--file", file]
+    expect((await runInProcess("topology", "apply", ...args)).code).toBe(0)
+    const jsm = await jetstreamManager(nc)
+    await jsm.consumers.update(stream, "w", { ack_wait: nanos(20_000) })
+
+    const diff = await runInProcess("topology", "diff", ...args)
+    expect(diff.stdout).toContain(`~ consumer ${stream}/w: apply updates 1 field(s)\n    ackWaitMs: server 20000 -> declared 10000`)
+    expect((await runInProcess("topology", "apply", ...args)).code).toBe(0)
+    expect((await jsm.consumers.info(stream, "w")).config.ack_wait).toBe(nanos(10_000))
+  })
+
+  it("lists streams nobody declares", async () => {
+    const stray = uniqueName("STRAY")
+    const jsm = await jetstreamManager(nc)
+    await jsm.streams.add({ name: stray, subjects: [`${stray.toLowerCase()}.>`] })
+    const diff = await runInProcess("topology", "diff", "--url", server.url)
+    expect(diff.stdout).toContain(`? stream ${stray}: on the server, not declared`)
+  })
+
+  it("apply reports drift it cannot fix with exit code 7, after applying the rest", async () => {
+    const stream = uniqueName("DRIFT")
+    const subjects = [`${stream.toLowerCase()}.>`]
+    expect((await runInProcess("topology", "apply", "--url", server.url, "--no-default", "--file", topologyFile({ streams: [{ name: stream, subjects }] }))).code).toBe(0)
+    const memory = topologyFile({ streams: [{ name: stream, subjects, storage: "memory", maxMsgs: 5 }] })
+    const result = await runInProcess("topology", "apply", "--url", server.url, "--no-default", "--file", memory)
+    expect(result.code).toBe(7)
+    expect(result.stdout).toContain(`! stream ${stream}: drift apply cannot fix`)
+    expect(result.stderr).toBe(`conveyor: topology drift: stream ${stream}: storage declared "memory" but is "file"`)
+    const jsm = await jetstreamManager(nc)
+    expect((await jsm.streams.info(stream)).config.max_msgs).toBe(5)
+  })
+
+  it("a bad topology file is a usage error (exit 2) naming the file", async () => {
+    const file = topologyFile({ streams: [{ name: "bad name", subjects: ["x"] }] })
+    const result = await runInProcess("topology", "diff", "--url", server.url, "--file", file)
+    expect(result.code).toBe(2)
+    expect(result.stderr).toMatch(new RegExp(`^conveyor: topology file ${file}: .*name`))
+    expect(result.stderr.split("\n")).toHaveLength(1)
+  })
+})
