@@ -1,4 +1,5 @@
 import {
+  countSettlements,
   heartbeat,
   idempotency,
   type IdempotencyStoreShape,
@@ -9,14 +10,19 @@ import {
   redeliveryWindowMs,
   type RunnerOptions,
   startConsumer,
-  type TaggedFailure
+  type TaggedFailure,
+  timeHandlerStep,
+  tracedPublisher,
+  tracing
 } from "@conveyor/messaging"
+import { Metrics } from "@conveyor/telemetry"
 import type { ConsumerSpec } from "@conveyor/topology"
-import { Data, Effect } from "effect"
+import { Data, Effect, Option } from "effect"
 import { NatsConnection } from "./connection.js"
 import { defaultDeadLetters, makeJetStreamDeadLetterSink, type DeadLetterStreamOptions } from "./dead-letters.js"
 import { makeJetStreamPublisher } from "./publisher.js"
 import { pullDeliveries } from "./pull.js"
+import { registerConsumerCheck } from "./readiness.js"
 
 export class InvalidConsumerConfig extends Data.TaggedError("InvalidConsumerConfig")<{ readonly consumer: string; readonly reason: string }> {
   override get message() {
@@ -65,23 +71,29 @@ export const runJetStreamConsumer = <A, I, E extends TaggedFailure, R>(handler: 
         reason: `max_deliver ${spec.maxDeliver} is below the retry policy's ${options.retry.maxAttempts} attempts: the server would drop messages before they are dead-lettered`
       })
     }
+    // Always traced (cheap without an exporter); counted and timed when the app provides Metrics.
+    const metrics = Option.getOrUndefined(yield* Effect.serviceOption(Metrics))
     const middlewares: Array<Middleware<any>> = [
       ...(options.middlewares ?? []),
-      publishOutputs(makeJetStreamPublisher(client), { retryDelayMs: options.retry.initialDelayMs }),
+      publishOutputs(tracedPublisher(makeJetStreamPublisher(client), metrics), { retryDelayMs: options.retry.initialDelayMs }),
       ...(options.idempotency !== undefined
         ? [idempotency(options.idempotency, { leaseMs: spec.ackWaitMs, unavailableDelayMs: options.retry.initialDelayMs, keyPrefix: `${spec.durable}.` })]
         : []),
-      heartbeat({ ackWaitMs: spec.ackWaitMs })
+      heartbeat({ ackWaitMs: spec.ackWaitMs }),
+      ...(metrics !== undefined ? [timeHandlerStep(metrics, spec.durable)] : [])
     ]
     const source = (stop: Effect.Effect<void>) =>
       pullDeliveries(client, { stream: spec.stream, durable: spec.durable, batch: concurrency, confirmAcks: options.confirmAcks ?? true }, stop)
-    return yield* startConsumer(source, handler, {
+    const running = yield* startConsumer(source, handler, {
       name,
       concurrency,
       retry: options.retry,
       middlewares,
       ...(options.deadLetters === false ? {} : { deadLetters: makeJetStreamDeadLetterSink(client, options.deadLetters ?? defaultDeadLetters) }),
       shutdownGraceMs: options.shutdownGraceMs ?? 10_000,
-      ...(options.onSettled !== undefined ? { onSettled: options.onSettled } : {})
+      ...(options.onSettled !== undefined ? { onSettled: options.onSettled } : {}),
+      interceptors: [tracing, ...(metrics !== undefined ? [countSettlements(metrics, spec.durable)] : [])]
     })
+    yield* registerConsumerCheck(running)
+    return running
   })

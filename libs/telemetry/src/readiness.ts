@@ -45,11 +45,22 @@ const describe = (cause: Cause.Cause<unknown>): string => {
   return Cause.pretty(cause).split("\n")[0] ?? "failed"
 }
 
+export interface ReadinessOptions {
+  readonly checkTimeout?: Duration.DurationInput
+  /**
+   * Checks that must exist for the process to be ready. A module registers its check only once it
+   * runs (the connection after connecting), so without this the probe would pass while start-up is
+   * still under way: a required name that is not registered (yet, or any more) fails.
+   */
+  readonly required?: ReadonlyArray<string>
+}
+
 /** Probes are polled every few seconds; a check that hangs must not hang the probe. */
-export const makeReadiness = (options?: { readonly checkTimeout?: Duration.DurationInput }) =>
+export const makeReadiness = (options?: ReadinessOptions) =>
   Effect.sync((): ReadinessService => {
     const checks = new Map<string, Check>()
     const timeout = options?.checkTimeout ?? Duration.seconds(2)
+    const required = options?.required ?? []
 
     const register = (name: string, check: Check) =>
       Effect.acquireRelease(
@@ -89,13 +100,16 @@ export const makeReadiness = (options?: { readonly checkTimeout?: Duration.Durat
             get: Effect.map(Ref.get(state), (s) => s.ready)
           }
         }),
-      report: Effect.suspend(() =>
-        Effect.forEach([...checks], ([name, check]) => run(name, check), { concurrency: "unbounded" })
-      ).pipe(Effect.map((results) => ({ ready: results.every((r) => r.ok), checks: results })))
+      report: Effect.suspend(() => {
+        const missing = required.filter((name) => !checks.has(name)).map((name): CheckResult => ({ name, ok: false, error: "not started" }))
+        return Effect.forEach([...checks], ([name, check]) => run(name, check), { concurrency: "unbounded" }).pipe(
+          Effect.map((results) => [...missing, ...results])
+        )
+      }).pipe(Effect.map((results) => ({ ready: results.every((r) => r.ok), checks: results })))
     }
   })
 
-export const layerReadiness = (options?: { readonly checkTimeout?: Duration.DurationInput }): Layer.Layer<Readiness> =>
+export const layerReadiness = (options?: ReadinessOptions): Layer.Layer<Readiness> =>
   Layer.effect(Readiness, makeReadiness(options))
 
 /** Registers `check` under `name` for the lifetime of the layer that calls it. */

@@ -8,6 +8,8 @@ import { layerTracingFromEnv } from "./tracing.js"
 export interface TelemetryOptions {
   /** The app's name, used when OTEL_SERVICE_NAME is not set. */
   readonly serviceName?: string | undefined
+  /** Readiness checks that must be registered before /readyz passes (e.g. `natsReadinessChecks`). */
+  readonly requiredChecks?: ReadonlyArray<string> | undefined
 }
 
 /**
@@ -16,7 +18,7 @@ export interface TelemetryOptions {
  * Spans still in the batch are flushed when the layer is released (on SIGTERM via NodeRuntime.runMain).
  */
 export const layerTelemetry = (options?: TelemetryOptions) =>
-  Layer.mergeAll(layerTracingFromEnv(options), layerJsonLogger(options), layerMetrics(options), layerReadiness())
+  Layer.mergeAll(layerTracingFromEnv(options), layerJsonLogger(options), layerMetrics(options), layerReadiness({ required: options?.requiredChecks ?? [] }))
 
 export const TelemetryLive = layerTelemetry()
 
