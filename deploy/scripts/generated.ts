@@ -1,6 +1,8 @@
 import { natsUsers, renderAuthConf } from "@conveyor/auth"
 import { orderTopology } from "@conveyor/domain"
 import type { Topology } from "@conveyor/topology"
+import { stringify } from "yaml"
+import { appObjects, cpuAutoscalers, jaegerObjects, natsObjects, provisionJob, scaledObjects } from "./manifests.js"
 
 /**
  * Files derived from the domain's data and committed, so compose and kustomize read plain files;
@@ -35,7 +37,16 @@ export const replicatedTopology = (topology: Topology, replicas: number): Topolo
   buckets: topology.buckets.map((b) => ({ ...b, replicas }))
 })
 
+const manifests = (objects: ReadonlyArray<unknown>, source: string): string =>
+  `# ${header(source)}\n${objects.map((o) => stringify(o, { lineWidth: 0 })).join("---\n")}`
+
 export const generatedFiles = (): ReadonlyArray<GeneratedFile> => [
+  { path: "base/nats/nats.yaml", content: manifests(natsObjects(), "deploy/scripts/manifests.ts and the NATS users") },
+  { path: "base/apps.yaml", content: manifests(appObjects(), "appNames in @conveyor/domain") },
+  { path: "base/provision-job.yaml", content: manifests([provisionJob()], "deploy/scripts/manifests.ts") },
+  { path: "base/jaeger.yaml", content: manifests(jaegerObjects(), "deploy/scripts/manifests.ts") },
+  { path: "components/keda/scaledobjects.yaml", content: manifests(scaledObjects(), "the durables in appAccess") },
+  { path: "components/hpa/hpas.yaml", content: manifests(cpuAutoscalers(), "the consuming apps in appAccess") },
   { path: "base/nats/auth.conf", content: authConf() },
   {
     // Read by `conveyor topology apply --file`: the last declaration of a name wins, so this

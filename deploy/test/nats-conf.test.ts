@@ -1,0 +1,52 @@
+// The server configs parse with a real nats-server (`-t`): the single-node one as it is, the
+// cluster one without `sync_interval`, which the local 2.9 binary predates (the pinned image,
+// 2.14, has it).
+import { natsUsers } from "@conveyor/auth"
+import { spawnSync } from "node:child_process"
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { afterAll, describe, expect, it } from "vitest"
+import { deployDir } from "./render.js"
+
+const dir = mkdtempSync(join(tmpdir(), "conveyor-nats-conf-"))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+copyFileSync(join(deployDir, "base", "nats", "auth.conf"), join(dir, "auth.conf"))
+
+const env: NodeJS.ProcessEnv = {
+  ...process.env,
+  POD_NAME: "nats-0",
+  ...Object.fromEntries(natsUsers().map((u) => [u.passwordEnv, '"a password"']))
+}
+const check = (file: string, environment: NodeJS.ProcessEnv = env) => {
+  const run = spawnSync(process.env["NATS_SERVER_BIN"] ?? "nats-server", ["-t", "-c", file], { env: environment, encoding: "utf8" })
+  if (run.error !== undefined) throw run.error
+  return { ok: run.status === 0, out: `${run.stdout}${run.stderr}` }
+}
+
+describe("nats-server configuration", () => {
+  it("single node (dev overlay, docker compose) is valid", () => {
+    copyFileSync(join(deployDir, "base", "nats", "nats.conf"), join(dir, "nats.conf"))
+    const result = check(join(dir, "nats.conf"))
+    expect(result.out).toMatch(/valid/)
+    expect(result.ok).toBe(true)
+  })
+
+  it("cluster (prod overlay) is valid apart from sync_interval", () => {
+    const conf = readFileSync(join(deployDir, "overlays", "prod", "nats", "nats.conf"), "utf8")
+    expect(conf).toMatch(/^\s*sync_interval: always$/m)
+    writeFileSync(join(dir, "cluster.conf"), conf.replace(/^\s*sync_interval: always$/m, ""))
+    const result = check(join(dir, "cluster.conf"))
+    expect(result.out).toMatch(/valid/)
+    expect(result.ok).toBe(true)
+  })
+
+  it("refuses to start when a user's password variable is missing", () => {
+    copyFileSync(join(deployDir, "base", "nats", "nats.conf"), join(dir, "nats.conf"))
+    const without = { ...env }
+    delete without["NATS_PASSWORD_GATEWAY"]
+    const result = check(join(dir, "nats.conf"), without)
+    expect(result.ok).toBe(false)
+    expect(result.out).toContain("NATS_PASSWORD_GATEWAY")
+  })
+})
