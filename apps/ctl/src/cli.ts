@@ -1,13 +1,14 @@
 import { Command, ValidationError } from "@effect/cli"
 import { Cause, Console, Effect, Exit, Logger, LogLevel } from "effect"
 import { ExitCode } from "./errors.js"
+import { dlqCommand } from "./commands/dlq.js"
 import { statusCommand } from "./commands/status.js"
 import { topologyCommand } from "./commands/topology.js"
 import { workflowCommand } from "./commands/workflow.js"
 
 export const conveyor = Command.make("conveyor").pipe(
   Command.withDescription("Conveyor operator CLI: queues and lag, dead letters, topology, workflow instances"),
-  Command.withSubcommands([statusCommand, topologyCommand, workflowCommand])
+  Command.withSubcommands([statusCommand, dlqCommand, topologyCommand, workflowCommand])
 )
 
 const run = Command.run(conveyor, { name: "conveyor", version: "0.1.0" })
