@@ -60,7 +60,7 @@ const startRunner = async (setup: FaultSetup, label: string) => {
 }
 
 describe("one durable scaled from 1 to 3 runners and back under load", () => {
-  it("side-effects each event once and leaves nothing pending", async () => {
+  it("side-effects each event once and leaves nothing pending", { timeout: 90_000 }, async () => {
     const setup = await faultSetup(conn.runtime, "SCALE", { ackWaitMs: 2_000 })
     const total = 3_000
     const all = jobs("s", total)

@@ -17,7 +17,7 @@ afterAll(async () => {
 })
 
 describe("nats-server SIGKILLed and restarted under publish and consume load", () => {
-  it("processes every PubAck'd event exactly once in effect and loses none", async () => {
+  it("processes every PubAck'd event exactly once in effect and loses none", { timeout: 120_000 }, async () => {
     const setup = await faultSetup(conn.runtime, "RESTART", { ackWaitMs: 2_000 })
     const runs = new Map<string, number>()
     const handler = defineHandler({

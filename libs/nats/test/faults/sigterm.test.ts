@@ -17,14 +17,14 @@ const settledIds = (lines: ReadonlyArray<string>, settlement: string) =>
   lines.filter((l) => l.startsWith("settled ") && l.split(" ")[2] === settlement).map((l) => l.split(" ")[1]!)
 
 describe("SIGTERM with handlers in flight", () => {
-  it("lets them finish, exits 0, and nothing done is redelivered", async () => {
+  it("lets them finish, exits 0, and nothing done is redelivered", { timeout: 90_000 }, async () => {
     const setup = await faultSetup(conn.runtime, "SIGTERM", { ackWaitMs: 2_000 })
     const base = { url: server.url, consumer: setup.consumer, bucket: setup.bucket, ledgerFile: setup.ledgerFile, outputSubject: setup.outputSubject }
     const batch = jobs("t", 12)
     await publishJobs(conn.runtime, setup.jobSubject, batch)
 
-    // Each handler takes 1.5 s (heartbeats keep the 2 s ack wait from expiring under it).
-    const a = await spawnWorker({ ...base, concurrency: 4, handlerMs: 1_500, shutdownGraceMs: 20_000 })
+    // Each handler takes 0.8 s, long enough to be caught in flight.
+    const a = await spawnWorker({ ...base, concurrency: 4, handlerMs: 800, shutdownGraceMs: 20_000 })
     await a.waitForLine(() => a.lines.filter((l) => l.startsWith("handling ")).length >= 4)
     const idsOf = (prefix: string) => a.lines.filter((l) => l.startsWith(prefix)).map((l) => l.split(" ")[1]!)
     const finishedBefore = new Set(idsOf("effect "))

@@ -111,7 +111,7 @@ const deadLetterOutage = async (label: string, hooks: { readonly break: (dlq: { 
 }
 
 describe("dependencies unavailable, then back", () => {
-  it("dead-letter stream missing: the poison message is nak'ed and kept, then dead-lettered once the stream exists", async () => {
+  it("dead-letter stream missing: the poison message is nak'ed and kept, then dead-lettered once the stream exists", { timeout: 90_000 }, async () => {
     await deadLetterOutage("DLQMISSING", {
       break: async () => {},
       restore: async (dlq) => void (await conn.runtime.runPromise(ensureTopology(deadLetterTopology(dlq)))),
@@ -119,7 +119,7 @@ describe("dependencies unavailable, then back", () => {
     })
   })
 
-  it("dead-letter stream full (discard new): the poison message is nak'ed and kept, then dead-lettered once there is room", async () => {
+  it("dead-letter stream full (discard new): the poison message is nak'ed and kept, then dead-lettered once there is room", { timeout: 90_000 }, async () => {
     const full = (dlq: { stream: string; subjectPrefix: string }, maxMsgs: number) =>
       defineTopology({ streams: [{ name: dlq.stream, subjects: [`${dlq.subjectPrefix}.>`], maxMsgs, discard: "new" }] })
     await deadLetterOutage("DLQFULL", {
@@ -132,7 +132,7 @@ describe("dependencies unavailable, then back", () => {
     })
   })
 
-  it("idempotency bucket deleted: the handler does not run, messages are nak'ed with a delay, the runner recovers when it is back", async () => {
+  it("idempotency bucket deleted: the handler does not run, messages are nak'ed with a delay, the runner recovers when it is back", { timeout: 90_000 }, async () => {
     const setup = await faultSetup(conn.runtime, "IDEMGONE", { ackWaitMs: 2_000 })
     const runner = await startRunner(setup, { maxAttempts: 5 })
     const before = goodJobs("a", 5)
