@@ -46,6 +46,8 @@ export const appEnv = (app: AppName, natsUser: string = app) => [
   { name: "NATS_USER", value: natsUser },
   secretEnv("NATS_PASSWORD", natsUser),
   { name: "HTTP_PORT", value: String(HTTP_PORT) },
+  // The provisioning Job owns the topology; the apps' users could not create it anyway.
+  { name: "CONVEYOR_ENSURE_TOPOLOGY", value: "false" },
   { name: "OTEL_SERVICE_NAME", value: app },
   { name: "OTEL_EXPORTER_OTLP_ENDPOINT", value: "http://jaeger:4318" },
   // Keeps V8's heap under the container's memory limit with room for buffers.
@@ -131,7 +133,7 @@ export const provisionJob = (): Obj => ({
             image: image("ctl"),
             args: ["topology", "apply"],
             env: [
-              ...appEnv("ctl", PROVISIONING_USER).filter((e) => e.name !== "HTTP_PORT" && e.name !== "NATS_NAME"),
+              ...appEnv("ctl", PROVISIONING_USER).filter((e) => !["HTTP_PORT", "NATS_NAME", "CONVEYOR_ENSURE_TOPOLOGY"].includes(e.name)),
               { name: "NATS_NAME", value: "conveyor-provision" },
               { name: "NATS_CONNECT_TIMEOUT", value: "2 minutes" }
             ],

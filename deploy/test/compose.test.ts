@@ -89,7 +89,7 @@ describe("docker-compose.yml", () => {
       const s = compose.services[app]
       expect(s, app).toBeDefined()
       expect(s.build).toEqual({ context: ".", dockerfile: "deploy/docker/Dockerfile", args: { APP: app } })
-      expect(s.environment).toMatchObject({ NATS_URL: "nats://nats:4222", OTEL_SERVICE_NAME: app, OTEL_EXPORTER_OTLP_ENDPOINT: "http://jaeger:4318" })
+      expect(s.environment).toMatchObject({ NATS_URL: "nats://nats:4222", OTEL_SERVICE_NAME: app, OTEL_EXPORTER_OTLP_ENDPOINT: "http://jaeger:4318", CONVEYOR_ENSURE_TOPOLOGY: "false" })
       expect(s.healthcheck.test.join(" ")).toContain("/readyz")
       expect(s.depends_on).toMatchObject({
         nats: { condition: "service_healthy" },

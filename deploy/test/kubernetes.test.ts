@@ -97,6 +97,7 @@ describe.each(Object.entries(overlays))("overlay %s", (_, objects) => {
       const env: ReadonlyArray<any> = podSpec(named(objects, "Deployment", app)).containers[0].env
       expect(env.find((e) => e.name === "NATS_USER").value).toBe(app)
       expect(env.find((e) => e.name === "NATS_PASSWORD").valueFrom.secretKeyRef.key).toBe(app)
+      expect(env.find((e) => e.name === "CONVEYOR_ENSURE_TOPOLOGY").value).toBe("false")
     }
     const job = podSpec(named(objects, "Job", "conveyor-provision")).containers[0]
     expect(job.env.find((e: any) => e.name === "NATS_USER").value).toBe(PROVISIONING_USER)
