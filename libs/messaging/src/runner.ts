@@ -2,6 +2,7 @@ import { Deferred, Effect, Fiber, Queue, type Scope, Stream } from "effect"
 import type { DeadLetterSink } from "./dead-letter.js"
 import { type Action, exhaustedBeforeRun } from "./decide.js"
 import type { Delivery } from "./delivery.js"
+import { makeDeferralCounter } from "./deferrals.js"
 import type { TaggedFailure } from "./disposition.js"
 import type { MessageHandler } from "./handler.js"
 import { handlerStep } from "./handler-step.js"
@@ -75,14 +76,17 @@ export const startConsumer = <A, I, E extends TaggedFailure, R, SE, SR>(
     const step = composeSteps(options.middlewares ?? [], handlerStep(handler, options.retry)) as Step<R>
     const stopping = yield* Deferred.make<void>()
     let inFlight = 0
-    const settleOne = (delivery: Delivery): Effect.Effect<Settled, never, R> =>
+    const deferrals = makeDeferralCounter()
+    const settleOne = (received: Delivery): Effect.Effect<Settled, never, R> =>
       Effect.gen(function* () {
+        const delivery = deferrals.adjust(received)
         // Past its attempts (it crashed the process each time): `decide` dead-letters a retryable
         // failure at this count as attempts-exhausted, without the handler running again.
         const outcome: Outcome = exhaustedBeforeRun(delivery.deliveryCount, options.retry)
           ? failed("retry", "AttemptsExhausted", `delivered ${delivery.deliveryCount} times, policy allows ${options.retry.maxAttempts}`)
           : yield* step(delivery)
         const { action, settlement } = yield* settle(delivery, outcome, options.retry, options.deadLetters)
+        deferrals.record(delivery, settlement)
         return { outcome, action, settlement }
       })
     const interceptors = options.interceptors ?? []

@@ -5,6 +5,7 @@ import type { Delivery } from "../src/delivery.js"
 import { defineHandler } from "../src/handler.js"
 import { makeRetryPolicy } from "../src/retry-policy.js"
 import { type DeliverySource, startConsumer } from "../src/runner.js"
+import type { Middleware } from "../src/step.js"
 import { fakeDelivery } from "./fake-delivery.js"
 
 const Job = Schema.Struct({ n: Schema.Number, poison: Schema.optional(Schema.Boolean) })
@@ -153,6 +154,41 @@ describe("startConsumer", () => {
     expect(byId.get("zombie")).toMatchObject({ reason: "attempts-exhausted", error: { tag: "AttemptsExhausted" } })
     expect(byId.get("malformed")).toMatchObject({ reason: "permanent", error: { tag: "DecodeFailure" } })
     for (const d of [r.poison, r.zombie, r.malformed]) expect(d.calls.map((c) => c.op)).toEqual(["term"])
+  })
+
+  it("does not count deliveries it deferred (idempotency store down) against the message's attempts", async () => {
+    const program = Effect.gen(function* () {
+      const queue = yield* Queue.unbounded<Delivery>()
+      let storeUp = false
+      const runs: Array<number> = []
+      const deferWhileDown: Middleware = (next) => (d) =>
+        storeUp ? next(d) : Effect.succeed({ _tag: "Deferred", delayMs: 5, reason: "store unavailable" } as const)
+      const handler = defineHandler({ schema: Job, handle: (job) => Effect.sync(() => void runs.push(job.n)), errors: {} })
+      const letters: Array<DeadLetterRecord> = []
+      const running = yield* startConsumer(queueSource(queue), handler, {
+        name: "t",
+        concurrency: 1,
+        retry, // three attempts
+        shutdownGraceMs: 1_000,
+        middlewares: [deferWhileDown],
+        deadLetters: { send: (r) => Effect.sync(() => void letters.push(r)) }
+      })
+      // The broker redelivers one message five times while the store is down, then once more.
+      const deliveries = [1, 2, 3, 4, 5, 6].map((n) => fakeDelivery({ n: 7 }, { messageId: "m-7", streamSequence: 7, deliveryCount: n }))
+      for (const d of deliveries.slice(0, 5)) {
+        yield* Queue.offer(queue, d)
+        while (d.calls.length === 0) yield* Effect.sleep("2 millis")
+      }
+      storeUp = true
+      yield* Queue.offer(queue, deliveries[5]!)
+      while (deliveries[5]!.calls.length === 0) yield* Effect.sleep("2 millis")
+      yield* running.stop
+      return { runs, letters, calls: deliveries.map((d) => d.calls.map((c) => c.op)) }
+    })
+    const r = await Effect.runPromise(Effect.scoped(program))
+    expect(r.calls).toEqual([["nak"], ["nak"], ["nak"], ["nak"], ["nak"], ["ack"]])
+    expect(r.runs).toEqual([7])
+    expect(r.letters).toEqual([])
   })
 
   it("reports a source failure on `done` after the in-flight handlers finished", async () => {

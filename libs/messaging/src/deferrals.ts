@@ -1,0 +1,35 @@
+import type { Delivery } from "./delivery.js"
+import type { Settlement } from "./settle.js"
+
+/**
+ * Counts, per stored message, the deliveries this process deferred (idempotency claim held
+ * elsewhere or store unavailable, outputs not published). Those are redeliveries through no fault
+ * of the message, so they must not use up its attempts: without this, an idempotency-store outage
+ * longer than `maxAttempts` deliveries would dead-letter every message that arrived meanwhile.
+ * In memory and bounded (oldest forgotten first): a message deferred by another instance, or
+ * before a restart, is judged on its raw delivery count, which errs toward dead-lettering early,
+ * never toward losing it.
+ */
+export const makeDeferralCounter = (maxEntries = 10_000) => {
+  const counts = new Map<string, number>()
+  const keyOf = (d: Delivery) => `${d.stream}:${d.streamSequence}`
+  return {
+    /** The delivery as the policy should judge it: its count less the deferrals seen here. */
+    adjust: (d: Delivery): Delivery => {
+      const n = counts.get(keyOf(d))
+      return n === undefined ? d : { ...d, deliveryCount: Math.max(1, d.deliveryCount - n) }
+    },
+    record: (d: Delivery, settlement: Settlement): void => {
+      const key = keyOf(d)
+      if (settlement === "deferred") {
+        const n = (counts.get(key) ?? 0) + 1
+        counts.delete(key)
+        counts.set(key, n)
+        if (counts.size > maxEntries) counts.delete(counts.keys().next().value as string)
+      } else if (settlement !== "abandoned") {
+        counts.delete(key)
+      }
+    },
+    size: () => counts.size
+  }
+}
