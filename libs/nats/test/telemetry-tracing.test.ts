@@ -15,6 +15,7 @@ import {
   makeNatsConfig,
   NatsConnection,
   NatsConnectionLive,
+  replayDeadLetters,
   runJetStreamConsumer
 } from "../src/index.js"
 import { eventually } from "./support.js"
@@ -185,24 +186,19 @@ describe("tracing through the JetStream runtime", () => {
       "messaging.nats.message.delivery_count": 1
     })
 
-    // Replay (as the replay tool does): the dead letter's headers go back to the original subject.
+    // Replay with the replay API: the original trace context travels in the envelope.
     reject = false
     const client = await runtime.runPromise(NatsConnection)
     const dead = await client.jsm.streams.getMessage(t.deadLetters.stream, { seq: 1 })
     expect(dead).not.toBeNull()
-    const headers = fromMsgHdrs(dead!.header)
-    expect(headers[DeadLetterHeaders.originalTraceparent]).toBe(`00-${ids(original).traceId}-${ids(original).spanId}-01`)
-    await runtime.runPromise(
-      Effect.flatMap(Publisher, (p) => p.publish({ subject: headers[DeadLetterHeaders.originalSubject]!, payload: dead!.data, headers })).pipe(
-        Effect.withSpan("replay dead letter", { root: true })
-      )
-    )
+    expect(fromMsgHdrs(dead!.header)[DeadLetterHeaders.originalTraceparent]).toBe(`00-${ids(original).traceId}-${ids(original).spanId}-01`)
+    const report = await runtime.runPromise(replayDeadLetters(client, { sequences: [1] }, { deadLetters: t.deadLetters }))
+    expect(report.replayed).toHaveLength(1)
     await waitForSpans(name, 2)
     expect(handled).toEqual(["o-3"])
     const replayed = spansNamed(name).find((s) => s !== failed)!
-    expect(replayed.attributes["conveyor.settlement"]).toBe("acked")
-    const replaySpan = one("replay dead letter")
-    expect(ids(replayed).traceId).toBe(ids(replaySpan).traceId)
+    expect(replayed.attributes).toMatchObject({ "conveyor.settlement": "acked", "conveyor.replay_of": failed.attributes["messaging.message.id"] })
+    // A trace of its own, linked to the one that ended in the dead letter.
     expect(ids(replayed).traceId).not.toBe(ids(original).traceId)
     const back = replayed.links.find((l) => l.attributes?.["conveyor.link"] === "original")
     expect(back?.context.traceId).toBe(ids(original).traceId)

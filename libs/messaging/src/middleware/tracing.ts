@@ -1,5 +1,6 @@
 import { consumerSpan, markProcessingFailed, recordDeadLetter, recordRetry } from "@conveyor/telemetry"
 import { Effect } from "effect"
+import { DeadLetterHeaders } from "../dead-letter.js"
 import type { Delivery } from "../delivery.js"
 import type { DeliveryInterceptor, Settled } from "../runner.js"
 import type { FailureInfo, Outcome } from "../step.js"
@@ -54,6 +55,12 @@ const recordSettlement = (delivery: Delivery, { action, outcome, settlement }: S
   }
 }
 
+/** A replayed dead letter names the message it replays (its trace link comes from `consumerSpan`). */
+const replayAttributes = (delivery: Delivery): Record<string, string> | undefined => {
+  const of = delivery.headers[DeadLetterHeaders.replayOf]
+  return of === undefined ? undefined : { "conveyor.replay_of": of }
+}
+
 /**
  * Opens the CONSUMER span `process <subject>` around one delivery, its middlewares and its
  * settlement: the parent comes from the message's `traceparent` (a new trace when it is missing or
@@ -70,6 +77,7 @@ export const tracing: DeliveryInterceptor = (delivery, process) =>
       deliveryCount: delivery.deliveryCount,
       stream: delivery.stream,
       streamSequence: delivery.streamSequence,
-      bodySize: delivery.payload.length
+      bodySize: delivery.payload.length,
+      extra: replayAttributes(delivery)
     }
   })(Effect.tap(process, (settled) => recordSettlement(delivery, settled)))
