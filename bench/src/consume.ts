@@ -1,0 +1,208 @@
+import { defineHandler, makeRetryPolicy } from "@conveyor/messaging"
+import { NatsConnection, openKvIdempotencyStore, runJetStreamConsumer } from "@conveyor/nats"
+import { layerTracing } from "@conveyor/telemetry"
+import type { ConsumerSpec } from "@conveyor/topology"
+import { AckPolicy, DeliverPolicy } from "@nats-io/jetstream"
+import { Kvm } from "@nats-io/kv"
+import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http"
+import { BatchSpanProcessor } from "@opentelemetry/sdk-trace-base"
+import { Deferred, Effect, Exit, Option, Schema } from "effect"
+import { type ConveyorRuntime, elapsed, jsonPayload, rawFill, type RawClient, runEffect } from "./harness.js"
+import { row, type Row } from "./report.js"
+import type { OtlpSink } from "./sink.js"
+import { summarize } from "./stats.js"
+
+export interface ConsumeSettings {
+  readonly messages: number
+  readonly runs: number
+  /** Runner concurrency; also the pull batch of both sides. */
+  readonly concurrency: number
+  readonly payloadBytes: number
+}
+
+const STREAM = "BENCH_CON"
+const BUCKET = "bench_idempotency"
+const Payload = Schema.Struct({ id: Schema.Number, pad: Schema.String })
+const ACK_WAIT_MS = 30_000
+
+type Side = "raw" | "rawAckAck" | "runner" | "runnerKv" | "runnerTraced" | "runnerConfirmed"
+
+const spec = (durable: string): ConsumerSpec => ({
+  stream: STREAM,
+  durable,
+  ackWaitMs: ACK_WAIT_MS,
+  maxDeliver: -1,
+  maxAckPending: 1_000,
+  deliverPolicy: "all"
+})
+
+const traceConfig = {
+  disabled: false,
+  serviceName: Option.none(),
+  serviceVersion: Option.none(),
+  resourceAttributes: {},
+  tracesEndpoint: Option.none(),
+  exportTimeoutMillis: 10_000,
+  // The defaults an app gets (OTEL_BSP_*): 5 s delay, queue 2048, batches of 512.
+  batch: { scheduledDelayMillis: 5_000, maxQueueSize: 2_048, maxExportBatchSize: 512 },
+  sampler: "parentbased_always_on",
+  samplerRatio: 1
+} as const
+
+/** Drains `count` messages with the raw client: `consume()`, JSON.parse, ack (or ackAck). */
+const rawConsume = async (raw: RawClient, durable: string, count: number, batch: number, confirm: boolean): Promise<number> => {
+  const decoder = new TextDecoder()
+  const t = performance.now()
+  const consumer = await raw.js.consumers.get(STREAM, durable)
+  const messages = await consumer.consume({ max_messages: batch })
+  let seen = 0
+  if (!confirm) {
+    for await (const m of messages) {
+      JSON.parse(decoder.decode(m.data))
+      m.ack()
+      if (++seen === count) break
+    }
+  } else {
+    await new Promise<void>((resolve, reject) => {
+      let acked = 0
+      void (async () => {
+        for await (const m of messages) {
+          JSON.parse(decoder.decode(m.data))
+          m.ackAck().then(() => {
+            if (++acked === count) resolve()
+          }, reject)
+          if (++seen === count) break
+        }
+      })()
+    })
+  }
+  const seconds = elapsed(t)
+  messages.stop()
+  return count / seconds
+}
+
+/** Drains `count` messages through `runJetStreamConsumer`: schema decode, a no-op handler, ack. */
+const runnerConsume = (durable: string, count: number, concurrency: number, options: { kv: boolean; confirmAcks: boolean }) =>
+  Effect.gen(function* () {
+    const client = yield* NatsConnection
+    const idempotency = options.kv ? yield* openKvIdempotencyStore(client, BUCKET) : undefined
+    const done = yield* Deferred.make<void>()
+    let settled = 0
+    const handler = defineHandler({ schema: Payload, handle: () => Effect.void, errors: {} })
+    const t = performance.now()
+    yield* runJetStreamConsumer(handler, {
+      consumer: spec(durable),
+      retry: makeRetryPolicy({ maxAttempts: 5 }),
+      concurrency,
+      confirmAcks: options.confirmAcks,
+      ...(idempotency !== undefined ? { idempotency } : {}),
+      onSettled: () => {
+        if (++settled === count) Deferred.unsafeDone(done, Exit.void)
+      }
+    })
+    yield* Deferred.await(done)
+    return count / elapsed(t)
+  }).pipe(Effect.scoped)
+
+/**
+ * Consume-and-ack throughput of a prefilled stream, each measurement on a fresh durable (so every
+ * one sees the same messages): the raw client, the runner, the runner with the KV idempotency store,
+ * the runner with tracing exported over OTLP/HTTP to a local receiver, and confirmed acks on both
+ * sides. Sides rotate within each run.
+ */
+export const benchConsume = async (conveyor: ConveyorRuntime, raw: RawClient, sink: OtlpSink, s: ConsumeSettings): Promise<Row[]> => {
+  await raw.jsm.streams.add({ name: STREAM, subjects: ["bench.con.>"], storage: "file" as never })
+  const kvm = new Kvm(raw.js)
+  await kvm.create(BUCKET, { ttl: 3_600_000, storage: "file" as never })
+  let durables = 0
+  const results: Record<Side, number[]> = { raw: [], rawAckAck: [], runner: [], runnerKv: [], runnerTraced: [], runnerConfirmed: [] }
+  let spansBefore = 0
+  let tracedMessages = 0
+  try {
+    await rawFill(raw.js, (i) => `bench.con.${i % 16}`, (i) => jsonPayload(i, s.payloadBytes), s.messages)
+    const measure = async (side: Side, count: number, record: boolean) => {
+      const durable = `d${++durables}`
+      await raw.jsm.consumers.add(STREAM, {
+        durable_name: durable,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        ack_wait: ACK_WAIT_MS * 1_000_000,
+        max_ack_pending: 1_000
+      })
+      let rate: number
+      switch (side) {
+        case "raw":
+        case "rawAckAck":
+          rate = await rawConsume(raw, durable, count, s.concurrency, side === "rawAckAck")
+          break
+        case "runnerTraced": {
+          const tracing = layerTracing({
+            config: traceConfig,
+            serviceName: "bench",
+            spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: sink.url }), traceConfig.batch)]
+          })
+          rate = await runEffect(conveyor, runnerConsume(durable, count, s.concurrency, { kv: false, confirmAcks: false }).pipe(Effect.provide(tracing)))
+          if (record) tracedMessages += count
+          break
+        }
+        default:
+          rate = await runEffect(
+            conveyor,
+            runnerConsume(durable, count, s.concurrency, { kv: side === "runnerKv", confirmAcks: side === "runnerConfirmed" })
+          )
+      }
+      await raw.jsm.consumers.delete(STREAM, durable).catch(() => undefined)
+      if (record) results[side].push(rate)
+    }
+    const sides: Side[] = ["raw", "runner", "runnerKv", "runnerTraced", "rawAckAck", "runnerConfirmed"]
+    const warm = Math.min(2_000, s.messages)
+    for (const side of sides) await measure(side, warm, false)
+    spansBefore = await sink.spans()
+    for (let run = 0; run < s.runs; run++) {
+      for (let k = 0; k < sides.length; k++) await measure(sides[(run + k) % sides.length]!, s.messages, true)
+    }
+  } finally {
+    await raw.jsm.streams.delete(STREAM).catch(() => undefined)
+    await kvm.open(BUCKET).then((kv) => kv.destroy()).catch(() => undefined)
+  }
+  const rawS = summarize(results.raw)
+  const runner = summarize(results.runner)
+  const kv = summarize(results.runnerKv)
+  const traced = summarize(results.runnerTraced)
+  const cost = 1 - traced.median / runner.median
+  const exported = (await sink.spans()) - spansBefore
+  return [
+    row({
+      id: "consume-runner",
+      figure: "consume: decode + handler + ack (runner) vs consume + JSON.parse + ack (raw)",
+      unit: "msg/s",
+      conveyor: runner,
+      raw: rawS,
+      target: { text: "≥ 0.9× raw", met: runner.median >= 0.9 * rawS.median }
+    }),
+    row({
+      id: "consume-kv",
+      figure: "consume with the KV idempotency store (claim + complete per message)",
+      unit: "msg/s",
+      conveyor: kv,
+      raw: rawS,
+      target: { text: "≥ 0.5× raw", met: kv.median >= 0.5 * rawS.median }
+    }),
+    row({
+      id: "consume-traced",
+      figure: "consume with tracing (BatchSpanProcessor, OTLP/HTTP JSON to a local receiver process)",
+      unit: "msg/s",
+      conveyor: traced,
+      raw: rawS,
+      note: `${exported} of ${tracedMessages} spans reached the receiver`,
+      target: { text: `tracing costs ≤ 20% of the runner's throughput (costs ${(cost * 100).toFixed(0)}%)`, met: cost <= 0.2 }
+    }),
+    row({
+      id: "consume-confirmed",
+      figure: "consume with confirmed acks (runner default: ackAck) vs raw ackAck()",
+      unit: "msg/s",
+      conveyor: summarize(results.runnerConfirmed),
+      raw: summarize(results.rawAckAck)
+    })
+  ]
+}

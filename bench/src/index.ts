@@ -1,0 +1,3 @@
+export * from "./report.js"
+export * from "./run.js"
+export * from "./stats.js"

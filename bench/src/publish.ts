@@ -1,0 +1,79 @@
+import { Publisher, type OutgoingMessage } from "@conveyor/messaging"
+import { Effect } from "effect"
+import { type ConveyorRuntime, elapsed, jsonPayload, type RawClient, runEffect, windowed } from "./harness.js"
+import { row, type Row } from "./report.js"
+import { summarize } from "./stats.js"
+
+export interface PublishSettings {
+  readonly messages: number
+  readonly window: number
+  readonly runs: number
+  readonly sizes: ReadonlyArray<number>
+}
+
+const STREAM = "BENCH_PUB"
+const SUBJECT = "bench.pub.x"
+
+const label = (size: number) => (size >= 1024 ? `${size / 1024} KiB` : `${size} B`)
+
+/**
+ * Publish throughput awaiting every PubAck with `window` outstanding: Conveyor's Publisher.publishAll
+ * against a raw `js.publish` loop on a default connection and on one with `noAsyncTraces: true`. The
+ * three alternate within each run, and the stream is purged before each measurement.
+ */
+export const benchPublish = async (runtime: ConveyorRuntime, rawDefault: RawClient, rawFast: RawClient, s: PublishSettings): Promise<Row[]> => {
+  await rawDefault.jsm.streams.add({ name: STREAM, subjects: ["bench.pub.>"], storage: "file" as never })
+  const rows: Row[] = []
+  try {
+    for (const size of s.sizes) {
+      const payload = jsonPayload(0, size)
+      const messages: ReadonlyArray<OutgoingMessage> = Array.from({ length: s.messages }, () => ({ subject: SUBJECT, payload }))
+      const results = { conveyor: [] as number[], raw: [] as number[], rawFast: [] as number[] }
+      const measure = async (side: keyof typeof results) => {
+        await rawDefault.jsm.streams.purge(STREAM)
+        const t = performance.now()
+        if (side === "conveyor") {
+          await runEffect(runtime, Effect.flatMap(Publisher, (p) => p.publishAll(messages, { maxInFlight: s.window })))
+        } else {
+          const js = side === "raw" ? rawDefault.js : rawFast.js
+          await windowed(s.messages, s.window, () => js.publish(SUBJECT, payload))
+        }
+        results[side].push(s.messages / elapsed(t))
+      }
+      // Warm-up: JIT and connection buffers, not counted.
+      const warm = Math.min(2_000, s.messages)
+      await runEffect(runtime, Effect.flatMap(Publisher, (p) => p.publishAll(messages.slice(0, warm), { maxInFlight: s.window })))
+      await windowed(warm, s.window, () => rawDefault.js.publish(SUBJECT, payload))
+      await windowed(warm, s.window, () => rawFast.js.publish(SUBJECT, payload))
+      const order: Array<keyof typeof results> = ["conveyor", "raw", "rawFast"]
+      for (let run = 0; run < s.runs; run++) {
+        for (let k = 0; k < order.length; k++) await measure(order[(run + k) % order.length]!)
+      }
+      const conveyor = summarize(results.conveyor)
+      const raw = summarize(results.raw)
+      const ratio = conveyor.median / raw.median
+      rows.push(
+        row({
+          id: `publish-${size}`,
+          figure: `publish with PubAcks, ${label(size)}, window ${s.window}`,
+          unit: "msg/s",
+          conveyor,
+          raw,
+          note: "raw: default connect options",
+          target: { text: `≥ 1.0× raw (aim ≥ 1.4×: ${ratio >= 1.4 ? "reached" : "not reached"})`, met: ratio >= 1.0 }
+        }),
+        row({
+          id: `publish-${size}-noasynctraces`,
+          figure: `publish with PubAcks, ${label(size)}, window ${s.window}`,
+          unit: "msg/s",
+          conveyor,
+          raw: summarize(results.rawFast),
+          note: "raw: noAsyncTraces: true"
+        })
+      )
+    }
+  } finally {
+    await rawDefault.jsm.streams.delete(STREAM).catch(() => undefined)
+  }
+  return rows
+}

@@ -1,0 +1,246 @@
+import { eventSubject } from "@conveyor/domain"
+import { GatewayRoutesLive, InventoryWorkerLive, NotifierLive, OrchestratorLive, orderApp, PaymentsWorkerLive, ShippingWorkerLive } from "@conveyor/orders"
+import * as HttpServer from "@effect/platform/HttpServer"
+import { AckPolicy, DeliverPolicy } from "@nats-io/jetstream"
+import { ConfigProvider, Layer, Logger, LogLevel, ManagedRuntime } from "effect"
+import { createServer, type Server } from "node:http"
+import type { RawClient } from "./harness.js"
+import { row, type Row } from "./report.js"
+import { percentile, summarize } from "./stats.js"
+
+export interface WorkflowSettings {
+  /** Orders per second of the latency figure. */
+  readonly rate: number
+  readonly seconds: number
+  /** Length of each step of the highest-rate search. */
+  readonly stepSeconds: number
+  readonly maxRate: number
+  readonly runs: number
+}
+
+/** Something that takes orders over HTTP and announces each finished one on a subject. */
+interface Stack {
+  readonly base: string
+  readonly finishedSubjects: ReadonlyArray<string>
+  readonly close: () => Promise<void>
+}
+
+/** Every order app of libs/orders in this process (gateway, orchestrator, three workers, notifier), as apps/demo composes them. */
+const conveyorStack = async (url: string): Promise<Stack> => {
+  const env = {
+    NATS_URL: url,
+    HTTP_PORT: "0",
+    HTTP_HOST: "127.0.0.1",
+    OTEL_SDK_DISABLED: "true",
+    INVENTORY_DEFAULT_STOCK: "1000000000"
+  }
+  const provider = ConfigProvider.fromMap(new Map(Object.entries(env)), { pathDelim: "_" })
+  const services = Layer.mergeAll(OrchestratorLive, InventoryWorkerLive, PaymentsWorkerLive, ShippingWorkerLive, NotifierLive)
+  const layer = orderApp("bench", services, GatewayRoutesLive).pipe(
+    Layer.provide(Layer.setConfigProvider(provider)),
+    Layer.provide(Logger.minimumLogLevel(LogLevel.Error))
+  )
+  const runtime = ManagedRuntime.make(layer as Layer.Layer<any, unknown, never>)
+  const server = await runtime.runPromise(HttpServer.HttpServer)
+  const address = server.address
+  if (address._tag !== "TcpAddress") throw new Error("gateway is not on TCP")
+  return {
+    base: `http://127.0.0.1:${address.port}`,
+    finishedSubjects: [eventSubject("OrderCompleted"), eventSubject("OrderCancelled")],
+    close: () => runtime.dispose()
+  }
+}
+
+const RAW_STREAM = "RAWFLOW"
+/** The order workflow's consumer hops: orchestrator and worker alternating, 4 steps of 2. */
+const HOPS = 8
+
+/**
+ * The raw client doing the messaging of the workflow without its state: an HTTP endpoint that
+ * publishes the order, then 8 durable consumers in a chain, each publishing the message on to the
+ * next subject (awaiting the PubAck) before acking, as the orchestrator and workers do. No KV
+ * (workflow state, idempotency, stock, ledger) and no decoding: a floor, not an equivalent.
+ */
+const rawStack = async (raw: RawClient): Promise<Stack> => {
+  await raw.jsm.streams.add({ name: RAW_STREAM, subjects: ["rawflow.>"], storage: "file" as never })
+  const iterators: Array<{ stop: () => void }> = []
+  for (let hop = 0; hop < HOPS; hop++) {
+    const durable = `hop${hop}`
+    await raw.jsm.consumers.add(RAW_STREAM, {
+      durable_name: durable,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      filter_subject: `rawflow.h${hop}`
+    })
+    const messages = await (await raw.js.consumers.get(RAW_STREAM, durable)).consume({ max_messages: 32 })
+    iterators.push(messages)
+    void (async () => {
+      for await (const m of messages) {
+        JSON.parse(new TextDecoder().decode(m.data))
+        raw.js.publish(`rawflow.h${hop + 1}`, m.data, { msgID: `${m.info.streamSequence}-${hop}` }).then(
+          () => m.ack(),
+          () => m.nak(200)
+        )
+      }
+    })()
+  }
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = []
+    req.on("data", (c: Buffer) => chunks.push(c))
+    req.on("end", () => {
+      const body = Buffer.concat(chunks)
+      const order = JSON.parse(body.toString("utf8")) as { orderId: string }
+      raw.js.publish("rawflow.h0", body, { msgID: `placed:${order.orderId}` }).then(
+        () => {
+          res.writeHead(202, { "content-type": "application/json" })
+          res.end(JSON.stringify({ orderId: order.orderId, status: "accepted" }))
+        },
+        () => {
+          res.writeHead(503)
+          res.end()
+        }
+      )
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  const address = server.address()
+  const port = typeof address === "object" && address !== null ? address.port : 0
+  return {
+    base: `http://127.0.0.1:${port}`,
+    finishedSubjects: [`rawflow.h${HOPS}`],
+    close: async () => {
+      for (const it of iterators) it.stop()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+      await raw.jsm.streams.delete(RAW_STREAM).catch(() => undefined)
+    }
+  }
+}
+
+interface Drive {
+  readonly latenciesMs: ReadonlyArray<number>
+  readonly sent: number
+  readonly failed: number
+  /** Orders sent but not finished when sending stopped. */
+  readonly lagAtEnd: number
+  readonly allFinished: boolean
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)))
+let prefixes = 0
+
+/** POSTs orders at `rate` per second for `seconds`, then waits up to `drainMs` for every one to finish. */
+const drive = async (raw: RawClient, stack: Stack, rate: number, seconds: number, drainMs: number): Promise<Drive> => {
+  const prefix = `b${Date.now().toString(36)}${++prefixes}`
+  const sentAt = new Map<string, number>()
+  const latencies: number[] = []
+  const decoder = new TextDecoder()
+  const subs = stack.finishedSubjects.map((subject) =>
+    raw.nc.subscribe(subject, {
+      callback: (_err, m) => {
+        const id = (JSON.parse(decoder.decode(m.data)) as { orderId?: string }).orderId
+        const at = id === undefined ? undefined : sentAt.get(id)
+        if (id !== undefined && at !== undefined) {
+          latencies.push(performance.now() - at)
+          sentAt.delete(id)
+        }
+      }
+    })
+  )
+  await raw.nc.flush()
+  const total = Math.max(1, Math.round(rate * seconds))
+  let failed = 0
+  const start = performance.now()
+  for (let i = 0; i < total; i++) {
+    await sleep(start + (i * 1000) / rate - performance.now())
+    const orderId = `${prefix}-${i}`
+    sentAt.set(orderId, performance.now())
+    fetch(`${stack.base}/orders`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ orderId, customerId: "bench", items: [{ sku: `sku-${i % 64}`, quantity: 1, unitPriceCents: 100 }] })
+    }).then(
+      async (r) => {
+        await r.arrayBuffer()
+        if (r.status !== 202) failed++
+      },
+      () => failed++
+    )
+  }
+  await sleep(start + (total * 1000) / rate - performance.now())
+  const lagAtEnd = total - latencies.length
+  const deadline = performance.now() + drainMs
+  while (latencies.length + failed < total && performance.now() < deadline) await sleep(50)
+  for (const s of subs) s.unsubscribe()
+  return { latenciesMs: latencies, sent: total, failed, lagAtEnd, allFinished: latencies.length === total }
+}
+
+/** Held: nothing failed, everything finished, and less than one second's worth of orders was outstanding when sending stopped. */
+const held = (d: Drive, rate: number) => d.failed === 0 && d.allFinished && d.lagAtEnd <= Math.max(3, rate)
+
+/** Doubles the rate from `from` while it is held (up to `max`), then tries once between the last held and the first failed. */
+const highestHeldRate = async (raw: RawClient, stack: Stack, from: number, max: number, stepSeconds: number): Promise<number> => {
+  let good = 0
+  let bad = 0
+  for (let rate = from; rate <= max; rate *= 2) {
+    if (held(await drive(raw, stack, rate, stepSeconds, 20_000), rate)) good = rate
+    else {
+      bad = rate
+      break
+    }
+  }
+  if (good > 0 && bad > 0) {
+    const mid = Math.round((good + bad) / 2)
+    if (held(await drive(raw, stack, mid, stepSeconds, 20_000), mid)) good = mid
+  }
+  if (good === 0) {
+    // Not even the starting rate: try a quarter of it once, so the figure says how far off it is.
+    const low = Math.max(1, Math.round(from / 4))
+    if (held(await drive(raw, stack, low, stepSeconds, 20_000), low)) good = low
+  }
+  return good
+}
+
+/**
+ * End-to-end latency of the order workflow (POST /orders to the OrderCompleted event) at a fixed
+ * rate, p50 and p99 per run, and the highest rate held without growing lag (a doubling step search);
+ * against the raw-client chain of the same hops.
+ */
+export const benchWorkflow = async (url: string, raw: RawClient, s: WorkflowSettings): Promise<Row[]> => {
+  const stacks = { conveyor: await conveyorStack(url), raw: await rawStack(raw) }
+  const p50 = { conveyor: [] as number[], raw: [] as number[] }
+  const p99 = { conveyor: [] as number[], raw: [] as number[] }
+  const rates = { conveyor: [] as number[], raw: [] as number[] }
+  try {
+    // Warm-up: a second at the fixed rate on each (JIT, KV buckets, connection pools).
+    for (const side of ["conveyor", "raw"] as const) await drive(raw, stacks[side], s.rate, 1, 20_000)
+    for (let run = 0; run < s.runs; run++) {
+      for (const side of run % 2 === 0 ? (["conveyor", "raw"] as const) : (["raw", "conveyor"] as const)) {
+        const d = await drive(raw, stacks[side], s.rate, s.seconds, 30_000)
+        if (d.latenciesMs.length === 0) throw new Error(`${side}: no order finished (${d.failed} of ${d.sent} requests failed)`)
+        p50[side].push(percentile(d.latenciesMs, 50))
+        p99[side].push(percentile(d.latenciesMs, 99))
+      }
+    }
+    for (let run = 0; run < s.runs; run++) {
+      for (const side of run % 2 === 0 ? (["conveyor", "raw"] as const) : (["raw", "conveyor"] as const)) {
+        rates[side].push(await highestHeldRate(raw, stacks[side], s.rate, s.maxRate, s.stepSeconds))
+      }
+    }
+  } finally {
+    await stacks.conveyor.close()
+    await stacks.raw.close()
+  }
+  const note = "raw: the same 8 hops without KV state or decoding"
+  return [
+    row({ id: "workflow-p50", figure: `order workflow end-to-end latency p50 at ${s.rate} orders/s`, unit: "ms", conveyor: summarize(p50.conveyor), raw: summarize(p50.raw), note }),
+    row({ id: "workflow-p99", figure: `order workflow end-to-end latency p99 at ${s.rate} orders/s`, unit: "ms", conveyor: summarize(p99.conveyor), raw: summarize(p99.raw), note }),
+    row({
+      id: "workflow-max-rate",
+      figure: `highest order rate held without growing lag (steps ×2 from ${s.rate}, ${s.stepSeconds} s each, capped at ${s.maxRate})`,
+      unit: "orders/s",
+      conveyor: summarize(rates.conveyor),
+      raw: summarize(rates.raw),
+      note
+    })
+  ]
+}

@@ -1,0 +1,47 @@
+import { describe, expect, it } from "vitest"
+import { defaultSettings, formatTable, runBench } from "../src/index.js"
+
+const expectedRows = [
+  "publish-256",
+  "publish-256-noasynctraces",
+  "publish-4096",
+  "publish-4096-noasynctraces",
+  "consume-runner",
+  "consume-kv",
+  "consume-traced",
+  "consume-confirmed",
+  "workflow-p50",
+  "workflow-p99",
+  "workflow-max-rate",
+  "rss-backlog",
+  "rss-backlog-rate"
+]
+
+describe("bench --quick, end to end with tiny counts", () => {
+  it("reports every figure for both sides with positive numbers, a ratio and the targets", async () => {
+    const settings = {
+      ...defaultSettings(true),
+      publishMessages: 300,
+      consumeMessages: 300,
+      backlog: 500,
+      workflowRate: 4,
+      workflowSeconds: 1,
+      stepSeconds: 1,
+      maxRate: 8
+    }
+    const report = await runBench(settings, "vitest")
+    expect(report.rows.map((r) => r.id)).toEqual(expectedRows)
+    for (const r of report.rows) {
+      for (const side of [r.conveyor, r.raw]) {
+        expect(side.runs.length, r.id).toBe(settings.runs)
+        expect(side.median, r.id).toBeGreaterThan(0)
+        expect(side.min, r.id).toBeLessThanOrEqual(side.max)
+      }
+      expect(r.ratio, r.id).toBeGreaterThan(0)
+    }
+    const targets = report.rows.filter((r) => r.target !== undefined).map((r) => r.id)
+    expect(targets).toEqual(["publish-256", "publish-4096", "consume-runner", "consume-kv", "consume-traced", "rss-backlog"])
+    const table = formatTable(report)
+    expect(table.split("\n")).toHaveLength(2 + expectedRows.length)
+  }, 240_000)
+})
