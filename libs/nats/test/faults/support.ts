@@ -147,7 +147,8 @@ export const spawnWorker = async (config: WorkerConfig, options: { readonly wait
     },
     exited
   }
-  if (options.waitReady ?? true) await worker.waitForLine((l) => l === "ready")
+  // Generous: a Node process with tsx starts in seconds on a loaded 2-core box.
+  if (options.waitReady ?? true) await worker.waitForLine((l) => l === "ready", 60_000)
   return worker
 }
 

@@ -30,10 +30,11 @@ const crashWhileHandling = async (point: StopPoint) => {
   expect((await a.exited).signal).toBe("SIGKILL")
 
   const b = await spawnWorker(base)
-  await b.waitForLine((l) => l.startsWith("settled job-2 "))
+  // A redelivery that beats A's lease by a few ms is deferred first ("held elsewhere"): wait for
+  // the settlement that decided the message.
+  const settledB = (await b.waitForLine((l) => l.startsWith("settled job-2 ") && !l.startsWith("settled job-2 deferred "))).split(" ")
   await waitDrained(conn.client, setup.name, "worker")
   const outputs = await storedMessageIds(conn.client, setup.outputStream)
-  const settledB = b.lines.find((l) => l.startsWith("settled job-2 "))!.split(" ")
   b.signal("SIGKILL")
   await b.exited
   return { ledger: readLedger(setup.ledgerFile), outputs, settlement: settledB[2], deliveryCount: Number(settledB[3]), ids: batch.map((j) => j.id) }
