@@ -1,9 +1,11 @@
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
-import { Effect, Exit } from "effect"
+import { Cause, Effect, Exit } from "effect"
 import { runCli } from "./cli.js"
 
 NodeRuntime.runMain(runCli(process.argv).pipe(Effect.provide(NodeContext.layer)), {
   disableErrorReporting: true,
   disablePrettyLogger: true,
-  teardown: (exit, onExit) => onExit(Exit.isSuccess(exit) && typeof exit.value === "number" ? exit.value : 1)
+  // Interrupted (Ctrl-C, SIGTERM): 130, as shells report a command stopped by SIGINT.
+  teardown: (exit, onExit) =>
+    onExit(Exit.isSuccess(exit) ? (typeof exit.value === "number" ? exit.value : 1) : Cause.isInterruptedOnly(exit.cause) ? 130 : 1)
 })

@@ -3,7 +3,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node"
 import { uniqueName, useNatsServer } from "@conveyor/testing/vitest"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { StatusReport } from "../src/index.js"
-import { runInProcess } from "./support.js"
+import { eventually, runInProcess, spawnCli } from "./support.js"
 
 const server = useNatsServer()
 let nc: NatsConnection
@@ -82,5 +82,21 @@ describe("conveyor status", () => {
   it("an unknown stream is exit code 5 with one line", async () => {
     const result = await runInProcess("status", "--url", server.url, "--stream", "NO_SUCH_STREAM")
     expect(result).toMatchObject({ code: 5, stderr: "conveyor: unknown stream NO_SUCH_STREAM" })
+  })
+
+  it("--watch refreshes until interrupted, then exits 130", async () => {
+    const { stream } = await backlog()
+    const child = spawnCli(["status", "--watch", "--interval", "1", "--url", server.url, "--stream", stream])
+    let stdout = ""
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()))
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
+    try {
+      await eventually(() => (stdout.match(/^--- /gm) ?? []).length >= 2, 60_000, "two refreshes")
+      expect(stdout.match(new RegExp(`^${stream}/worker\\s+6\\s+2`, "gm"))!.length).toBeGreaterThanOrEqual(2)
+      process.kill(child.pid!, "SIGINT")
+      expect(await exited).toBe(130)
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) process.kill(child.pid!, "SIGKILL")
+    }
   })
 })

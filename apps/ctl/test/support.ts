@@ -38,16 +38,20 @@ export const withoutForcedColor = (): NodeJS.ProcessEnv => {
 
 const main = fileURLToPath(new URL("../src/main.ts", import.meta.url))
 
+/** The CLI as a child process the test drives itself (signals, partial output). */
+export const spawnCli = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
+  spawn(process.execPath, ["--conditions=@conveyor/source", "--import", "tsx", main, ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...withoutForcedColor(), NO_COLOR: "1", ...env }
+  })
+
 /**
  * Runs the CLI as a child process, stdin closed (a non-interactive shell), for exit codes and
  * output exactly as a script sees them. Killed by its pid if it outlives `timeoutMs`.
  */
 export const runChild = (args: ReadonlyArray<string>, env: Record<string, string> = {}, timeoutMs = 60_000): Promise<CliResult> =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--conditions=@conveyor/source", "--import", "tsx", main, ...args], {
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...withoutForcedColor(), NO_COLOR: "1", ...env }
-    })
+    const child = spawnCli(args, env)
     let stdout = ""
     let stderr = ""
     child.stdout.on("data", (c: Buffer) => (stdout += c.toString()))
