@@ -1,13 +1,40 @@
 import { execFile } from "node:child_process"
-import { promisify } from "node:util"
 import { describe, expect, it } from "vitest"
 
+const runDemo = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv) =>
+  new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const child = execFile(process.execPath, ["--conditions=@conveyor/source", "--import", "tsx", "src/main.ts", ...args], {
+      env, cwd: new URL("..", import.meta.url).pathname, timeout: 110_000, killSignal: "SIGKILL", maxBuffer: 10_000_000
+    }, (error, stdout, stderr) => resolve({ code: error === null ? 0 : (typeof error.code === "number" ? error.code : null), stdout, stderr }))
+    // Belt and braces: a failing assertion never leaves the demo (and its nats-server) running.
+    process.once("exit", () => child.kill("SIGKILL"))
+  })
+
 describe("demo", () => {
-  it("starts its own nats-server, moves the messages and stops it", async () => {
-    const env: NodeJS.ProcessEnv = { ...process.env, DEMO_MESSAGES: "200" }
+  it("starts its own nats-server, drives orders through every app and prints a reconciled table", async () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, DEMO_ORDERS: "60" }
     delete env["NATS_URL"]
-    const { stdout } = await promisify(execFile)("npx", ["tsx", "--conditions=@conveyor/source", "src/main.ts"], { env, cwd: new URL("..", import.meta.url).pathname })
+    const { code, stdout, stderr } = await runDemo(["--failure-rate", "0.3"], env)
+    expect(stderr).toBe("")
     expect(stdout).toMatch(/started nats-server on nats:\/\/127\.0\.0\.1:\d+/)
-    expect(stdout).toMatch(/published and processed 200 messages/)
+    expect(stdout).toMatch(/\| orders\s+\|\s+60 \|/)
+    const count = (row: string) => Number(new RegExp(`\\| ${row}\\s+\\|\\s+(\\d+)`).exec(stdout)?.[1])
+    // The mix is decided by index: 5 declines (i % 13 == 5) and 2 stock rejections among 60.
+    expect(count("completed")).toBe(53)
+    expect(count("compensated")).toBe(5)
+    expect(count("rejected")).toBe(2)
+    expect(count("dead-lettered")).toBe(6)
+    expect(count("de-duplicated")).toBe(4)
+    expect(count("not finished")).toBe(0)
+    expect(stdout).toMatch(/\| latency p99\s+\|\s+\d+ ms \|/)
+    expect(stdout).toMatch(/\| trace id\s+\| [0-9a-f]{32} \|/)
+    expect(stdout).toContain("reconciled: every order finished")
+    expect(code).toBe(0)
+  }, 120_000)
+
+  it("rejects a bad flag with the usage and exit code 2", async () => {
+    const { code, stderr } = await runDemo(["--orders", "many"], { ...process.env })
+    expect(code).toBe(2)
+    expect(stderr).toContain("--orders / DEMO_ORDERS must be an integer")
   }, 60_000)
 })

@@ -1,53 +1,59 @@
-// The example until the order workflow lands: starts a local nats-server (unless NATS_URL is
-// set), publishes typed events and processes them with the runner, then prints what happened.
-import { defineHandler, makeRetryPolicy, Publisher, encodeMessage } from "@conveyor/messaging"
-import { ensureTopology, JetStreamPublisherLive, makeNatsConfig, NatsConnectionLive, runJetStreamConsumer } from "@conveyor/nats"
+// The demo: starts a local nats-server (unless NATS_URL is set), runs every app in this one process
+// (gateway, orchestrator, inventory/payments/shipping workers, notifier), drives orders through the
+// gateway with injected faults, declines, duplicate requests and poison messages, and prints a table.
+// Exits 1 when an order did not finish or the counts do not reconcile. `--help` lists the flags.
 import { LocalNatsProcess } from "@conveyor/testing"
-import { defineTopology } from "@conveyor/topology"
-import { Deferred, Effect, Layer, Logger, LogLevel, Schema } from "effect"
+import {
+  GatewayLive, GatewayRoutesLive, InventoryWorkerLive, NotifierLive, OrchestratorLive, orderApp, PaymentsWorkerLive, ShippingWorkerLive
+} from "@conveyor/orders"
+import * as HttpServer from "@effect/platform/HttpServer"
+import { ConfigProvider, Effect, Layer, Logger, LogLevel, ManagedRuntime } from "effect"
+import { parseOptions, usage, UsageError } from "./options.js"
+import { renderReport } from "./report.js"
+import { runDemo } from "./run-demo.js"
+import { STOCK } from "./orders.js"
 
-const Greeting = Schema.Struct({ id: Schema.Number, text: Schema.String })
-const count = Number(process.env["DEMO_MESSAGES"] ?? 1_000)
-
-const topology = defineTopology({
-  streams: [{ name: "DEMO", subjects: ["demo.>"], maxAgeMs: 3_600_000 }],
-  consumers: [{ stream: "DEMO", durable: "demo-worker", filterSubject: "demo.>" }]
-})
-
-const program = Effect.gen(function* () {
-  yield* ensureTopology(topology)
-  const done = yield* Deferred.make<void>()
-  let handled = 0
-  const handler = defineHandler({
-    schema: Greeting,
-    handle: () => Effect.sync(() => (++handled === count ? Deferred.unsafeDone(done, Effect.void) : undefined)),
-    errors: {}
-  })
-  yield* runJetStreamConsumer(handler, { consumer: topology.consumers[0]!, retry: makeRetryPolicy(), concurrency: 32 })
-  const started = Date.now()
-  const messages = yield* Effect.forEach(Array.from({ length: count }, (_, i) => i), (i) =>
-    encodeMessage(Greeting, `demo.greeting`, { id: i, text: `hello ${i}` }, { msgId: `demo-${started}-${i}` })
-  )
-  const publisher = yield* Publisher
-  yield* publisher.publishAll(messages, { maxInFlight: 256 })
-  yield* Deferred.await(done)
-  const seconds = (Date.now() - started) / 1000
-  console.log(`published and processed ${count} messages in ${seconds.toFixed(2)} s (${Math.round(count / seconds)} msg/s)`)
-})
-
-const main = async () => {
+const main = async (): Promise<number> => {
+  const options = parseOptions(process.argv.slice(2), process.env)
+  if (options === "help") {
+    console.log(usage)
+    return 0
+  }
   const local = process.env["NATS_URL"] ? undefined : await LocalNatsProcess.start()
   const url = process.env["NATS_URL"] ?? local!.url
   console.log(local ? `started nats-server on ${url} (store ${local.storeDir})` : `using NATS_URL=${url}`)
-  const layer = JetStreamPublisherLive.pipe(Layer.provideMerge(NatsConnectionLive(makeNatsConfig({ servers: [url], name: "demo" }))))
+  console.log(`driving ${options.orders} orders: payment faults ${Math.round(options.failureRate * 100)}%, declines, stock rejections, duplicate requests, poison messages`)
+  const settings = new Map(Object.entries({
+    NATS_URL: url, NATS_NAME: "conveyor-demo", HTTP_PORT: "0", HTTP_HOST: "127.0.0.1",
+    PAYMENTS_FAILURE_RATE: String(options.failureRate), INVENTORY_DEFAULT_STOCK: String(STOCK),
+    OTEL_SERVICE_NAME: process.env["OTEL_SERVICE_NAME"] ?? "conveyor-demo"
+  }))
+  // Flags above win; anything else (OTEL_*, ORDER_STEP_TIMEOUT_MS, ...) comes from the environment.
+  const config = ConfigProvider.fromMap(settings, { pathDelim: "_" }).pipe(ConfigProvider.orElse(() => ConfigProvider.fromEnv()))
+  const apps = Layer.mergeAll(GatewayLive, OrchestratorLive, InventoryWorkerLive, PaymentsWorkerLive, ShippingWorkerLive, NotifierLive)
+  const layer = orderApp("demo", apps, GatewayRoutesLive).pipe(
+    Layer.provide(Logger.minimumLogLevel(process.env["DEMO_LOG_LEVEL"] === "debug" ? LogLevel.Debug : LogLevel.Error)),
+    Layer.provide(Layer.setConfigProvider(config))
+  )
+  const runtime = ManagedRuntime.make(layer)
   try {
-    await Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(layer), Logger.withMinimumLogLevel(LogLevel.Warning)))
+    const server = await runtime.runPromise(HttpServer.HttpServer)
+    const base = server.address._tag === "TcpAddress" ? `http://127.0.0.1:${server.address.port}` : ""
+    console.log(`every app is running in this process; gateway and ops endpoints on ${base}`)
+    const report = await runtime.runPromise(Effect.scoped(runDemo(base, options, console.log)))
+    console.log(renderReport(report))
+    return report.problems.length === 0 ? 0 : 1
   } finally {
+    await runtime.dispose()
     await local?.stop()
   }
 }
 
-main().catch((error) => {
-  console.error(error instanceof Error ? error.message : error)
-  process.exit(1)
-})
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (error instanceof UsageError) console.error(`${error.message}\n\n${usage}`)
+    else console.error(error instanceof Error ? (error.stack ?? error.message) : error)
+    process.exit(error instanceof UsageError ? 2 : 1)
+  }
+)

@@ -1,0 +1,211 @@
+import { Buckets, eventSubject, orderWorkflow, StreamNames, summarizeOrder } from "@conveyor/domain"
+import { Publisher } from "@conveyor/messaging"
+import { NatsConnection } from "@conveyor/nats"
+import { openJsonBucket } from "@conveyor/orchestration"
+import { Gateway, LedgerEntry, Notifications, Settlements, SkuStock, skuKey } from "@conveyor/orders"
+import { instanceSchema } from "@conveyor/workflow"
+import { Effect } from "effect"
+import { type DemoOptions } from "./options.js"
+import { demoOrder, limitedSku, type DemoOrder, SKUS, skuName, STOCK } from "./orders.js"
+import { makeProgress } from "./progress.js"
+import { type DemoReport, percentile } from "./report.js"
+
+const utf8 = new TextEncoder()
+
+const post = async (base: string, order: DemoOrder) => {
+  for (let attempt = 1; ; attempt++) {
+    const response = await fetch(`${base}/orders`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "idempotency-key": order.idempotencyKey },
+      body: JSON.stringify(order.body)
+    }).catch((e: unknown) => e as Error)
+    // A 503 (broker busy) is retried with the same key, which is exactly what the key is for.
+    if (!(response instanceof Error) && response.status === 202) return (await response.json()) as { orderId: string; duplicate: boolean; traceId?: string }
+    if (attempt >= 5) throw new Error(`POST /orders for ${order.orderId} failed: ${response instanceof Error ? response.message : `${response.status} ${await response.text()}`}`)
+    await new Promise((r) => setTimeout(r, 200 * attempt))
+  }
+}
+
+/** Messages that must end in the dead-letter stream, and how many dead letters each makes. */
+const poison = (run: string) => [
+  // Every durable on ORDER_EVENTS (orchestrator, notifier) dead-letters an undecodable event.
+  { subject: eventSubject("OrderPlaced"), payload: "{not json", copies: 2 },
+  { subject: eventSubject("OrderPlaced"), payload: JSON.stringify({ type: "OrderPlaced", version: 99, orderId: `${run}-v99` }), copies: 2 },
+  // Decodes fine (the notifier acks it) but no such order exists: an illegal transition for the orchestrator.
+  { subject: eventSubject("StockReserved"), payload: JSON.stringify({ type: "StockReserved", version: 1, orderId: `${run}-ghost` }), copies: 1 },
+  { subject: "orders.commands.payments.capture", payload: JSON.stringify({ type: "CapturePayment", version: 1 }), copies: 1 }
+]
+
+const eventually = (check: () => Promise<boolean>, timeoutMs: number) =>
+  Effect.promise(async () => {
+    const deadline = Date.now() + timeoutMs
+    while (Date.now() < deadline) {
+      if (await check()) return true
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    return false
+  })
+
+export const runDemo = (base: string, options: DemoOptions, log: (line: string) => void) =>
+  Effect.gen(function* () {
+    const client = yield* NatsConnection
+    const publisher = yield* Publisher
+    const gateway = yield* Gateway
+    const notifications = yield* Notifications
+    const settlements = yield* Settlements
+    const run = `d${Date.now().toString(36)}`
+    const orders = Array.from({ length: options.orders }, (_, i) => demoOrder(run, i))
+    const byId = new Map(orders.map((o) => [o.orderId, o]))
+    const deadLettersBefore = (yield* Effect.promise(() => client.jsm.streams.info(StreamNames.deadLetters))).state.messages
+
+    // Finish times, from the workflow's own outcome events (a plain subscription: watching, not consuming).
+    const postedAt = new Map<string, number>()
+    const finishedAt = new Map<string, number>()
+    const waiters = new Map<string, () => void>()
+    const deadline = Date.now() + options.timeoutMs
+    /** Resolves when the order's outcome event is seen, or at the run's deadline. */
+    const finished = (orderId: string) =>
+      new Promise<void>((resolve) => {
+        if (finishedAt.has(orderId)) return resolve()
+        const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()))
+        waiters.set(orderId, () => {
+          clearTimeout(timer)
+          waiters.delete(orderId)
+          resolve()
+        })
+      })
+    const subscriptions = [eventSubject("OrderCompleted"), eventSubject("OrderCancelled")].map((subject) =>
+      client.nc.subscribe(subject, {
+        callback: (_err, msg) => {
+          try {
+            const { orderId } = msg.json<{ orderId: string }>()
+            if (byId.has(orderId) && !finishedAt.has(orderId)) {
+              finishedAt.set(orderId, Date.now())
+              waiters.get(orderId)?.()
+            }
+          } catch {
+            // not ours to judge; the consumers dead-letter it
+          }
+        }
+      }))
+    yield* Effect.addFinalizer(() => Effect.sync(() => subscriptions.forEach((s) => s.unsubscribe())))
+
+    const progress = makeProgress(orders.length)
+    const started = Date.now()
+    let traceId: string | undefined
+    let placed = 0
+    let duplicatesSent = 0
+    const ticker = setInterval(() => progress.update(finishedAt.size, placed, ""), 250)
+    yield* Effect.addFinalizer(() => Effect.sync(() => clearInterval(ticker)))
+
+    for (const p of poison(run)) {
+      yield* publisher.publish({ subject: p.subject, payload: utf8.encode(p.payload), msgId: `${run}-poison-${p.subject}-${p.payload.length}` })
+    }
+    yield* Effect.forEach(orders, (order) =>
+      Effect.promise(async () => {
+        if (Date.now() > deadline) return
+        postedAt.set(order.orderId, Date.now())
+        const done = finished(order.orderId)
+        const answer = await post(base, order)
+        traceId ??= answer.traceId
+        placed++
+        if (order.duplicate) {
+          duplicatesSent++
+          await post(base, order)
+        }
+        // Closed loop: a slot places its next order when this one is finished, so latency is
+        // the workflow's, not time spent queued behind thousands of orders placed at once.
+        await done
+      }), { concurrency: options.concurrency, discard: true })
+
+    const allFinished = yield* eventually(async () => {
+      progress.update(finishedAt.size, placed, "")
+      return finishedAt.size === orders.length
+    }, options.timeoutMs)
+    const seconds = (Math.max(...finishedAt.values(), Date.now() * (allFinished ? 0 : 1)) - started) / 1000
+    progress.update(finishedAt.size, placed, "")
+    progress.end()
+    if (!allFinished) log(`timed out after ${options.timeoutMs} ms waiting for orders to finish; checking what is there`)
+
+    // The stores are the truth: reconcile from them, not from what this process saw.
+    const instances = yield* openJsonBucket(client, Buckets.workflows, instanceSchema(orderWorkflow))
+    const stock = yield* openJsonBucket(client, Buckets.inventoryStock, SkuStock)
+    const ledger = yield* openJsonBucket(client, Buckets.paymentsLedger, LedgerEntry)
+    const problems: Array<string> = []
+    const summaries = yield* Effect.forEach(orders, (order) =>
+      instances.get(order.orderId).pipe(Effect.map((i) => ({ order, instance: i?.value }))), { concurrency: 64 })
+    let completed = 0, compensated = 0, rejected = 0, unfinished = 0, stepResends = 0
+    const completedIds = new Set<string>()
+    for (const { order, instance } of summaries) {
+      if (instance === undefined || !instance.terminal) {
+        unfinished++
+        continue
+      }
+      const summary = summarizeOrder(instance)
+      stepResends += summary.retries
+      if (summary.status === "completed") {
+        completed++
+        completedIds.add(order.orderId)
+      } else if (summary.compensations.length > 0) compensated++
+      else rejected++
+      const expected = order.kind === "normal" ? "completed" : "cancelled"
+      if (summary.status !== expected) problems.push(`${order.orderId} (${order.kind}) ended ${summary.status}: ${summary.reason ?? ""}`)
+    }
+    if (unfinished > 0) problems.push(`${unfinished} orders not in a terminal state`)
+
+    // Payments: captured once for every completed order, nothing kept for a cancelled one.
+    yield* Effect.forEach(orders, (order) =>
+      ledger.get(`order.${order.orderId}`).pipe(Effect.map((entry) => {
+        const total = order.body.items.reduce((s, i) => s + i.quantity * i.unitPriceCents, 0)
+        const e = entry?.value
+        if (completedIds.has(order.orderId)) {
+          if (e?.status !== "captured" || e.capturedCents !== total) problems.push(`${order.orderId}: completed but ledger says ${JSON.stringify(e)}`)
+        } else if (e !== undefined && e.capturedCents !== e.refundedCents) {
+          problems.push(`${order.orderId}: cancelled with ${e.capturedCents - e.refundedCents} cents still captured`)
+        }
+      })), { concurrency: 64, discard: true })
+
+    // Stock: per SKU, free + held = the start, and only completed orders hold anything, exactly what they ordered.
+    const skus = [...Array.from({ length: SKUS }, (_, k) => skuName(run, k)), limitedSku(run)]
+    for (const sku of skus) {
+      const entry = (yield* stock.get(skuKey(sku)))?.value
+      if (entry === undefined) continue
+      const held = Object.values(entry.held).reduce((a, b) => a + b, 0)
+      if (entry.available + held !== STOCK) problems.push(`${sku}: ${entry.available} free + ${held} held != ${STOCK}`)
+      for (const [orderId, quantity] of Object.entries(entry.held)) {
+        const line = byId.get(orderId)?.body.items.find((i) => i.sku === sku)
+        if (!completedIds.has(orderId)) problems.push(`${sku}: cancelled or unknown order ${orderId} still holds ${quantity}`)
+        else if (line?.quantity !== quantity) problems.push(`${sku}: ${orderId} holds ${quantity}, ordered ${line?.quantity}`)
+      }
+    }
+
+    const deadLetteredExpected = poison(run).reduce((s, p) => s + p.copies, 0)
+    let deadLettered = 0
+    yield* eventually(async () => {
+      deadLettered = (await client.jsm.streams.info(StreamNames.deadLetters)).state.messages - deadLettersBefore
+      return deadLettered >= deadLetteredExpected
+    }, 15_000)
+    if (deadLettered !== deadLetteredExpected) problems.push(`${deadLettered} dead letters, expected ${deadLetteredExpected}`)
+    if (gateway.duplicates() !== duplicatesSent) problems.push(`${gateway.duplicates()} requests de-duplicated, ${duplicatesSent} repeated`)
+    // The notifier has its own durable: it must see one outcome per order, however far behind it is.
+    const outcomes = () => (notifications.counts().OrderCompleted ?? 0) + (notifications.counts().OrderCancelled ?? 0)
+    yield* eventually(async () => outcomes() >= orders.length - unfinished, 15_000)
+    if (outcomes() !== orders.length - unfinished) problems.push(`notifier saw ${outcomes()} outcomes for ${orders.length - unfinished} finished orders`)
+
+    const latencies = orders.flatMap((o) => {
+      const end = finishedAt.get(o.orderId)
+      const start = postedAt.get(o.orderId)
+      return end === undefined || start === undefined ? [] : [end - start]
+    }).sort((a, b) => a - b)
+    const report: DemoReport = {
+      orders: orders.length, completed, compensated, rejected, unfinished,
+      redeliveries: settlements.total("retried") + settlements.total("deferred"),
+      stepResends,
+      deadLettered, deadLetteredExpected,
+      deduplicated: gateway.duplicates(),
+      redeliveriesDeduplicated: settlements.total("duplicate"),
+      seconds, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), traceId,
+      problems: problems.slice(0, 20).concat(problems.length > 20 ? [`... and ${problems.length - 20} more`] : [])
+    }
+    return report
+  })
