@@ -3,7 +3,10 @@
 import { natsUsers, PROVISIONING_USER, type UserName } from "@conveyor/auth"
 import { type AppName, appAccess, appNames, commandRoutes, eventSubject, type OrderEventType, orderTopology, publishersOf, StreamNames, subjectMatches } from "@conveyor/domain"
 import { PublishFailed } from "@conveyor/messaging"
-import { ensureTopology, makeJetStreamPublisher, makeNatsClient, makeNatsConfig, type NatsClient, NatsConnection, openKvIdempotencyStore, PullFailed, pullDeliveries } from "@conveyor/nats"
+import {
+  ensureTopology, listDeadLetters, makeJetStreamDeadLetterSink, makeJetStreamPublisher, makeNatsClient, makeNatsConfig, type NatsClient, NatsConnection, openKvIdempotencyStore,
+  planTopology, PullFailed, pullDeliveries, replayDeadLetters
+} from "@conveyor/nats"
 import { LocalNatsProcess } from "@conveyor/testing"
 import { Kvm } from "@nats-io/kv"
 import { Chunk, Duration, Effect, Option, Redacted, Stream } from "effect"
@@ -100,6 +103,39 @@ describe("generated NATS users on a real nats-server", () => {
     const refused = await Effect.runPromise(Effect.flip(publish(PROVISIONING_USER, eventSubject("OrderPlaced"))))
     expect(refused).toBeInstanceOf(PublishFailed)
     expect(await client(PROVISIONING_USER).isConnected.pipe(Effect.runPromise)).toBe(true)
+  })
+
+  it("ctl does the operator's job: plan, status listings, read and replay dead letters", async () => {
+    const ctl = client("ctl")
+    const plan = await Effect.runPromise(planTopology(ctl, orderTopology))
+    expect(plan.diffs.every((d) => d.plan._tag === "InSync")).toBe(true)
+    const names: Array<string> = []
+    for await (const n of ctl.jsm.streams.names()) names.push(n)
+    expect(names).toContain(StreamNames.deadLetters)
+    for await (const s of ctl.jsm.streams.list()) {
+      for await (const c of ctl.jsm.consumers.list(s.config.name)) expect(c.num_pending).toBeGreaterThanOrEqual(0)
+    }
+    // The payments worker dead-letters a command as its runtime does; the operator lists the
+    // letter, replays it to its original subject, and the letter leaves the dead-letter stream.
+    await Effect.runPromise(publish("orchestrator", "orders.commands.payments.capture"))
+    const worker = client("payments-worker")
+    const sink = makeJetStreamDeadLetterSink(worker)
+    await Effect.runPromise(
+      pullDeliveries(worker, { stream: StreamNames.commands, durable: "payments-worker", batch: 1, confirmAcks: true }).pipe(
+        Stream.take(1),
+        Stream.mapEffect((d) => sink.send({ delivery: d, reason: "permanent", error: { tag: "CardRejected", message: "test" } }).pipe(Effect.zipRight(d.term("test")))),
+        Stream.runDrain
+      )
+    )
+    const seq = (await ctl.jsm.streams.info(StreamNames.deadLetters)).state.last_seq
+    const letters = await Effect.runPromise(listDeadLetters(ctl, { sequences: [seq] }))
+    expect(letters.map((l) => l.sequence)).toEqual([seq])
+    const report = await Effect.runPromise(replayDeadLetters(ctl, { sequences: [seq] }))
+    expect(report.failed.map((f) => f.reason)).toEqual([])
+    expect(report.replayed.map((l) => l.sequence)).toEqual([seq])
+    expect(await ctl.jsm.streams.getMessage(StreamNames.deadLetters, { seq })).toBeNull()
+    // No durable on DEAD_LETTERS, and the operator may not delete the data streams' durables.
+    await expect(ctl.jsm.consumers.delete(StreamNames.events, "notifier")).rejects.toThrow(denied)
   })
 
   describe.each(appNames.map((app) => [app] as const))("%s", (app) => {

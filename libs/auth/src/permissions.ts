@@ -100,6 +100,9 @@ export const operatorGrants = (topology: Topology, deadLetterStream: string): Re
   `${API}.CONSUMER.MSG.NEXT.${deadLetterStream}.>`,
   `$JS.ACK.${deadLetterStream}.>`,
   `$JS.FC.${deadLetterStream}.>`,
+  // The reading consumer is ephemeral and removed when the listing ends; no durable lives on
+  // the dead-letter stream, so this deletes nothing else.
+  `${API}.CONSUMER.DELETE.${deadLetterStream}.>`,
   `${API}.STREAM.MSG.DELETE.${deadLetterStream}`
 ]
 
