@@ -1,3 +1,4 @@
 import { projectConfig } from "../../vitest.shared.mjs"
 
-export default projectConfig()
+// Several tests start the CLI as a child process (tsx compiling on start-up): generous on a busy machine.
+export default projectConfig({ testTimeout: 120_000 })

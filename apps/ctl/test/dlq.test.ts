@@ -4,7 +4,7 @@ import { uniqueName, useNatsServer } from "@conveyor/testing/vitest"
 import { defineTopology, mergeTopologies } from "@conveyor/topology"
 import { Duration, Effect, Exit, Logger, LogLevel, ManagedRuntime, Schema, Scope } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { eventually, runChild, runInProcess } from "./support.js"
+import { eventually, runChild, runInProcess, runOnTerminal } from "./support.js"
 
 const server = useNatsServer()
 let runtime: ManagedRuntime.ManagedRuntime<NatsConnection, unknown>
@@ -167,6 +167,23 @@ describe("conveyor dlq", () => {
       expect(r.code).toBe(8)
       expect(r.stderr.trimEnd()).toBe("conveyor: refusing to purge 5 dead letter(s) without --yes in a non-interactive shell")
       expect(await s.count(s.dlq.stream)).toBe(5)
+    } finally {
+      await s.stop()
+    }
+  })
+
+  it("on a terminal, purge asks first: no keeps everything, yes removes what it listed", async () => {
+    const s = await scenario()
+    try {
+      const prompt = `Remove these 2 dead letter(s) from ${s.dlq.stream} for good?`
+      const no = await runOnTerminal(["dlq", "purge", "--subject", `${s.prefix}.a`, ...s.url], prompt, "n")
+      expect(no.code).toBe(8)
+      expect(no.stdout).toContain("conveyor: purge cancelled; nothing removed")
+      expect(await s.count(s.dlq.stream)).toBe(5)
+      const yes = await runOnTerminal(["dlq", "purge", "--subject", `${s.prefix}.a`, ...s.url], prompt, "y")
+      expect(yes.code).toBe(0)
+      expect(yes.stdout).toContain(`purged 2 dead letter(s) from ${s.dlq.stream}`)
+      expect(await s.count(s.dlq.stream)).toBe(3)
     } finally {
       await s.stop()
     }

@@ -67,6 +67,36 @@ export const runChild = (args: ReadonlyArray<string>, env: Record<string, string
     })
   })
 
+const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`
+
+/**
+ * The CLI on a pseudo-terminal (util-linux `script`), as an operator at a keyboard runs it: once
+ * stdout shows `prompt`, `answer` is typed. Killed by its pid if it outlives `timeoutMs`.
+ */
+export const runOnTerminal = (args: ReadonlyArray<string>, prompt: string, answer: string, timeoutMs = 60_000): Promise<CliResult> =>
+  new Promise((resolve, reject) => {
+    const command = [process.execPath, "--conditions=@conveyor/source", "--import", "tsx", main, ...args].map(shellQuote).join(" ")
+    const child = spawn("script", ["-qec", command, "/dev/null"], { stdio: ["pipe", "pipe", "pipe"], env: { ...withoutForcedColor(), NO_COLOR: "1" } })
+    let stdout = ""
+    let answered = false
+    child.stdout.on("data", (c: Buffer) => {
+      stdout += c.toString()
+      if (!answered && stdout.includes(prompt)) {
+        answered = true
+        child.stdin.write(answer)
+      }
+    })
+    const timer = setTimeout(() => {
+      if (child.pid !== undefined) process.kill(child.pid, "SIGKILL")
+      reject(new Error(`conveyor ${args.join(" ")} did not exit within ${timeoutMs} ms\n${stdout}`))
+    }, timeoutMs)
+    child.once("error", reject)
+    child.once("exit", (code) => {
+      clearTimeout(timer)
+      resolve({ code: code ?? -1, stdout, stderr: "" })
+    })
+  })
+
 export const eventually = async (check: () => boolean | Promise<boolean>, timeoutMs = 15_000, what = "condition") => {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
