@@ -39,8 +39,11 @@ const headerValue = (value: string, max = 1_024): string => value.replace(/[\r\n
 /** The headers of a dead letter: the original ones plus where it came from and why it failed. */
 export const deadLetterHeaders = (record: DeadLetterRecord, now: Date): Record<string, string> => {
   const d = record.delivery
-  const headers: Record<string, string> = { ...d.headers }
-  delete headers["Nats-Msg-Id"]
+  const headers: Record<string, string> = {}
+  // The server's own headers stay behind: a stored `Nats-Expected-Stream` or `Nats-Expected-Last-*`
+  // would make the dead-letter stream refuse the copy (and the message would be nak'ed forever),
+  // and `Nats-Msg-Id` is replaced by the dead letter's own id.
+  for (const [k, v] of Object.entries(d.headers)) if (!/^nats-/i.test(k)) headers[k] = v
   headers[DeadLetterHeaders.errorTag] = headerValue(record.error.tag, 256)
   headers[DeadLetterHeaders.errorMessage] = headerValue(record.error.message)
   headers[DeadLetterHeaders.reason] = record.reason

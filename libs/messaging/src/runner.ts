@@ -1,4 +1,4 @@
-import { Deferred, Effect, Fiber, Queue, type Scope, Stream } from "effect"
+import { Cause, Deferred, Effect, Fiber, Queue, type Scope, Stream } from "effect"
 import type { DeadLetterSink } from "./dead-letter.js"
 import { type Action, exhaustedBeforeRun } from "./decide.js"
 import type { Delivery } from "./delivery.js"
@@ -121,6 +121,9 @@ export const startConsumer = <A, I, E extends TaggedFailure, R, SE, SR>(
       concurrency: "unbounded"
     }).pipe(
       Effect.flatMap(([fed]) => fed),
+      Effect.tapErrorCause((cause) =>
+        Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logError("consumer stopped: its delivery source failed", { consumer: options.name, cause: Cause.pretty(cause) })
+      ),
       Effect.forkDaemon
     )
     const stop = Effect.gen(function* () {

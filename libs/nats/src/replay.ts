@@ -47,8 +47,12 @@ export class DeadLetterStoreError extends Data.TaggedError("DeadLetterStoreError
   }
 }
 
-/** Headers only the dead-letter copy carries; a replay drops them (keeping the lineage below). */
-const envelopeHeaders = new Set<string>([...Object.values(DeadLetterHeaders), "Nats-Msg-Id"])
+/**
+ * Headers a replay drops: the dead letter's envelope (the lineage is kept below) and the server's
+ * own `Nats-*` headers (the dead letter's id; expectations that would make the republish fail).
+ */
+const envelopeHeaders = new Set<string>(Object.values(DeadLetterHeaders))
+const dropOnReplay = (header: string) => envelopeHeaders.has(header) || /^nats-/i.test(header)
 
 const subjectMatches = (pattern: string, subject: string): boolean => {
   const p = pattern.split(".")
@@ -160,7 +164,7 @@ export const inspectDeadLetter = (
 /** What a replay sends for a dead letter: the original payload and headers, a new id, the lineage. */
 export const replayMessage = (letter: DeadLetter, deadLetterStream: string) => {
   const headers: Record<string, string> = {}
-  for (const [k, v] of Object.entries(letter.headers)) if (!envelopeHeaders.has(k)) headers[k] = v
+  for (const [k, v] of Object.entries(letter.headers)) if (!dropOnReplay(k)) headers[k] = v
   headers[DeadLetterHeaders.replayOf] = letter.originalMessageId
   const traceparent = letter.headers[DeadLetterHeaders.originalTraceparent] ?? letter.headers["traceparent"]
   if (traceparent !== undefined) headers[DeadLetterHeaders.originalTraceparent] = traceparent

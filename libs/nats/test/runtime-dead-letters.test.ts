@@ -98,6 +98,17 @@ describe("dead letters against a real nats-server", () => {
     await worker.stop()
   })
 
+  it("dead-letters a message published with server expectations (Nats-Expected-*) that the dead-letter stream would refuse", async () => {
+    const rt = await setupRuntime(conn)
+    const worker = await startWorker(rt, (id) => Effect.fail(new OutOfStock({ orderId: id })))
+    await rt.publishRaw(`${rt.prefix}.orders`, order("expects"), { msgId: "expects", headers: { "Nats-Expected-Stream": rt.stream } })
+    await eventually(async () => (await rt.letters()).length === 1, 15_000, "the dead letter")
+    const [letter] = await rt.letters()
+    expect(letter).toMatchObject({ originalMessageId: "expects", errorTag: "OutOfStock", attempts: 1 })
+    expect(worker.settled.map((s) => s.settlement)).toEqual(["dead-lettered"])
+    await worker.stop()
+  })
+
   it("dead-letters after exactly the configured attempts when every attempt fails", async () => {
     const rt = await setupRuntime(conn)
     const worker = await startWorker(rt, () => Effect.fail(new WarehouseDown()), makeRetryPolicy({ maxAttempts: 3, initialDelayMs: 20, jitter: 0 }))
