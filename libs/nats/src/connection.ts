@@ -1,6 +1,6 @@
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream"
 import { connect, credsAuthenticator, type ConnectionOptions, type NatsConnection as RawConnection } from "@nats-io/transport-node"
-import { Context, Deferred, Duration, Effect, Layer, Option, Redacted, Schedule } from "effect"
+import { Context, Deferred, Duration, Effect, Layer, Option, Redacted, Runtime, Schedule } from "effect"
 import { readFileSync } from "node:fs"
 import { natsConfig, type NatsConfig } from "./config.js"
 import { ConnectionFailed, ConnectionLost, errorText } from "./errors.js"
@@ -66,6 +66,8 @@ export const makeNatsClient = (config: NatsConfig) =>
     const lostSignal = yield* Deferred.make<never, ConnectionLost>()
     let closingByUs = false
     let connected = true
+    // The caller's runtime, so these warnings reach its logger (JSON, stderr) and not the default one.
+    const runFork = Runtime.runFork(yield* Effect.runtime<never>())
     yield* Effect.forkDaemon(
       Effect.promise(async () => {
         for await (const status of nc.status()) {
@@ -73,7 +75,7 @@ export const makeNatsClient = (config: NatsConfig) =>
           if (status.type === "reconnect") connected = true
           if (status.type === "disconnect" || status.type === "reconnect" || status.type === "error" || status.type === "ldm") {
             const detail = "server" in status ? String(status.server) : "error" in status ? errorText(status.error) : ""
-            Effect.runFork(Effect.logWarning(`nats ${status.type}`, { url, detail }))
+            runFork(Effect.logWarning(`nats ${status.type}`, { url, detail }))
           }
         }
       })
