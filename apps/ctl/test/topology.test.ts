@@ -1,5 +1,6 @@
 import { jetstreamManager } from "@nats-io/jetstream"
 import { connect, nanos, type NatsConnection } from "@nats-io/transport-node"
+import { LocalNatsProcess } from "@conveyor/testing"
 import { uniqueName, useNatsServer } from "@conveyor/testing/vitest"
 import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -89,5 +90,35 @@ describe("conveyor topology", () => {
     expect(result.code).toBe(2)
     expect(result.stderr).toMatch(new RegExp(`^conveyor: topology file ${file}: .*name`))
     expect(result.stderr.split("\n")).toHaveLength(1)
+  })
+
+  it("applies with a least-privilege provisioning user that may not list stream names", async () => {
+    const config = join(dir, "prov.conf")
+    writeFileSync(config, `authorization {
+  users = [{ user: "prov", password: "p", permissions: {
+    publish: { allow: ["$JS.API.INFO", "$JS.API.STREAM.CREATE.>", "$JS.API.STREAM.UPDATE.>", "$JS.API.STREAM.INFO.>", "$JS.API.CONSUMER.CREATE.>", "$JS.API.CONSUMER.DURABLE.CREATE.>", "$JS.API.CONSUMER.INFO.>"] },
+    subscribe: { allow: ["_INBOX.>"] }
+  } }]
+}
+`)
+    const limited = await LocalNatsProcess.start({ args: ["-c", config] })
+    try {
+      const file = topologyFile({ streams: [{ name: "LP", subjects: ["lp.>"] }], consumers: [{ stream: "LP", durable: "w" }], buckets: [{ name: "lp-kv" }] })
+      const { NATS_USER: _u, NATS_PASSWORD: _p, ...env } = process.env
+      process.env = { ...env, NATS_USER: "prov", NATS_PASSWORD: "p" }
+      try {
+        const applied = await runInProcess("topology", "apply", "--url", limited.url, "--no-default", "--file", file)
+        expect(applied.stderr).toBe("")
+        expect(applied.code).toBe(0)
+        expect(applied.stdout).toContain("? undeclared streams not checked: the server would not list stream names")
+        expect(applied.stdout).toContain("applied: 3 created, 0 updated")
+        const again = await runInProcess("topology", "diff", "--url", limited.url, "--no-default", "--file", file, "--fail-on-change")
+        expect(again.code).toBe(0)
+      } finally {
+        process.env = { ...env, ...(_u !== undefined ? { NATS_USER: _u } : {}), ...(_p !== undefined ? { NATS_PASSWORD: _p } : {}) }
+      }
+    } finally {
+      await limited.stop()
+    }
   })
 })

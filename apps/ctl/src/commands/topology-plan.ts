@@ -35,12 +35,15 @@ export const mergeByName = (parts: ReadonlyArray<Topology>): Topology => {
 
 export interface TopologyDiff {
   readonly diffs: ReadonlyArray<ResourceDiff>
-  /** Streams on the server that nothing declares (KV streams of declared buckets excluded). */
-  readonly undeclared: ReadonlyArray<string>
+  /**
+   * Streams on the server that nothing declares (KV streams of declared buckets excluded); null
+   * when the server would not list stream names (a provisioning user without that permission).
+   */
+  readonly undeclared: ReadonlyArray<string> | null
   readonly summary: { readonly create: number; readonly update: number; readonly drift: number; readonly inSync: number }
 }
 
-export const summarize = (report: TopologyReport, undeclared: ReadonlyArray<string>): TopologyDiff => ({
+export const summarize = (report: TopologyReport, undeclared: ReadonlyArray<string> | null): TopologyDiff => ({
   diffs: report.diffs,
   undeclared,
   summary: {
@@ -65,8 +68,8 @@ export const diffTopology = (topology: Topology): Effect.Effect<TopologyDiff, Ct
         return out
       },
       catch: fromApiError("streams")
-    })
-    return summarize(report, names.filter((n) => !declared.has(n)).sort())
+    }).pipe(Effect.orElseSucceed(() => null))
+    return summarize(report, names === null ? null : names.filter((n) => !declared.has(n)).sort())
   })
 
 export const hasChanges = (diff: TopologyDiff): boolean => diff.summary.create + diff.summary.update + diff.summary.drift > 0
@@ -88,8 +91,10 @@ export const renderDiff = (diff: TopologyDiff): string => {
     }
     if (plan._tag === "InSync" && drift.length === 0) lines.push(`= ${name}: in sync`)
   }
-  for (const name of diff.undeclared) lines.push(`? stream ${name}: on the server, not declared`)
+  if (diff.undeclared === null) lines.push("? undeclared streams not checked: the server would not list stream names")
+  for (const name of diff.undeclared ?? []) lines.push(`? stream ${name}: on the server, not declared`)
   const s = diff.summary
-  lines.push("", `${s.create} to create, ${s.update} to update, ${s.drift} drifted, ${s.inSync} in sync, ${diff.undeclared.length} undeclared`)
+  const undeclared = diff.undeclared === null ? "" : `, ${diff.undeclared.length} undeclared`
+  lines.push("", `${s.create} to create, ${s.update} to update, ${s.drift} drifted, ${s.inSync} in sync${undeclared}`)
   return lines.join("\n")
 }
