@@ -1,10 +1,10 @@
-import { defineHandler, makeRetryPolicy, Publisher } from "@conveyor/messaging"
+import { defineHandler, makeRetryPolicy } from "@conveyor/messaging"
 import { useNatsServer } from "@conveyor/testing/vitest"
 import { Effect } from "effect"
 import v8 from "node:v8"
 import vm from "node:vm"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { JetStreamPublisherLive, runJetStreamConsumer } from "../../src/index.js"
+import { runJetStreamConsumer } from "../../src/index.js"
 import { eventually, openClient, runScoped } from "../support.js"
 import { Job } from "./fixtures/job.js"
 import { faultSetup } from "./support.js"
@@ -31,14 +31,16 @@ const total = 100_000
 const concurrency = 32
 
 describe("a burst of 100k messages on a slow handler", () => {
-  it("keeps in-flight within the bound and memory flat while the backlog drains to zero", { timeout: 150_000 }, async () => {
+  it("keeps in-flight within the bound and memory flat while the backlog drains to zero", { timeout: 300_000 }, async () => {
     const setup = await faultSetup(conn.runtime, "BURST", { ackWaitMs: 30_000, maxAckPending: 1_000 })
+    // Published with the raw client, a window of PubAcks at a time: the publisher is not under test
+    // here, and the box's two cores are better spent on the consumer.
     const utf8 = new TextEncoder()
     const publishStarted = Date.now()
-    const publisher = await conn.runtime.runPromise(Effect.provide(Publisher, JetStreamPublisherLive))
-    for (let i = 0; i < total; i += 10_000) {
-      const batch = Array.from({ length: 10_000 }, (_, k) => ({ subject: setup.jobSubject, payload: utf8.encode(JSON.stringify({ id: `b-${i + k}`, n: i + k })) }))
-      await Effect.runPromise(publisher.publishAll(batch, { maxInFlight: 512 }))
+    for (let i = 0; i < total; i += 500) {
+      await Promise.all(
+        Array.from({ length: Math.min(500, total - i) }, (_, k) => conn.client.js.publish(setup.jobSubject, utf8.encode(`{"id":"b-${i + k}","n":${i + k}}`)))
+      )
     }
     const publishMs = Date.now() - publishStarted
     expect((await conn.client.jsm.streams.info(setup.name)).state.messages).toBe(total)
@@ -80,7 +82,8 @@ describe("a burst of 100k messages on a slow handler", () => {
         await new Promise((r) => setTimeout(r, 1_000))
       }
     })()
-    await eventually(() => handled >= total, 120_000, "the backlog to be handled")
+    // Generous: ~30 s on an idle 2-core box, several times that when other test runs share it.
+    await eventually(() => handled >= total, 270_000, "the backlog to be handled")
     const consumeMs = Date.now() - consumeStarted
     await eventually(async () => {
       const info = await conn.client.jsm.consumers.info(setup.name, "worker")

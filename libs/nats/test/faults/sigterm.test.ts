@@ -17,7 +17,7 @@ const settledIds = (lines: ReadonlyArray<string>, settlement: string) =>
   lines.filter((l) => l.startsWith("settled ") && l.split(" ")[2] === settlement).map((l) => l.split(" ")[1]!)
 
 describe("SIGTERM with handlers in flight", () => {
-  it("lets them finish, exits 0, and nothing done is redelivered", { timeout: 90_000 }, async () => {
+  it("lets them finish, exits 0, and nothing done is redelivered", { timeout: 120_000 }, async () => {
     const setup = await faultSetup(conn.runtime, "SIGTERM", { ackWaitMs: 2_000 })
     const base = { url: server.url, consumer: setup.consumer, bucket: setup.bucket, ledgerFile: setup.ledgerFile, outputSubject: setup.outputSubject }
     const batch = jobs("t", 12)

@@ -42,7 +42,7 @@ const crashWhileHandling = async (point: StopPoint) => {
 
 // The three scenarios use their own streams and workers: run them at once (each mostly waits on an ack wait).
 describe.concurrent("a worker SIGKILLed while handling a message", () => {
-  it("before its side effect: the message is redelivered and the effect happens once", { timeout: 90_000 }, async ({ expect }) => {
+  it("before its side effect: the message is redelivered and the effect happens once", { timeout: 120_000 }, async ({ expect }) => {
     const r = await crashWhileHandling("before-effect")
     expect(r.deliveryCount).toBeGreaterThanOrEqual(2)
     expect(r.settlement).toBe("acked")
@@ -50,7 +50,7 @@ describe.concurrent("a worker SIGKILLed while handling a message", () => {
     expect([...r.outputs].sort()).toEqual(r.ids.map((id) => `${id}>done`))
   })
 
-  it("after its effect was recorded but before its ack: redelivered, acked as a duplicate, the effect stays single", { timeout: 90_000 }, async ({ expect }) => {
+  it("after its effect was recorded but before its ack: redelivered, acked as a duplicate, the effect stays single", { timeout: 120_000 }, async ({ expect }) => {
     const r = await crashWhileHandling("after-commit")
     expect(r.deliveryCount).toBeGreaterThanOrEqual(2)
     expect(r.settlement).toBe("duplicate")
@@ -58,7 +58,7 @@ describe.concurrent("a worker SIGKILLed while handling a message", () => {
     expect([...r.outputs].sort()).toEqual(r.ids.map((id) => `${id}>done`))
   })
 
-  it("between its effect and the record: the handler runs again (at-least-once), its derived-id output is stored once", { timeout: 90_000 }, async ({ expect }) => {
+  it("between its effect and the record: the handler runs again (at-least-once), its derived-id output is stored once", { timeout: 120_000 }, async ({ expect }) => {
     // The window the idempotency store cannot close for an effect outside JetStream: the record is
     // written after the handler returns. Outputs published with derived ids stay single.
     const r = await crashWhileHandling("after-effect")
