@@ -102,5 +102,11 @@ describe("KV idempotency store against a real nats-server", () => {
     expect(refused.value).toMatchObject({ _tag: "InvalidConsumerConfig" })
     expect(refused.value.message).toMatch(/shorter than the redelivery window/)
     await refused.close()
+    // And a max_deliver below the policy's attempts: the server would give up before the dead letter.
+    const capped = defineTopology({ streams: [], consumers: [{ stream, durable: "capped", ackWaitMs: 30_000, maxDeliver: 2 }] })
+    await conn.runtime.runPromise(ensureTopology(capped))
+    const tooFew = await runScoped(conn.runtime, Effect.flip(runJetStreamConsumer(handler, { consumer: capped.consumers[0]!, retry: makeRetryPolicy({ maxAttempts: 5 }) })))
+    expect(tooFew.value.message).toMatch(/max_deliver 2 is below/)
+    await tooFew.close()
   })
 })
