@@ -1,0 +1,131 @@
+// End to end with every app as its own process: orders flow while the payments worker and then the
+// orchestrator are SIGKILLed and restarted. Afterwards every order must be finished and the stores
+// must reconcile: no payment captured twice, stock back to start for every cancelled order, no
+// timer lost (timers set before the orchestrator died fire after it restarts).
+import { Buckets } from "@conveyor/domain"
+import { ledgerKey, skuKey } from "@conveyor/orders"
+import { type AppProcess, startAppProcess } from "@conveyor/orders/processes"
+import { useNatsServer } from "@conveyor/testing/vitest"
+import { Kvm } from "@nats-io/kv"
+import { connect } from "@nats-io/transport-node"
+import { afterAll, describe, expect, it } from "vitest"
+
+const server = useNatsServer()
+const running = new Map<string, AppProcess>()
+afterAll(async () => {
+  // By pid, each of ours; SIGKILL because a failed test must not wait for graceful shutdowns.
+  await Promise.all([...running.values()].map((app) => app.stop("SIGKILL")))
+})
+
+const STOCK = 1_000
+const env = () => ({
+  NATS_URL: server.url,
+  ORDER_STEP_TIMEOUT_MS: "2500",
+  ORDER_MAX_ATTEMPTS: "4",
+  TIMER_POLL_MS: "100",
+  PAYMENTS_FAILURE_RATE: "0.2",
+  INVENTORY_DEFAULT_STOCK: String(STOCK),
+  RETRY_INITIAL_DELAY_MS: "100",
+  CONSUMER_CONCURRENCY: "16"
+})
+const start = async (app: string) => {
+  const process = await startAppProcess(app, env())
+  running.set(app, process)
+  await process.waitReady(90_000)
+  return process
+}
+const t0 = Date.now()
+const note = (s: string) => console.log(`E2E +${Date.now() - t0} ms: ${s}`)
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+const orderOf = (i: number) => ({
+  orderId: `e2e-${i}`,
+  customerId: i % 7 === 4 ? `decline-${i}` : `c-${i}`,
+  items: [{ sku: `sku-${i % 5}`, quantity: 1 + (i % 3), unitPriceCents: 100 + i }, { sku: `sku-${(i + 2) % 5}`, quantity: 1, unitPriceCents: 50 }]
+})
+
+describe("apps as separate processes", () => {
+  it("every order finishes and reconciles across SIGKILL + restart of a worker and the orchestrator", async () => {
+    // All at once: each ensures the topology, and identical creates are idempotent (failures are retried).
+    await Promise.all(["orchestrator", "gateway", "inventory-worker", "payments-worker", "shipping-worker", "notifier"].map(start))
+    note("all ready")
+    const gateway = running.get("gateway")!
+    const N = 48
+    const place = async (i: number) => {
+      const r = await fetch(`${gateway.url}/orders`, {
+        method: "POST", headers: { "content-type": "application/json", "idempotency-key": `e2e-key-${i}` }, body: JSON.stringify(orderOf(i))
+      })
+      expect(r.status).toBe(202)
+    }
+    const placing = (async () => {
+      for (let i = 0; i < N; i += 4) {
+        await Promise.all([i, i + 1, i + 2, i + 3].map(place))
+        await sleep(60)
+      }
+    })()
+
+    // Mid-run: the payments worker dies, so captures go unanswered and their step timers are set;
+    // then the orchestrator dies while those timers are pending in the bucket.
+    await sleep(1_000)
+    await running.get("payments-worker")!.stop("SIGKILL")
+    await sleep(3_000)
+    const killedAt = Date.now()
+    await running.get("orchestrator")!.stop("SIGKILL")
+    note("orchestrator killed")
+    await placing
+    note("placed")
+    await sleep(500)
+    await start("orchestrator")
+    const restartedAt = Date.now()
+    note("orchestrator restarted")
+    await start("payments-worker")
+    note("payments restarted")
+
+    const nc = await connect({ servers: server.url })
+    try {
+      const kvm = new Kvm(nc)
+      const workflows = await kvm.open(Buckets.workflows)
+      const read = async (i: number) => (await workflows.get(`e2e-${i}`))?.json<any>()
+      const deadline = Date.now() + 90_000
+      let instances: Array<any> = []
+      while (Date.now() < deadline) {
+        instances = await Promise.all(Array.from({ length: N }, (_, i) => read(i)))
+        if (instances.every((x) => x?.terminal === true)) break
+        note(`${instances.filter((x) => x?.terminal).length} terminal`)
+        await sleep(500)
+      }
+      const unfinished = instances.map((x, i) => (x?.terminal === true ? undefined : `e2e-${i}: ${x?.state?._tag ?? "no instance"}`)).filter(Boolean)
+      expect(unfinished).toEqual([])
+
+      const completed = new Set(instances.filter((x) => x.state._tag === "Completed").map((x) => x.workflowId))
+      expect(completed.size).toBeGreaterThan(0)
+      expect(instances.filter((x) => x.state._tag === "Cancelled").length).toBeGreaterThan(0)
+
+      // Payments: one capture per completed order, nothing kept for a cancelled one.
+      const ledger = await kvm.open(Buckets.paymentsLedger)
+      for (let i = 0; i < N; i++) {
+        const entry = (await ledger.get(ledgerKey(`e2e-${i}`)))?.json<any>()
+        const total = orderOf(i).items.reduce((s, it) => s + it.quantity * it.unitPriceCents, 0)
+        if (completed.has(`e2e-${i}`)) expect(entry, `e2e-${i}`).toMatchObject({ status: "captured", capturedCents: total, refundedCents: 0 })
+        else expect(entry === undefined || entry.capturedCents === entry.refundedCents, `e2e-${i} ${JSON.stringify(entry)}`).toBe(true)
+      }
+      // Stock: free + held = start per SKU, held only by completed orders.
+      const stock = await kvm.open(Buckets.inventoryStock)
+      for (let k = 0; k < 5; k++) {
+        const entry = (await stock.get(skuKey(`sku-${k}`)))!.json<any>()
+        const held = Object.values<number>(entry.held).reduce((a, b) => a + b, 0)
+        expect(entry.available + held).toBe(STOCK)
+        expect(Object.keys(entry.held).filter((id) => !completed.has(id))).toEqual([])
+      }
+      // Timers: none left, and some set before the orchestrator died fired after it came back.
+      const timerKeys: Array<string> = []
+      for await (const key of await (await kvm.open(Buckets.timers)).keys()) timerKeys.push(key)
+      expect(timerKeys).toEqual([])
+      const survivedRestart = instances.flatMap((x) =>
+        x.history.filter((h: any, j: number) => h.event === "StepTimedOut" && h.at >= restartedAt && (x.history[j - 1]?.at ?? Infinity) < killedAt))
+      expect(survivedRestart.length).toBeGreaterThan(0)
+    } finally {
+      await nc.close()
+    }
+  }, 170_000)
+})
