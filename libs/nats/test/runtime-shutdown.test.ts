@@ -62,7 +62,7 @@ describe("graceful shutdown of a worker process", () => {
     const { stream } = await setup(40)
     const ledger = join(dir, "graceful.log")
     const w = startWorker(stream, ledger, 400, 20_000)
-    await eventually(() => readLedger(ledger).started.length >= 4, 30_000, `handlers to start\n${w.output()}`)
+    await eventually(() => readLedger(ledger).started.length >= 4, 60_000, `handlers to start\n${w.output()}`)
     w.child.kill("SIGTERM")
     const exit = await w.exited
     expect(exit, w.output()).toEqual({ code: 0, signal: null })
@@ -88,19 +88,19 @@ describe("graceful shutdown of a worker process", () => {
     expect(redelivered).toHaveLength(remaining)
     expect(redelivered.filter((id) => done.includes(id))).toEqual([])
     expect(new Set([...redelivered, ...done]).size).toBe(40)
-  }, 90_000)
+  }, 150_000)
 
   it("exits at once on a second signal, without waiting for the grace", async () => {
     const { stream } = await setup(4)
     const ledger = join(dir, "hard.log")
     const w = startWorker(stream, ledger, 60_000, 60_000)
-    await eventually(() => readLedger(ledger).started.length >= 1, 30_000, `a handler to start\n${w.output()}`)
+    await eventually(() => readLedger(ledger).started.length >= 1, 60_000, `a handler to start\n${w.output()}`)
     w.child.kill("SIGTERM")
-    await eventually(() => w.output().includes("stopping gracefully"), 10_000, `the first signal to be seen\n${w.output()}`)
+    await eventually(() => w.output().includes("stopping gracefully"), 30_000, `the first signal to be seen\n${w.output()}`)
     w.child.kill("SIGTERM")
     const exit = await w.exited
     expect(exit.code).toBe(130)
     expect(readLedger(ledger).done).toEqual([])
     expect(w.output()).toMatch(/received again: exiting now/)
-  }, 60_000)
+  }, 120_000)
 })
