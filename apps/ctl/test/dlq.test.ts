@@ -74,6 +74,8 @@ describe("conveyor dlq", () => {
       const table = await runInProcess("dlq", "list", ...s.url, "--subject", `${s.prefix}.>`)
       expect(table.stdout).toMatch(/^\s*SEQ\s+DEAD-LETTERED\s+ORIGINAL SUBJECT\s+CONSUMER\s+ATTEMPTS\s+REASON\s+ERROR/)
       expect(table.stdout).toContain("5 dead letter(s)")
+      const limited = await runInProcess("dlq", "list", ...s.url, "--limit", "2")
+      expect(limited.stdout).toContain("2 dead letter(s)\n(the first 2; more may match: raise --limit or narrow the filter)")
 
       const shown = await runInProcess("dlq", "show", String(letters[1]!.sequence), ...s.url)
       expect(shown.code).toBe(0)

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { TopologyDiff } from "../src/index.js"
-import { runInProcess } from "./support.js"
+import { runChild, runInProcess } from "./support.js"
 
 const server = useNatsServer()
 let nc: NatsConnection
@@ -114,6 +114,11 @@ describe("conveyor topology", () => {
         expect(applied.stdout).toContain("applied: 3 created, 0 updated")
         const again = await runInProcess("topology", "diff", "--url", limited.url, "--no-default", "--file", file, "--fail-on-change")
         expect(again.code).toBe(0)
+        // As a process: the server's permission error is logged on stderr, stdout stays pure JSON.
+        const child = await runChild(["topology", "diff", "--json", "--url", limited.url, "--no-default", "--file", file], { NATS_USER: "prov", NATS_PASSWORD: "p" })
+        expect(child.code).toBe(0)
+        expect((JSON.parse(child.stdout) as TopologyDiff).summary).toEqual({ create: 0, update: 0, drift: 0, inSync: 3 })
+        expect(child.stderr).toMatch(/^conveyor: warn: nats error .*Permissions Violation/m)
       } finally {
         process.env = { ...env, ...(_u !== undefined ? { NATS_USER: _u } : {}), ...(_p !== undefined ? { NATS_PASSWORD: _p } : {}) }
       }

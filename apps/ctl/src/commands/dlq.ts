@@ -71,7 +71,8 @@ const listCommand = Command.make(
       Effect.gen(function* () {
         yield* requireStream(args.dlqStream)
         const letters = yield* matching(args.dlqStream, yield* select(args, []), args.limit)
-        yield* Console.log(args.json ? JSON.stringify(letters.map(letterJson), null, 2) : renderList(letters))
+        const more = letters.length === args.limit ? `\n(the first ${args.limit}; more may match: raise --limit or narrow the filter)` : ""
+        yield* Console.log(args.json ? JSON.stringify(letters.map(letterJson), null, 2) : `${renderList(letters)}${more}`)
       })
     )
 ).pipe(Command.withDescription("dead letters, oldest first, filtered by original subject, stream, consumer, error and time"))
