@@ -43,7 +43,7 @@ export const tracedPublisher = (inner: Publisher["Type"], metrics?: MetricsServi
 
 /**
  * Replaces the Publisher in context with its traced version; publish durations are recorded when
- * Metrics is provided too. `layerTracedPublisher.pipe(Layer.provide(JetStreamPublisherLive))`.
+ * Metrics is provided too. `@conveyor/nats`'s JetStreamPublisherLive is already built with it.
  */
 export const layerTracedPublisher: Layer.Layer<Publisher, never, Publisher> = Layer.effect(
   Publisher,

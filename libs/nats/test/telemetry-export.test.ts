@@ -1,4 +1,4 @@
-import { defineHandler, layerTracedPublisher, makeRetryPolicy, publishEvent } from "@conveyor/messaging"
+import { defineHandler, makeRetryPolicy, publishEvent } from "@conveyor/messaging"
 import { layerTracingFromEnv } from "@conveyor/telemetry"
 import { uniqueName, useNatsServer } from "@conveyor/testing/vitest"
 import { defineTopology } from "@conveyor/topology"
@@ -70,7 +70,7 @@ describe("OTLP export through the runtime", () => {
       const tracing = yield* Layer.buildWithScope(layerTracingFromEnv({ serviceName: "fallback" }).pipe(Layer.provide(Layer.setConfigProvider(env))), tracingScope)
       const appScope = yield* Scope.make()
       const nats = NatsConnectionLive(makeNatsConfig({ servers: [server.url], name: "export-e2e", connectTimeout: Duration.seconds(5) }))
-      const app = yield* Layer.buildWithScope(layerTracedPublisher.pipe(Layer.provide(JetStreamPublisherLive), Layer.provideMerge(nats)), appScope)
+      const app = yield* Layer.buildWithScope(JetStreamPublisherLive.pipe(Layer.provideMerge(nats)), appScope)
       const ctx = Context.merge(tracing, app)
 
       const stream = uniqueName("EXP")

@@ -1,4 +1,4 @@
-import { defineHandler, layerTracedPublisher, makeMemoryIdempotencyStore, makeRetryPolicy, publishEvent, type Settlement } from "@conveyor/messaging"
+import { defineHandler, makeMemoryIdempotencyStore, makeRetryPolicy, publishEvent, type Settlement } from "@conveyor/messaging"
 import { layerTelemetryWithOpsServer } from "@conveyor/telemetry"
 import { uniqueName, useNatsServer } from "@conveyor/testing/vitest"
 import { defineTopology } from "@conveyor/topology"
@@ -81,7 +81,7 @@ describe("metrics and readiness of a running consumer", () => {
       const telemetry = yield* Layer.build(Telemetry)
       const base = yield* Effect.provide(baseUrl, telemetry)
       const connection = yield* Layer.build(nats())
-      const publisher = yield* Layer.build(layerTracedPublisher.pipe(Layer.provide(JetStreamPublisherLive)).pipe(Layer.provide(Layer.succeedContext(Context.merge(telemetry, connection)))))
+      const publisher = yield* Layer.build(JetStreamPublisherLive.pipe(Layer.provide(Layer.succeedContext(Context.merge(telemetry, connection)))))
       const ctx = Context.merge(Context.merge(telemetry, connection), publisher)
       const stream = uniqueName("OPS")
       const { topology, deadLetters, subject } = topologyFor(stream)

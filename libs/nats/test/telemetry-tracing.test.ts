@@ -1,4 +1,4 @@
-import { DeadLetterHeaders, defineHandler, layerTracedPublisher, makeRetryPolicy, Publisher, publishEvent } from "@conveyor/messaging"
+import { DeadLetterHeaders, defineHandler, makeRetryPolicy, Publisher, publishEvent } from "@conveyor/messaging"
 import { InMemorySpanExporter, layerTracingInMemory } from "@conveyor/telemetry"
 import { uniqueName, useNatsServer } from "@conveyor/testing/vitest"
 import { defineTopology } from "@conveyor/topology"
@@ -31,7 +31,7 @@ let runtime: ManagedRuntime.ManagedRuntime<NatsConnection | Publisher, unknown>
 beforeAll(async () => {
   const nats = NatsConnectionLive(makeNatsConfig({ servers: [server.url], name: "telemetry-tracing", connectTimeout: Duration.seconds(5) }))
   runtime = ManagedRuntime.make(
-    layerTracedPublisher.pipe(Layer.provide(JetStreamPublisherLive), Layer.provideMerge(nats), Layer.provideMerge(layerTracingInMemory(exporter, { serviceName: "tracing-e2e" })))
+    JetStreamPublisherLive.pipe(Layer.provideMerge(nats), Layer.provideMerge(layerTracingInMemory(exporter, { serviceName: "tracing-e2e" })))
   )
   await runtime.runPromise(Effect.void)
 })

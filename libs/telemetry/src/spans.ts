@@ -18,6 +18,8 @@ export const producerSpan =
     Effect.flatMap(injectTraceHeaders(), publish).pipe(
       Effect.withSpan(`publish ${subject}`, {
         kind: "producer",
+        // The call site is the runtime's publisher, the same for every message: not worth a stack per span.
+        captureStackTrace: false,
         attributes: {
           [MessagingAttributes.system]: MESSAGING_SYSTEM,
           [MessagingAttributes.operationType]: OperationType.send,
@@ -82,6 +84,7 @@ export const consumerSpan =
     return Effect.acquireUseRelease(
       Effect.makeSpan(`process ${options.subject}`, {
         kind: "consumer",
+        captureStackTrace: false,
         links,
         ...(Option.isSome(parent) ? { parent: parent.value } : { root: true }),
         attributes: {
