@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { runJetStreamConsumer } from "../../src/index.js"
 import { eventually, openClient, runScoped } from "../support.js"
 import { Job } from "./fixtures/job.js"
-import { faultSetup } from "./support.js"
+import { cleanupFaults, faultSetup } from "./support.js"
 
 const server = useNatsServer()
 let conn: Awaited<ReturnType<typeof openClient>>
@@ -15,6 +15,7 @@ beforeAll(async () => {
   conn = await openClient(server.url)
 })
 afterAll(async () => {
+  await cleanupFaults()
   await conn?.close()
 })
 

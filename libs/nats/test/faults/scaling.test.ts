@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { openKvIdempotencyStore, runJetStreamConsumer } from "../../src/index.js"
 import { eventually, openClient, runScoped } from "../support.js"
 import { Job } from "./fixtures/job.js"
-import { type FaultSetup, faultSetup, jobs, publishJobs, storedMessageIds, waitDrained } from "./support.js"
+import { cleanupFaults, type FaultSetup, faultSetup, jobs, publishJobs, storedMessageIds, waitDrained } from "./support.js"
 
 const server = useNatsServer()
 let conn: Awaited<ReturnType<typeof openClient>>
@@ -14,6 +14,7 @@ beforeAll(async () => {
   conn = await openClient(server.url)
 })
 afterAll(async () => {
+  await cleanupFaults()
   for (const c of opened.splice(0).reverse()) await c.close().catch(() => undefined)
   await conn?.close()
 })

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { JetStreamPublisherLive, openKvIdempotencyStore, runJetStreamConsumer } from "../../src/index.js"
 import { eventually, openClient, runScoped } from "../support.js"
 import { Job } from "./fixtures/job.js"
-import { faultSetup, jobMessage, jobs, storedMessageIds, waitDrained } from "./support.js"
+import { cleanupFaults, faultSetup, jobMessage, jobs, storedMessageIds, waitDrained } from "./support.js"
 
 const server = useNatsServer()
 let conn: Awaited<ReturnType<typeof openClient>>
@@ -13,6 +13,7 @@ beforeAll(async () => {
   conn = await openClient(server.url)
 })
 afterAll(async () => {
+  await cleanupFaults()
   await conn?.close()
 })
 

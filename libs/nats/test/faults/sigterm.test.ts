@@ -1,7 +1,7 @@
 import { useNatsServer } from "@conveyor/testing/vitest"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { openClient } from "../support.js"
-import { faultSetup, jobs, killWorkers, publishJobs, readLedger, spawnWorker, storedMessageIds, waitDrained } from "./support.js"
+import { cleanupFaults, faultSetup, jobs, publishJobs, readLedger, spawnWorker, storedMessageIds, waitDrained } from "./support.js"
 
 const server = useNatsServer()
 let conn: Awaited<ReturnType<typeof openClient>>
@@ -9,7 +9,7 @@ beforeAll(async () => {
   conn = await openClient(server.url)
 })
 afterAll(async () => {
-  await killWorkers()
+  await cleanupFaults()
   await conn?.close()
 })
 

@@ -3,7 +3,7 @@ import { uniqueName } from "@conveyor/testing/vitest"
 import { defineTopology, type Topology } from "@conveyor/topology"
 import { Effect } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
-import { existsSync, mkdtempSync, readFileSync } from "node:fs"
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -13,6 +13,14 @@ import type { Job, WorkerConfig } from "./fixtures/job.js"
 
 const here = dirname(fileURLToPath(import.meta.url))
 const projectRoot = join(here, "..", "..")
+
+// Ledger directories of this test file, removed by `cleanupFaults`.
+const ledgerDirs = new Set<string>()
+const ledgerFile = () => {
+  const dir = mkdtempSync(join(tmpdir(), "conveyor-ledger-"))
+  ledgerDirs.add(dir)
+  return join(dir, "ledger.txt")
+}
 
 /** One job stream, one output stream (the effect ledger on the broker), one durable and one idempotency bucket. */
 export const faultSetup = async (
@@ -39,7 +47,7 @@ export const faultSetup = async (
     outputSubject: `${lower}.out.done`,
     outputStream: `${name}_OUT`,
     bucket: `${name}_IDEM`,
-    ledgerFile: join(mkdtempSync(join(tmpdir(), "conveyor-ledger-")), "ledger.txt")
+    ledgerFile: ledgerFile()
   }
 }
 export type FaultSetup = Awaited<ReturnType<typeof faultSetup>>
@@ -152,8 +160,8 @@ export const spawnWorker = async (config: WorkerConfig, options: { readonly wait
   return worker
 }
 
-/** For afterAll/finally: SIGKILL every worker this file started that still runs, each by its own pid. */
-export const killWorkers = async () => {
+/** For afterAll: SIGKILL every worker this file started that still runs (each by its own pid), remove the ledgers. */
+export const cleanupFaults = async () => {
   const pending = [...children].map(
     (child) =>
       new Promise<void>((resolve) => {
@@ -163,4 +171,6 @@ export const killWorkers = async () => {
       })
   )
   await Promise.all(pending)
+  for (const dir of ledgerDirs) rmSync(dir, { recursive: true, force: true })
+  ledgerDirs.clear()
 }

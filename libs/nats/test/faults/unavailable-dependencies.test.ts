@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { deadLetterTopology, ensureTopology, kvStreamName, openKvIdempotencyStore, runJetStreamConsumer } from "../../src/index.js"
 import { eventually, openClient, runScoped } from "../support.js"
 import { Job } from "./fixtures/job.js"
-import { type FaultSetup, faultSetup, jobs, publishJobs, storedMessageIds, waitDrained } from "./support.js"
+import { cleanupFaults, type FaultSetup, faultSetup, jobs, publishJobs, storedMessageIds, waitDrained } from "./support.js"
 
 const server = useNatsServer()
 let conn: Awaited<ReturnType<typeof openClient>>
@@ -14,6 +14,7 @@ beforeAll(async () => {
   conn = await openClient(server.url)
 })
 afterAll(async () => {
+  await cleanupFaults()
   await conn?.close()
 })
 
