@@ -2,7 +2,8 @@
 // cluster one without `sync_interval`, which the local 2.9 binary predates (the pinned image,
 // 2.14, has it).
 import { natsUsers } from "@conveyor/auth"
-import { spawnSync } from "node:child_process"
+import { freePort } from "@conveyor/testing"
+import { spawn, spawnSync } from "node:child_process"
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -49,4 +50,33 @@ describe("nats-server configuration", () => {
     expect(result.ok).toBe(false)
     expect(result.out).toContain("NATS_PASSWORD_GATEWAY")
   })
+
+  it("enters lame-duck mode on the preStop hook's signal", async () => {
+    // The single-node config with test paths and ports. (The server then leaves by itself after
+    // lame_duck_duration, at least 30 s: not waited for here.)
+    const [port, http] = [await freePort(), await freePort()]
+    const conf = readFileSync(join(deployDir, "base", "nats", "nats.conf"), "utf8")
+      .replace(/^listen: .*$/m, `listen: 127.0.0.1:${port}`)
+      .replace(/^http: .*$/m, `http: 127.0.0.1:${http}`)
+      .replace(/^pid_file: .*$/m, `pid_file: "${join(dir, "nats.pid")}"`)
+      .replace(/store_dir: .*$/m, `store_dir: "${join(dir, "store")}"`)
+    expect(conf).toContain(`pid_file: "${join(dir, "nats.pid")}"`)
+    writeFileSync(join(dir, "ldm.conf"), conf)
+    const server = spawn(process.env["NATS_SERVER_BIN"] ?? "nats-server", ["-c", join(dir, "ldm.conf")], { env, stdio: ["ignore", "pipe", "pipe"] })
+    let log = ""
+    server.stderr.on("data", (c: Buffer) => (log += c.toString()))
+    try {
+      const deadline = Date.now() + 15_000
+      while (!log.includes("Server is ready") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+      expect(log).toContain("Server is ready")
+      // What the StatefulSet's preStop hook runs (with this test's pid file).
+      const signal = spawnSync(process.env["NATS_SERVER_BIN"] ?? "nats-server", ["--signal", `ldm=${join(dir, "nats.pid")}`], { encoding: "utf8" })
+      expect(signal.status, signal.stderr).toBe(0)
+      const until = Date.now() + 15_000
+      while (!/lame duck mode/i.test(log) && Date.now() < until) await new Promise((r) => setTimeout(r, 50))
+      expect(log).toMatch(/entering lame duck mode/i)
+    } finally {
+      if (server.exitCode === null) server.kill("SIGKILL")
+    }
+  }, 40_000)
 })
