@@ -114,9 +114,10 @@ export const listDeadLetters = (
     const stream = (options.deadLetters ?? defaultDeadLetters).stream
     const limit = options.limit ?? Number.POSITIVE_INFINITY
     const info = await client.jsm.streams.info(stream)
-    const explicit = filter.sequences !== undefined && filter.sequences.length > 0 ? Math.min(...filter.sequences) : 1
-    const start = Math.max(info.state.first_seq, filter.fromSequence ?? 1, explicit)
-    const last = Math.min(info.state.last_seq, filter.toSequence ?? Number.POSITIVE_INFINITY)
+    // Read only the range the filter can match: explicit sequences bound it on both sides.
+    const explicit = filter.sequences !== undefined && filter.sequences.length > 0 ? filter.sequences : undefined
+    const start = Math.max(info.state.first_seq, filter.fromSequence ?? 1, explicit !== undefined ? Math.min(...explicit) : 1)
+    const last = Math.min(info.state.last_seq, filter.toSequence ?? Number.POSITIVE_INFINITY, explicit !== undefined ? Math.max(...explicit) : Number.POSITIVE_INFINITY)
     const found: Array<DeadLetter> = []
     if (info.state.messages === 0 || start > last) return found
     const consumer = await client.js.consumers.get(stream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start })
