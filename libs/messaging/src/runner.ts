@@ -114,8 +114,10 @@ export const startConsumer = <A, I, E extends TaggedFailure, R, SE, SR>(
     // workers finished, never by interrupting them.
     const feed = source(Deferred.await(stopping)).pipe(
       Stream.runForEach((d) => Queue.offer(handoff, d)),
-      Effect.ensuring(Queue.offerAll(handoff, Array.from({ length: workers }, () => End))),
-      Effect.exit
+      Effect.exit,
+      // Not a finalizer: when the grace elapses and everything is interrupted, a full hand-off
+      // queue that nobody takes from any more would block it, and the stop with it, forever.
+      Effect.tap(() => Queue.offerAll(handoff, Array.from({ length: workers }, () => End)))
     )
     const fiber = yield* Effect.all([feed, Effect.all(Array.from({ length: workers }, () => worker), { concurrency: "unbounded", discard: true })], {
       concurrency: "unbounded"

@@ -108,6 +108,21 @@ describe("startConsumer", () => {
     expect(r.calls).toEqual([]) // neither acked nor nak'ed: redelivered after its ack wait
   })
 
+  it("still stops when the grace elapses with deliveries queued behind busy handlers", async () => {
+    const program = Effect.gen(function* () {
+      const queue = yield* Queue.unbounded<Delivery>()
+      yield* Queue.offerAll(queue, jobs(5))
+      let started = 0
+      const handler = defineHandler({ schema: Job, handle: () => Effect.zipRight(Effect.sync(() => started++), Effect.never), errors: {} })
+      const running = yield* startConsumer(queueSource(queue), handler, { name: "t", concurrency: 1, retry, shutdownGraceMs: 100 })
+      while (started < 1) yield* Effect.sleep("5 millis")
+      yield* Effect.sleep("20 millis") // the hand-off slot fills and the feed waits on it
+      return yield* running.stop.pipe(Effect.timeout("10 seconds"), Effect.either)
+    })
+    const stopped = await Effect.runPromise(Effect.scoped(program))
+    expect(stopped._tag).toBe("Right")
+  })
+
   it("stops gracefully when its scope closes", async () => {
     const queue = Effect.runSync(Queue.unbounded<Delivery>())
     const [d] = jobs(1)
