@@ -8,10 +8,8 @@ import { tracedPublisher } from "./traced-publisher.js"
 
 const recording = () => {
   const sent: Array<OutgoingMessage> = []
-  const inner: Publisher["Type"] = {
-    publish: (m) => Effect.sync(() => (sent.push(m), { stream: "ORDERS", seq: sent.length, duplicate: false })),
-    publishAll: () => Effect.die("not used")
-  }
+  const publish = (m: OutgoingMessage) => Effect.sync(() => (sent.push(m), { stream: "ORDERS", seq: sent.length, duplicate: false }))
+  const inner: Publisher["Type"] = { publish, publishAll: (ms) => Effect.forEach(ms, publish) }
   return { sent, inner }
 }
 
@@ -41,6 +39,12 @@ describe("tracedPublisher", () => {
       expect(sent[0]!.headers).toEqual({ "X-Tenant": "acme", traceparent: `00-${placed.spanContext().traceId}-${placed.spanContext().spanId}-01` })
       expect(sent[1]!.headers?.["traceparent"]).toContain(spans.find((s) => s.name === "publish orders.paid")!.spanContext().spanId)
       expect(yield* metrics.prometheus).toContain('conveyor_publish_duration_seconds_count{subject="orders.placed"} 1')
+      expect(spans.find((s) => s.name === "publish orders.paid")!.attributes["messaging.nats.message.stream_sequence"]).toBe(2)
+      // One message on its own: its span is the current one's child.
+      yield* publisher.publish({ subject: "orders.shipped", payload }).pipe(Effect.withSpan("request"))
+      const shipped = exporter.getFinishedSpans().find((s) => s.name === "publish orders.shipped")!
+      expect(shipped.parentSpanContext?.spanId).toBe(exporter.getFinishedSpans().find((s) => s.name === "request")!.spanContext().spanId)
+      expect(sent[2]!.headers?.["traceparent"]).toContain(shipped.spanContext().spanId)
     }).pipe(Effect.provide(layerTracingInMemory(exporter)))
   })
 })

@@ -1,4 +1,4 @@
-import { annotatePublishAck, Metrics, type MetricsService, producerSpan } from "@conveyor/telemetry"
+import { annotatePublishAck, Metrics, type MetricsService, producerSpan, producerSpans } from "@conveyor/telemetry"
 import { Effect, Layer, Option } from "effect"
 import type { OutgoingMessage } from "./outgoing.js"
 import { Publisher } from "./publisher.js"
@@ -34,11 +34,35 @@ export const tracedPublisher = (inner: Publisher["Type"], metrics?: MetricsServi
     producerSpan(message.subject, { messageId: message.msgId, bodySize: message.payload.length })((traceHeaders) =>
       timed(message.subject, send(message, traceHeaders))
     )
-  return {
-    publish,
-    // One span per message; as many PubAcks outstanding as the inner publisher would keep.
-    publishAll: (messages, options) => Effect.forEach(messages, publish, { concurrency: Math.max(1, options?.maxInFlight ?? 256) })
+  const publishAll: Publisher["Type"]["publishAll"] = (messages, options) => {
+    const list = Array.from(messages)
+    // The inner publisher keeps the batch pipelined; each message still gets its own span.
+    return producerSpans(
+      list.map((m) => ({ subject: m.subject, info: { messageId: m.msgId, bodySize: m.payload.length } })),
+      (traceHeaders) =>
+        timedBatch(
+          list,
+          inner.publishAll(
+            list.map((m, i) => ({ ...m, headers: { ...withoutTraceContext(m.headers), ...traceHeaders[i] } })),
+            options
+          )
+        ),
+      (ack) => ({ stream: ack.stream, sequence: ack.seq, duplicate: ack.duplicate })
+    )
   }
+  /** A batch's PubAcks are not timed one by one: each subject in it gets one observation, the batch's time. */
+  const timedBatch = <A, E>(list: ReadonlyArray<OutgoingMessage>, effect: Effect.Effect<A, E>) =>
+    metrics === undefined
+      ? effect
+      : Effect.timed(Effect.exit(effect)).pipe(
+          Effect.flatMap(([duration, exit]) =>
+            Effect.zipRight(
+              Effect.forEach(new Set(list.map((m) => m.subject)), (subject) => metrics.recordPublishDuration(subject, duration), { discard: true }),
+              exit
+            )
+          )
+        )
+  return { publish, publishAll }
 }
 
 /**

@@ -8,6 +8,19 @@ import { currentBaggage, extractBaggage, extractTraceContext, injectTraceHeaders
  */
 export const ORIGINAL_TRACEPARENT_HEADER = "Conveyor-Original-Traceparent"
 
+const producerSpanOptions = (subject: string, info: MessageInfo | undefined) => ({
+  kind: "producer" as const,
+  // The call site is the runtime's publisher, the same for every message: not worth a stack per span.
+  captureStackTrace: false,
+  attributes: {
+    [MessagingAttributes.system]: MESSAGING_SYSTEM,
+    [MessagingAttributes.operationType]: OperationType.send,
+    [MessagingAttributes.operationName]: "publish",
+    [MessagingAttributes.destinationName]: subject,
+    ...messageAttributes(info)
+  }
+})
+
 /**
  * Opens a PRODUCER span `publish <subject>` and hands `publish` the headers that carry it; the transport
  * merges them into the message headers. A failure of `publish` marks the span as failed.
@@ -15,20 +28,49 @@ export const ORIGINAL_TRACEPARENT_HEADER = "Conveyor-Original-Traceparent"
 export const producerSpan =
   (subject: string, info?: MessageInfo) =>
   <A, E, R>(publish: (traceHeaders: Record<string, string>) => Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    Effect.flatMap(injectTraceHeaders(), publish).pipe(
-      Effect.withSpan(`publish ${subject}`, {
-        kind: "producer",
-        // The call site is the runtime's publisher, the same for every message: not worth a stack per span.
-        captureStackTrace: false,
-        attributes: {
-          [MessagingAttributes.system]: MESSAGING_SYSTEM,
-          [MessagingAttributes.operationType]: OperationType.send,
-          [MessagingAttributes.operationName]: "publish",
-          [MessagingAttributes.destinationName]: subject,
-          ...messageAttributes(info)
-        }
-      })
+    Effect.flatMap(injectTraceHeaders(), publish).pipe(Effect.withSpan(`publish ${subject}`, producerSpanOptions(subject, info)))
+
+/** What a PubAck says, for the producer span. */
+export interface PublishAckInfo {
+  readonly stream: string
+  readonly sequence: number
+  readonly duplicate?: boolean | undefined
+}
+
+/**
+ * `producerSpan` for a batch sent at once (pipelined PubAcks): one PRODUCER span per message, each
+ * message's trace headers handed to `publishAll` in order. The spans end together when the batch
+ * does, each annotated with its own PubAck (`ackOf`), or all failed with the batch's error.
+ */
+export const producerSpans = <A, E, R>(
+  messages: ReadonlyArray<{ readonly subject: string; readonly info?: MessageInfo | undefined }>,
+  publishAll: (traceHeaders: ReadonlyArray<Record<string, string>>) => Effect.Effect<ReadonlyArray<A>, E, R>,
+  ackOf: (ack: A) => PublishAckInfo
+): Effect.Effect<ReadonlyArray<A>, E, R> =>
+  Effect.gen(function* () {
+    const spans = yield* Effect.forEach(messages, (m) => Effect.makeSpan(`publish ${m.subject}`, producerSpanOptions(m.subject, m.info)))
+    const headers = yield* Effect.forEach(spans, (span) => Effect.withParentSpan(injectTraceHeaders(), span))
+    return yield* publishAll(headers).pipe(
+      Effect.onExit((exit) =>
+        Effect.flatMap(Clock.currentTimeNanos, (now) =>
+          Effect.sync(() =>
+            spans.forEach((span, i) => {
+              if (Exit.isSuccess(exit)) {
+                const ack = exit.value[i]
+                if (ack !== undefined) {
+                  const info = ackOf(ack)
+                  span.attribute(MessagingAttributes.stream, info.stream)
+                  span.attribute(MessagingAttributes.streamSequence, info.sequence)
+                  span.attribute("messaging.nats.duplicate", info.duplicate ?? false)
+                }
+              }
+              span.end(now, exit)
+            })
+          )
+        )
+      )
     )
+  })
 
 /**
  * Puts what the PubAck said on the current (producer) span: where the message was stored, and whether
