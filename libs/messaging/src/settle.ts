@@ -2,7 +2,7 @@ import { Effect } from "effect"
 import { decide, type Action } from "./decide.js"
 import type { DeadLetterSink } from "./dead-letter.js"
 import type { Delivery } from "./delivery.js"
-import type { RetryPolicy } from "./retry-policy.js"
+import { backoffDelay, type RetryPolicy } from "./retry-policy.js"
 import type { Outcome } from "./step.js"
 
 /** What the runner did with a delivery; counted and traced by callers. */
@@ -40,7 +40,9 @@ export const settle = (
         Effect.zipRight(done("dead-lettered")),
         Effect.catchAll((e) =>
           Effect.logError("dead-letter copy failed; nak'ing so nothing is lost", { messageId: delivery.messageId, reason: e.reason }).pipe(
-            Effect.zipRight(delivery.nak(policy.initialDelayMs)),
+            // Backing off like a retry: a dead-letter stream that is down or full stays so for a
+            // while, and a fixed short delay would cycle every poison message through the runner.
+            Effect.zipRight(delivery.nak(backoffDelay(policy, delivery.deliveryCount, Math.random()))),
             Effect.zipRight(done("dead-letter-failed"))
           )
         )

@@ -67,6 +67,8 @@ describe("settle", () => {
     const { sink } = recordingSink(true)
     const r = await settleOf(failed("dead-letter", "Rejected", "x"), 1, sink)
     expect(r).toMatchObject({ settlement: "dead-letter-failed", calls: [{ op: "nak", delayMs: 100 }] })
+    // With the retry backoff, so an outage of the dead-letter stream is not a hot loop.
+    expect((await settleOf(failed("retry", "Blip", "x"), 3, sink)).calls).toEqual([{ op: "nak", delayMs: 400 }])
   })
 
   it("terminates without a copy only when no sink is configured", async () => {
