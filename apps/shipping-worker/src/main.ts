@@ -1,7 +1,8 @@
 // shipping-worker: Executes ScheduleShipment (durable `shipping-worker`).
 // Environment and ports: see README.md next to this folder (NATS_*, HTTP_PORT for /healthz /readyz /metrics).
 import { ShippingWorkerLive, orderApp } from "@conveyor/orders"
-import { NodeRuntime } from "@effect/platform-node"
+import { runMain } from "@conveyor/nats"
 import { Layer } from "effect"
 
-NodeRuntime.runMain(Layer.launch(orderApp("shipping-worker", ShippingWorkerLive)))
+// First SIGTERM: stop pulling, finish in-flight handlers, drain; a second one (or 30 s) exits at once.
+runMain(Layer.launch(orderApp("shipping-worker", ShippingWorkerLive)), { forceExitAfterMs: 30_000 })

@@ -1,6 +1,7 @@
-import { JetStreamPublisherLive, NatsConnection, NatsConnectionFromEnv } from "@conveyor/nats"
-import { layerTelemetryWithOpsServer, registerCheck } from "@conveyor/telemetry"
-import { Effect, Layer } from "effect"
+import { type AppName, appAccess, appNames } from "@conveyor/domain"
+import { consumerCheckName, JetStreamPublisherLive, NatsChecks, NatsConnectionFromEnv, NatsReadinessLive } from "@conveyor/nats"
+import { layerTelemetryWithOpsServer } from "@conveyor/telemetry"
+import { Layer } from "effect"
 import { provisionOrderTopology } from "./runtime.js"
 import { SettlementsLive } from "./settlements.js"
 
@@ -10,20 +11,26 @@ export const OrderInfraLive = Layer.effectDiscard(provisionOrderTopology).pipe(
   Layer.provideMerge(NatsConnectionFromEnv)
 )
 
-const NatsReadiness = Layer.scopedDiscard(Effect.flatMap(NatsConnection, (client) => registerCheck("nats-connected", client.isConnected)))
+/** `/readyz` passes once connected and once every durable these apps consume from is being pulled. */
+export const requiredChecksOf = (apps: ReadonlyArray<AppName>): ReadonlyArray<string> => [
+  NatsChecks.connected,
+  ...apps.flatMap((app) => appAccess[app].consumes.map((c) => consumerCheckName(`${c.stream}/${c.durable}`)))
+]
 
 /**
  * An order app: its services (consumers) and HTTP routes, with telemetry and the ops server
  * (`/healthz`, `/readyz`, `/metrics` on `HTTP_PORT`) and one NATS connection. Launch it with
- * `Layer.launch`; releasing it stops the consumers gracefully and drains the connection.
+ * `runMain(Layer.launch(...))`; releasing it stops the consumers gracefully and drains the connection.
+ * `readyWhen` names the apps whose durables must be pulling for `/readyz` (default: `serviceName`).
  */
 export const orderApp = <A, E, R, RE = never, RR = never>(
   serviceName: string,
   services: Layer.Layer<A, E, R>,
-  routes?: Layer.Layer<never, RE, RR>
+  routes?: Layer.Layer<never, RE, RR>,
+  readyWhen: ReadonlyArray<AppName> = appNames.filter((a) => a === serviceName)
 ) =>
-  Layer.mergeAll(services, NatsReadiness).pipe(
-    Layer.provideMerge(layerTelemetryWithOpsServer({ serviceName }, routes)),
+  Layer.mergeAll(services, NatsReadinessLive).pipe(
+    Layer.provideMerge(layerTelemetryWithOpsServer({ serviceName, requiredChecks: requiredChecksOf(readyWhen) }, routes)),
     Layer.provideMerge(SettlementsLive),
     Layer.provideMerge(OrderInfraLive)
   )
