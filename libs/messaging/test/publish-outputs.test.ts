@@ -2,21 +2,21 @@ import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { publishOutputs } from "../src/middleware/publish-outputs.js"
 import type { OutgoingMessage } from "../src/outgoing.js"
-import { PublishFailed } from "../src/publish-error.js"
+import { NoStreamForSubject, PayloadTooLarge, type PublishError, PublishFailed, StreamFull } from "../src/publish-error.js"
 import type { Publisher } from "../src/publisher.js"
 import { failed, type Outcome } from "../src/step.js"
 import { fakeDelivery } from "./fake-delivery.js"
 
 const out = (label: string): OutgoingMessage => ({ subject: `orders.${label}`, payload: new Uint8Array([1]), msgId: `m-1>${label}` })
 
-/** Records what would be published; fails every publish when `failing`. */
-const recordingPublisher = (failing = false) => {
+/** Records what would be published; fails every publish with `failing` when given. */
+const recordingPublisher = (failing?: PublishError) => {
   const sent: Array<string> = []
   const publisher: Publisher["Type"] = {
     publish: (m) => Effect.sync(() => (sent.push(m.msgId ?? ""), { stream: "S", seq: sent.length, duplicate: false })),
     publishAll: (messages) =>
-      failing
-        ? Effect.fail(new PublishFailed({ subject: "orders.x", reason: "no PubAck", retryable: true }))
+      failing !== undefined
+        ? Effect.fail(failing)
         : Effect.sync(() => [...messages].map((m) => (sent.push(m.msgId ?? ""), { stream: "S", seq: sent.length, duplicate: false })))
   }
   return { sent, publisher }
@@ -39,11 +39,24 @@ describe("publishOutputs", () => {
     expect(sent).toEqual(["m-1>a"])
   })
 
-  it("defers the message when publishing fails, so the redelivery publishes again", async () => {
-    const { publisher } = recordingPublisher(true)
-    const outcome = await through(publisher, { _tag: "Processed", outputs: [out("a")] })
-    expect(outcome).toMatchObject({ _tag: "Deferred", delayMs: 300 })
-    expect(outcome._tag === "Deferred" && outcome.reason).toMatch(/no PubAck/)
+  it("defers the message when publishing fails for a while (no PubAck, stream full), so the redelivery publishes again", async () => {
+    for (const error of [new PublishFailed({ subject: "orders.x", reason: "no PubAck", retryable: true }), new StreamFull({ subject: "orders.x", detail: "maximum messages exceeded" })]) {
+      const outcome = await through(recordingPublisher(error).publisher, { _tag: "Processed", outputs: [out("a")] })
+      expect(outcome).toMatchObject({ _tag: "Deferred", delayMs: 300 })
+      expect(outcome._tag === "Deferred" && outcome.reason).toMatch(/publishing outputs failed/)
+    }
+  })
+
+  it("fails the message when waiting cannot fix the publish: retried against its attempts, or dead-lettered when too large", async () => {
+    const cases: Array<[PublishError, string]> = [
+      [new NoStreamForSubject({ subject: "orders.x" }), "retry"],
+      [new PublishFailed({ subject: "orders.x", reason: "permissions violation", retryable: false }), "retry"],
+      [new PayloadTooLarge({ subject: "orders.x", size: 2_000_000, detail: "max_payload" }), "dead-letter"]
+    ]
+    for (const [error, disposition] of cases) {
+      const outcome = await through(recordingPublisher(error).publisher, { _tag: "Duplicate", outputs: [out("a")] })
+      expect(outcome).toMatchObject({ _tag: "Failed", disposition, error: { tag: error._tag } })
+    }
   })
 
   it("publishes nothing for failures, deferrals or empty outputs", async () => {

@@ -1,12 +1,15 @@
 import { Effect } from "effect"
 import type { Publisher } from "../publisher.js"
-import type { Middleware, Outcome } from "../step.js"
+import { failed, type Middleware, type Outcome } from "../step.js"
 
 /**
  * Publishes what the handler produced (or, for a duplicate, produced the first time) before the
  * message is acked. Output ids derive from the input id, so a re-publish is dropped by the
- * stream. A failed publish defers the message: its outputs are already recorded, so the
- * redelivery publishes them without running the handler again.
+ * stream. A failed publish leaves the message unacked: its outputs are already recorded, so the
+ * redelivery publishes them without running the handler again. A transient failure (no PubAck,
+ * target stream full) defers it without using up an attempt; one that waiting cannot fix (no
+ * stream for the subject, permission) is retried and dead-lettered when the attempts run out, an
+ * output too large for the stream at once.
  */
 export const publishOutputs = (
   publisher: Publisher["Type"],
@@ -19,7 +22,11 @@ export const publishOutputs = (
     return publisher.publishAll(outcome.outputs, { maxInFlight: options.maxInFlight ?? 32 }).pipe(
       Effect.as(outcome),
       Effect.catchAll((error) =>
-        Effect.succeed<Outcome>({ _tag: "Deferred", delayMs: options.retryDelayMs, reason: `publishing outputs failed: ${error.message}` })
+        Effect.succeed<Outcome>(
+          error._tag === "StreamFull" || (error._tag === "PublishFailed" && error.retryable)
+            ? { _tag: "Deferred", delayMs: options.retryDelayMs, reason: `publishing outputs failed: ${error.message}` }
+            : failed(error._tag === "PayloadTooLarge" ? "dead-letter" : "retry", error._tag, `publishing outputs failed: ${error.message}`)
+        )
       )
     )
   })
