@@ -1,4 +1,4 @@
-import { JetStreamApiError } from "@nats-io/jetstream"
+import { JetStreamApiError, type PubAck } from "@nats-io/jetstream"
 import { Effect, Layer } from "effect"
 import {
   layerTracedPublisher,
@@ -35,23 +35,69 @@ export const classifyPublishError = (message: OutgoingMessage, error: unknown): 
   return new PublishFailed({ subject, reason: text, retryable: true })
 }
 
+const send = (client: NatsClient, message: OutgoingMessage): Promise<PubAck> => {
+  const options: { msgID?: string; headers?: ReturnType<typeof toMsgHdrs> } = {}
+  if (message.msgId !== undefined) options.msgID = message.msgId
+  const hdrs = toMsgHdrs(message.headers)
+  if (hdrs !== undefined) options.headers = hdrs
+  return client.js.publish(message.subject, message.payload, options as never)
+}
+
+const toAck = (ack: PubAck): PublishAck => ({ stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate })
+
 const publishOne = (client: NatsClient, message: OutgoingMessage): Effect.Effect<PublishAck, PublishError> =>
-  Effect.tryPromise({
-    try: () => {
-      const options: { msgID?: string; headers?: ReturnType<typeof toMsgHdrs> } = {}
-      if (message.msgId !== undefined) options.msgID = message.msgId
-      const hdrs = toMsgHdrs(message.headers)
-      if (hdrs !== undefined) options.headers = hdrs
-      return client.js.publish(message.subject, message.payload, options as never)
-    },
-    catch: (e) => classifyPublishError(message, e)
-  }).pipe(Effect.map((ack) => ({ stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate })))
+  Effect.tryPromise({ try: () => send(client, message), catch: (e) => classifyPublishError(message, e) }).pipe(Effect.map(toAck))
+
+/**
+ * Keeps up to `window` PubAcks outstanding (nats.js pipelines requests on one connection), driven
+ * by the promises' own callbacks inside one Effect. Effect.forEach with a concurrency forked a fiber
+ * per message, which held publishing to a fraction of the raw client's rate. The first failure
+ * stops it (messages already sent stay sent); acks come back in input order.
+ */
+const publishWindowed = (client: NatsClient, messages: Iterable<OutgoingMessage>, window: number): Effect.Effect<ReadonlyArray<PublishAck>, PublishError> =>
+  Effect.async((resume) => {
+    const list: ReadonlyArray<OutgoingMessage> = Array.isArray(messages) ? messages : Array.from(messages)
+    const acks = new Array<PublishAck>(list.length)
+    let next = 0
+    let acked = 0
+    let stopped = false
+    const fail = (message: OutgoingMessage, e: unknown) => {
+      if (stopped) return
+      stopped = true
+      resume(Effect.fail(classifyPublishError(message, e)))
+    }
+    const pump = () => {
+      while (!stopped && next < list.length && next - acked < window) {
+        const i = next++
+        const message = list[i]!
+        let sent: Promise<PubAck>
+        try {
+          sent = send(client, message)
+        } catch (e) {
+          return fail(message, e)
+        }
+        sent.then(
+          (ack) => {
+            if (stopped) return
+            acks[i] = toAck(ack)
+            if (++acked < list.length) return pump()
+            stopped = true
+            resume(Effect.succeed(acks))
+          },
+          (e) => fail(message, e)
+        )
+      }
+    }
+    if (list.length === 0) resume(Effect.succeed([]))
+    else pump()
+    return Effect.sync(() => {
+      stopped = true
+    })
+  })
 
 export const makeJetStreamPublisher = (client: NatsClient): Publisher["Type"] => ({
   publish: (message) => publishOne(client, message),
-  publishAll: (messages, options) =>
-    // nats.js pipelines requests on one connection: N concurrent publishes keep N PubAcks in flight.
-    Effect.forEach(messages, (m) => publishOne(client, m), { concurrency: Math.max(1, options?.maxInFlight ?? 256) })
+  publishAll: (messages, options) => publishWindowed(client, messages, Math.max(1, options?.maxInFlight ?? 256))
 })
 
 /** Traced: a PRODUCER span per message with its context in the headers (and publish timing when Metrics is provided). */
