@@ -44,7 +44,8 @@ export interface WorkflowEngine<S, E, C> {
 /**
  * The workflow runtime over two KV buckets. Per event: read the instance and its revision, run the
  * pure `step`, write with compare-and-set (a lost race re-reads and re-applies, so no update is
- * lost), then publish the outbox under its deterministic ids and clear it. Timers set by the
+ * lost), then publish the transition's messages under their deterministic ids. The outbox is
+ * cleared by the next transition's write rather than by a write of its own. Timers set by the
  * transition are stored before the instance (an orphan from a lost race only fires as a stale,
  * ignored event); cleared ones are deleted after it.
  */
@@ -56,18 +57,14 @@ export const makeWorkflowEngine = <S extends TaggedState, E extends TypedMessage
   const keyOf = options.keyOf ?? ((id: string) => id)
   const maxConflicts = options.maxConflicts ?? 20
 
-  const flush = (key: string, current: Versioned<Instance<S, C>>) =>
-    Effect.gen(function* () {
-      const outbox = current.value.outbox
-      if (outbox.length === 0) return current.value
-      const messages = yield* Effect.forEach(outbox, (o) =>
-        encodeMessage(definition.command, options.subjectOf(o.message), o.message, { msgId: o.id }))
-      yield* publisher.publishAll(messages, { maxInFlight: 32 })
-      const cleared = markPublished(current.value, outbox.map((o) => o.id))
-      // Losing this write only means the outbox is published once more, under the same ids.
-      yield* instances.update(key, cleared, current.revision).pipe(Effect.catchTag("RevisionConflict", () => Effect.void))
-      return cleared
-    })
+  /** Publishes outbox entries under their own ids; a repeat is dropped by the stream's duplicate window. */
+  const publishOutbox = (outbox: Instance<S, C>["outbox"]) =>
+    outbox.length === 0
+      ? Effect.void
+      : Effect.forEach(outbox, (o) => encodeMessage(definition.command, options.subjectOf(o.message), o.message, { msgId: o.id })).pipe(
+          Effect.flatMap((messages) => publisher.publishAll(messages, { maxInFlight: 32 })),
+          Effect.asVoid
+        )
 
   const handle = (event: E, messageId: string): Effect.Effect<EngineResult<S, C>, EngineError> => {
     const workflowId = definition.workflowIdOf(event)
@@ -76,10 +73,16 @@ export const makeWorkflowEngine = <S extends TaggedState, E extends TypedMessage
       Effect.gen(function* () {
         const current = yield* instances.get(key)
         if (current !== undefined && alreadyApplied(current.value, messageId)) {
-          const instance = yield* flush(key, current)
-          return { _tag: "Redelivered", instance, conflicts } as const
+          yield* publishOutbox(current.value.outbox)
+          return { _tag: "Redelivered", instance: current.value, conflicts } as const
         }
-        const applied = step(definition, current?.value, event, now(), { causationId: messageId })
+        // The outbox still holds the previous transition's messages: they were published before
+        // that event was acked, unless it crashed in between. Publishing them again (same ids) before
+        // dropping them in this write means no message is ever only in a dropped outbox.
+        const leftover = current?.value.outbox ?? []
+        yield* publishOutbox(leftover)
+        const base = current === undefined ? undefined : markPublished(current.value, leftover.map((o) => o.id))
+        const applied = step(definition, base, event, now(), { causationId: messageId })
         if (Either.isLeft(applied)) return yield* applied.left
         const result = applied.right
         if (!mustPersist(result)) {
@@ -100,8 +103,10 @@ export const makeWorkflowEngine = <S extends TaggedState, E extends TypedMessage
         }
         yield* Effect.forEach(result.timersCleared, (t) => timers.remove(timerKey(t.timerId)), { discard: true })
         if (result._tag === "Ignored") return { _tag: "Ignored", reason: result.reason, conflicts } as const
-        const instance = yield* flush(key, { value: result.instance, revision: written.right })
-        return { _tag: "Advanced", instance, conflicts } as const
+        // Stored first, published second: a crash in between leaves the messages in the outbox,
+        // and the redelivered event (or the instance's next event) publishes them.
+        yield* publishOutbox(result.commands)
+        return { _tag: "Advanced", instance: result.instance, conflicts } as const
       })
     return attempt(0)
   }

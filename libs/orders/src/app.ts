@@ -1,5 +1,5 @@
 import { type AppName, appAccess, appNames } from "@conveyor/domain"
-import { consumerCheckName, JetStreamPublisherLive, NatsChecks, NatsConnectionFromEnv, NatsReadinessLive } from "@conveyor/nats"
+import { consumerCheckName, JetStreamPublisherLive, layerQueueMetrics, NatsChecks, NatsConnectionFromEnv, NatsReadinessLive } from "@conveyor/nats"
 import { layerTelemetryWithOpsServer } from "@conveyor/telemetry"
 import { Layer } from "effect"
 import { provisionOrderTopology } from "./runtime.js"
@@ -21,7 +21,8 @@ export const requiredChecksOf = (apps: ReadonlyArray<AppName>): ReadonlyArray<st
  * An order app: its services (consumers) and HTTP routes, with telemetry and the ops server
  * (`/healthz`, `/readyz`, `/metrics` on `HTTP_PORT`) and one NATS connection. Launch it with
  * `runMain(Layer.launch(...))`; releasing it stops the consumers gracefully and drains the connection.
- * `readyWhen` names the apps whose durables must be pulling for `/readyz` (default: `serviceName`).
+ * `readyWhen` names the apps whose durables must be pulling for `/readyz` and whose lag `/metrics`
+ * reports (default: `serviceName`).
  */
 export const orderApp = <A, E, R, RE = never, RR = never>(
   serviceName: string,
@@ -29,7 +30,13 @@ export const orderApp = <A, E, R, RE = never, RR = never>(
   routes?: Layer.Layer<never, RE, RR>,
   readyWhen: ReadonlyArray<AppName> = appNames.filter((a) => a === serviceName)
 ) =>
-  Layer.mergeAll(services, NatsReadinessLive).pipe(
+  Layer.mergeAll(
+    services,
+    NatsReadinessLive,
+    // Lag of the app's own durables as gauges on /metrics. Apps' NATS users may read only their
+    // durables, so the dead-letter depth is left to the operator's side (ctl, provisioning).
+    layerQueueMetrics({ consumers: readyWhen.flatMap((app) => appAccess[app].consumes), deadLetterStreams: [] })
+  ).pipe(
     Layer.provideMerge(layerTelemetryWithOpsServer({ serviceName, requiredChecks: requiredChecksOf(readyWhen) }, routes)),
     Layer.provideMerge(SettlementsLive),
     Layer.provideMerge(OrderInfraLive)
