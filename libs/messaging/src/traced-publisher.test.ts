@@ -1,8 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import { InMemorySpanExporter, layerTracingInMemory, makeMetrics } from "@conveyor/telemetry"
-import { SpanKind } from "@opentelemetry/api"
+import { SpanKind, SpanStatusCode } from "@opentelemetry/api"
 import { Effect } from "effect"
 import type { OutgoingMessage } from "./outgoing.js"
+import { PublishFailed } from "./publish-error.js"
 import type { Publisher } from "./publisher.js"
 import { tracedPublisher } from "./traced-publisher.js"
 
@@ -45,6 +46,21 @@ describe("tracedPublisher", () => {
       const shipped = exporter.getFinishedSpans().find((s) => s.name === "publish orders.shipped")!
       expect(shipped.parentSpanContext?.spanId).toBe(exporter.getFinishedSpans().find((s) => s.name === "request")!.spanContext().spanId)
       expect(sent[2]!.headers?.["traceparent"]).toContain(shipped.spanContext().spanId)
+    }).pipe(Effect.provide(layerTracingInMemory(exporter)))
+  })
+
+  it.scopedLive("a batch that fails fails every message's span, and the error reaches the caller", () => {
+    const exporter = new InMemorySpanExporter()
+    return Effect.gen(function* () {
+      const failing: Publisher["Type"] = {
+        publish: () => Effect.die("not used"),
+        publishAll: () => Effect.fail(new PublishFailed({ subject: "orders.placed", reason: "timeout", retryable: true }))
+      }
+      const result = yield* Effect.either(tracedPublisher(failing).publishAll([{ subject: "orders.placed", payload }, { subject: "orders.placed", payload }]))
+      expect(result._tag).toBe("Left")
+      const spans = exporter.getFinishedSpans().filter((s) => s.name === "publish orders.placed")
+      expect(spans).toHaveLength(2)
+      expect(spans.every((s) => s.status.code === SpanStatusCode.ERROR)).toBe(true)
     }).pipe(Effect.provide(layerTracingInMemory(exporter)))
   })
 })
