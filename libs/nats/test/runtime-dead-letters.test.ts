@@ -102,7 +102,7 @@ describe("dead letters against a real nats-server", () => {
     const rt = await setupRuntime(conn)
     const worker = await startWorker(rt, (id) => Effect.fail(new OutOfStock({ orderId: id })))
     await rt.publishRaw(`${rt.prefix}.orders`, order("expects"), { msgId: "expects", headers: { "Nats-Expected-Stream": rt.stream } })
-    await eventually(async () => (await rt.letters()).length === 1, 15_000, "the dead letter")
+    await eventually(async () => (await rt.letters()).length === 1 && worker.settled.some((s) => s.settlement === "dead-lettered"), 15_000, "the dead letter, and its original terminated")
     const [letter] = await rt.letters()
     expect(letter).toMatchObject({ originalMessageId: "expects", errorTag: "OutOfStock", attempts: 1 })
     expect(worker.settled.map((s) => s.settlement)).toEqual(["dead-lettered"])
@@ -113,7 +113,7 @@ describe("dead letters against a real nats-server", () => {
     const rt = await setupRuntime(conn)
     const worker = await startWorker(rt, () => Effect.fail(new WarehouseDown()), makeRetryPolicy({ maxAttempts: 3, initialDelayMs: 20, jitter: 0 }))
     await rt.publishRaw(`${rt.prefix}.orders`, order("always-down"), { msgId: "always-down" })
-    await eventually(async () => (await rt.letters()).length === 1, 15_000, "the dead letter")
+    await eventually(async () => (await rt.letters()).length === 1 && worker.settled.some((s) => s.settlement === "dead-lettered"), 15_000, "the dead letter, and its original terminated")
     const [letter] = await rt.letters()
     expect(letter).toMatchObject({ reason: "attempts-exhausted", errorTag: "WarehouseDown", attempts: 3, originalMessageId: "always-down" })
     expect(worker.runs.get("always-down")).toBe(3)
@@ -130,7 +130,8 @@ describe("dead letters against a real nats-server", () => {
     const retry = makeRetryPolicy({ maxAttempts: 5, initialDelayMs: 100, multiplier: 2, maxDelayMs: 10_000, jitter: 0 })
     const worker = await startWorker(rt, (_, run) => (run <= 3 ? Effect.fail(new WarehouseDown()) : Effect.void), retry)
     await rt.publishRaw(`${rt.prefix}.orders`, order("flaky"), { msgId: "flaky" })
-    await eventually(() => worker.processed.length === 1, 15_000, "the message processed")
+    // Settled, not just handled: the ack is confirmed after the handler returns.
+    await eventually(() => worker.settled.some((s) => s.settlement === "acked"), 15_000, "the message processed and acked")
     expect(worker.processed).toEqual(["flaky"])
     expect(worker.runs.get("flaky")).toBe(4)
     expect(worker.settled.map((s) => [s.deliveryCount, s.settlement])).toEqual([
