@@ -18,6 +18,8 @@ export interface ConsumeSettings {
   /** Runner concurrency; also the pull batch of both sides. */
   readonly concurrency: number
   readonly payloadBytes: number
+  /** Measure only these sides (profiling). */
+  readonly only?: ReadonlyArray<Side>
 }
 
 const STREAM = "BENCH_CON"
@@ -25,7 +27,7 @@ const BUCKET = "bench_idempotency"
 const Payload = Schema.Struct({ id: Schema.Number, pad: Schema.String })
 const ACK_WAIT_MS = 30_000
 
-type Side = "raw" | "rawAckAck" | "runner" | "runnerKv" | "runnerTraced" | "runnerConfirmed"
+export type Side = "raw" | "rawAckAck" | "runner" | "runnerKv" | "runnerTraced" | "runnerConfirmed"
 
 const spec = (durable: string): ConsumerSpec => ({
   stream: STREAM,
@@ -154,7 +156,8 @@ export const benchConsume = async (conveyor: ConveyorRuntime, raw: RawClient, si
       await raw.jsm.consumers.delete(STREAM, durable).catch(() => undefined)
       if (record) results[side].push(rate)
     }
-    const sides: Side[] = ["raw", "runner", "runnerKv", "runnerTraced", "rawAckAck", "runnerConfirmed"]
+    const all: Side[] = ["raw", "runner", "runnerKv", "runnerTraced", "rawAckAck", "runnerConfirmed"]
+    const sides = all.filter((side) => s.only === undefined || s.only.includes(side))
     const warm = Math.min(2_000, s.messages)
     for (const side of sides) await measure(side, warm, false)
     spansBefore = await sink.spans()

@@ -1,4 +1,5 @@
-import { Publisher, type OutgoingMessage } from "@conveyor/messaging"
+import { type OutgoingMessage, type Publisher, tracedPublisher } from "@conveyor/messaging"
+import { makeJetStreamPublisher, NatsConnection } from "@conveyor/nats"
 import { Effect } from "effect"
 import { type ConveyorRuntime, elapsed, jsonPayload, type RawClient, runEffect, windowed } from "./harness.js"
 import { row, type Row } from "./report.js"
@@ -9,6 +10,8 @@ export interface PublishSettings {
   readonly window: number
   readonly runs: number
   readonly sizes: ReadonlyArray<number>
+  /** Measure only these sides (profiling). */
+  readonly only?: ReadonlyArray<"conveyor" | "conveyorTraced" | "raw" | "rawFast">
 }
 
 const STREAM = "BENCH_PUB"
@@ -17,23 +20,27 @@ const SUBJECT = "bench.pub.x"
 const label = (size: number) => (size >= 1024 ? `${size / 1024} KiB` : `${size} B`)
 
 /**
- * Publish throughput awaiting every PubAck with `window` outstanding: Conveyor's Publisher.publishAll
- * against a raw `js.publish` loop on a default connection and on one with `noAsyncTraces: true`. The
- * three alternate within each run, and the stream is purged before each measurement.
+ * Publish throughput awaiting every PubAck with `window` outstanding: Conveyor's JetStream
+ * publisher (`publishAll`, on Conveyor's connection) against a raw `js.publish` loop on a default
+ * connection and on one with `noAsyncTraces: true`; also the publisher wrapped by `tracedPublisher`
+ * (a PRODUCER span and trace headers per message, no exporter). The sides alternate within each
+ * run, and the stream is purged before each measurement.
  */
 export const benchPublish = async (runtime: ConveyorRuntime, rawDefault: RawClient, rawFast: RawClient, s: PublishSettings): Promise<Row[]> => {
   await rawDefault.jsm.streams.add({ name: STREAM, subjects: ["bench.pub.>"], storage: "file" as never })
+  const plain = await runEffect(runtime, Effect.map(NatsConnection, makeJetStreamPublisher))
+  const publishers: Record<"conveyor" | "conveyorTraced", Publisher["Type"]> = { conveyor: plain, conveyorTraced: tracedPublisher(plain) }
   const rows: Row[] = []
   try {
     for (const size of s.sizes) {
       const payload = jsonPayload(0, size)
       const messages: ReadonlyArray<OutgoingMessage> = Array.from({ length: s.messages }, () => ({ subject: SUBJECT, payload }))
-      const results = { conveyor: [] as number[], raw: [] as number[], rawFast: [] as number[] }
+      const results = { conveyor: [] as number[], conveyorTraced: [] as number[], raw: [] as number[], rawFast: [] as number[] }
       const measure = async (side: keyof typeof results) => {
         await rawDefault.jsm.streams.purge(STREAM)
         const t = performance.now()
-        if (side === "conveyor") {
-          await runEffect(runtime, Effect.flatMap(Publisher, (p) => p.publishAll(messages, { maxInFlight: s.window })))
+        if (side === "conveyor" || side === "conveyorTraced") {
+          await runEffect(runtime, publishers[side].publishAll(messages, { maxInFlight: s.window }))
         } else {
           const js = side === "raw" ? rawDefault.js : rawFast.js
           await windowed(s.messages, s.window, () => js.publish(SUBJECT, payload))
@@ -42,10 +49,11 @@ export const benchPublish = async (runtime: ConveyorRuntime, rawDefault: RawClie
       }
       // Warm-up: JIT and connection buffers, not counted.
       const warm = Math.min(2_000, s.messages)
-      await runEffect(runtime, Effect.flatMap(Publisher, (p) => p.publishAll(messages.slice(0, warm), { maxInFlight: s.window })))
+      await runEffect(runtime, plain.publishAll(messages.slice(0, warm), { maxInFlight: s.window }))
+      await runEffect(runtime, publishers.conveyorTraced.publishAll(messages.slice(0, warm), { maxInFlight: s.window }))
       await windowed(warm, s.window, () => rawDefault.js.publish(SUBJECT, payload))
       await windowed(warm, s.window, () => rawFast.js.publish(SUBJECT, payload))
-      const order: Array<keyof typeof results> = ["conveyor", "raw", "rawFast"]
+      const order = (["conveyor", "raw", "rawFast", "conveyorTraced"] as const).filter((side) => s.only === undefined || s.only.includes(side))
       for (let run = 0; run < s.runs; run++) {
         for (let k = 0; k < order.length; k++) await measure(order[(run + k) % order.length]!)
       }
@@ -69,6 +77,14 @@ export const benchPublish = async (runtime: ConveyorRuntime, rawDefault: RawClie
           conveyor,
           raw: summarize(results.rawFast),
           note: "raw: noAsyncTraces: true"
+        }),
+        row({
+          id: `publish-${size}-traced`,
+          figure: `publish with PubAcks, ${label(size)}, window ${s.window}, traced publisher (span + trace headers per message, no exporter)`,
+          unit: "msg/s",
+          conveyor: summarize(results.conveyorTraced),
+          raw,
+          note: "raw: default connect options"
         })
       )
     }

@@ -4,8 +4,10 @@ import { defaultSettings, formatTable, runBench } from "../src/index.js"
 const expectedRows = [
   "publish-256",
   "publish-256-noasynctraces",
+  "publish-256-traced",
   "publish-4096",
   "publish-4096-noasynctraces",
+  "publish-4096-traced",
   "consume-runner",
   "consume-kv",
   "consume-traced",

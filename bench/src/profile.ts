@@ -1,0 +1,27 @@
+// Profiling aid: one side of one figure, long enough for `node --cpu-prof` to see the hot spots.
+//   node --cpu-prof --cpu-prof-dir=tmp/prof --conditions=@conveyor/source --import tsx bench/src/profile.ts runner 50000
+// Sides: runner | runnerKv | runnerTraced | publish | raw
+import { LocalNatsProcess } from "@conveyor/testing"
+import { benchConsume } from "./consume.js"
+import { conveyorRuntime, rawClient } from "./harness.js"
+import { benchPublish } from "./publish.js"
+import { startOtlpSink } from "./sink.js"
+
+const [what = "runner", countText = "50000"] = process.argv.slice(2)
+const server = await LocalNatsProcess.start()
+const conveyor = conveyorRuntime(server.url)
+const raw = await rawClient(server.url)
+const sink = await startOtlpSink()
+try {
+  const rows =
+    what === "publish"
+      ? await benchPublish(conveyor, raw, raw, { messages: Number(countText), window: 256, runs: 1, sizes: [256], only: ["conveyor"] })
+      : await benchConsume(conveyor, raw, sink, { messages: Number(countText), runs: 1, concurrency: 64, payloadBytes: 256, only: [what as never] })
+  for (const r of rows) if (r.conveyor.runs.length > 0) console.log(r.id, Math.round(r.conveyor.median), "msg/s; raw", Math.round(r.raw.median))
+} finally {
+  await sink.stop()
+  await conveyor.dispose()
+  await raw.nc.close()
+  await server.stop()
+}
+process.exit(0)
