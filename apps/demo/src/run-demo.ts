@@ -39,11 +39,11 @@ const poison = (run: string) => [
 const eventually = (check: () => Promise<boolean>, timeoutMs: number) =>
   Effect.promise(async () => {
     const deadline = Date.now() + timeoutMs
-    while (Date.now() < deadline) {
+    for (;;) {
       if (await check()) return true
+      if (Date.now() >= deadline) return false
       await new Promise((r) => setTimeout(r, 100))
     }
-    return false
   })
 
 export const runDemo = (base: string, options: DemoOptions, log: (line: string) => void) =>
@@ -118,13 +118,12 @@ export const runDemo = (base: string, options: DemoOptions, log: (line: string) 
         await done
       }), { concurrency: options.concurrency, discard: true })
 
-    const allFinished = yield* eventually(async () => {
-      progress.update(finishedAt.size, placed, "")
-      return finishedAt.size === orders.length
-    }, options.timeoutMs)
-    const seconds = (Math.max(...finishedAt.values(), Date.now() * (allFinished ? 0 : 1)) - started) / 1000
+    const allFinished = yield* eventually(async () => finishedAt.size === orders.length, Math.max(0, deadline - Date.now()))
     progress.update(finishedAt.size, placed, "")
+    const seconds = (Math.max(...finishedAt.values(), Date.now() * (allFinished ? 0 : 1)) - started) / 1000
+    clearInterval(ticker)
     progress.end()
+    log("reconciling with the stores (workflow instances, payments ledger, stock, dead letters, notifier)")
     if (!allFinished) log(`timed out after ${options.timeoutMs} ms waiting for orders to finish; checking what is there`)
 
     // The stores are the truth: reconcile from them, not from what this process saw.
