@@ -1,4 +1,4 @@
-import { natsUsers, PROVISIONING_USER } from "@conveyor/auth"
+import { inboxPrefixOf, natsUsers, PROVISIONING_USER } from "@conveyor/auth"
 import { type AppName, appAccess, appNames } from "@conveyor/domain"
 
 /**
@@ -45,6 +45,8 @@ export const appEnv = (app: AppName, natsUser: string = app) => [
   { name: "NATS_NAME", value: app },
   { name: "NATS_USER", value: natsUser },
   secretEnv("NATS_PASSWORD", natsUser),
+  // Replies arrive below this prefix, the only subjects the user may subscribe to.
+  { name: "NATS_INBOX_PREFIX", value: inboxPrefixOf(natsUser) },
   { name: "HTTP_PORT", value: String(HTTP_PORT) },
   // The provisioning Job owns the topology; the apps' users could not create it anyway.
   { name: "CONVEYOR_ENSURE_TOPOLOGY", value: "false" },

@@ -80,6 +80,7 @@ describe("docker-compose.yml", () => {
       const service = Object.entries(clients).find(([, user]) => user === u.name)![0]
       const env = compose.services[service].environment
       expect(env.NATS_USER).toBe(u.name)
+      expect(env.NATS_INBOX_PREFIX).toBe(u.inboxPrefix)
       expect(variable(env.NATS_PASSWORD)).toEqual({ ...server, quoted: false })
     }
   })

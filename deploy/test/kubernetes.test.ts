@@ -98,9 +98,11 @@ describe.each(Object.entries(overlays))("overlay %s", (_, objects) => {
       expect(env.find((e) => e.name === "NATS_USER").value).toBe(app)
       expect(env.find((e) => e.name === "NATS_PASSWORD").valueFrom.secretKeyRef.key).toBe(app)
       expect(env.find((e) => e.name === "CONVEYOR_ENSURE_TOPOLOGY").value).toBe("false")
+      expect(env.find((e) => e.name === "NATS_INBOX_PREFIX").value).toBe(natsUsers().find((u) => u.name === app)!.inboxPrefix)
     }
     const job = podSpec(named(objects, "Job", "conveyor-provision")).containers[0]
     expect(job.env.find((e: any) => e.name === "NATS_USER").value).toBe(PROVISIONING_USER)
+    expect(job.env.find((e: any) => e.name === "NATS_INBOX_PREFIX").value).toBe(`_INBOX_${PROVISIONING_USER}`)
     const natsEnv: ReadonlyArray<any> = podSpec(named(objects, "StatefulSet", "nats")).containers[0].env
     for (const u of natsUsers()) {
       expect(natsEnv.find((e) => e.name === `SECRET_${u.passwordEnv}`)?.valueFrom.secretKeyRef.key).toBe(u.name)

@@ -1,6 +1,6 @@
 // Every generated NATS user against a real nats-server started with the committed auth config:
 // each one can do its whole job and is refused, with a typed error, outside it.
-import { natsUsers, PROVISIONING_USER, type UserName } from "@conveyor/auth"
+import { inboxPrefixOf, natsUsers, PROVISIONING_USER, type UserName } from "@conveyor/auth"
 import { type AppName, appAccess, appNames, commandRoutes, eventSubject, type OrderEventType, orderTopology, publishersOf, StreamNames, subjectMatches } from "@conveyor/domain"
 import { PublishFailed } from "@conveyor/messaging"
 import {
@@ -38,6 +38,7 @@ const connectAs = async (user: UserName): Promise<NatsClient> => {
         name: `auth-test-${user}`,
         user: Option.some(user),
         password: Option.some(Redacted.make(passwords.get(user)!)),
+        inboxPrefix: Option.some(inboxPrefixOf(user)),
         connectTimeout: Duration.seconds(10)
       })
     )
@@ -210,6 +211,15 @@ describe("generated NATS users on a real nats-server", () => {
         expect(bind).toBeInstanceOf(PullFailed)
         expect((bind as PullFailed).cause).toMatch(denied)
       }
+
+      // Another user's replies (pulled messages, PubAcks) are out of reach.
+      const otherInbox = `${inboxPrefixOf(app === "notifier" ? "gateway" : "notifier")}.>`
+      const subscribeError = await new Promise<Error | null>((resolve) => {
+        const sub = client(app).nc.subscribe(otherInbox, { callback: (err) => resolve(err) })
+        void sub.closed.then(() => resolve(null))
+        setTimeout(() => resolve(new Error("no answer from the server within 10 s")), 10_000)
+      })
+      expect(String(subscribeError)).toMatch(/permissions violation for subscription/i)
 
       const jsm = client(app).jsm
       await expect(jsm.streams.delete(StreamNames.commands)).rejects.toThrow(denied)

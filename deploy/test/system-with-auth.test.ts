@@ -1,7 +1,7 @@
 // The real system under the generated least-privilege users, as compose and Kubernetes run it:
 // `conveyor topology apply` as the provisioning user, then every app as its own process with its
 // own user and CONVEYOR_ENSURE_TOPOLOGY=false. An order placed at the gateway must complete.
-import { natsUsers, PROVISIONING_USER } from "@conveyor/auth"
+import { inboxPrefixOf, natsUsers, PROVISIONING_USER } from "@conveyor/auth"
 import { type AppProcess, startAppProcess } from "@conveyor/orders/processes"
 import { LocalNatsProcess } from "@conveyor/testing"
 import { spawn } from "node:child_process"
@@ -19,6 +19,7 @@ const clientEnv = (user: string) => ({
   NATS_URL: server.url,
   NATS_USER: user,
   NATS_PASSWORD: passwords.get(user)!,
+  NATS_INBOX_PREFIX: inboxPrefixOf(user),
   CONVEYOR_ENSURE_TOPOLOGY: "false"
 })
 

@@ -1,7 +1,7 @@
 import { appAccess, appNames, orderTopology, StreamNames } from "@conveyor/domain"
 import { describe, expect, it } from "vitest"
 import { renderAuthConf } from "./conf.js"
-import { forbiddenGrants, INBOX } from "./permissions.js"
+import { forbiddenGrants } from "./permissions.js"
 import { natsUsers, passwordEnv, PROVISIONING_USER } from "./users.js"
 
 const users = natsUsers()
@@ -26,8 +26,13 @@ describe("generated NATS permissions", () => {
     }
   })
 
-  it("subscribes only to the inbox: every delivery is a pull reply", () => {
-    for (const u of users) expect(u.permissions.subscribe).toEqual([INBOX])
+  it("subscribes only below the user's own inbox prefix: every delivery is a reply", () => {
+    for (const u of users) {
+      expect(u.permissions.subscribe).toEqual([`${u.inboxPrefix}.>`])
+      expect(u.inboxPrefix).toBe(`_INBOX_${u.name}`)
+    }
+    // No prefix is a prefix of another's subjects: `_INBOX_ctl.>` never matches `_INBOX_ctl-x.…`.
+    expect(new Set(users.map((u) => u.inboxPrefix)).size).toBe(users.length)
   })
 
   it("lets an app pull exactly its own durables", () => {

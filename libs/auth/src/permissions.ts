@@ -16,9 +16,12 @@ export const kvStream = (bucket: string): string => `KV_${bucket}`
 
 /**
  * Replies (PubAcks, JetStream API answers, pulled messages, KV watch deliveries) arrive on the
- * client's inbox. nats.js uses `_INBOX.` unless the connection sets `inboxPrefix`.
+ * client's inbox: `_INBOX.` unless the connection sets another prefix (`NATS_INBOX_PREFIX`).
+ * With the shared default, any user allowed `_INBOX.>` could read every other app's pulled
+ * messages, so each user gets its own prefix and may subscribe only below it.
  */
-export const INBOX = "_INBOX.>"
+export const DEFAULT_INBOX_PREFIX = "_INBOX"
+export const inboxGrant = (prefix: string): string => `${prefix}.>`
 
 /**
  * `jetstreamManager()` asks for the account info when it is created (the adapter does so at
@@ -115,7 +118,7 @@ export interface PermissionContext {
 }
 
 /** An app's permissions, from what it touches (`appAccess` in @conveyor/domain). */
-export const appPermissions = (access: AppAccess, context: PermissionContext): Permissions => ({
+export const appPermissions = (access: AppAccess, context: PermissionContext, inboxPrefix: string = DEFAULT_INBOX_PREFIX): Permissions => ({
   publish: unique([
     ...access.publish,
     accountInfo,
@@ -123,13 +126,13 @@ export const appPermissions = (access: AppAccess, context: PermissionContext): P
     ...access.buckets.flatMap((b) => [...bucketReadGrants(b.bucket), ...(b.access === "write" ? bucketWriteGrants(b.bucket) : [])]),
     ...(access.admin ? [...provisioningGrants(context.topology), ...operatorGrants(context.topology, context.deadLetterStream)] : [])
   ]),
-  subscribe: [INBOX]
+  subscribe: [inboxGrant(inboxPrefix)]
 })
 
 /** The identity of the provisioning Job: topology changes only, no data. */
-export const provisioningPermissions = (context: PermissionContext): Permissions => ({
+export const provisioningPermissions = (context: PermissionContext, inboxPrefix: string = DEFAULT_INBOX_PREFIX): Permissions => ({
   publish: unique(provisioningGrants(context.topology)),
-  subscribe: [INBOX]
+  subscribe: [inboxGrant(inboxPrefix)]
 })
 
 /**

@@ -14,8 +14,13 @@ export type UserName = AppName | typeof PROVISIONING_USER
 export interface NatsUser {
   readonly name: UserName
   readonly passwordEnv: string
+  /** What the user's connection must set as `NATS_INBOX_PREFIX`: its replies arrive below it. */
+  readonly inboxPrefix: string
   readonly permissions: Permissions
 }
+
+/** `_INBOX_inventory-worker` for `inventory-worker`. */
+export const inboxPrefixOf = (name: string): string => `_INBOX_${name}`
 
 /** `NATS_PASSWORD_INVENTORY_WORKER` for `inventory-worker`. */
 export const passwordEnv = (name: string): string => `NATS_PASSWORD_${name.toUpperCase().replace(/[^A-Z0-9]/g, "_")}`
@@ -27,6 +32,16 @@ export const natsUsers = (
   access: { readonly [A in AppName]: AppAccess } = appAccess,
   context: PermissionContext = orderPermissionContext
 ): ReadonlyArray<NatsUser> => [
-  ...appNames.map((name) => ({ name, passwordEnv: passwordEnv(name), permissions: appPermissions(access[name], context) })),
-  { name: PROVISIONING_USER, passwordEnv: passwordEnv(PROVISIONING_USER), permissions: provisioningPermissions(context) }
+  ...appNames.map((name) => ({
+    name,
+    passwordEnv: passwordEnv(name),
+    inboxPrefix: inboxPrefixOf(name),
+    permissions: appPermissions(access[name], context, inboxPrefixOf(name))
+  })),
+  {
+    name: PROVISIONING_USER,
+    passwordEnv: passwordEnv(PROVISIONING_USER),
+    inboxPrefix: inboxPrefixOf(PROVISIONING_USER),
+    permissions: provisioningPermissions(context, inboxPrefixOf(PROVISIONING_USER))
+  }
 ]

@@ -38,6 +38,7 @@ export const connectionOptions = (config: NatsConfig): ConnectionOptions => {
   if (Option.isSome(config.token)) options.token = Redacted.value(config.token.value)
   if (Option.isSome(config.credsFile)) options.authenticator = credsAuthenticator(readFileSync(config.credsFile.value))
   if (Option.isSome(config.tlsCaFile)) options.tls = { caFile: config.tlsCaFile.value }
+  if (Option.isSome(config.inboxPrefix)) options.inboxPrefix = config.inboxPrefix.value
   return options
 }
 
