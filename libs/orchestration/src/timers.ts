@@ -1,5 +1,6 @@
 import { PendingTimer } from "@conveyor/workflow"
-import { Effect, Either, Fiber, Schedule, type Scope, Schema } from "effect"
+import { Readiness } from "@conveyor/telemetry"
+import { Effect, Either, Fiber, Option, Schedule, type Scope, Schema } from "effect"
 import type { JsonBucket } from "./json-bucket.js"
 
 /** KV keys allow `[-/_=.a-zA-Z0-9]`; timer ids separate their parts with ':'. */
@@ -36,11 +37,18 @@ export const runTimerScheduler = (options: TimerSchedulerOptions): Effect.Effect
     const known = new Map<string, PendingTimer>()
     const inFlight = new Set<string>()
     let fired = 0
+    let stopping = false
+    // With Readiness provided, a dead watch shows on /readyz: timers would silently stop firing.
+    const readiness = yield* Effect.serviceOption(Readiness)
+    const flag = Option.isSome(readiness) ? Option.some(yield* readiness.value.flag(`timers ${options.timers.name}`, true)) : Option.none()
     const watcher = yield* Effect.acquireRelease(
       Effect.promise(() => options.timers.kv.watch({ key: ">" })),
-      (iterator) => Effect.sync(() => iterator.stop())
+      (iterator) => Effect.sync(() => {
+        stopping = true
+        iterator.stop()
+      })
     )
-    const follow = Effect.promise(async () => {
+    const follow = Effect.tryPromise(async () => {
       for await (const entry of watcher) {
         if (entry.operation !== "PUT") {
           known.delete(entry.key)
@@ -49,7 +57,16 @@ export const runTimerScheduler = (options: TimerSchedulerOptions): Effect.Effect
         const timer = decodeTimer(entry.string())
         if (Either.isRight(timer)) known.set(entry.key, timer.right)
       }
-    })
+    }).pipe(
+      Effect.either,
+      Effect.flatMap((ended) => {
+        if (stopping) return Effect.void
+        const reason = ended._tag === "Left" ? String(ended.left.error) : "the watch ended"
+        return Effect.logError(`timer watch on ${options.timers.name} stopped (${reason}); timers set from now on will not fire until a restart`).pipe(
+          Effect.zipRight(Option.isSome(flag) ? flag.value.set(false, reason) : Effect.void)
+        )
+      })
+    )
     const fireOne = (key: string, timer: PendingTimer) =>
       options.fire(timer).pipe(
         Effect.zipRight(options.timers.remove(key)),
