@@ -87,8 +87,17 @@ export const injectTraceHeaders = (headers: TraceHeaders = {}): Effect.Effect<Re
     return out
   })
 
+/** Whether any header could carry context: most cost nothing to rule out before the propagators run. */
+const mayCarryContext = (headers: TraceHeaders): boolean => {
+  for (const key in headers) {
+    const lower = key.toLowerCase()
+    if (lower === "traceparent" || lower === "tracestate" || lower === "baggage") return true
+  }
+  return false
+}
+
 const extractContext = (headers: TraceHeaders | undefined): OtelContext => {
-  if (headers === undefined) return ROOT_CONTEXT
+  if (headers === undefined || !mayCarryContext(headers)) return ROOT_CONTEXT
   try {
     return baggagePropagator.extract(traceContext.extract(ROOT_CONTEXT, headers, getter), headers, getter)
   } catch {

@@ -137,12 +137,11 @@ export const consumerSpan =
           ...messageAttributes(options.attributes)
         }
       }).pipe(Effect.map((span): Processing => ({ span, failure: Option.none() }))),
-      (processing) =>
-        effect.pipe(
-          Effect.withParentSpan(processing.span),
-          Effect.locally(currentProcessing, Option.some(processing)),
-          Effect.locallyWith(currentBaggage, (current) => ({ ...current, ...baggage }))
-        ),
+      (processing) => {
+        const inSpan = effect.pipe(Effect.withParentSpan(processing.span), Effect.locally(currentProcessing, Option.some(processing)))
+        // Most messages carry no baggage: skip a FiberRef layer per message for them.
+        return Object.keys(baggage).length === 0 ? inSpan : Effect.locallyWith(inSpan, currentBaggage, (current) => ({ ...current, ...baggage }))
+      },
       (processing, exit) =>
         Effect.flatMap(Clock.currentTimeNanos, (now) =>
           Effect.sync(() =>
