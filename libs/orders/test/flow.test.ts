@@ -1,5 +1,6 @@
 import { Buckets } from "@conveyor/domain"
 import { Kvm } from "@nats-io/kv"
+import { jetstream, jetstreamManager } from "@nats-io/jetstream"
 import { connect } from "@nats-io/transport-node"
 import { useNatsServer } from "@conveyor/testing/vitest"
 import { Layer } from "effect"
@@ -48,6 +49,26 @@ describe("the order workflow across orchestrator and workers (in one process)", 
     expect(done.reason).toMatch(/payment declined/)
     expect(await readJson(Buckets.inventoryStock, skuKey("flow-b"))).toMatchObject({ available: 100, held: {} })
     expect(await readJson(Buckets.paymentsLedger, ledgerKey("declined-1"))).toMatchObject({ status: "declined", capturedCents: 0 })
+  })
+
+  it("dead-letters an event the workflow cannot accept, with the reason", async () => {
+    const nc = await connect({ servers: server.url })
+    try {
+      const js = jetstream(nc)
+      await js.publish("orders.events.stock-reserved", JSON.stringify({ type: "StockReserved", version: 1, orderId: "ghost-1" }), { msgID: "ghost-1-reserved" })
+      const jsm = await jetstreamManager(nc)
+      let reason = ""
+      const deadline = Date.now() + 20_000
+      while (reason === "" && Date.now() < deadline) {
+        const last = await jsm.streams.getMessage("DEAD_LETTERS", { last_by_subj: "dlq.ORDER_EVENTS.orchestrator" }).catch(() => null)
+        if (last !== null && last.header.get("Conveyor-Original-Message-Id") === "ghost-1-reserved") reason = last.header.get("Conveyor-Error-Message")
+        else await new Promise((r) => setTimeout(r, 100))
+      }
+      expect(reason).toContain("event StockReserved is not allowed in state (none)")
+      expect(reason).toContain("only OrderPlaced starts one")
+    } finally {
+      await nc.close()
+    }
   })
 
   it("rejects an order that needs more stock than there is, holding nothing", async () => {
