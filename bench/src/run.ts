@@ -53,7 +53,7 @@ export const defaultSettings = (quick: boolean): BenchSettings =>
         workflowRate: 20,
         workflowSeconds: 10,
         stepSeconds: 5,
-        maxRate: 640
+        maxRate: 1280
       }
 
 const log = (line: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`)
