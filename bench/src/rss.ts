@@ -8,6 +8,9 @@ import { summarize } from "./stats.js"
 const STREAM = "BENCH_BACKLOG"
 const drainScript = (side: "raw" | "conveyor") => fileURLToPath(new URL(`./drain-${side}.ts`, import.meta.url))
 
+/** The heap cap the apps are deployed with (deploy/base/apps.yaml NODE_OPTIONS), on both sides. */
+export const HEAP_MB = 192
+
 interface Drained {
   readonly peakRssMb: number
   readonly rate: number
@@ -18,7 +21,7 @@ const drain = (side: "raw" | "conveyor", url: string, durable: string, count: nu
   new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      ["--conditions=@conveyor/source", "--import", "tsx", drainScript(side), side, url, STREAM, durable, String(count), String(concurrency)],
+      [`--max-old-space-size=${HEAP_MB}`, "--conditions=@conveyor/source", "--import", "tsx", drainScript(side), side, url, STREAM, durable, String(count), String(concurrency)],
       { stdio: ["ignore", "pipe", "pipe"] }
     )
     let out = ""
@@ -38,7 +41,7 @@ const drain = (side: "raw" | "conveyor", url: string, durable: string, count: nu
 /**
  * Peak RSS of a process draining a backlog of `backlog` messages (256 B), Conveyor's runner with
  * the app defaults (confirmed acks) against a raw consume + ack loop, each in a fresh child process
- * sampling its own RSS every 50 ms. The backlog is published once; each drain is a new durable.
+ * sampling its own RSS every 50 ms, with the heap cap the apps are deployed with. The backlog is published once; each drain is a new durable.
  */
 export const benchRss = async (
   url: string,
@@ -69,7 +72,7 @@ export const benchRss = async (
   return [
     row({
       id: "rss-backlog",
-      figure: `peak RSS while a ${s.backlog.toLocaleString("en-US")}-message backlog drains (runner: app defaults, confirmed acks)`,
+      figure: `peak RSS while a ${s.backlog.toLocaleString("en-US")}-message backlog drains (runner: app defaults, confirmed acks; both: --max-old-space-size=${HEAP_MB} as deployed, run through tsx)`,
       unit: "MB",
       conveyor,
       raw: summarize(results.raw.map((r) => r.peakRssMb)),
