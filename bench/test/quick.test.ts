@@ -11,6 +11,7 @@ const expectedRows = [
   "consume-runner",
   "consume-kv",
   "consume-traced",
+  "consume-traced-unregistered",
   "consume-confirmed",
   "workflow-p50",
   "workflow-p99",
