@@ -97,11 +97,4 @@ export const runOnTerminal = (args: ReadonlyArray<string>, prompt: string, answe
     })
   })
 
-export const eventually = async (check: () => boolean | Promise<boolean>, timeoutMs = 15_000, what = "condition") => {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    if (await check()) return
-    await new Promise((r) => setTimeout(r, 25))
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-}
+export { eventually } from "@conveyor/testing"

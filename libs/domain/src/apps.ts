@@ -1,3 +1,4 @@
+import { subjectMatches } from "@conveyor/topology"
 import { Schema } from "effect"
 import { AllCommands, AllDeadLetters, AllEvents, eventSubject, StreamNames } from "./subjects.js"
 import { Buckets, Durables } from "./topology.js"
@@ -80,13 +81,4 @@ export const appNames: ReadonlyArray<AppName> = AppName.literals
 export const publishersOf = (subject: string): ReadonlyArray<AppName> =>
   appNames.filter((app) => appAccess[app].publish.some((pattern) => subjectMatches(pattern, subject)))
 
-/** NATS subject matching: `*` is one token, `>` one or more trailing tokens. */
-export const subjectMatches = (pattern: string, subject: string): boolean => {
-  const p = pattern.split(".")
-  const s = subject.split(".")
-  for (let i = 0; i < p.length; i++) {
-    if (p[i] === ">") return s.length > i
-    if (i >= s.length || (p[i] !== "*" && p[i] !== s[i])) return false
-  }
-  return p.length === s.length
-}
+export { subjectMatches }

@@ -1,3 +1,4 @@
+import { subjectMatches } from "@conveyor/topology"
 import { DeliverPolicy, type JsMsg } from "@nats-io/jetstream"
 import { DeadLetterHeaders } from "@conveyor/messaging"
 import { Data, Effect } from "effect"
@@ -53,16 +54,6 @@ export class DeadLetterStoreError extends Data.TaggedError("DeadLetterStoreError
  */
 const envelopeHeaders = new Set<string>(Object.values(DeadLetterHeaders))
 const dropOnReplay = (header: string) => envelopeHeaders.has(header) || /^nats-/i.test(header)
-
-const subjectMatches = (pattern: string, subject: string): boolean => {
-  const p = pattern.split(".")
-  const s = subject.split(".")
-  for (let i = 0; i < p.length; i++) {
-    if (p[i] === ">") return s.length > i
-    if (i >= s.length || (p[i] !== "*" && p[i] !== s[i])) return false
-  }
-  return p.length === s.length
-}
 
 export const matchesFilter = (letter: DeadLetter, filter: DeadLetterFilter): boolean =>
   (filter.originalSubject === undefined || subjectMatches(filter.originalSubject, letter.originalSubject)) &&

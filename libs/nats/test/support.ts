@@ -17,13 +17,6 @@ export const runScoped = async <A, E>(runtime: TestRuntime, effect: Effect.Effec
   return { value, close: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
 }
 
-export const eventually = async (check: () => boolean | Promise<boolean>, timeoutMs = 15_000, what = "condition") => {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    if (await check()) return
-    await new Promise((r) => setTimeout(r, 25))
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-}
+export { eventually } from "@conveyor/testing"
 
 export const layerOf = (client: NatsClient) => Layer.succeed(NatsConnection, client)

@@ -10,11 +10,4 @@ export const openClient = async (url: string, name = "test") => {
 
 export const createBucket = (client: NatsClient, name: string) => new Kvm(client.js).create(name, { history: 5 })
 
-export const eventually = async (check: () => boolean | Promise<boolean>, timeoutMs = 15_000, what = "condition") => {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    if (await check()) return
-    await new Promise((r) => setTimeout(r, 25))
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-}
+export { eventually } from "@conveyor/testing"

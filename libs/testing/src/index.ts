@@ -3,3 +3,4 @@
 export { freePort, LocalNatsProcess, type LocalServerOptions } from "./local-server.js"
 export { NATS_IMAGE, NatsServerUnavailable, startTestNatsServer, type TestNatsServer } from "./test-server.js"
 export { uniqueName } from "./unique-name.js"
+export { eventually } from "./eventually.js"

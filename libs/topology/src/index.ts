@@ -1,2 +1,3 @@
 export * from "./diff.js"
 export * from "./spec.js"
+export * from "./subject.js"
