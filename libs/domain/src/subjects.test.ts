@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest"
 import { sampleCommands, sampleEvents } from "../test/samples.js"
 import {
-  commandSubject, deadLetterSubject, eventSubject, originalSubject, subjectMatches, subjectOf, workerSubject
+  commandSubject, deadLetterSubject, eventSubject, subjectMatches, subjectOf, workerSubject
 } from "./index.js"
 
 describe("subjects", () => {
@@ -35,11 +35,8 @@ describe("subjects", () => {
     }
   })
 
-  it("mirror dead letters under dlq. and back", () => {
-    expect(deadLetterSubject("orders.commands.inventory.reserve")).toBe("dlq.orders.commands.inventory.reserve")
-    expect(originalSubject("dlq.orders.events.order-placed")).toBe("orders.events.order-placed")
-    expect(originalSubject("orders.events.order-placed")).toBeUndefined()
-    expect(originalSubject("dlq.")).toBeUndefined()
+  it("put dead letters under dlq.<stream>.<consumer>", () => {
+    expect(deadLetterSubject("ORDER_COMMANDS", "inventory-worker")).toBe("dlq.ORDER_COMMANDS.inventory-worker")
   })
 })
 

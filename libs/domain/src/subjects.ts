@@ -44,8 +44,9 @@ export const subjectOf = (message: OrderEvent | OrderCommand): string =>
     ? commandSubject(message as OrderCommand)
     : eventSubject(message as OrderEvent)
 
-export const deadLetterSubject = (original: string): string => `dlq.${original}`
-
-/** The subject a dead letter came from, or undefined for a subject outside the dead-letter space. */
-export const originalSubject = (deadLetter: string): string | undefined =>
-  deadLetter.startsWith("dlq.") && deadLetter.length > 4 ? deadLetter.slice(4) : undefined
+/**
+ * Where the runtime's dead-letter sink puts a message that failed on `consumer` of `stream`
+ * (`@conveyor/nats` `deadLetterSubject` with the default `dlq` prefix). The original subject
+ * travels in the `Conveyor-Original-Subject` header, not in the subject.
+ */
+export const deadLetterSubject = (stream: string, consumer: string): string => `dlq.${stream}.${consumer}`

@@ -25,7 +25,9 @@ describe("order topology", () => {
   it("routes every message and dead letter to exactly one stream", () => {
     for (const m of [...sampleEvents.map(eventSubject), ...sampleCommands.map(commandSubject)]) {
       expect(inStream(m)).toHaveLength(1)
-      expect(inStream(deadLetterSubject(m)).map((s) => s.name)).toEqual([StreamNames.deadLetters])
+    }
+    for (const c of orderTopology.consumers) {
+      expect(inStream(deadLetterSubject(c.stream, c.durable)).map((s) => s.name)).toEqual([StreamNames.deadLetters])
     }
   })
 
