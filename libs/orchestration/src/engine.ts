@@ -82,7 +82,12 @@ export const makeWorkflowEngine = <S extends TaggedState, E extends TypedMessage
         const leftover = current?.value.outbox ?? []
         yield* publishOutbox(leftover)
         const base = current === undefined ? undefined : markPublished(current.value, leftover.map((o) => o.id))
-        const applied = step(definition, base, event, now(), { causationId: messageId })
+        // The consumer span's trace is the event's trace: kept in history so operators can open it.
+        const span = yield* Effect.option(Effect.currentSpan)
+        const applied = step(definition, base, event, now(), {
+          causationId: messageId,
+          ...(span._tag === "Some" ? { traceId: span.value.traceId } : {})
+        })
         if (Either.isLeft(applied)) return yield* applied.left
         const result = applied.right
         if (!mustPersist(result)) {

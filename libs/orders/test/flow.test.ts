@@ -38,6 +38,10 @@ describe("the order workflow across orchestrator and workers (in one process)", 
     const done = await terminal(stack.base, "happy-1")
     expect(done.status).toBe("completed")
     expect(done.history.map((h: any) => h.to)).toEqual(["ReservingStock", "CapturingPayment", "SchedulingShipment", "Completed"])
+    // One trace from the HTTP request through the orchestrator: the instance records it.
+    expect(placed.body.traceId).toMatch(/^[0-9a-f]{32}$/)
+    expect(done.history[0].traceId).toBe(placed.body.traceId)
+    expect((await readJson(Buckets.workflows, "happy-1"))?.traceId).toBe(placed.body.traceId)
     expect(await readJson(Buckets.paymentsLedger, ledgerKey("happy-1"))).toMatchObject({ status: "captured", capturedCents: 2100 })
     expect(await readJson(Buckets.inventoryStock, skuKey("flow-a"))).toMatchObject({ available: 97, held: { "happy-1": 3 } })
   })

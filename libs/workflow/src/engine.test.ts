@@ -50,6 +50,12 @@ describe("start", () => {
     expect(e.message).toBe("approval w9: event Approve is not allowed in state (none): only Requested starts it")
   })
 
+  it("records the trace id on the instance and in history when given", () => {
+    const r = right(start(approval, requested, T0, { causationId: "m-1", traceId: "0af7651916cd43dd8448eb211c80319c" }))
+    expect(r.instance.traceId).toBe("0af7651916cd43dd8448eb211c80319c")
+    expect(r.instance.history[0]!.traceId).toBe("0af7651916cd43dd8448eb211c80319c")
+  })
+
   it("omits causationId from history when none is given", () => {
     expect(right(start(approval, requested, T0)).instance.history[0]).not.toHaveProperty("causationId")
   })

@@ -38,6 +38,8 @@ export const mustPersist = (applied: Applied<unknown, unknown>): boolean =>
 export interface ApplyOptions {
   /** Message id of the incoming event, recorded in history so a redelivery can be recognised. */
   readonly causationId?: string
+  /** Trace of the event (W3C trace id), recorded so operators can open it from the history. */
+  readonly traceId?: string
 }
 
 const DEFAULT_HISTORY_LIMIT = 100
@@ -62,6 +64,7 @@ const advance = <S extends TaggedState, E extends TypedMessage, C extends TypedM
     to: step.state._tag,
     at: now,
     ...(options.causationId === undefined ? {} : { causationId: options.causationId }),
+    ...(options.traceId === undefined ? {} : { traceId: options.traceId }),
     commands: commands.map((c) => ({ id: c.id, type: c.message.type }))
   }
   const limit = definition.historyLimit ?? DEFAULT_HISTORY_LIMIT
@@ -97,7 +100,8 @@ export const start = <S extends TaggedState, E extends TypedMessage, C extends T
     Either.map((step) =>
       advance(definition, {
         workflow: definition.name, workflowId, state: undefined, transitions: 0,
-        createdAt: now, timers: [], history: [], outbox: []
+        createdAt: now, timers: [], history: [], outbox: [],
+        ...(options.traceId === undefined ? {} : { traceId: options.traceId })
       }, event, step, now, options))
   )
 }

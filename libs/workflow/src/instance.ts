@@ -21,6 +21,8 @@ export const HistoryEntry = Schema.Struct({
   at: EpochMillis,
   /** Message id of the event that caused it, when the runtime supplied one. */
   causationId: Schema.optional(Schema.String),
+  /** Trace id of that event, when it carried trace context. */
+  traceId: Schema.optional(Schema.String),
   commands: Schema.Array(Schema.Struct({ id: Schema.String, type: Schema.String }))
 })
 export type HistoryEntry = typeof HistoryEntry.Type
@@ -34,6 +36,8 @@ export interface Instance<S, C> {
   readonly transitions: number
   readonly createdAt: number
   readonly updatedAt: number
+  /** Trace id of the event that started the instance: the trace to open for the whole workflow. */
+  readonly traceId?: string
   readonly timers: ReadonlyArray<PendingTimer>
   readonly history: ReadonlyArray<HistoryEntry>
   /**
@@ -56,6 +60,7 @@ export const instanceSchema = <S extends TaggedState, E extends TypedMessage, C 
     transitions: Schema.Number.pipe(Schema.int(), Schema.nonNegative()),
     createdAt: EpochMillis,
     updatedAt: EpochMillis,
+    traceId: Schema.optionalWith(Schema.String, { exact: true }),
     timers: Schema.Array(PendingTimer),
     history: Schema.Array(HistoryEntry),
     outbox: Schema.Array(Schema.Struct({ id: Schema.String, message: definition.command }))
