@@ -11,7 +11,7 @@ export interface DemoOptions {
 
 export const usage = `npm run demo -- [--orders N] [--failure-rate R] [--concurrency C] [--timeout-ms T]
 
-  --orders N         orders to drive (env DEMO_ORDERS, default 1500)
+  --orders N         orders to drive (env DEMO_ORDERS, default 3000)
   --failure-rate R   probability 0..1 that a payment capture fails transiently (env DEMO_FAILURE_RATE, default 0.2)
   --concurrency C    orders in flight at once (env DEMO_CONCURRENCY, default 64)
   --timeout-ms T     how long to wait for every order to finish (env DEMO_TIMEOUT_MS, default 180000)
@@ -42,7 +42,7 @@ export const parseOptions = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv
     return n
   }
   return {
-    orders: number("orders", "DEMO_ORDERS", 1_500, (n) => Number.isInteger(n) && n >= 20 && n <= 1_000_000, "an integer from 20 to 1000000"),
+    orders: number("orders", "DEMO_ORDERS", 3_000, (n) => Number.isInteger(n) && n >= 20 && n <= 1_000_000, "an integer from 20 to 1000000"),
     failureRate: number("failure-rate", "DEMO_FAILURE_RATE", 0.2, (n) => n >= 0 && n < 0.9, "between 0 and 0.9"),
     concurrency: number("concurrency", "DEMO_CONCURRENCY", 64, (n) => Number.isInteger(n) && n >= 1 && n <= 1_000, "an integer from 1 to 1000"),
     timeoutMs: number("timeout-ms", "DEMO_TIMEOUT_MS", 180_000, (n) => Number.isInteger(n) && n >= 1_000, "at least 1000")
