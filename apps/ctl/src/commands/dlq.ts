@@ -59,6 +59,20 @@ const missingSequences = (seqs: ReadonlyArray<number>, found: ReadonlyArray<Dead
     : Effect.void
 }
 
+/** The letters replay or purge act on: named by sequence, by a filter or --all, never by default. */
+const lettersToAct = (
+  args: Parameters<typeof selection>[0] & { readonly dlqStream: string; readonly seqs: ReadonlyArray<number>; readonly all: boolean },
+  verb: string
+) =>
+  Effect.gen(function* () {
+    yield* requireStream(args.dlqStream)
+    const s = yield* select(args, args.seqs)
+    yield* requireScope(s, args.seqs, args.all, verb)
+    const letters = yield* matching(args.dlqStream, s)
+    yield* missingSequences(args.seqs, letters, args.dlqStream)
+    return letters
+  })
+
 const listCommand = Command.make(
   "list",
   {
@@ -106,11 +120,7 @@ const replayCommand = Command.make(
     withNats(
       args.nats,
       Effect.gen(function* () {
-        yield* requireStream(args.dlqStream)
-        const s = yield* select(args, args.seqs)
-        yield* requireScope(s, args.seqs, args.all, "replay")
-        const letters = yield* matching(args.dlqStream, s)
-        yield* missingSequences(args.seqs, letters, args.dlqStream)
+        const letters = yield* lettersToAct(args, "replay")
         if (letters.length === 0) return yield* Console.log(args.json ? JSON.stringify({ matched: 0 }) : "no dead letters match")
         const client = yield* NatsConnection
         const bar = progressBar(args.dryRun ? "checking" : "replaying")
@@ -153,11 +163,7 @@ const purgeCommand = Command.make(
     withNats(
       args.nats,
       Effect.gen(function* () {
-        yield* requireStream(args.dlqStream)
-        const s = yield* select(args, args.seqs)
-        yield* requireScope(s, args.seqs, args.all, "purge")
-        const letters = yield* matching(args.dlqStream, s)
-        yield* missingSequences(args.seqs, letters, args.dlqStream)
+        const letters = yield* lettersToAct(args, "purge")
         if (letters.length === 0) return yield* Console.log(args.json ? JSON.stringify({ purged: [] }) : "no dead letters match")
         if (!args.yes && !args.dryRun) {
           if (process.stdin.isTTY !== true) {
