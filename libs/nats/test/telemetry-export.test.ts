@@ -4,51 +4,9 @@ import { uniqueName, useNatsServer } from "@conveyor/testing/vitest"
 import { defineTopology } from "@conveyor/topology"
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Context, Deferred, Duration, Effect, Exit, Layer, Schema, Scope } from "effect"
-import { createServer, type IncomingMessage } from "node:http"
-import type { AddressInfo } from "node:net"
+import { otlpReceiver as receiver } from "@conveyor/testing"
 import { ensureTopology, JetStreamPublisherLive, makeNatsConfig, NatsConnectionLive, runJetStreamConsumer } from "../src/index.js"
 
-interface OtlpSpan {
-  readonly traceId: string
-  readonly spanId: string
-  readonly parentSpanId?: string
-  readonly name: string
-  readonly kind: number
-  readonly links?: ReadonlyArray<{ readonly traceId: string; readonly spanId: string }>
-}
-interface OtlpExport {
-  readonly resourceSpans: ReadonlyArray<{
-    readonly resource: { readonly attributes: ReadonlyArray<{ key: string; value: { stringValue?: string } }> }
-    readonly scopeSpans: ReadonlyArray<{ readonly spans: ReadonlyArray<OtlpSpan> }>
-  }>
-}
-
-const readBody = (req: IncomingMessage) =>
-  new Promise<string>((resolve, reject) => {
-    let body = ""
-    req.setEncoding("utf8")
-    req.on("data", (chunk: string) => (body += chunk))
-    req.on("end", () => resolve(body))
-    req.on("error", reject)
-  })
-
-/** An OTLP/HTTP (JSON) receiver on a free port, closed with the scope. */
-const receiver = Effect.acquireRelease(
-  Effect.async<{ readonly url: string; readonly received: Array<OtlpExport & { path: string }>; readonly close: () => Promise<void> }>((resume) => {
-    const received: Array<OtlpExport & { path: string }> = []
-    const server = createServer((req, res) => {
-      void readBody(req).then((body) => {
-        received.push({ ...(JSON.parse(body) as OtlpExport), path: req.url ?? "" })
-        res.writeHead(200, { "content-type": "application/json" }).end("{}")
-      })
-    })
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo
-      resume(Effect.succeed({ url: `http://127.0.0.1:${port}`, received, close: () => new Promise((r) => server.close(() => r())) }))
-    })
-  }),
-  (r) => Effect.promise(r.close)
-)
 
 const server = useNatsServer()
 const Order = Schema.Struct({ id: Schema.String })

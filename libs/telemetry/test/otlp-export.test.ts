@@ -1,51 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Exit, Layer, Logger, Scope } from "effect"
-import { createServer, type IncomingMessage, type Server } from "node:http"
-import type { AddressInfo } from "node:net"
+import { otlpReceiver as receiver } from "@conveyor/testing"
 import { consumerSpan, layerTracingFromEnv, makeJsonLogger, producerSpan } from "../src/index.js"
 
-interface OtlpSpan {
-  readonly traceId: string
-  readonly spanId: string
-  readonly parentSpanId?: string
-  readonly name: string
-  readonly kind: number
-}
-interface OtlpExport {
-  readonly resourceSpans: ReadonlyArray<{
-    readonly resource: { readonly attributes: ReadonlyArray<{ key: string; value: { stringValue?: string } }> }
-    readonly scopeSpans: ReadonlyArray<{ readonly spans: ReadonlyArray<OtlpSpan> }>
-  }>
-}
-
-const readBody = (req: IncomingMessage) =>
-  new Promise<string>((resolve, reject) => {
-    let body = ""
-    req.setEncoding("utf8")
-    req.on("data", (chunk: string) => (body += chunk))
-    req.on("end", () => resolve(body))
-    req.on("error", reject)
-  })
-
-type Received = OtlpExport & { readonly path: string; readonly contentType: string }
-
-/** A minimal OTLP/HTTP receiver: the JSON encoding, as exporter-trace-otlp-http sends it. */
-const receiver = Effect.acquireRelease(
-  Effect.async<{ readonly url: string; readonly received: Array<Received>; readonly server: Server }>((resume) => {
-    const received: Array<Received> = []
-    const server = createServer((req, res) => {
-      void readBody(req).then((body) => {
-        received.push({ ...(JSON.parse(body) as OtlpExport), path: req.url ?? "", contentType: req.headers["content-type"] ?? "" })
-        res.writeHead(200, { "content-type": "application/json" }).end("{}")
-      })
-    })
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo
-      resume(Effect.succeed({ url: `http://127.0.0.1:${port}`, received, server }))
-    })
-  }),
-  ({ server }) => Effect.async<void>((resume) => void server.close(() => resume(Effect.void)))
-)
 
 describe("OTLP/HTTP export", () => {
   it.scopedLive("spans leave the process with the service name and parent/child intact", () =>

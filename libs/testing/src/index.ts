@@ -4,3 +4,4 @@ export { freePort, LocalNatsProcess, type LocalServerOptions } from "./local-ser
 export { NATS_IMAGE, NatsServerUnavailable, startTestNatsServer, type TestNatsServer } from "./test-server.js"
 export { uniqueName } from "./unique-name.js"
 export { eventually } from "./eventually.js"
+export { otlpReceiver, type OtlpExport, type OtlpRequest, type OtlpSpan } from "./otlp-receiver.js"
