@@ -2,21 +2,15 @@ import { defineHandler, makeRetryPolicy, Publisher, publishEvent } from "@convey
 import { uniqueName, useNatsServer } from "@conveyor/testing/vitest"
 import { defineTopology } from "@conveyor/topology"
 import { Effect, Schema } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { ensureTopology, JetStreamPublisherLive, runJetStreamConsumer } from "../src/index.js"
-import { eventually, openClient, runScoped } from "./support.js"
+import { eventually, useTestClient, runScoped } from "./support.js"
 
 const OrderPlaced = Schema.Struct({ orderId: Schema.String, quantity: Schema.Number.pipe(Schema.int(), Schema.positive()) })
 type OrderPlaced = typeof OrderPlaced.Type
 
 const server = useNatsServer()
-let conn: Awaited<ReturnType<typeof openClient>>
-beforeAll(async () => {
-  conn = await openClient(server.url)
-})
-afterAll(async () => {
-  await conn?.close()
-})
+const conn = useTestClient(server)
 
 const setup = async (opts: { durables: ReadonlyArray<string> } = { durables: ["worker"] }) => {
   const stream = uniqueName("S")

@@ -3,18 +3,12 @@ import { defineHandler, makeRetryPolicy, type OutgoingMessage } from "@conveyor/
 import { uniqueName, useNatsServer } from "@conveyor/testing/vitest"
 import { defineTopology } from "@conveyor/topology"
 import { Effect, Schema } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { ensureTopology, makeKvIdempotencyStore, openKvIdempotencyStore, runJetStreamConsumer } from "../src/index.js"
-import { openClient, runScoped } from "./support.js"
+import { useTestClient, runScoped } from "./support.js"
 
 const server = useNatsServer()
-let conn: Awaited<ReturnType<typeof openClient>>
-beforeAll(async () => {
-  conn = await openClient(server.url)
-})
-afterAll(async () => {
-  await conn?.close()
-})
+const conn = useTestClient(server)
 
 const bucket = async (ttlMs = 60_000) => {
   const name = uniqueName("IDEM")

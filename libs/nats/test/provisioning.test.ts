@@ -2,18 +2,12 @@ import { LocalNatsProcess } from "@conveyor/testing"
 import { uniqueName, useNatsServer } from "@conveyor/testing/vitest"
 import { defineTopology } from "@conveyor/topology"
 import { Duration, Effect } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { ensureTopology, makeNatsClient, makeNatsConfig, planTopology } from "../src/index.js"
-import { openClient } from "./support.js"
+import { useTestClient } from "./support.js"
 
 const server = useNatsServer()
-let conn: Awaited<ReturnType<typeof openClient>>
-beforeAll(async () => {
-  conn = await openClient(server.url)
-})
-afterAll(async () => {
-  await conn?.close()
-})
+const conn = useTestClient(server)
 
 const declare = (name: string, overrides: { maxAgeMs?: number; storage?: "file" | "memory"; ackWaitMs?: number; ttlMs?: number } = {}) =>
   defineTopology({

@@ -2,18 +2,12 @@ import { Publisher } from "@conveyor/messaging"
 import { uniqueName, useNatsServer } from "@conveyor/testing/vitest"
 import { defineTopology } from "@conveyor/topology"
 import { Effect } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { ensureTopology, JetStreamPublisherLive } from "../src/index.js"
-import { openClient } from "./support.js"
+import { useTestClient } from "./support.js"
 
 const server = useNatsServer()
-let conn: Awaited<ReturnType<typeof openClient>>
-beforeAll(async () => {
-  conn = await openClient(server.url)
-})
-afterAll(async () => {
-  await conn?.close()
-})
+const conn = useTestClient(server)
 
 const bytes = (n: number) => new Uint8Array(n).fill(97)
 const publishEither = (subject: string, payload: Uint8Array) =>

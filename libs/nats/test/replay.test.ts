@@ -1,23 +1,17 @@
 import { DeadLetterHeaders, defineHandler, makeRetryPolicy } from "@conveyor/messaging"
 import { useNatsServer } from "@conveyor/testing/vitest"
 import { Effect, Schema } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { inspectDeadLetter, listDeadLetters, purgeDeadLetters, type ReplayProgress, replayDeadLetters, runJetStreamConsumer } from "../src/index.js"
 import { setupRuntime } from "./runtime-support.js"
-import { eventually, openClient, runScoped } from "./support.js"
+import { eventually, useTestClient, runScoped } from "./support.js"
 
 const Order = Schema.Struct({ orderId: Schema.String, kind: Schema.Literal("stock", "fraud") })
 class OutOfStock extends Schema.TaggedError<OutOfStock>()("OutOfStock", {}) {}
 class Fraud extends Schema.TaggedError<Fraud>()("Fraud", {}) {}
 
 const server = useNatsServer()
-let conn: Awaited<ReturnType<typeof openClient>>
-beforeAll(async () => {
-  conn = await openClient(server.url)
-})
-afterAll(async () => {
-  await conn?.close()
-})
+const conn = useTestClient(server)
 
 const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 const run = <A, E>(e: Effect.Effect<A, E>) => Effect.runPromise(e)

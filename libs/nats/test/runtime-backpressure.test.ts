@@ -1,19 +1,13 @@
 import { defineHandler, makeRetryPolicy } from "@conveyor/messaging"
 import { useNatsServer } from "@conveyor/testing/vitest"
 import { Effect, Schema } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { makeJetStreamPublisher, runJetStreamConsumer } from "../src/index.js"
 import { setupRuntime } from "./runtime-support.js"
-import { eventually, openClient, runScoped } from "./support.js"
+import { eventually, useTestClient, runScoped } from "./support.js"
 
 const server = useNatsServer()
-let conn: Awaited<ReturnType<typeof openClient>>
-beforeAll(async () => {
-  conn = await openClient(server.url)
-})
-afterAll(async () => {
-  await conn?.close()
-})
+const conn = useTestClient(server)
 
 const Job = Schema.Struct({ n: Schema.Number })
 

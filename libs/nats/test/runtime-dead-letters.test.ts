@@ -1,23 +1,17 @@
 import { DeadLetterHeaders, defineHandler, makeRetryPolicy, type Settlement } from "@conveyor/messaging"
 import { useNatsServer } from "@conveyor/testing/vitest"
 import { Effect, Schema } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { runJetStreamConsumer } from "../src/index.js"
 import { setupRuntime } from "./runtime-support.js"
-import { eventually, openClient, runScoped } from "./support.js"
+import { eventually, useTestClient, runScoped } from "./support.js"
 
 const OrderPlaced = Schema.Struct({ type: Schema.Literal("OrderPlaced"), orderId: Schema.String, quantity: Schema.Number.pipe(Schema.int(), Schema.positive()) })
 class OutOfStock extends Schema.TaggedError<OutOfStock>()("OutOfStock", { orderId: Schema.String }) {}
 class WarehouseDown extends Schema.TaggedError<WarehouseDown>()("WarehouseDown", {}) {}
 
 const server = useNatsServer()
-let conn: Awaited<ReturnType<typeof openClient>>
-beforeAll(async () => {
-  conn = await openClient(server.url)
-})
-afterAll(async () => {
-  await conn?.close()
-})
+const conn = useTestClient(server)
 
 const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 

@@ -1,4 +1,5 @@
 import { Duration, Effect, Exit, Layer, ManagedRuntime, Scope } from "effect"
+import { afterAll, beforeAll } from "vitest"
 import { makeNatsConfig, NatsConnection, NatsConnectionLive, type NatsClient } from "../src/index.js"
 
 /** A scope-owned client for one test; `close` drains it. */
@@ -8,7 +9,31 @@ export const openClient = async (url: string, name = "test") => {
   return { client, runtime, close: () => runtime.dispose() }
 }
 
-export type TestRuntime = Awaited<ReturnType<typeof openClient>>["runtime"]
+export type TestClient = Awaited<ReturnType<typeof openClient>>
+export type TestRuntime = TestClient["runtime"]
+
+/**
+ * One client per test file on the file's server: opened in `beforeAll`, drained in `afterAll`.
+ * Hooks the file registers after this one run before the drain (vitest runs after-hooks as a stack).
+ */
+export const useTestClient = (server: { readonly url: string }): TestClient => {
+  let conn: TestClient | undefined
+  beforeAll(async () => {
+    conn = await openClient(server.url)
+  })
+  afterAll(async () => {
+    await conn?.close()
+  })
+  const get = (): TestClient => {
+    if (conn === undefined) throw new Error("useTestClient: the client is not open yet (read it inside a test or hook)")
+    return conn
+  }
+  return {
+    get client() { return get().client },
+    get runtime() { return get().runtime },
+    close: () => get().close()
+  }
+}
 
 /** Runs a scoped effect and returns its value plus a closer for the scope. */
 export const runScoped = async <A, E>(runtime: TestRuntime, effect: Effect.Effect<A, E, Scope.Scope | NatsConnection>) => {

@@ -3,21 +3,15 @@ import { useNatsServer } from "@conveyor/testing/vitest"
 import { Effect } from "effect"
 import v8 from "node:v8"
 import vm from "node:vm"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, describe, expect, it } from "vitest"
 import { runJetStreamConsumer } from "../../src/index.js"
-import { eventually, openClient, runScoped } from "../support.js"
+import { eventually, useTestClient, runScoped } from "../support.js"
 import { Job } from "./fixtures/job.js"
 import { cleanupFaults, faultSetup } from "./support.js"
 
 const server = useNatsServer()
-let conn: Awaited<ReturnType<typeof openClient>>
-beforeAll(async () => {
-  conn = await openClient(server.url)
-})
-afterAll(async () => {
-  await cleanupFaults()
-  await conn?.close()
-})
+const conn = useTestClient(server)
+afterAll(cleanupFaults)
 
 const MB = 1024 * 1024
 // A full GC before each heap sample, so the figures are what is retained rather than garbage

@@ -1,21 +1,15 @@
 import { defineHandler, makeRetryPolicy, Publisher } from "@conveyor/messaging"
 import { useNatsServer } from "@conveyor/testing/vitest"
 import { Effect } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, describe, expect, it } from "vitest"
 import { JetStreamPublisherLive, openKvIdempotencyStore, runJetStreamConsumer } from "../../src/index.js"
-import { eventually, openClient, runScoped } from "../support.js"
+import { eventually, useTestClient, runScoped } from "../support.js"
 import { Job } from "./fixtures/job.js"
 import { cleanupFaults, faultSetup, jobMessage, jobs, storedMessageIds, waitDrained } from "./support.js"
 
 const server = useNatsServer()
-let conn: Awaited<ReturnType<typeof openClient>>
-beforeAll(async () => {
-  conn = await openClient(server.url)
-})
-afterAll(async () => {
-  await cleanupFaults()
-  await conn?.close()
-})
+const conn = useTestClient(server)
+afterAll(cleanupFaults)
 
 describe("nats-server SIGKILLed and restarted under publish and consume load", () => {
   it("processes every PubAck'd event exactly once in effect and loses none", { timeout: 120_000 }, async () => {

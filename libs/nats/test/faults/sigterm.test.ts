@@ -1,17 +1,11 @@
 import { useNatsServer } from "@conveyor/testing/vitest"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { openClient } from "../support.js"
+import { afterAll, describe, expect, it } from "vitest"
+import { useTestClient } from "../support.js"
 import { cleanupFaults, faultSetup, jobs, publishJobs, readLedger, spawnWorker, storedMessageIds, waitDrained } from "./support.js"
 
 const server = useNatsServer()
-let conn: Awaited<ReturnType<typeof openClient>>
-beforeAll(async () => {
-  conn = await openClient(server.url)
-})
-afterAll(async () => {
-  await cleanupFaults()
-  await conn?.close()
-})
+const conn = useTestClient(server)
+afterAll(cleanupFaults)
 
 const settledIds = (lines: ReadonlyArray<string>, settlement: string) =>
   lines.filter((l) => l.startsWith("settled ") && l.split(" ")[2] === settlement).map((l) => l.split(" ")[1]!)

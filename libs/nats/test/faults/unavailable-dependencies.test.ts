@@ -2,21 +2,15 @@ import { DeadLetterHeaders, defineHandler, makeRetryPolicy, type Settlement } fr
 import { useNatsServer } from "@conveyor/testing/vitest"
 import { defineTopology } from "@conveyor/topology"
 import { Data, Effect } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, describe, expect, it } from "vitest"
 import { deadLetterTopology, ensureTopology, kvStreamName, openKvIdempotencyStore, runJetStreamConsumer } from "../../src/index.js"
-import { eventually, openClient, runScoped } from "../support.js"
+import { eventually, useTestClient, runScoped } from "../support.js"
 import { Job } from "./fixtures/job.js"
 import { cleanupFaults, type FaultSetup, faultSetup, jobs, publishJobs, storedMessageIds, waitDrained } from "./support.js"
 
 const server = useNatsServer()
-let conn: Awaited<ReturnType<typeof openClient>>
-beforeAll(async () => {
-  conn = await openClient(server.url)
-})
-afterAll(async () => {
-  await cleanupFaults()
-  await conn?.close()
-})
+const conn = useTestClient(server)
+afterAll(cleanupFaults)
 
 class Poison extends Data.TaggedError("Poison")<{ readonly message: string }> {}
 

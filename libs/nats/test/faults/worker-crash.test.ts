@@ -1,18 +1,12 @@
 import { useNatsServer } from "@conveyor/testing/vitest"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { openClient } from "../support.js"
+import { afterAll, describe, expect, it } from "vitest"
+import { useTestClient } from "../support.js"
 import type { StopPoint } from "./fixtures/job.js"
 import { cleanupFaults, faultSetup, jobs, publishJobs, readLedger, spawnWorker, storedMessageIds, waitDrained } from "./support.js"
 
 const server = useNatsServer()
-let conn: Awaited<ReturnType<typeof openClient>>
-beforeAll(async () => {
-  conn = await openClient(server.url)
-})
-afterAll(async () => {
-  await cleanupFaults()
-  await conn?.close()
-})
+const conn = useTestClient(server)
+afterAll(cleanupFaults)
 
 /**
  * Worker A stops at `point` while handling job-2 and is SIGKILLed there; worker B takes over the
