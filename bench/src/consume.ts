@@ -1,6 +1,6 @@
 import { defineHandler, makeRetryPolicy } from "@conveyor/messaging"
 import { NatsConnection, openKvIdempotencyStore, runJetStreamConsumer } from "@conveyor/nats"
-import { layerTracing } from "@conveyor/telemetry"
+import { defaultTelemetryConfig, layerTracing } from "@conveyor/telemetry"
 import type { ConsumerSpec } from "@conveyor/topology"
 import { AckPolicy, DeliverPolicy } from "@nats-io/jetstream"
 import { Kvm } from "@nats-io/kv"
@@ -8,7 +8,7 @@ import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http"
 import * as OtelResource from "@effect/opentelemetry/Resource"
 import * as OtelTracer from "@effect/opentelemetry/Tracer"
 import { BasicTracerProvider, BatchSpanProcessor } from "@opentelemetry/sdk-trace-base"
-import { Deferred, Effect, Exit, Layer, Option, Schema } from "effect"
+import { Deferred, Effect, Exit, Layer, Schema } from "effect"
 import { type ConveyorRuntime, elapsed, jsonPayload, rawFill, type RawClient, runEffect } from "./harness.js"
 import { row, type Row } from "./report.js"
 import type { OtlpSink } from "./sink.js"
@@ -40,18 +40,8 @@ const spec = (durable: string): ConsumerSpec => ({
   deliverPolicy: "all"
 })
 
-const traceConfig = {
-  disabled: false,
-  serviceName: Option.none(),
-  serviceVersion: Option.none(),
-  resourceAttributes: {},
-  tracesEndpoint: Option.none(),
-  exportTimeoutMillis: 10_000,
-  // The defaults an app gets (OTEL_BSP_*): 5 s delay, queue 2048, batches of 512.
-  batch: { scheduledDelayMillis: 5_000, maxQueueSize: 2_048, maxExportBatchSize: 512 },
-  sampler: "parentbased_always_on",
-  samplerRatio: 1
-} as const
+// The defaults an app gets from an empty environment (OTEL_BSP_*: 5 s delay, queue 2048, batches of 512).
+const traceConfig = defaultTelemetryConfig
 
 /** Drains `count` messages with the raw client: `consume()`, JSON.parse, ack (or ackAck). */
 const rawConsume = async (raw: RawClient, durable: string, count: number, batch: number, confirm: boolean): Promise<number> => {

@@ -38,6 +38,19 @@ export interface TelemetryConfig {
   readonly samplerRatio: number
 }
 
+/** What an empty environment configures; the in-memory test layer and the bench start from it. */
+export const defaultTelemetryConfig: TelemetryConfig = {
+  disabled: false,
+  serviceName: Option.none(),
+  serviceVersion: Option.none(),
+  resourceAttributes: {},
+  tracesEndpoint: Option.none(),
+  exportTimeoutMillis: 10_000,
+  batch: { scheduledDelayMillis: 5_000, maxQueueSize: 2_048, maxExportBatchSize: 512 },
+  sampler: "parentbased_always_on",
+  samplerRatio: 1
+}
+
 const url = (name: string) =>
   Config.string(name).pipe(
     Config.validate({
@@ -78,7 +91,7 @@ const resourceAttributes = Config.string("OTEL_RESOURCE_ATTRIBUTES").pipe(
 )
 
 const sampler = Config.string("OTEL_TRACES_SAMPLER").pipe(
-  Config.withDefault("parentbased_always_on"),
+  Config.withDefault(defaultTelemetryConfig.sampler),
   Config.map((s) => s.trim().toLowerCase()),
   Config.validate({
     message: `OTEL_TRACES_SAMPLER must be one of ${samplerNames.join(", ")}`,
@@ -87,7 +100,7 @@ const sampler = Config.string("OTEL_TRACES_SAMPLER").pipe(
 )
 
 const samplerRatio = Config.number("OTEL_TRACES_SAMPLER_ARG").pipe(
-  Config.withDefault(1),
+  Config.withDefault(defaultTelemetryConfig.samplerRatio),
   Config.validate({ message: "OTEL_TRACES_SAMPLER_ARG must be a ratio between 0 and 1", validation: (n) => n >= 0 && n <= 1 })
 )
 
@@ -97,9 +110,9 @@ const positiveInt = (name: string) =>
 const positive = (name: string, fallback: number) => positiveInt(name).pipe(Config.withDefault(fallback))
 
 const batch = Config.all({
-  scheduledDelayMillis: positive("OTEL_BSP_SCHEDULE_DELAY", 5_000),
-  maxQueueSize: positive("OTEL_BSP_MAX_QUEUE_SIZE", 2_048),
-  maxExportBatchSize: positive("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 512)
+  scheduledDelayMillis: positive("OTEL_BSP_SCHEDULE_DELAY", defaultTelemetryConfig.batch.scheduledDelayMillis),
+  maxQueueSize: positive("OTEL_BSP_MAX_QUEUE_SIZE", defaultTelemetryConfig.batch.maxQueueSize),
+  maxExportBatchSize: positive("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", defaultTelemetryConfig.batch.maxExportBatchSize)
 })
 
 /**
@@ -119,7 +132,7 @@ export const TelemetryConfig: Config.Config<TelemetryConfig> = Config.all({
   resourceAttributes,
   tracesEndpoint,
   exportTimeoutMillis: positiveInt("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT").pipe(
-    Config.orElse(() => positive("OTEL_EXPORTER_OTLP_TIMEOUT", 10_000))
+    Config.orElse(() => positive("OTEL_EXPORTER_OTLP_TIMEOUT", defaultTelemetryConfig.exportTimeoutMillis))
   ),
   batch,
   sampler,

@@ -15,7 +15,7 @@ import {
 } from "@opentelemetry/sdk-trace-base"
 import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node"
 import { Effect, Layer, Option } from "effect"
-import { resolveServiceName, TelemetryConfig } from "./config.js"
+import { defaultTelemetryConfig, resolveServiceName, TelemetryConfig } from "./config.js"
 import { layerOtelDiagnostics } from "./diagnostics.js"
 
 export const makeSampler = (config: Pick<TelemetryConfig, "sampler" | "samplerRatio">): Sampler => {
@@ -125,17 +125,7 @@ export const layerTracingInMemory = (
   options?: { readonly serviceName?: string | undefined }
 ): Layer.Layer<OtelResource.Resource> =>
   layerTracing({
-    config: {
-      disabled: false,
-      serviceName: Option.none(),
-      serviceVersion: Option.none(),
-      resourceAttributes: {},
-      tracesEndpoint: Option.none(),
-      exportTimeoutMillis: 10_000,
-      batch: { scheduledDelayMillis: 5_000, maxQueueSize: 2_048, maxExportBatchSize: 512 },
-      sampler: "always_on",
-      samplerRatio: 1
-    },
+    config: { ...defaultTelemetryConfig, sampler: "always_on" },
     serviceName: options?.serviceName ?? "test",
     spanProcessors: [new SimpleSpanProcessor(exporter)]
   })
