@@ -83,7 +83,8 @@ export const makeWorkflowEngine = <S extends TaggedState, E extends TypedMessage
         yield* publishOutbox(leftover)
         const base = current === undefined ? undefined : markPublished(current.value, leftover.map((o) => o.id))
         // The consumer span's trace is the event's trace: kept in history so operators can open it.
-        const span = yield* Effect.option(Effect.currentSpan)
+        // (Without a tracer there is no consumer span, only the remote parent: its trace is the same.)
+        const span = yield* Effect.option(Effect.currentParentSpan)
         const applied = step(definition, base, event, now(), {
           causationId: messageId,
           ...(span._tag === "Some" ? { traceId: span.value.traceId } : {})

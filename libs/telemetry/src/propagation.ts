@@ -17,8 +17,8 @@ export type TraceHeaders = Readonly<Record<string, string>>
 
 /**
  * The W3C propagators are used directly rather than through the global `propagation` API: headers then
- * carry `traceparent`/`tracestate`/`baggage` whether or not an SDK is registered (OTEL_SDK_DISABLED still
- * yields Effect's own span ids, which are W3C-shaped).
+ * carry `traceparent`/`tracestate`/`baggage` whether or not an SDK is registered (with OTEL_SDK_DISABLED
+ * no spans are made, and the incoming context is passed on: see `isTracing`).
  */
 const traceContext = new W3CTraceContextPropagator()
 const baggagePropagator = new W3CBaggagePropagator()
@@ -39,6 +39,16 @@ const setter: TextMapSetter<Record<string, string>> = {
     carrier[key] = value
   }
 }
+
+const nativeTracer = Effect.runSync(Effect.tracer)
+
+/**
+ * Whether spans go anywhere: false under Effect's built-in tracer (no tracing layer installed, or
+ * OTEL_SDK_DISABLED). Then the span helpers make no spans and only pass the incoming context on, as
+ * the OTel API does without an SDK: a span per message nobody records cost the runner a third of
+ * its throughput.
+ */
+export const isTracing: Effect.Effect<boolean> = Effect.tracerWith((tracer) => Effect.succeed(tracer !== nativeTracer))
 
 /** W3C baggage entries carried along the workflow; set from incoming headers by `consumerSpan`. */
 export const currentBaggage: FiberRef.FiberRef<Readonly<Record<string, string>>> = FiberRef.unsafeMake<
@@ -119,6 +129,21 @@ export const extractTraceContext = (headers: TraceHeaders | undefined): Option.O
       traceState: sc.traceState
     })
   )
+
+/**
+ * Runs `effect` in the context `headers` carry, without a span of its own: the remote parent becomes
+ * the current span (so what it publishes continues the trace, and log lines carry its trace id) and
+ * incoming baggage becomes current. Headers without context cost nothing.
+ */
+export const continueTrace =
+  (headers: TraceHeaders | undefined) =>
+  <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+    if (headers === undefined || !mayCarryContext(headers)) return effect
+    const parent = extractTraceContext(headers)
+    const baggage = extractBaggage(headers)
+    const inParent = Option.isSome(parent) ? Effect.withParentSpan(effect, parent.value) : effect
+    return Object.keys(baggage).length === 0 ? inParent : withBaggage(baggage)(inParent)
+  }
 
 /** Baggage entries from `headers`; malformed baggage yields none. */
 export const extractBaggage = (headers: TraceHeaders | undefined): Record<string, string> => {

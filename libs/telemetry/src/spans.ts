@@ -1,6 +1,15 @@
 import { Cause, Clock, Effect, Exit, Option, type Tracer } from "effect"
 import { MESSAGING_SYSTEM, type MessageInfo, messageAttributes, MessagingAttributes, OperationType } from "./attributes.js"
-import { currentBaggage, extractBaggage, extractTraceContext, injectTraceHeaders, parseTraceparent, type TraceHeaders } from "./propagation.js"
+import {
+  continueTrace,
+  currentBaggage,
+  extractBaggage,
+  extractTraceContext,
+  injectTraceHeaders,
+  isTracing,
+  parseTraceparent,
+  type TraceHeaders
+} from "./propagation.js"
 
 /**
  * Header a replay (or dead-letter copy) keeps the first delivery's `traceparent` in, so the replayed
@@ -28,7 +37,12 @@ const producerSpanOptions = (subject: string, info: MessageInfo | undefined) => 
 export const producerSpan =
   (subject: string, info?: MessageInfo) =>
   <A, E, R>(publish: (traceHeaders: Record<string, string>) => Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    Effect.flatMap(injectTraceHeaders(), publish).pipe(Effect.withSpan(`publish ${subject}`, producerSpanOptions(subject, info)))
+    Effect.flatMap(isTracing, (tracing) =>
+      tracing
+        ? Effect.flatMap(injectTraceHeaders(), publish).pipe(Effect.withSpan(`publish ${subject}`, producerSpanOptions(subject, info)))
+        : // No tracer: no span; the message carries the current context on.
+          Effect.flatMap(injectTraceHeaders(), publish)
+    )
 
 /** What a PubAck says, for the producer span. */
 export interface PublishAckInfo {
@@ -48,6 +62,11 @@ export const producerSpans = <A, E, R>(
   ackOf: (ack: A) => PublishAckInfo
 ): Effect.Effect<ReadonlyArray<A>, E, R> =>
   Effect.gen(function* () {
+    if (!(yield* isTracing)) {
+      // No tracer: no spans; every message carries the current context on.
+      const headers = yield* injectTraceHeaders()
+      return yield* publishAll(messages.map(() => headers))
+    }
     const spans = yield* Effect.forEach(messages, (m) => Effect.makeSpan(`publish ${m.subject}`, producerSpanOptions(m.subject, m.info)))
     const headers = yield* Effect.forEach(spans, (span) => Effect.withParentSpan(injectTraceHeaders(), span))
     return yield* publishAll(headers).pipe(
@@ -128,45 +147,49 @@ export const originalTraceLink = (headers: TraceHeaders | undefined): Option.Opt
  *
  * The span fails when `effect` fails, or when the runtime handled a failure itself and reported it with
  * `markProcessingFailed`, `recordRetry` or `recordDeadLetter` (a retried or dead-lettered message is not a success).
+ * Without a tracer (`isTracing` false) no span is made: the effect runs in the incoming context (`continueTrace`).
  */
 export const consumerSpan =
   (options: ConsumeOptions) =>
-  <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
-    const parent = extractTraceContext(options.headers)
-    const links: Array<Tracer.SpanLink> = []
-    if (Option.isSome(parent)) links.push({ _tag: "SpanLink", span: parent.value, attributes: { "conveyor.link": "producer" } })
-    const original = originalTraceLink(options.headers)
-    if (Option.isSome(original)) links.push(original.value)
-    const baggage = extractBaggage(options.headers)
-    // makeSpan then onExit, as Effect.useSpan does: acquireUseRelease's extra layers cost a
-    // measurable share of the runner's throughput, and interruption still ends the span.
-    return Effect.flatMap(
-      Effect.makeSpan(`process ${options.subject}`, {
-        kind: "consumer",
-        captureStackTrace: false,
-        links,
-        ...(Option.isSome(parent) ? { parent: parent.value } : { root: true }),
-        attributes: {
-          [MessagingAttributes.system]: MESSAGING_SYSTEM,
-          [MessagingAttributes.operationType]: OperationType.process,
-          [MessagingAttributes.operationName]: "process",
-          [MessagingAttributes.destinationName]: options.subject,
-          ...messageAttributes(options.attributes)
-        }
-      }),
-      (span) => {
-        const processing: Processing = { span, failure: Option.none() }
-        processingBySpan.set(span, processing)
-        const inSpan = Effect.withParentSpan(effect, span)
-        // Most messages carry no baggage: skip a FiberRef layer per message for them.
-        const withBaggage = Object.keys(baggage).length === 0 ? inSpan : Effect.locallyWith(inSpan, currentBaggage, (current) => ({ ...current, ...baggage }))
-        return Effect.onExit(withBaggage, (exit) =>
-          Effect.flatMap(Clock.currentTimeNanos, (now) =>
-            Effect.sync(() => span.end(now, Exit.isSuccess(exit) && Option.isSome(processing.failure) ? Exit.fail(processing.failure.value) : exit))
-          )
-        )
+  <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.flatMap(isTracing, (tracing) => (tracing ? openConsumerSpan(options, effect) : continueTrace(options.headers)(effect)))
+
+const openConsumerSpan = <A, E, R>(options: ConsumeOptions, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+  const parent = extractTraceContext(options.headers)
+  const links: Array<Tracer.SpanLink> = []
+  if (Option.isSome(parent)) links.push({ _tag: "SpanLink", span: parent.value, attributes: { "conveyor.link": "producer" } })
+  const original = originalTraceLink(options.headers)
+  if (Option.isSome(original)) links.push(original.value)
+  const baggage = extractBaggage(options.headers)
+  // makeSpan then onExit, as Effect.useSpan does: acquireUseRelease's extra layers cost a
+  // measurable share of the runner's throughput, and interruption still ends the span.
+  return Effect.flatMap(
+    Effect.makeSpan(`process ${options.subject}`, {
+      kind: "consumer",
+      captureStackTrace: false,
+      links,
+      ...(Option.isSome(parent) ? { parent: parent.value } : { root: true }),
+      attributes: {
+        [MessagingAttributes.system]: MESSAGING_SYSTEM,
+        [MessagingAttributes.operationType]: OperationType.process,
+        [MessagingAttributes.operationName]: "process",
+        [MessagingAttributes.destinationName]: options.subject,
+        ...messageAttributes(options.attributes)
       }
-    )
+    }),
+    (span) => {
+      const processing: Processing = { span, failure: Option.none() }
+      processingBySpan.set(span, processing)
+      const inSpan = Effect.withParentSpan(effect, span)
+      // Most messages carry no baggage: skip a FiberRef layer per message for them.
+      const withBaggage = Object.keys(baggage).length === 0 ? inSpan : Effect.locallyWith(inSpan, currentBaggage, (current) => ({ ...current, ...baggage }))
+      return Effect.onExit(withBaggage, (exit) =>
+        Effect.flatMap(Clock.currentTimeNanos, (now) =>
+          Effect.sync(() => span.end(now, Exit.isSuccess(exit) && Option.isSome(processing.failure) ? Exit.fail(processing.failure.value) : exit))
+        )
+      )
+    }
+  )
   }
 
 const describe = (error: unknown): { readonly type: string; readonly message: string } => {

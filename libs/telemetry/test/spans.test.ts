@@ -4,6 +4,8 @@ import type { ReadableSpan } from "@opentelemetry/sdk-trace-base"
 import { Data, Effect, Option } from "effect"
 import {
   consumerSpan,
+  continueTrace,
+  isTracing,
   extractBaggage,
   extractTraceContext,
   InMemorySpanExporter,
@@ -180,4 +182,38 @@ describe("producerSpan and consumerSpan", () => {
         expect(consumer.links.find((l) => l.context.traceId === originalTrace.traceId)?.attributes).toEqual({ "conveyor.link": "original" })
       })
     ))
+})
+
+describe("without a tracer installed", () => {
+  const incoming = { traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", baggage: "tenant=acme" }
+
+  it.live("isTracing tells Effect's built-in tracer from an installed one", () =>
+    Effect.gen(function* () {
+      expect(yield* isTracing).toBe(false)
+      expect(yield* withExporter(() => isTracing)).toBe(true)
+    }))
+
+  it.live("consumerSpan makes no span and passes the incoming context and baggage on unchanged", () =>
+    Effect.gen(function* () {
+      const seen = yield* consumerSpan({ subject: "orders.placed", headers: incoming })(
+        Effect.all({ current: Effect.currentParentSpan, headers: injectTraceHeaders() })
+      )
+      expect(seen.current._tag).toBe("ExternalSpan")
+      expect(seen.headers.traceparent).toBe(incoming.traceparent)
+      expect(seen.headers.baggage).toBe("tenant=acme")
+    }))
+
+  it.live("consumerSpan without context in the headers runs the effect with no current span", () =>
+    Effect.gen(function* () {
+      const current = yield* consumerSpan({ subject: "orders.placed", headers: { "Nats-Msg-Id": "m-1" } })(Effect.option(Effect.currentParentSpan))
+      expect(Option.isNone(current)).toBe(true)
+    }))
+
+  it.live("producerSpan hands publish the current context, no span of its own", () =>
+    Effect.gen(function* () {
+      const headers = yield* continueTrace(incoming)(producerSpan("orders.paid")((h) => Effect.succeed(h)))
+      expect(headers.traceparent).toBe(incoming.traceparent)
+      const none = yield* producerSpan("orders.paid")((h) => Effect.succeed(h))
+      expect(none.traceparent).toBeUndefined()
+    }))
 })

@@ -1,4 +1,4 @@
-import { consumerSpan, markProcessingFailed, recordDeadLetter, recordRetry } from "@conveyor/telemetry"
+import { consumerSpan, continueTrace, isTracing, markProcessingFailed, recordDeadLetter, recordRetry } from "@conveyor/telemetry"
 import { Effect } from "effect"
 import { DeadLetterHeaders } from "../dead-letter.js"
 import type { Delivery } from "../delivery.js"
@@ -65,9 +65,13 @@ const replayAttributes = (delivery: Delivery): Record<string, string> | undefine
  * Opens the CONSUMER span `process <subject>` around one delivery, its middlewares and its
  * settlement: the parent comes from the message's `traceparent` (a new trace when it is missing or
  * broken), a replay links to its original trace, and everything the handler publishes carries this
- * span's context. Each delivery is its own span, numbered by its delivery count.
+ * span's context. Each delivery is its own span, numbered by its delivery count. Without a tracer
+ * installed there is no span: the delivery runs in the context its headers carry (`continueTrace`).
  */
 export const tracing: DeliveryInterceptor = (delivery, process) =>
+  Effect.flatMap(isTracing, (on) => (on ? traced(delivery, process) : continueTrace(delivery.headers)(process)))
+
+const traced: DeliveryInterceptor = (delivery, process) =>
   consumerSpan({
     subject: delivery.subject,
     headers: delivery.headers,
