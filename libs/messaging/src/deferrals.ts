@@ -16,10 +16,13 @@ export const makeDeferralCounter = (maxEntries = 10_000) => {
   return {
     /** The delivery as the policy should judge it: its count less the deferrals seen here. */
     adjust: (d: Delivery): Delivery => {
+      // Nearly always empty: skip building a key per message then.
+      if (counts.size === 0) return d
       const n = counts.get(keyOf(d))
       return n === undefined ? d : { ...d, deliveryCount: Math.max(1, d.deliveryCount - n) }
     },
     record: (d: Delivery, settlement: Settlement): void => {
+      if (counts.size === 0 && settlement !== "deferred") return
       const key = keyOf(d)
       if (settlement === "deferred") {
         const n = (counts.get(key) ?? 0) + 1

@@ -3,9 +3,11 @@ import { Chunk, Effect } from "effect"
 /**
  * Moves deliveries from one feeding fiber to a pool of worker fibers without an Effect per item:
  * `poll` is a plain call, so a busy worker goes from one delivery to the next without leaving its
- * run loop. Workers park (`waitForWork`) only when nothing is buffered; an offer wakes as many as
- * it brought items. The feeder waits in `offer` until the workers took everything, so at most one
- * chunk is ever buffered.
+ * run loop. Workers park (`waitForWork`) only when nothing is buffered. An offer wakes one; more
+ * are woken only if items are still waiting once the running workers yielded (a microtask later):
+ * with quick handlers one worker takes the whole chunk, and waking a worker per item only made
+ * them park again, while a handler that suspends leaves its items to the workers woken then.
+ * The feeder waits in `offer` until the workers took everything, so at most one chunk is buffered.
  */
 export const makeHandoff = <A>() => {
   let items: Array<A> = []
@@ -16,11 +18,22 @@ export const makeHandoff = <A>() => {
   const wake = (n: number) => {
     for (let i = 0; i < n && parked.length > 0; i++) parked.pop()!()
   }
+  let checkScheduled = false
+  const wakeForWaiting = () => {
+    checkScheduled = false
+    wake(items.length - head)
+  }
+  const scheduleCheck = () => {
+    if (checkScheduled) return
+    checkScheduled = true
+    queueMicrotask(wakeForWaiting)
+  }
   return {
     poll: (): A | undefined => {
       if (head === items.length) return undefined
       const item = items[head++]!
-      if (head === items.length) {
+      if (head < items.length) scheduleCheck()
+      else {
         items = []
         head = 0
         const d = drained
@@ -47,7 +60,7 @@ export const makeHandoff = <A>() => {
         items = head === items.length ? added.slice() : items.slice(head).concat(added)
         head = 0
         drained = () => resume(Effect.void)
-        wake(added.length)
+        wake(1)
         return Effect.sync(() => {
           drained = undefined
         })

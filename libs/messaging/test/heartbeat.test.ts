@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import { Effect, Fiber } from "effect"
 import { describe, expect, it } from "vitest"
 import { heartbeat } from "../src/middleware/heartbeat.js"
 import { failed, type Outcome, type Step } from "../src/step.js"
@@ -59,5 +59,21 @@ describe("heartbeat", () => {
     let clock = 0
     const step = heartbeat({ ackWaitMs: 1_000, now: () => clock })(() => Effect.sync(() => ((clock += 900), processed)))
     expect(await run(step)(fakeDelivery({}))).toEqual(processed)
+  })
+
+  it("stops beating for a delivery whose fiber was interrupted (shutdown grace elapsed), and for one whose step died", async () => {
+    const interrupted = fakeDelivery({}, { messageId: "i" })
+    const died = fakeDelivery({}, { messageId: "d" })
+    const middleware = heartbeat({ ackWaitMs: 200 })
+    const fiber = Effect.runFork(middleware(() => Effect.as(Effect.never, processed))(interrupted))
+    await new Promise((r) => setTimeout(r, 250))
+    expect(interrupted.calls.length).toBeGreaterThanOrEqual(1) // beating while it ran
+    await Effect.runPromise(Fiber.interrupt(fiber))
+    await Effect.runPromise(Effect.exit(middleware(() => Effect.die("boom"))(died)))
+    await new Promise((r) => setTimeout(r, 100)) // the next tick forgets the interrupted one
+    const beatsAfterStop = interrupted.calls.length
+    await new Promise((r) => setTimeout(r, 400))
+    expect(interrupted.calls.length).toBe(beatsAfterStop)
+    expect(died.calls).toEqual([])
   })
 })
