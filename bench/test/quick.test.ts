@@ -11,7 +11,7 @@ const expectedRows = [
   "consume-runner",
   "consume-kv",
   "consume-traced",
-  "consume-traced-unregistered",
+  "consume-traced-otel-context",
   "consume-confirmed",
   "workflow-p50",
   "workflow-p99",

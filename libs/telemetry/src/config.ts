@@ -28,7 +28,7 @@ export interface TelemetryConfig {
   readonly serviceName: Option.Option<string>
   readonly serviceVersion: Option.Option<string>
   readonly resourceAttributes: Readonly<Record<string, string>>
-  /** Full URL of the OTLP/HTTP traces endpoint; none keeps spans in-process. */
+  /** Full URL of the OTLP/HTTP traces endpoint; without one no spans are made (context still propagates). */
   readonly tracesEndpoint: Option.Option<string>
   /** How long one export may take (OTEL_EXPORTER_OTLP_TRACES_TIMEOUT, else OTEL_EXPORTER_OTLP_TIMEOUT). */
   readonly exportTimeoutMillis: number
@@ -36,6 +36,13 @@ export interface TelemetryConfig {
   readonly batch: { readonly scheduledDelayMillis: number; readonly maxQueueSize: number; readonly maxExportBatchSize: number }
   readonly sampler: SamplerName
   readonly samplerRatio: number
+  /**
+   * CONVEYOR_OTEL_CONTEXT: make the current Effect span the active OTel context while each fiber runs,
+   * so spans of OTel-instrumented libraries (http, pg...) nest under it. Off by default: it runs every
+   * fiber step inside `context.with` (AsyncLocalStorage), which cost the runner a fifth of its rate
+   * with tracing on, and Conveyor itself needs no such library.
+   */
+  readonly otelContext: boolean
 }
 
 /** What an empty environment configures; the in-memory test layer and the bench start from it. */
@@ -48,7 +55,8 @@ export const defaultTelemetryConfig: TelemetryConfig = {
   exportTimeoutMillis: 10_000,
   batch: { scheduledDelayMillis: 5_000, maxQueueSize: 2_048, maxExportBatchSize: 512 },
   sampler: "parentbased_always_on",
-  samplerRatio: 1
+  samplerRatio: 1,
+  otelContext: false
 }
 
 const url = (name: string) =>
@@ -136,7 +144,8 @@ export const TelemetryConfig: Config.Config<TelemetryConfig> = Config.all({
   ),
   batch,
   sampler,
-  samplerRatio
+  samplerRatio,
+  otelContext: Config.boolean("CONVEYOR_OTEL_CONTEXT").pipe(Config.withDefault(defaultTelemetryConfig.otelContext))
 })
 
 /** OTEL_SERVICE_NAME, else `service.name` in OTEL_RESOURCE_ATTRIBUTES, else the app's default, else the spec's. */

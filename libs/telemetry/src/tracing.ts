@@ -14,7 +14,7 @@ import {
   TraceIdRatioBasedSampler
 } from "@opentelemetry/sdk-trace-base"
 import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node"
-import { Effect, Layer, Option } from "effect"
+import { Effect, Layer, Option, Tracer } from "effect"
 import { defaultTelemetryConfig, resolveServiceName, TelemetryConfig } from "./config.js"
 import { layerOtelDiagnostics } from "./diagnostics.js"
 
@@ -46,11 +46,20 @@ export interface TracingOptions {
 }
 
 /**
+ * Effect's OTel tracer without its per-step context hook: spans are the same OTel spans, but OTel
+ * code running inside an Effect span does not see it as the active context (see `otelContext`).
+ */
+const tracerWithoutOtelContext = Layer.unwrapEffect(
+  Effect.map(OtelTracer.make, (tracer) => Layer.setTracer(Tracer.make({ span: tracer.span, context: (execution) => execution() })))
+)
+
+/**
  * One tracer provider shared by Effect's tracer and by `@opentelemetry/api` users. It is registered
- * globally (tracer provider, AsyncLocalStorage context manager, W3C propagators) because
- * @effect/opentelemetry hands the current Effect span to OTel code through the global context API; without
- * a context manager, spans made by OTel-instrumented libraries would start new traces. Registration is
- * undone on release, so a test can build the layer again; only one such layer should live at a time.
+ * globally (tracer provider, AsyncLocalStorage context manager, W3C propagators) so that, with
+ * `config.otelContext`, @effect/opentelemetry can hand the current Effect span to OTel code through the
+ * global context API; without that, spans made by OTel-instrumented libraries start new traces.
+ * Registration is undone on release, so a test can build the layer again; only one such layer should
+ * live at a time.
  */
 export const layerTracing = (options: TracingOptions): Layer.Layer<OtelResource.Resource> => {
   const { config } = options
@@ -92,26 +101,28 @@ export const layerTracing = (options: TracingOptions): Layer.Layer<OtelResource.
     )
   )
   // Diagnostics outlive the provider so that errors of its final flush are still reported.
-  return OtelTracer.layer.pipe(Layer.provide(provider), Layer.provideMerge(resource), Layer.provide(layerOtelDiagnostics))
+  const tracer = config.otelContext ? OtelTracer.layer : Layer.provideMerge(tracerWithoutOtelContext, OtelTracer.layerTracer)
+  return tracer.pipe(Layer.provide(provider), Layer.provideMerge(resource), Layer.provide(layerOtelDiagnostics))
 }
 
 /**
  * Tracing from the environment: OTLP/HTTP (JSON) to OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT through a
- * batching processor. Without an endpoint spans are still created (trace ids for logs and propagation)
- * but nothing is exported, which costs a few allocations per span.
+ * batching processor. Without an endpoint no SDK is installed: spans nobody exports cost a third of
+ * a consumer's throughput, and trace context still passes through every hop (see `isTracing`).
  */
 export const layerTracingFromEnv = (options?: { readonly serviceName?: string | undefined }) =>
   Layer.unwrapEffect(
     Effect.map(TelemetryConfig, (config) =>
-      layerTracing({
-        config,
-        serviceName: options?.serviceName,
-        spanProcessors: Option.match(config.tracesEndpoint, {
-          onNone: () => [],
-          onSome: (url) => [new BatchSpanProcessor(new OTLPTraceExporter({ url, timeoutMillis: config.exportTimeoutMillis }), config.batch)]
-        }),
-        // Room for the last export to finish or time out on its own, so its error gets reported.
-        shutdownTimeoutMillis: config.exportTimeoutMillis + 1_000
+      Option.match(config.tracesEndpoint, {
+        onNone: () => OtelResource.layerEmpty,
+        onSome: (url) =>
+          layerTracing({
+            config,
+            serviceName: options?.serviceName,
+            spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url, timeoutMillis: config.exportTimeoutMillis }), config.batch)],
+            // Room for the last export to finish or time out on its own, so its error gets reported.
+            shutdownTimeoutMillis: config.exportTimeoutMillis + 1_000
+          })
       })
     )
   )
@@ -122,10 +133,10 @@ export const layerTracingFromEnv = (options?: { readonly serviceName?: string | 
  */
 export const layerTracingInMemory = (
   exporter: InMemorySpanExporter,
-  options?: { readonly serviceName?: string | undefined }
+  options?: { readonly serviceName?: string | undefined; readonly otelContext?: boolean | undefined }
 ): Layer.Layer<OtelResource.Resource> =>
   layerTracing({
-    config: { ...defaultTelemetryConfig, sampler: "always_on" },
+    config: { ...defaultTelemetryConfig, sampler: "always_on", otelContext: options?.otelContext ?? false },
     serviceName: options?.serviceName ?? "test",
     spanProcessors: [new SimpleSpanProcessor(exporter)]
   })

@@ -22,9 +22,9 @@ import {
 
 class PaymentDeclined extends Data.TaggedError("PaymentDeclined")<{ readonly orderId: string }> {}
 
-const withExporter = <A, E>(f: (exporter: InMemorySpanExporter) => Effect.Effect<A, E>) => {
+const withExporter = <A, E>(f: (exporter: InMemorySpanExporter) => Effect.Effect<A, E>, options?: { readonly otelContext?: boolean }) => {
   const exporter = new InMemorySpanExporter()
-  return Effect.provide(f(exporter), layerTracingInMemory(exporter, { serviceName: "spans-test" }))
+  return Effect.provide(f(exporter), layerTracingInMemory(exporter, { serviceName: "spans-test", ...options }))
 }
 
 const byName = (spans: ReadonlyArray<ReadableSpan>, name: string): ReadableSpan => {
@@ -84,7 +84,7 @@ describe("propagation", () => {
 })
 
 describe("producerSpan and consumerSpan", () => {
-  it.live("the consumer span is a child of, and links to, the producer span", () =>
+  it.live("the consumer span is a child of, and links to, the producer span (and, with otelContext, OTel API spans nest under it)", () =>
     withExporter((exporter) =>
       Effect.gen(function* () {
         const headers = yield* producerSpan("orders.placed", { messageId: "order-1:placed" })((h) =>
@@ -134,6 +134,15 @@ describe("producerSpan and consumerSpan", () => {
         })
         expect(consumer.status.code).toBe(SpanStatusCode.OK)
         expect(consumer.resource.attributes["service.name"]).toBe("spans-test")
+      })
+    , { otelContext: true }))
+
+  it.live("without otelContext (the default) a span made through the plain OTel API does not see Effect's span", () =>
+    withExporter((exporter) =>
+      Effect.gen(function* () {
+        yield* Effect.sync(() => trace.getTracer("raw").startSpan("raw-otel", {}, otelContext.active()).end()).pipe(Effect.withSpan("effect-span"))
+        const raw = byName(exporter.getFinishedSpans(), "raw-otel")
+        expect(raw.parentSpanContext).toBeUndefined()
       })
     ))
 
