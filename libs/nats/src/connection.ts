@@ -14,6 +14,8 @@ export interface NatsClient {
   readonly lost: Effect.Effect<never, ConnectionLost>
   /** Connected right now (false while reconnecting). */
   readonly isConnected: Effect.Effect<boolean>
+  /** Where replies to this client go (NATS_INBOX_PREFIX, else `_INBOX`). */
+  readonly inboxPrefix: string
 }
 
 /** A live NATS connection with its JetStream handles; the scope that built it drains it. */
@@ -101,7 +103,8 @@ export const makeNatsClient = (config: NatsConfig) =>
       jsm,
       url,
       lost: Deferred.await(lostSignal),
-      isConnected: Effect.sync(() => connected && !nc.isClosed())
+      isConnected: Effect.sync(() => connected && !nc.isClosed()),
+      inboxPrefix: Option.getOrElse(config.inboxPrefix, () => "_INBOX")
     }
     const drain = Effect.promise(async () => {
       closingByUs = true

@@ -1,9 +1,11 @@
 import { JetStreamApiError } from "@nats-io/jetstream"
 import { type KV, Kvm } from "@nats-io/kv"
 import { ClaimLost, type ClaimResult, type IdempotencyStoreShape, type OutgoingMessage, StoreUnavailable } from "@conveyor/messaging"
+import { headers } from "@nats-io/transport-node"
 import { Effect } from "effect"
 import type { NatsClient } from "./connection.js"
 import { errorText } from "./errors.js"
+import { JsPublishError, makePubAckPipeline } from "./pub-ack-pipeline.js"
 
 /** One record per message id. `done` keeps the outputs so a redelivery can re-publish them. */
 type Record =
@@ -34,51 +36,82 @@ const decodeOutputs = (out: Extract<Record, { s: "done" }>["out"]): ReadonlyArra
 
 // JetStream's "wrong last sequence": a compare-and-set lost (10071, 10164 on newer servers).
 const isWrongSequence = (e: unknown) =>
-  (e instanceof JetStreamApiError && (e.code === 10071 || e.code === 10164)) || /wrong last sequence|key exists/i.test(errorText(e))
+  (e instanceof JsPublishError && (e.errCode === 10071 || e.errCode === 10164)) ||
+  (e instanceof JetStreamApiError && (e.code === 10071 || e.code === 10164)) ||
+  /wrong last sequence|key exists/i.test(errorText(e))
+
+/** A KV write expecting the key's last revision to be `previous` (0: the key must not exist). */
+const expecting = (previous: number, del = false) => {
+  const h = headers()
+  h.set("Nats-Expected-Last-Subject-Sequence", String(previous))
+  if (del) h.set("KV-Operation", "DEL")
+  return h
+}
+
+export interface KvIdempotencyStoreOptions {
+  readonly client: NatsClient
+  readonly kv: KV
+  readonly bucket: string
+  /** The bucket's TTL: how long a completed record is kept. */
+  readonly ttlMs: number
+  readonly now?: () => number
+}
 
 /**
  * Idempotency on a JetStream KV bucket (the bucket's TTL is the record TTL). A claim is an atomic
  * create (a put expecting no previous revision), or a compare-and-set over an expired lease or a
  * released record; its revision is the fencing token, so a delivery whose lease was taken over
  * cannot mark the id done. Round trips: a fresh id costs one to claim and one to complete; a done
- * id costs two (the failed create, then the read that returns the outputs).
+ * id costs two (the failed create, then the read that returns the outputs). Writes go through a
+ * PubAck pipeline (one reply subscription) rather than `kv.put`, whose request per write cost
+ * most of the client's CPU per message.
  */
-export const makeKvIdempotencyStore = (kv: KV, ttlMs: number, now: () => number = Date.now): IdempotencyStoreShape => {
+export const makeKvIdempotencyStore = (options: KvIdempotencyStoreOptions): IdempotencyStoreShape => {
+  const { kv, ttlMs } = options
+  const now = options.now ?? Date.now
+  const writes = makePubAckPipeline(options.client.nc, { inboxPrefix: options.client.inboxPrefix, timeoutMs: 10_000 })
+  const subjectOf = (key: string) => `$KV.${options.bucket}.${key}`
   const unavailable = (e: unknown) => new StoreUnavailable({ reason: errorText(e) })
   const write = (r: Record) => utf8.encode(JSON.stringify(r))
-  const attempt = <A>(f: () => Promise<A>) => Effect.either(Effect.tryPromise({ try: f, catch: (e) => e }))
-  const claim = (key: string, leaseMs: number): Effect.Effect<ClaimResult, StoreUnavailable> =>
-    Effect.gen(function* () {
-      const k = idempotencyKey(key)
-      const pending = write({ s: "pending", until: now() + leaseMs })
-      // Not kv.create: on a conflict it reads the key itself before failing, and we read it anyway.
-      const created = yield* attempt(() => kv.put(k, pending, { previousSeq: 0 }))
-      if (created._tag === "Right") return { _tag: "Claimed", claim: { key: k, token: created.right } } as const
-      if (!isWrongSequence(created.left)) return yield* Effect.fail(unavailable(created.left))
-      const entry = yield* Effect.tryPromise({ try: () => kv.get(k), catch: unavailable })
-      // Gone between the two calls (expired by the TTL): the next delivery claims it afresh.
-      if (entry === null) return { _tag: "HeldElsewhere", retryInMs: 50 } as const
-      const current: Record | undefined = entry.operation === "PUT" ? (JSON.parse(fromUtf8.decode(entry.value)) as Record) : undefined
-      if (current?.s === "done") return { _tag: "AlreadyDone", outputs: decodeOutputs(current.out) } as const
-      if (current?.s === "pending" && current.until > now()) return { _tag: "HeldElsewhere", retryInMs: current.until - now() } as const
-      // Lease expired, or the record was released (a delete marker): take it over with compare-and-set.
-      const taken = yield* attempt(() => kv.update(k, pending, entry.revision))
-      if (taken._tag === "Right") return { _tag: "Claimed", claim: { key: k, token: taken.right } } as const
-      if (isWrongSequence(taken.left)) return { _tag: "HeldElsewhere", retryInMs: 50 } as const
-      return yield* Effect.fail(unavailable(taken.left))
-    })
+  const put = (key: string, value: Uint8Array, previous: number) =>
+    Effect.map(writes.publishEffect(subjectOf(key), value, expecting(previous)), (ack) => ack.seq)
+  const claimed = (key: string, token: number): ClaimResult => ({ _tag: "Claimed", claim: { key, token } })
+  /** The key exists: done (outputs), held by an unexpired lease, or free to take over. */
+  const inspect = (k: string, pending: Uint8Array): Effect.Effect<ClaimResult, StoreUnavailable> =>
+    Effect.flatMap(
+      Effect.tryPromise({ try: () => kv.get(k), catch: unavailable }),
+      (entry): Effect.Effect<ClaimResult, StoreUnavailable> => {
+        // Gone between the two calls (expired by the TTL): the next delivery claims it afresh.
+        if (entry === null) return Effect.succeed({ _tag: "HeldElsewhere", retryInMs: 50 })
+        const current: Record | undefined = entry.operation === "PUT" ? (JSON.parse(fromUtf8.decode(entry.value)) as Record) : undefined
+        if (current?.s === "done") return Effect.succeed({ _tag: "AlreadyDone", outputs: decodeOutputs(current.out) })
+        if (current?.s === "pending" && current.until > now()) return Effect.succeed({ _tag: "HeldElsewhere", retryInMs: current.until - now() })
+        // Lease expired, or the record was released (a delete marker): take it over with compare-and-set.
+        return Effect.matchEffect(put(k, pending, entry.revision), {
+          onSuccess: (token) => Effect.succeed(claimed(k, token)),
+          onFailure: (e) => (isWrongSequence(e) ? Effect.succeed({ _tag: "HeldElsewhere", retryInMs: 50 } as const) : Effect.fail(unavailable(e)))
+        })
+      }
+    )
   return {
     ttlMs,
-    claim,
+    claim: (key, leaseMs) =>
+      Effect.suspend(() => {
+        const k = idempotencyKey(key)
+        const pending = write({ s: "pending", until: now() + leaseMs })
+        return Effect.matchEffect(put(k, pending, 0), {
+          onSuccess: (token) => Effect.succeed(claimed(k, token)),
+          onFailure: (e) => (isWrongSequence(e) ? inspect(k, pending) : Effect.fail(unavailable(e)))
+        })
+      }),
     complete: (c, outputs) =>
-      Effect.tryPromise({ try: () => kv.update(c.key, write({ s: "done", out: encodeOutputs(outputs) }), c.token), catch: (e) => e }).pipe(
+      Effect.suspend(() => put(c.key, write({ s: "done", out: encodeOutputs(outputs) }), c.token)).pipe(
         Effect.asVoid,
-        Effect.catchAll((e): Effect.Effect<void, ClaimLost | StoreUnavailable> =>
-          isWrongSequence(e) ? Effect.fail(new ClaimLost({ key: c.key })) : Effect.fail(unavailable(e))
-        )
+        Effect.mapError((e) => (isWrongSequence(e) ? new ClaimLost({ key: c.key }) : unavailable(e)))
       ),
     release: (c) =>
-      Effect.tryPromise({ try: () => kv.delete(c.key, { previousSeq: c.token }), catch: (e) => e }).pipe(
+      writes.publishEffect(subjectOf(c.key), new Uint8Array(0), expecting(c.token, true)).pipe(
+        Effect.asVoid,
         Effect.catchAll((e): Effect.Effect<void, StoreUnavailable> => (isWrongSequence(e) ? Effect.void : Effect.fail(unavailable(e))))
       )
   }
@@ -90,7 +123,7 @@ export const openKvIdempotencyStore = (client: NatsClient, bucket: string) =>
     try: async () => {
       const kv = await new Kvm(client.js).open(bucket)
       const status = await kv.status()
-      return makeKvIdempotencyStore(kv, status.ttl)
+      return makeKvIdempotencyStore({ client, kv, bucket, ttlMs: status.ttl })
     },
     catch: (e) => new StoreUnavailable({ reason: `bucket '${bucket}': ${errorText(e)}` })
   })

@@ -45,8 +45,9 @@ describe("KV idempotency store against a real nats-server", () => {
 
   it("lets another delivery take over an expired lease, and fences the stale one (ClaimLost)", async () => {
     let clock = Date.now()
-    const kv = await new Kvm(conn.client.js).open(await bucket())
-    const store = makeKvIdempotencyStore(kv, 60_000, () => clock)
+    const name = await bucket()
+    const kv = await new Kvm(conn.client.js).open(name)
+    const store = makeKvIdempotencyStore({ client: conn.client, kv, bucket: name, ttlMs: 60_000, now: () => clock })
     const first = await run(store.claim("order-2", 1_000))
     expect((await run(store.claim("order-2", 1_000)))._tag).toBe("HeldElsewhere")
     clock += 2_000 // the first lease has expired

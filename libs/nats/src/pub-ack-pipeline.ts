@@ -1,0 +1,117 @@
+import type { MsgHdrs, Msg, NatsConnection as RawConnection, Subscription } from "@nats-io/transport-node"
+import { nuid } from "@nats-io/transport-node"
+import { Data, Effect } from "effect"
+
+/** What a JetStream publish came to: the stored sequence, or why not. */
+export interface PubAckOk {
+  readonly stream: string
+  readonly seq: number
+  readonly duplicate: boolean
+}
+
+/**
+ * A JetStream publish that was not stored. `errCode` is JetStream's (e.g. 10071 wrong last
+ * sequence), `status` the NATS status (503: no stream listens on the subject), neither for a timeout.
+ */
+export class JsPublishError extends Data.TaggedError("JsPublishError")<{
+  readonly subject: string
+  readonly message: string
+  readonly errCode?: number | undefined
+  readonly status?: number | undefined
+  readonly timedOut?: boolean | undefined
+}> {}
+
+type Waiting = { readonly subject: string; readonly deadline: number; readonly done: (result: PubAckOk | JsPublishError) => void }
+
+const utf8 = new TextDecoder()
+
+/**
+ * JetStream publishes awaiting their PubAcks through one wildcard reply subscription: a reply is
+ * matched by its last subject token, timeouts are swept by one timer. `js.publish` (and so the KV
+ * client) makes a request per message, and each request builds a timer, a promise and an Error with
+ * a captured stack (even on success, when the request is cancelled after its reply): most of the
+ * client's CPU per KV write.
+ */
+export const makePubAckPipeline = (nc: RawConnection, options: { readonly inboxPrefix: string; readonly timeoutMs: number }) => {
+  const prefix = `${options.inboxPrefix}.${nuid.next()}.`
+  const waiting = new Map<string, Waiting>()
+  let next = 0
+  let sweeper: ReturnType<typeof setInterval> | undefined
+  let subscription: Subscription | undefined
+  const settle = (token: string, result: PubAckOk | JsPublishError) => {
+    const w = waiting.get(token)
+    if (w === undefined) return // timed out already
+    waiting.delete(token)
+    w.done(result)
+  }
+  const onReply = (error: Error | null, msg: Msg) => {
+    if (error !== null) {
+      // The subscription itself failed (permissions, connection closed): nothing more will arrive.
+      for (const [token, w] of waiting) settle(token, new JsPublishError({ subject: w.subject, message: error.message }))
+      subscription = undefined
+      return
+    }
+    const token = msg.subject.slice(prefix.length)
+    const w = waiting.get(token)
+    if (w === undefined) return
+    settle(token, parseReply(w.subject, msg))
+  }
+  const sweep = () => {
+    const now = Date.now()
+    for (const [token, w] of waiting) {
+      if (w.deadline <= now) settle(token, new JsPublishError({ subject: w.subject, message: `no PubAck within ${options.timeoutMs} ms`, timedOut: true }))
+    }
+    if (waiting.size === 0 && sweeper !== undefined) {
+      clearInterval(sweeper)
+      sweeper = undefined
+    }
+  }
+  /** Publishes `payload` to `subject` and calls `done` once with the PubAck or the error. */
+  const publish = (subject: string, payload: Uint8Array, headers: MsgHdrs | undefined, done: (result: PubAckOk | JsPublishError) => void): void => {
+    if (nc.isClosed()) return done(new JsPublishError({ subject, message: "connection closed" }))
+    subscription ??= nc.subscribe(`${prefix}*`, { callback: onReply })
+    const token = (next++).toString(36)
+    waiting.set(token, { subject, deadline: Date.now() + options.timeoutMs, done })
+    if (sweeper === undefined) {
+      sweeper = setInterval(sweep, Math.max(50, Math.floor(options.timeoutMs / 4)))
+      sweeper.unref()
+    }
+    try {
+      nc.publish(subject, payload, headers === undefined ? { reply: `${prefix}${token}` } : { reply: `${prefix}${token}`, headers })
+    } catch (e) {
+      settle(token, new JsPublishError({ subject, message: e instanceof Error ? e.message : String(e) }))
+    }
+  }
+  return {
+    publish,
+    /** `publish` as an Effect (no promise in between). */
+    publishEffect: (subject: string, payload: Uint8Array, headers?: MsgHdrs): Effect.Effect<PubAckOk, JsPublishError> =>
+      Effect.async((resume) => publish(subject, payload, headers, (r) => resume(r instanceof JsPublishError ? Effect.fail(r) : Effect.succeed(r)))),
+    /** Requests awaiting their PubAck. */
+    pending: (): number => waiting.size
+  }
+}
+
+export type PubAckPipeline = ReturnType<typeof makePubAckPipeline>
+
+const parseReply = (subject: string, msg: Msg): PubAckOk | JsPublishError => {
+  const h = msg.headers
+  if (msg.data.length === 0 && h !== undefined && h.hasError) {
+    return new JsPublishError({
+      subject,
+      status: h.code,
+      message: h.code === 503 ? `no stream listens on ${subject} (no responders)` : `${h.code} ${h.description}`
+    })
+  }
+  let reply: { stream?: string; seq?: number; duplicate?: boolean; error?: { code?: number; err_code?: number; description?: string } }
+  try {
+    reply = JSON.parse(utf8.decode(msg.data))
+  } catch {
+    return new JsPublishError({ subject, message: "unreadable PubAck" })
+  }
+  if (reply.error !== undefined) {
+    return new JsPublishError({ subject, message: reply.error.description ?? "JetStream error", errCode: reply.error.err_code, status: reply.error.code })
+  }
+  if (typeof reply.stream !== "string" || typeof reply.seq !== "number") return new JsPublishError({ subject, message: "unreadable PubAck" })
+  return { stream: reply.stream, seq: reply.seq, duplicate: reply.duplicate === true }
+}
