@@ -1,4 +1,4 @@
-import { Cause, Clock, Effect, Exit, Option, type Tracer } from "effect"
+import { Cause, Clock, Context, Effect, Exit, FiberRef, Option, Tracer } from "effect"
 import { MESSAGING_SYSTEM, type MessageInfo, messageAttributes, MessagingAttributes, OperationType } from "./attributes.js"
 import {
   continueTrace,
@@ -109,16 +109,18 @@ interface Processing {
 }
 
 /**
- * Consumer spans opened by `consumerSpan`, found from the current span by walking up its parents
- * (a handler's own spans are children of it). A FiberRef set with `Effect.locally` did the same at
- * the cost of another acquire/release layer per message.
+ * Consumer spans opened by `consumerSpan` carry their Processing under this key, and are found from
+ * the current span by walking up its parents (a handler's own spans are children of it). A FiberRef
+ * set with `Effect.locally` did the same at the cost of another acquire/release layer per message,
+ * and a WeakMap from span to Processing made the collector trace an ephemeron per message.
  */
-const processingBySpan = new WeakMap<Tracer.AnySpan, Processing>()
+const processingKey: unique symbol = Symbol.for("@conveyor/telemetry/Processing")
+type WithProcessing = Tracer.AnySpan & { [processingKey]?: Processing }
 
 const currentProcessing: Effect.Effect<Option.Option<Processing>> = Effect.map(Effect.option(Effect.currentSpan), (current) => {
-  let span: Tracer.AnySpan | undefined = Option.getOrUndefined(current)
+  let span: WithProcessing | undefined = Option.getOrUndefined(current)
   while (span !== undefined) {
-    const processing = processingBySpan.get(span)
+    const processing = span[processingKey]
     if (processing !== undefined) return Option.some(processing)
     span = span._tag === "Span" ? Option.getOrUndefined(span.parent) : undefined
   }
@@ -179,15 +181,23 @@ const openConsumerSpan = <A, E, R>(options: ConsumeOptions, effect: Effect.Effec
     }),
     (span) => {
       const processing: Processing = { span, failure: Option.none() }
-      processingBySpan.set(span, processing)
-      const inSpan = Effect.withParentSpan(effect, span)
-      // Most messages carry no baggage: skip a FiberRef layer per message for them.
-      const withBaggage = Object.keys(baggage).length === 0 ? inSpan : Effect.locallyWith(inSpan, currentBaggage, (current) => ({ ...current, ...baggage }))
-      return Effect.onExit(withBaggage, (exit) =>
-        Effect.flatMap(Clock.currentTimeNanos, (now) =>
-          Effect.sync(() => span.end(now, Exit.isSuccess(exit) && Option.isSome(processing.failure) ? Exit.fail(processing.failure.value) : exit))
+      const marked: WithProcessing = span
+      marked[processingKey] = processing
+      // The span becomes the parent by setting the context and restoring it in the same onExit
+      // that ends the span: Effect.withParentSpan adds an acquire/release layer of its own per message.
+      return Effect.flatMap(FiberRef.get(FiberRef.currentContext), (outer) => {
+        const inSpan = Effect.zipRight(FiberRef.set(FiberRef.currentContext, Context.add(outer, Tracer.ParentSpan, span)), effect)
+        // Most messages carry no baggage: skip a FiberRef layer per message for them.
+        const withBaggage = Object.keys(baggage).length === 0 ? inSpan : Effect.locallyWith(inSpan, currentBaggage, (current) => ({ ...current, ...baggage }))
+        return Effect.onExit(withBaggage, (exit) =>
+          Effect.zipRight(
+            FiberRef.set(FiberRef.currentContext, outer),
+            Effect.flatMap(Clock.currentTimeNanos, (now) =>
+              Effect.sync(() => span.end(now, Exit.isSuccess(exit) && Option.isSome(processing.failure) ? Exit.fail(processing.failure.value) : exit))
+            )
+          )
         )
-      )
+      })
     }
   )
   }
