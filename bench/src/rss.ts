@@ -6,7 +6,11 @@ import { row, type Row } from "./report.js"
 import { summarize } from "./stats.js"
 
 const STREAM = "BENCH_BACKLOG"
-const drainScript = (side: "raw" | "conveyor") => fileURLToPath(new URL(`./drain-${side}.ts`, import.meta.url))
+// Run as built (bench/dist, what `npm run bench` does) the children run built JavaScript like the
+// deployed apps; run from the sources (the quick test) they go through tsx.
+const compiled = import.meta.url.endsWith(".js")
+const drainScript = (side: "raw" | "conveyor") => fileURLToPath(new URL(`./drain-${side}.${compiled ? "js" : "ts"}`, import.meta.url))
+const loader = compiled ? [] : ["--conditions=@conveyor/source", "--import", "tsx"]
 
 /** The heap cap the apps are deployed with (deploy/base/apps.yaml NODE_OPTIONS), on both sides. */
 export const HEAP_MB = 192
@@ -21,7 +25,7 @@ const drain = (side: "raw" | "conveyor", url: string, durable: string, count: nu
   new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      [`--max-old-space-size=${HEAP_MB}`, "--conditions=@conveyor/source", "--import", "tsx", drainScript(side), side, url, STREAM, durable, String(count), String(concurrency)],
+      [`--max-old-space-size=${HEAP_MB}`, ...loader, drainScript(side), side, url, STREAM, durable, String(count), String(concurrency)],
       { stdio: ["ignore", "pipe", "pipe"] }
     )
     let out = ""
@@ -72,7 +76,7 @@ export const benchRss = async (
   return [
     row({
       id: "rss-backlog",
-      figure: `peak RSS while a ${s.backlog.toLocaleString("en-US")}-message backlog drains (runner: app defaults, confirmed acks; both: --max-old-space-size=${HEAP_MB} as deployed, run through tsx)`,
+      figure: `peak RSS while a ${s.backlog.toLocaleString("en-US")}-message backlog drains (runner: app defaults, confirmed acks; both: --max-old-space-size=${HEAP_MB} as deployed${compiled ? "" : ", run through tsx"})`,
       unit: "MB",
       conveyor,
       raw: summarize(results.raw.map((r) => r.peakRssMb)),

@@ -9,7 +9,7 @@ export interface OtlpSink {
 }
 
 export const startOtlpSink = async (): Promise<OtlpSink> => {
-  const child = spawn(process.execPath, [fileURLToPath(new URL("./otlp-sink.mjs", import.meta.url))], { stdio: ["ignore", "pipe", "inherit"] })
+  const child = spawn(process.execPath, [fileURLToPath(new URL("../src/otlp-sink.mjs", import.meta.url))], { stdio: ["ignore", "pipe", "inherit"] })
   const port = await new Promise<number>((resolve, reject) => {
     child.once("error", reject)
     child.once("exit", (code) => reject(new Error(`OTLP sink exited with ${code}`)))
