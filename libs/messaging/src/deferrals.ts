@@ -19,7 +19,8 @@ export const makeDeferralCounter = (maxEntries = 10_000) => {
       // Nearly always empty: skip building a key per message then.
       if (counts.size === 0) return d
       const n = counts.get(keyOf(d))
-      return n === undefined ? d : { ...d, deliveryCount: Math.max(1, d.deliveryCount - n) }
+      // The same delivery with another count; its prototype keeps its methods and getters.
+      return n === undefined ? d : Object.create(d, { deliveryCount: { value: Math.max(1, d.deliveryCount - n), enumerable: true } })
     },
     record: (d: Delivery, settlement: Settlement): void => {
       if (counts.size === 0 && settlement !== "deferred") return

@@ -23,32 +23,60 @@ export interface PullOptions {
   readonly confirmAcks: boolean
 }
 
-export const toDelivery = (m: JsMsg, options: Pick<PullOptions, "confirmAcks">): Delivery => {
-  const headers = fromMsgHdrs(m.headers)
-  const info = m.info
-  const messageId = headers["Nats-Msg-Id"] ?? `${info.stream}:${info.streamSequence}`
-  return {
-    subject: m.subject,
-    payload: m.data,
-    headers,
-    messageId,
-    stream: info.stream,
-    consumer: info.consumer,
-    streamSequence: info.streamSequence,
-    deliveryCount: info.deliveryCount,
-    publishedAt: new Date(Math.floor(info.timestampNanos / 1_000_000)),
-    ack: options.confirmAcks
+/**
+ * A JetStream message as a Delivery. A class rather than an object literal: the dispositions are
+ * prototype methods and getters, made only when the runner asks for them, instead of four closures
+ * and their Effects allocated per message whether used or not.
+ */
+class JetStreamDelivery implements Delivery {
+  readonly subject: string
+  readonly payload: Uint8Array
+  readonly headers: Readonly<Record<string, string>>
+  readonly messageId: string
+  readonly stream: string
+  readonly consumer: string
+  readonly streamSequence: number
+  readonly deliveryCount: number
+  private readonly timestampNanos: number
+  constructor(private readonly m: JsMsg, private readonly confirmAcks: boolean) {
+    const headers = fromMsgHdrs(m.headers)
+    const info = m.info
+    this.subject = m.subject
+    this.payload = m.data
+    this.headers = headers
+    this.messageId = headers["Nats-Msg-Id"] ?? `${info.stream}:${info.streamSequence}`
+    this.stream = info.stream
+    this.consumer = info.consumer
+    this.streamSequence = info.streamSequence
+    this.deliveryCount = info.deliveryCount
+    this.timestampNanos = info.timestampNanos
+  }
+  get publishedAt(): Date {
+    return new Date(Math.floor(this.timestampNanos / 1_000_000))
+  }
+  get ack(): Effect.Effect<void, AckFailed> {
+    const m = this.m
+    const messageId = this.messageId
+    return this.confirmAcks
       ? Effect.tryPromise({ try: () => m.ackAck(), catch: (e) => new AckFailed({ messageId, reason: errorText(e) }) }).pipe(
           Effect.flatMap((ok) => (ok ? Effect.void : Effect.fail(new AckFailed({ messageId, reason: "ack not confirmed (already acked or expired)" }))))
         )
-      : Effect.sync(() => m.ack()),
-    nak: (delayMs) => Effect.sync(() => m.nak(delayMs)),
-    // Plain +TERM: nats-server before 2.10 ignores "+TERM <reason>" and redelivers the message after
-    // its ack wait, forever. The reason travels in the dead letter's headers instead.
-    term: (_reason) => Effect.sync(() => m.term()),
-    working: Effect.sync(() => m.working())
+      : Effect.sync(() => m.ack())
+  }
+  nak(delayMs: number): Effect.Effect<void> {
+    return Effect.sync(() => this.m.nak(delayMs))
+  }
+  // Plain +TERM: nats-server before 2.10 ignores "+TERM <reason>" and redelivers the message after
+  // its ack wait, forever. The reason travels in the dead letter's headers instead.
+  term(_reason: string): Effect.Effect<void> {
+    return Effect.sync(() => this.m.term())
+  }
+  get working(): Effect.Effect<void> {
+    return Effect.sync(() => this.m.working())
   }
 }
+
+export const toDelivery = (m: JsMsg, options: Pick<PullOptions, "confirmAcks">): Delivery => new JetStreamDelivery(m, options.confirmAcks)
 
 /**
  * Deliveries from a durable pull consumer as a Stream. Ending the stream (or its scope) stops
