@@ -14,7 +14,7 @@ export class PullFailed extends Data.TaggedError("PullFailed")<{ readonly stream
 export interface PullOptions {
   readonly stream: string
   readonly durable: string
-  /** Messages requested per pull; at most this many wait in the client beyond those being handled. */
+  /** Messages requested per pull; at most 1.25 times this many wait in the process beyond those being handled. */
   readonly batch: number
   /**
    * Ack with server confirmation (`ackAck`). Costs a round trip (pipelined) per message and makes
@@ -90,9 +90,10 @@ export const pullDeliveries = (client: NatsClient, options: PullOptions, stop: E
       const chunk = Math.max(1, Math.floor(options.batch / 4))
       const consumer = yield* Effect.tryPromise({ try: () => client.js.consumers.get(options.stream, options.durable), catch: fail })
       const messages = yield* Effect.acquireRelease(
-        // The chunk between iterator and runner takes its share of the batch, so what the process
-        // holds beyond the handlers stays at the batch.
-        Effect.tryPromise({ try: () => consumer.consume({ max_messages: Math.max(1, options.batch - chunk) }), catch: fail }),
+        // Each pull asks for the whole batch (a smaller pull left the runner waiting on the server
+        // for a tenth of the time); with the chunk between iterator and runner, what the process
+        // holds beyond the handlers stays under 1.25 batches.
+        Effect.tryPromise({ try: () => consumer.consume({ max_messages: options.batch }), catch: fail }),
         // close() resolves only when the outstanding pull expires (up to 30 s): do not wait for it.
         (m) => Effect.sync(() => void m.close().catch(() => undefined))
       )
