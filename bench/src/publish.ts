@@ -1,5 +1,6 @@
 import { type OutgoingMessage, type Publisher, tracedPublisher } from "@conveyor/messaging"
 import { makeJetStreamPublisher, NatsConnection } from "@conveyor/nats"
+import { defaultTelemetryConfig, layerTracing } from "@conveyor/telemetry"
 import { Effect } from "effect"
 import { type ConveyorRuntime, elapsed, jsonPayload, type RawClient, runEffect, windowed } from "./harness.js"
 import { row, type Row } from "./report.js"
@@ -23,9 +24,13 @@ const label = (size: number) => (size >= 1024 ? `${size / 1024} KiB` : `${size} 
  * Publish throughput awaiting every PubAck with `window` outstanding: Conveyor's JetStream
  * publisher (`publishAll`, on Conveyor's connection) against a raw `js.publish` loop on a default
  * connection and on one with `noAsyncTraces: true`; also the publisher wrapped by `tracedPublisher`
- * (a PRODUCER span and trace headers per message, no exporter). The sides alternate within each
+ * under an installed tracer (a PRODUCER span and trace headers per message, nothing exported:
+ * without a tracer the traced publisher makes no span). The sides alternate within each
  * run, and the stream is purged before each measurement.
  */
+/** A tracer that makes and samples every span and exports none: the span's own cost. */
+const spansNotExported = layerTracing({ config: defaultTelemetryConfig, serviceName: "bench", spanProcessors: [] })
+
 export const benchPublish = async (runtime: ConveyorRuntime, rawDefault: RawClient, rawFast: RawClient, s: PublishSettings): Promise<Row[]> => {
   await rawDefault.jsm.streams.add({ name: STREAM, subjects: ["bench.pub.>"], storage: "file" as never })
   const plain = await runEffect(runtime, Effect.map(NatsConnection, makeJetStreamPublisher))
@@ -39,8 +44,10 @@ export const benchPublish = async (runtime: ConveyorRuntime, rawDefault: RawClie
       const measure = async (side: keyof typeof results) => {
         await rawDefault.jsm.streams.purge(STREAM)
         const t = performance.now()
-        if (side === "conveyor" || side === "conveyorTraced") {
-          await runEffect(runtime, publishers[side].publishAll(messages, { maxInFlight: s.window }))
+        if (side === "conveyor") {
+          await runEffect(runtime, plain.publishAll(messages, { maxInFlight: s.window }))
+        } else if (side === "conveyorTraced") {
+          await runEffect(runtime, publishers.conveyorTraced.publishAll(messages, { maxInFlight: s.window }).pipe(Effect.provide(spansNotExported)))
         } else {
           const js = side === "raw" ? rawDefault.js : rawFast.js
           await windowed(s.messages, s.window, () => js.publish(SUBJECT, payload))
@@ -50,7 +57,7 @@ export const benchPublish = async (runtime: ConveyorRuntime, rawDefault: RawClie
       // Warm-up: JIT and connection buffers, not counted.
       const warm = Math.min(2_000, s.messages)
       await runEffect(runtime, plain.publishAll(messages.slice(0, warm), { maxInFlight: s.window }))
-      await runEffect(runtime, publishers.conveyorTraced.publishAll(messages.slice(0, warm), { maxInFlight: s.window }))
+      await runEffect(runtime, publishers.conveyorTraced.publishAll(messages.slice(0, warm), { maxInFlight: s.window }).pipe(Effect.provide(spansNotExported)))
       await windowed(warm, s.window, () => rawDefault.js.publish(SUBJECT, payload))
       await windowed(warm, s.window, () => rawFast.js.publish(SUBJECT, payload))
       const order = (["conveyor", "raw", "rawFast", "conveyorTraced"] as const).filter((side) => s.only === undefined || s.only.includes(side))
@@ -80,7 +87,7 @@ export const benchPublish = async (runtime: ConveyorRuntime, rawDefault: RawClie
         }),
         row({
           id: `publish-${size}-traced`,
-          figure: `publish with PubAcks, ${label(size)}, window ${s.window}, traced publisher (span + trace headers per message, no exporter)`,
+          figure: `publish with PubAcks, ${label(size)}, window ${s.window}, traced publisher, tracer installed (span + trace headers per message, nothing exported)`,
           unit: "msg/s",
           conveyor: summarize(results.conveyorTraced),
           raw,

@@ -71,7 +71,8 @@ export const runJetStreamConsumer = <A, I, E extends TaggedFailure, R>(handler: 
         reason: `max_deliver ${spec.maxDeliver} is below the retry policy's ${options.retry.maxAttempts} attempts: the server would drop messages before they are dead-lettered`
       })
     }
-    // Always traced (cheap without an exporter); counted and timed when the app provides Metrics.
+    // Traced when a tracer is installed (without one the delivery only passes its trace context on);
+    // counted and timed when the app provides Metrics.
     const metrics = Option.getOrUndefined(yield* Effect.serviceOption(Metrics))
     const middlewares: Array<Middleware<any>> = [
       ...(options.middlewares ?? []),
