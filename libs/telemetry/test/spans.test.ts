@@ -226,3 +226,19 @@ describe("without a tracer installed", () => {
       expect(none.traceparent).toBeUndefined()
     }))
 })
+
+describe("consumerSpan honours Effect's span settings", () => {
+  it.live("annotateSpans and linkSpans reach the consumer span; withTracerEnabled(false) makes none", () =>
+    withExporter((exporter) =>
+      Effect.gen(function* () {
+        const other = yield* Effect.makeSpan("elsewhere")
+        yield* consumerSpan({ subject: "orders.placed" })(Effect.void).pipe(Effect.annotateSpans("tenant", "acme"), Effect.linkSpans(other))
+        yield* consumerSpan({ subject: "orders.hidden" })(Effect.void).pipe(Effect.withTracerEnabled(false))
+        const spans = exporter.getFinishedSpans()
+        const consumer = byName(spans, "process orders.placed")
+        expect(consumer.attributes).toMatchObject({ tenant: "acme", "messaging.destination.name": "orders.placed" })
+        expect(consumer.links.map((l) => l.context.spanId)).toContain(other.spanId)
+        expect(spans.some((s) => s.name === "process orders.hidden")).toBe(false)
+      })
+    ))
+})
