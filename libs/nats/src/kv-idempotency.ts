@@ -41,12 +41,16 @@ const isWrongSequence = (e: unknown) =>
   /wrong last sequence|key exists/i.test(errorText(e))
 
 /** A KV write expecting the key's last revision to be `previous` (0: the key must not exist). */
-const expecting = (previous: number, del = false) => {
+const expecting = (previous: number, del = false) => (previous === 0 && !del ? mustNotExist : expectingRevision(previous, del))
+const expectingRevision = (previous: number, del: boolean) => {
   const h = headers()
   h.set("Nats-Expected-Last-Subject-Sequence", String(previous))
   if (del) h.set("KV-Operation", "DEL")
   return h
 }
+
+// Headers are encoded when published and never changed after: one object serves every claim.
+const mustNotExist = expectingRevision(0, false)
 
 export interface KvIdempotencyStoreOptions {
   readonly client: NatsClient
