@@ -153,10 +153,15 @@ export const originalTraceLink = (headers: TraceHeaders | undefined): Option.Opt
  */
 export const consumerSpan =
   (options: ConsumeOptions) =>
-  <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    Effect.flatMap(isTracing, (tracing) => (tracing ? openConsumerSpan(options, effect) : continueTrace(options.headers)(effect)))
+  <A, E, R>(effect: Effect.Effect<A, E, R>, attributesOf?: (value: A) => Readonly<Record<string, unknown>>): Effect.Effect<A, E, R> =>
+    Effect.flatMap(isTracing, (tracing) => (tracing ? openConsumerSpan(options, effect, attributesOf) : continueTrace(options.headers)(effect)))
 
-const openConsumerSpan = <A, E, R>(options: ConsumeOptions, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+/** `attributesOf` puts attributes derived from the effect's value on the span as it ends, without an Effect of its own. */
+const openConsumerSpan = <A, E, R>(
+  options: ConsumeOptions,
+  effect: Effect.Effect<A, E, R>,
+  attributesOf: ((value: A) => Readonly<Record<string, unknown>>) | undefined
+): Effect.Effect<A, E, R> => {
   const parent = extractTraceContext(options.headers)
   const links: Array<Tracer.SpanLink> = []
   if (Option.isSome(parent)) links.push({ _tag: "SpanLink", span: parent.value, attributes: { "conveyor.link": "producer" } })
@@ -192,7 +197,13 @@ const openConsumerSpan = <A, E, R>(options: ConsumeOptions, effect: Effect.Effec
           Effect.zipRight(
             FiberRef.set(FiberRef.currentContext, outer),
             Effect.flatMap(Clock.currentTimeNanos, (now) =>
-              Effect.sync(() => span.end(now, Exit.isSuccess(exit) && Option.isSome(processing.failure) ? Exit.fail(processing.failure.value) : exit))
+              Effect.sync(() => {
+                if (attributesOf !== undefined && Exit.isSuccess(exit)) {
+                  const attributes = attributesOf(exit.value)
+                  for (const key in attributes) span.attribute(key, attributes[key])
+                }
+                span.end(now, Exit.isSuccess(exit) && Option.isSome(processing.failure) ? Exit.fail(processing.failure.value) : exit)
+              })
             )
           )
         )

@@ -7,6 +7,9 @@ import type { Delivery } from "../delivery.js"
 import { defineHandler } from "../handler.js"
 import { makeRetryPolicy } from "../retry-policy.js"
 import { startConsumer } from "../runner.js"
+import { makeMemoryIdempotencyStore } from "../idempotency.js"
+import type { Middleware } from "../step.js"
+import { idempotency } from "./idempotency.js"
 import { tracing } from "./tracing.js"
 
 class Flaky extends Schema.TaggedError<Flaky>()("Flaky", {}) {}
@@ -40,7 +43,7 @@ const handler = defineHandler({
 
 const sink: DeadLetterSink["Type"] = { send: () => Effect.void }
 
-const run = (deliveries: ReadonlyArray<Delivery>) =>
+const run = (deliveries: ReadonlyArray<Delivery>, middlewares: ReadonlyArray<Middleware<any>> = []) =>
   Effect.scoped(
     Effect.gen(function* () {
       const running = yield* startConsumer(() => Stream.fromIterable(deliveries), handler, {
@@ -49,6 +52,7 @@ const run = (deliveries: ReadonlyArray<Delivery>) =>
         retry: makeRetryPolicy({ maxAttempts: 3, initialDelayMs: 100, jitter: 0 }),
         deadLetters: sink,
         shutdownGraceMs: 1_000,
+        middlewares,
         interceptors: [tracing]
       })
       yield* running.done
@@ -118,6 +122,18 @@ describe("tracing interceptor", () => {
         expect(span.parentSpanContext).toBeUndefined()
         expect(span.links).toHaveLength(0)
         expect(span.attributes["conveyor.settlement"]).toBe("acked")
+      })
+    ))
+
+  it.live("a duplicate (done before under its message id) is acked with conveyor.duplicate on its span", () =>
+    withExporter((exporter) =>
+      Effect.gen(function* () {
+        const dedupe = idempotency(makeMemoryIdempotencyStore(), { leaseMs: 1_000, unavailableDelayMs: 100, keyPrefix: "worker." })
+        yield* run([delivery("m-dup", { id: "1" }, { streamSequence: 1 }), delivery("m-dup", { id: "1" }, { streamSequence: 2 })], [dedupe])
+        const spans = exporter.getFinishedSpans().filter((s) => s.name === "process orders.placed")
+        expect(spans.map((s) => s.attributes["conveyor.settlement"])).toEqual(["acked", "duplicate"])
+        expect(spans[1]!.attributes["conveyor.duplicate"]).toBe(true)
+        expect(spans[1]!.status.code).not.toBe(SpanStatusCode.ERROR)
       })
     ))
 })

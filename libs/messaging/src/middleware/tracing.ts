@@ -21,39 +21,32 @@ const failureOf = (outcome: Outcome): Error =>
  * with status ERROR although the runtime handled them.
  */
 const recordSettlement = (delivery: Delivery, { action, outcome, settlement }: Settled): Effect.Effect<void> => {
-  const annotate = Effect.annotateCurrentSpan("conveyor.settlement", settlement)
   switch (settlement) {
     case "acked":
-      return annotate
     case "duplicate":
-      return Effect.zipRight(annotate, Effect.annotateCurrentSpan("conveyor.duplicate", true))
+      // Put on the span as it ends (settlementAttributes): no Effect per message for the common case.
+      return Effect.void
     case "deferred":
       // Not the message's fault (claim held elsewhere, store down): no error status.
-      return Effect.zipRight(
-        annotate,
-        Effect.annotateCurrentSpan({
-          "conveyor.deferred.reason": outcome._tag === "Deferred" ? outcome.reason : "",
-          "conveyor.retry.delay_ms": action._tag === "Nak" ? action.delayMs : 0
-        })
-      )
+      return Effect.annotateCurrentSpan({
+        "conveyor.deferred.reason": outcome._tag === "Deferred" ? outcome.reason : "",
+        "conveyor.retry.delay_ms": action._tag === "Nak" ? action.delayMs : 0
+      })
     case "retried":
-      return Effect.zipRight(
-        annotate,
-        recordRetry(failureOf(outcome), { delayMillis: action._tag === "Nak" ? action.delayMs : 0, deliveryCount: delivery.deliveryCount })
-      )
+      return recordRetry(failureOf(outcome), { delayMillis: action._tag === "Nak" ? action.delayMs : 0, deliveryCount: delivery.deliveryCount })
     case "dead-lettered":
-      return Effect.zipRight(
-        annotate,
-        recordDeadLetter(failureOf(outcome), {
-          deliveryCount: delivery.deliveryCount,
-          reason: action._tag === "DeadLetter" ? action.reason : undefined
-        })
-      )
+      return recordDeadLetter(failureOf(outcome), {
+        deliveryCount: delivery.deliveryCount,
+        reason: action._tag === "DeadLetter" ? action.reason : undefined
+      })
     case "dead-letter-failed":
     case "abandoned":
-      return Effect.zipRight(annotate, markProcessingFailed(failureOf(outcome)))
+      return markProcessingFailed(failureOf(outcome))
   }
 }
+
+const settlementAttributes = ({ settlement }: Settled): Readonly<Record<string, unknown>> =>
+  settlement === "duplicate" ? { "conveyor.settlement": settlement, "conveyor.duplicate": true } : { "conveyor.settlement": settlement }
 
 /** A replayed dead letter names the message it replays (its trace link comes from `consumerSpan`). */
 const replayAttributes = (delivery: Delivery): Record<string, string> | undefined => {
@@ -84,4 +77,7 @@ const traced: DeliveryInterceptor = (delivery, process) =>
       bodySize: delivery.payload.length,
       extra: replayAttributes(delivery)
     }
-  })(Effect.tap(process, (settled) => recordSettlement(delivery, settled)))
+  })(
+    Effect.flatMap(process, (settled) => (settled.settlement === "acked" ? Effect.succeed(settled) : Effect.as(recordSettlement(delivery, settled), settled))),
+    settlementAttributes
+  )
