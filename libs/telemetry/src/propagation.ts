@@ -121,14 +121,7 @@ const extractContext = (headers: TraceHeaders | undefined): OtelContext => {
  * malformed `traceparent` gives none: the message then starts a new trace.
  */
 export const extractTraceContext = (headers: TraceHeaders | undefined): Option.Option<Tracer.ExternalSpan> =>
-  Option.map(Option.fromNullable(trace.getSpanContext(extractContext(headers))), (sc) =>
-    OtelTracer.makeExternalSpan({
-      traceId: sc.traceId,
-      spanId: sc.spanId,
-      traceFlags: sc.traceFlags,
-      traceState: sc.traceState
-    })
-  )
+  parentOf(extractContext(headers))
 
 /**
  * Runs `effect` in the context `headers` carry, without a span of its own: the remote parent becomes
@@ -139,15 +132,32 @@ export const continueTrace =
   (headers: TraceHeaders | undefined) =>
   <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
     if (headers === undefined || !mayCarryContext(headers)) return effect
-    const parent = extractTraceContext(headers)
-    const baggage = extractBaggage(headers)
+    const { parent, baggage } = extractRemote(headers)
     const inParent = Option.isSome(parent) ? Effect.withParentSpan(effect, parent.value) : effect
     return Object.keys(baggage).length === 0 ? inParent : withBaggage(baggage)(inParent)
   }
 
 /** Baggage entries from `headers`; malformed baggage yields none. */
-export const extractBaggage = (headers: TraceHeaders | undefined): Record<string, string> => {
-  const baggage = propagation.getBaggage(extractContext(headers))
+export const extractBaggage = (headers: TraceHeaders | undefined): Record<string, string> => baggageOf(extractContext(headers))
+
+/** Parent and baggage from one run of the propagators (a consumer needs both for every message). */
+export const extractRemote = (headers: TraceHeaders | undefined): { readonly parent: Option.Option<Tracer.ExternalSpan>; readonly baggage: Record<string, string> } => {
+  const ctx = extractContext(headers)
+  return { parent: parentOf(ctx), baggage: baggageOf(ctx) }
+}
+
+const parentOf = (ctx: OtelContext): Option.Option<Tracer.ExternalSpan> =>
+  Option.map(Option.fromNullable(trace.getSpanContext(ctx)), (sc) =>
+    OtelTracer.makeExternalSpan({
+      traceId: sc.traceId,
+      spanId: sc.spanId,
+      traceFlags: sc.traceFlags,
+      traceState: sc.traceState
+    })
+  )
+
+const baggageOf = (ctx: OtelContext): Record<string, string> => {
+  const baggage = propagation.getBaggage(ctx)
   return baggage === undefined ? {} : Object.fromEntries(baggage.getAllEntries().map(([k, e]) => [k, e.value]))
 }
 

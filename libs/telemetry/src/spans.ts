@@ -2,11 +2,10 @@ import { Cause, Chunk, Clock, Context, Effect, Exit, FiberRef, HashMap, Option, 
 import { MESSAGING_SYSTEM, type MessageInfo, messageAttributes, MessagingAttributes, OperationType } from "./attributes.js"
 import {
   continueTrace,
-  currentBaggage,
-  extractBaggage,
-  extractTraceContext,
+  extractRemote,
   injectTraceHeaders,
   isTracing,
+  withBaggage,
   parseTraceparent,
   type TraceHeaders
 } from "./propagation.js"
@@ -162,12 +161,11 @@ const openConsumerSpan = <A, E, R>(
   effect: Effect.Effect<A, E, R>,
   attributesOf: ((value: A) => Readonly<Record<string, unknown>>) | undefined
 ): Effect.Effect<A, E, R> => {
-  const parent = extractTraceContext(options.headers)
+  const { parent, baggage } = extractRemote(options.headers)
   const links: Array<Tracer.SpanLink> = []
   if (Option.isSome(parent)) links.push({ _tag: "SpanLink", span: parent.value, attributes: { "conveyor.link": "producer" } })
   const original = originalTraceLink(options.headers)
   if (Option.isSome(original)) links.push(original.value)
-  const baggage = extractBaggage(options.headers)
   // A span then onExit, as Effect.useSpan does: acquireUseRelease's extra layers cost a
   // measurable share of the runner's throughput, and interruption still ends the span.
   return Effect.flatMap(
@@ -192,8 +190,7 @@ const openConsumerSpan = <A, E, R>(
       return Effect.flatMap(FiberRef.get(FiberRef.currentContext), (outer) => {
         const inSpan = Effect.zipRight(FiberRef.set(FiberRef.currentContext, Context.add(outer, Tracer.ParentSpan, span)), effect)
         // Most messages carry no baggage: skip a FiberRef layer per message for them.
-        const withBaggage = Object.keys(baggage).length === 0 ? inSpan : Effect.locallyWith(inSpan, currentBaggage, (current) => ({ ...current, ...baggage }))
-        return Effect.onExit(withBaggage, (exit) =>
+        return Effect.onExit(Object.keys(baggage).length === 0 ? inSpan : withBaggage(baggage)(inSpan), (exit) =>
           Effect.zipRight(
             FiberRef.set(FiberRef.currentContext, outer),
             Effect.flatMap(Clock.currentTimeNanos, (now) =>
