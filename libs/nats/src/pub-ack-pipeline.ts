@@ -38,28 +38,27 @@ export const makePubAckPipeline = (nc: RawConnection, options: { readonly inboxP
   let next = 0
   let sweeper: ReturnType<typeof setInterval> | undefined
   let subscription: Subscription | undefined
-  const settle = (token: string, result: PubAckOk | JsPublishError) => {
-    const w = waiting.get(token)
-    if (w === undefined) return // timed out already
+  /** Ends a request still waiting (callers looked it up: a late reply to a timed-out one finds nothing). */
+  const settle = (token: string, w: Waiting, result: PubAckOk | JsPublishError) => {
     waiting.delete(token)
     w.done(result)
   }
   const onReply = (error: Error | null, msg: Msg) => {
     if (error !== null) {
       // The subscription itself failed (permissions, connection closed): nothing more will arrive.
-      for (const [token, w] of waiting) settle(token, new JsPublishError({ subject: w.subject, message: error.message }))
+      for (const [token, w] of waiting) settle(token, w, new JsPublishError({ subject: w.subject, message: error.message }))
       subscription = undefined
       return
     }
     const token = msg.subject.slice(prefix.length)
     const w = waiting.get(token)
-    if (w === undefined) return
-    settle(token, parseReply(w.subject, msg))
+    if (w === undefined) return // timed out already
+    settle(token, w, parseReply(w.subject, msg))
   }
   const sweep = () => {
     const now = Date.now()
     for (const [token, w] of waiting) {
-      if (w.deadline <= now) settle(token, new JsPublishError({ subject: w.subject, message: `no PubAck within ${options.timeoutMs} ms`, timedOut: true }))
+      if (w.deadline <= now) settle(token, w, new JsPublishError({ subject: w.subject, message: `no PubAck within ${options.timeoutMs} ms`, timedOut: true }))
     }
     if (waiting.size === 0 && sweeper !== undefined) {
       clearInterval(sweeper)
@@ -71,7 +70,8 @@ export const makePubAckPipeline = (nc: RawConnection, options: { readonly inboxP
     if (nc.isClosed()) return done(new JsPublishError({ subject, message: "connection closed" }))
     subscription ??= nc.subscribe(`${prefix}*`, { callback: onReply })
     const token = (next++).toString(36)
-    waiting.set(token, { subject, deadline: Date.now() + options.timeoutMs, done })
+    const w: Waiting = { subject, deadline: Date.now() + options.timeoutMs, done }
+    waiting.set(token, w)
     if (sweeper === undefined) {
       sweeper = setInterval(sweep, Math.max(50, Math.floor(options.timeoutMs / 4)))
       sweeper.unref()
@@ -79,7 +79,7 @@ export const makePubAckPipeline = (nc: RawConnection, options: { readonly inboxP
     try {
       nc.publish(subject, payload, headers === undefined ? { reply: `${prefix}${token}` } : { reply: `${prefix}${token}`, headers })
     } catch (e) {
-      settle(token, new JsPublishError({ subject, message: e instanceof Error ? e.message : String(e) }))
+      settle(token, w, new JsPublishError({ subject, message: e instanceof Error ? e.message : String(e) }))
     }
   }
   return {
