@@ -127,30 +127,22 @@ export const benchConsume = async (conveyor: ConveyorRuntime, raw: RawClient, si
         case "rawAckAck":
           rate = await rawConsume(raw, durable, count, s.concurrency, side === "rawAckAck")
           break
-        case "runnerTraced": {
+        case "runnerTraced":
+        case "runnerTracedOtelContext": {
+          // The second side exports the same way with CONVEYOR_OTEL_CONTEXT=true: every fiber step
+          // runs inside the OTel context of its span (what OTel-instrumented libraries need).
           const tracing = layerTracing({
-            config: traceConfig,
+            config: { ...traceConfig, otelContext: side === "runnerTracedOtelContext" },
             serviceName: "bench",
             spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: sink.url }), traceConfig.batch)]
           })
           const before = await sink.spans()
           rate = await runEffect(conveyor, runnerConsume(durable, count, s.concurrency, { kv: false, confirmAcks: false }).pipe(Effect.provide(tracing)))
           // The layer's release flushed the last batch: every span the run made has been sent.
-          if (record) {
+          if (record && side === "runnerTraced") {
             tracedMessages += count
             exported += (await sink.spans()) - before
           }
-          break
-        }
-        case "runnerTracedOtelContext": {
-          // The same export with CONVEYOR_OTEL_CONTEXT=true: every fiber step runs inside the OTel
-          // context of its span (what OTel-instrumented libraries need); isolates what that costs.
-          const tracing = layerTracing({
-            config: { ...traceConfig, otelContext: true },
-            serviceName: "bench",
-            spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: sink.url }), traceConfig.batch)]
-          })
-          rate = await runEffect(conveyor, runnerConsume(durable, count, s.concurrency, { kv: false, confirmAcks: false }).pipe(Effect.provide(tracing)))
           break
         }
         default:
