@@ -12,11 +12,13 @@ export type Action =
  * Ack, nak with a delay, or dead-letter: a pure function of the outcome, the delivery count and
  * the policy. `random` feeds the jitter.
  */
+const ack: Action = { _tag: "Ack" }
+
 export const decide = (outcome: Outcome, deliveryCount: number, policy: RetryPolicy, random = 0.5): Action => {
   switch (outcome._tag) {
     case "Processed":
     case "Duplicate":
-      return { _tag: "Ack" }
+      return ack
     case "Deferred":
       return { _tag: "Nak", delayMs: outcome.delayMs }
     case "LostOwnership":

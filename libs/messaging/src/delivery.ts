@@ -22,6 +22,12 @@ export interface Delivery {
   readonly term: (reason: string) => Effect.Effect<void>
   /** Resets AckWait for one more period. */
   readonly working: Effect.Effect<void>
+  /**
+   * Sends the ack at once when it needs no reply (a fire-and-forget ack) and says so; false when
+   * acks must be confirmed (`ack` then). Lets the runner settle a delivery whose processing
+   * completed synchronously without a step through the Effect run loop. Optional.
+   */
+  readonly ackNow?: () => boolean
 }
 
 export class AckFailed extends Data.TaggedError("AckFailed")<{ readonly messageId: string; readonly reason: string }> {}

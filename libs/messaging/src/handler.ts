@@ -36,16 +36,19 @@ export class DecodeFailure extends Schema.TaggedError<DecodeFailure>()("DecodeFa
 
 const utf8 = new TextDecoder("utf-8", { fatal: true })
 
-export const decodePayload = <A, I>(schema: Schema.Schema<A, I>, subject: string, payload: Uint8Array): Either.Either<A, DecodeFailure> => {
-  let json: unknown
-  try {
-    json = JSON.parse(utf8.decode(payload))
-  } catch (e) {
-    return Either.left(new DecodeFailure({ subject, message: `malformed JSON: ${e instanceof Error ? e.message : String(e)}` }))
+/** A decoder for one schema, made once per handler: decodes a payload's bytes as JSON, then by the schema. */
+export const payloadDecoder = <A, I>(schema: Schema.Schema<A, I>) => {
+  const decode = Schema.decodeUnknownEither(schema, { errors: "all", onExcessProperty: "ignore" })
+  return (subject: string, payload: Uint8Array): Either.Either<A, DecodeFailure> => {
+    let json: unknown
+    try {
+      json = JSON.parse(utf8.decode(payload))
+    } catch (e) {
+      return Either.left(new DecodeFailure({ subject, message: `malformed JSON: ${e instanceof Error ? e.message : String(e)}` }))
+    }
+    const decoded = decode(json)
+    return Either.isRight(decoded) ? (decoded as Either.Either<A, never>) : Either.left(new DecodeFailure({ subject, message: ParseResult.TreeFormatter.formatErrorSync(decoded.left) }))
   }
-  return Schema.decodeUnknownEither(schema, { errors: "all", onExcessProperty: "ignore" })(json).pipe(
-    Either.mapLeft((e) => new DecodeFailure({ subject, message: ParseResult.TreeFormatter.formatErrorSync(e) }))
-  )
 }
 
 export const makeHandlerContext = (delivery: Delivery): HandlerContext => ({

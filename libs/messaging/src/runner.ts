@@ -10,6 +10,7 @@ import { handlerStep } from "./handler-step.js"
 import type { RetryPolicy } from "./retry-policy.js"
 import { settle, type Settlement } from "./settle.js"
 import { failed, type Middleware, type Outcome, type Step } from "./step.js"
+import { andThen, isDone, mapNow } from "./sync-first.js"
 
 export interface RunnerOptions {
   /** Durable name, for logs and metrics. */
@@ -24,8 +25,12 @@ export interface RunnerOptions {
   readonly shutdownGraceMs: number
   /** Called after each delivery is settled (metrics, tests). */
   readonly onSettled?: (delivery: Delivery, outcome: Outcome, settlement: Settlement) => void
-  /** Wrap each delivery's processing and settlement (tracing, metrics), outermost first. */
-  readonly interceptors?: ReadonlyArray<DeliveryInterceptor>
+  /**
+   * Wrap each delivery's processing and settlement (tracing, metrics), outermost first. An Effect
+   * is run once as the consumer starts and gives the interceptor to use (e.g. traced or not, by
+   * whether a tracer is installed), instead of deciding that per message.
+   */
+  readonly interceptors?: ReadonlyArray<DeliveryInterceptor | Effect.Effect<DeliveryInterceptor>>
 }
 
 /** What became of one delivery: its outcome and what the broker was told. */
@@ -38,7 +43,8 @@ export interface Settled {
 /**
  * Wraps the processing of one delivery from hand-out to settlement. Unlike a middleware it sees
  * what the broker was told (a failure may be retried or dead-lettered), so tracing and counting
- * hook in here.
+ * hook in here. `process` may have completed already (a completed Exit) when nothing in it had to
+ * wait; an interceptor that composes with sync-first.ts keeps such a delivery synchronous.
  */
 export type DeliveryInterceptor = <R>(delivery: Delivery, process: Effect.Effect<Settled, never, R>) => Effect.Effect<Settled, never, R>
 
@@ -85,42 +91,55 @@ export const startConsumer = <A, I, E extends TaggedFailure, R, SE, SR>(
       const outcome: Effect.Effect<Outcome, never, R> = exhaustedBeforeRun(delivery.deliveryCount, options.retry)
         ? Effect.succeed(failed("retry", "AttemptsExhausted", `delivered ${delivery.deliveryCount} times, policy allows ${options.retry.maxAttempts}`))
         : step(delivery)
-      return Effect.flatMap(outcome, (outcome) =>
-        Effect.map(settle(delivery, outcome, options.retry, options.deadLetters), ({ action, settlement }) => {
+      return andThen(outcome, (outcome) =>
+        mapNow(settle(delivery, outcome, options.retry, options.deadLetters), ({ action, settlement }) => {
           deferrals.record(delivery, settlement)
           return { outcome, action, settlement }
         })
       )
     }
-    const interceptors = options.interceptors ?? []
+    const interceptors = yield* Effect.forEach(options.interceptors ?? [], (i) => (Effect.isEffect(i) ? i : Effect.succeed(i)))
     const onSettled = options.onSettled
-    // Log annotations per delivery are set on the worker's fiber and not restored afterwards (the
-    // next delivery overwrites them): Effect.annotateLogs, which restores them, cost about half of
-    // the runner's time per message.
-    const processOne = (delivery: Delivery, annotations: HashMap.HashMap<string, unknown>): Effect.Effect<void, never, R> => {
-      const processed = Effect.zipRight(
-        FiberRef.set(FiberRef.currentLogAnnotations, HashMap.set(HashMap.set(annotations, "messageId", delivery.messageId), "subject", delivery.subject)),
-        interceptors.reduceRight((inner, intercept) => intercept(delivery, inner), settleOne(delivery))
-      )
-      return onSettled === undefined ? processed : Effect.map(processed, ({ outcome, settlement }) => onSettled(delivery, outcome, settlement))
+    // Built by plain calls (sync-first.ts): when nothing in it waits, the result is a completed Exit
+    // and the delivery was handled and settled by the time this returns.
+    const processOne = (delivery: Delivery): Effect.Effect<Settled, never, R> => {
+      let processed = settleOne(delivery)
+      for (let i = interceptors.length - 1; i >= 0; i--) processed = interceptors[i]!(delivery, processed)
+      return onSettled === undefined
+        ? processed
+        : mapNow(processed, (settled) => {
+            onSettled(delivery, settled.outcome, settled.settlement)
+            return settled
+          })
     }
     // A fixed pool of workers takes deliveries from a plain buffer: at most `concurrency` in
     // flight, and no fiber forked per message. A worker takes the next delivery synchronously while
     // any is buffered and parks only when the buffer is empty, so a worker hops through the
     // scheduler once per chunk, not once per message (an Effect Queue made every take a suspension).
+    // A delivery whose processing completed synchronously costs the worker no Effect step at all.
     const workers = Math.max(1, options.concurrency)
     const buffer = makeHandoff<Delivery>()
     const worker: Effect.Effect<void, never, R> = Effect.flatMap(FiberRef.get(FiberRef.currentLogAnnotations), (annotations) =>
       Effect.suspend(function loop(): Effect.Effect<void, never, R> {
-        const d = buffer.poll()
-        if (d !== undefined) {
+        for (;;) {
+          const d = buffer.poll()
+          if (d === undefined) return buffer.ended() ? Effect.void : Effect.flatMap(buffer.waitForWork, () => Effect.suspend(loop))
           inFlight++
-          return Effect.flatMap(processOne(d, annotations), () => {
+          const processed = processOne(d)
+          if (isDone(processed)) {
+            inFlight--
+            continue
+          }
+          // Log annotations are set on the worker's fiber and not restored afterwards (the next
+          // delivery that logs overwrites them): Effect.annotateLogs, which restores them, cost
+          // about half of the runner's time per message. A synchronous delivery cannot log through
+          // Effect, so it needs none.
+          const annotated = HashMap.set(HashMap.set(annotations, "messageId", d.messageId), "subject", d.subject)
+          return Effect.flatMap(Effect.zipRight(FiberRef.set(FiberRef.currentLogAnnotations, annotated), processed), () => {
             inFlight--
             return Effect.suspend(loop)
           })
         }
-        return buffer.ended() ? Effect.void : Effect.flatMap(buffer.waitForWork, () => Effect.suspend(loop))
       })
     ).pipe(Effect.annotateLogs("consumer", options.name))
     // When the source ends (stopped, or failed) the workers finish what is buffered and then

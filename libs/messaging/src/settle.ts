@@ -20,9 +20,11 @@ export const settle = (
   sink: DeadLetterSink["Type"] | undefined
 ): Effect.Effect<{ readonly action: Action; readonly settlement: Settlement }> => {
   const action = decide(outcome, delivery.deliveryCount, policy, Math.random())
+  // An Exit, not a new Effect: a settlement that needed no reply stays synchronous (sync-first.ts).
   const done = (settlement: Settlement) => Effect.succeed({ action, settlement })
   switch (action._tag) {
     case "Ack":
+      if (delivery.ackNow?.() === true) return done(outcome._tag === "Duplicate" ? "duplicate" : "acked")
       return delivery.ack.pipe(
         Effect.catchAll((e) => Effect.logWarning("ack not confirmed; the message may be redelivered", { messageId: e.messageId, reason: e.reason })),
         Effect.zipRight(done(outcome._tag === "Duplicate" ? "duplicate" : "acked"))

@@ -12,10 +12,14 @@ const utf8 = new TextEncoder()
  */
 export const fakeDelivery = (
   payload: unknown,
-  overrides: Partial<Omit<Delivery, "ack" | "nak" | "term" | "working">> & { readonly ackFails?: boolean } = {}
+  overrides: Partial<Omit<Delivery, "ack" | "nak" | "term" | "working" | "ackNow">> & {
+    readonly ackFails?: boolean
+    /** Acks need no confirmation: `ackNow` sends them (as a JetStream delivery with plain acks does). */
+    readonly plainAcks?: boolean
+  } = {}
 ): Delivery & { readonly calls: Array<BrokerCall> } => {
   const calls: Array<BrokerCall> = []
-  const { ackFails, ...rest } = overrides
+  const { ackFails, plainAcks, ...rest } = overrides
   const messageId = rest.messageId ?? "m-1"
   return {
     subject: "orders.placed",
@@ -35,7 +39,8 @@ export const fakeDelivery = (
     }),
     nak: (delayMs) => Effect.sync(() => void calls.push({ op: "nak", delayMs })),
     term: (reason) => Effect.sync(() => void calls.push({ op: "term", reason })),
-    working: Effect.sync(() => void calls.push({ op: "working" }))
+    working: Effect.sync(() => void calls.push({ op: "working" })),
+    ...(plainAcks === true ? { ackNow: () => (calls.push({ op: "ack" }), true) } : {})
   }
 }
 

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest"
 import { defineHandler } from "../src/handler.js"
 import { handlerStep } from "../src/handler-step.js"
 import { makeRetryPolicy } from "../src/retry-policy.js"
+import { isDone } from "../src/sync-first.js"
 import { fakeDelivery } from "./fake-delivery.js"
 
 class Blip extends Schema.TaggedError<Blip>()("Blip", {}) {}
@@ -93,5 +94,41 @@ describe("handlerStep", () => {
     const { handler } = makeHandler(() => Effect.interrupt)
     const exit = await Effect.runPromiseExit(handlerStep(handler, policy)(fakeDelivery(valid)))
     expect(Exit.isInterrupted(exit)).toBe(true)
+  })
+
+  it("yields a completed outcome for a handler that returns a completed Effect, without running anything", () => {
+    const handler = defineHandler({ schema: Order, handle: () => Effect.void, errors: {} })
+    const outcome = handlerStep(handler, policy)(fakeDelivery(valid))
+    expect(isDone(outcome) && outcome.value).toEqual({ _tag: "Processed", outputs: [] })
+  })
+
+  it("calls the handler function once per attempt: the first attempt runs the Effect it already returned", async () => {
+    let calls = 0
+    const handler = defineHandler({
+      schema: Order,
+      handle: () => {
+        calls++
+        return calls < 3 ? Effect.fail(new Blip()) : Effect.void
+      },
+      errors: { Blip: "retry" }
+    })
+    const outcome = await Effect.runPromise(handlerStep(handler, makeRetryPolicy({ inProcessRetries: 2, inProcessDelayMs: 1 }))(fakeDelivery(valid)))
+    expect(outcome._tag).toBe("Processed")
+    expect(calls).toBe(3)
+  })
+
+  it("counts a throw from the handler function as a defect", async () => {
+    const handler = defineHandler({
+      schema: Order,
+      handle: (): Effect.Effect<void> => {
+        throw new Error("thrown before any Effect")
+      },
+      errors: {}
+    })
+    expect(await Effect.runPromise(handlerStep(handler, policy)(fakeDelivery(valid)))).toMatchObject({
+      _tag: "Failed",
+      disposition: "retry",
+      error: { tag: "Defect" }
+    })
   })
 })

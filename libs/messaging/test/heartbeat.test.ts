@@ -1,6 +1,7 @@
 import { Effect, Fiber } from "effect"
 import { describe, expect, it } from "vitest"
 import { heartbeat } from "../src/middleware/heartbeat.js"
+import { isDone } from "../src/sync-first.js"
 import { failed, type Outcome, type Step } from "../src/step.js"
 import { fakeDelivery, processed } from "./fake-delivery.js"
 
@@ -75,5 +76,18 @@ describe("heartbeat", () => {
     await new Promise((r) => setTimeout(r, 400))
     expect(interrupted.calls.length).toBe(beatsAfterStop)
     expect(died.calls).toEqual([])
+  })
+
+  it("passes a step that completed synchronously straight on, fenced if it blocked the event loop past the ack wait", () => {
+    let clock = 0
+    const middleware = heartbeat({ ackWaitMs: 1_000, now: () => clock })
+    const quick = middleware(() => Effect.succeed(processed))(fakeDelivery({}))
+    expect(isDone(quick) && quick.value).toEqual(processed)
+    // A handler function that computed for 5 s before returning: no beat could go out meanwhile.
+    const blocking = middleware(() => {
+      clock += 5_000
+      return Effect.succeed(processed)
+    })(fakeDelivery({}))
+    expect(isDone(blocking) && blocking.value).toEqual({ _tag: "LostOwnership" })
   })
 })

@@ -1,4 +1,4 @@
-import { Deferred, Effect, Exit, Fiber, Option, Queue, Schema, Scope, Stream } from "effect"
+import { Chunk, Deferred, Effect, Exit, Fiber, HashMap, Logger, Option, Queue, Schema, Scope, Stream } from "effect"
 import { describe, expect, it } from "vitest"
 import type { DeadLetterRecord } from "../src/dead-letter.js"
 import type { Delivery } from "../src/delivery.js"
@@ -59,6 +59,45 @@ describe("startConsumer", () => {
     expect(r.peak).toBe(4)
     expect(r.reported).toBeLessThanOrEqual(4)
     expect(r.acked).toBe(300)
+  })
+
+  it("settles quick handlers by plain calls alongside suspending ones: each acked once, logs annotated with their own message", async () => {
+    const program = Effect.gen(function* () {
+      const all = Array.from({ length: 200 }, (_, i) => fakeDelivery({ n: i }, { messageId: `m-${i}`, streamSequence: i + 1, plainAcks: true }))
+      // One chunk, as a pull hands over what arrived together; ends once stopped.
+      const source: DeliverySource = (stop) => Stream.concat(Stream.fromChunk(Chunk.fromIterable(all)), Stream.drain(Stream.fromEffect(stop)))
+      const logged: Array<{ readonly n: unknown; readonly messageId: unknown }> = []
+      const logger = Logger.make(({ annotations, message }) => {
+        logged.push({ n: (message as ReadonlyArray<unknown>)[1], messageId: HashMap.get(annotations, "messageId").pipe(Option.getOrUndefined) })
+      })
+      const settled = new Map<string, string>()
+      const finished = yield* Deferred.make<void>()
+      const handler = defineHandler({
+        schema: Job,
+        // Every third one suspends and logs; the others return a completed Effect.
+        handle: (job) => (job.n % 3 === 0 ? Effect.zipRight(Effect.sleep("1 millis"), Effect.log("slow", job.n)) : Effect.void),
+        errors: {}
+      })
+      const running = yield* startConsumer(source, handler, {
+        name: "t",
+        concurrency: 4,
+        retry,
+        shutdownGraceMs: 1_000,
+        onSettled: (d, _outcome, settlement) => {
+          settled.set(d.messageId, settlement)
+          if (settled.size === all.length) Deferred.unsafeDone(finished, Exit.void)
+        }
+      }).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
+      yield* Deferred.await(finished)
+      yield* running.stop
+      return { all, settled, logged }
+    })
+    const r = await Effect.runPromise(Effect.scoped(program))
+    expect([...r.settled.values()].every((s) => s === "acked")).toBe(true)
+    expect(r.settled.size).toBe(200)
+    for (const d of r.all) expect(d.calls).toEqual([{ op: "ack" }])
+    expect(r.logged.map((l) => l.n).sort((a, b) => Number(a) - Number(b))).toEqual(Array.from({ length: 67 }, (_, i) => i * 3))
+    for (const l of r.logged) expect(l.messageId).toBe(`m-${String(l.n)}`)
   })
 
   it("on stop, pulls nothing more and lets in-flight handlers finish and ack", async () => {

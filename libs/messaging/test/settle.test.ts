@@ -4,6 +4,7 @@ import { DeadLetterFailed, type DeadLetterRecord, type DeadLetterSink } from "..
 import { makeRetryPolicy } from "../src/retry-policy.js"
 import { settle } from "../src/settle.js"
 import { failed, type Outcome } from "../src/step.js"
+import { isDone } from "../src/sync-first.js"
 import { fakeDelivery, processed } from "./fake-delivery.js"
 
 const policy = makeRetryPolicy({ maxAttempts: 3, initialDelayMs: 100, maxDelayMs: 10_000, multiplier: 2, jitter: 0 })
@@ -25,6 +26,13 @@ describe("settle", () => {
   it("acks processed messages and duplicates", async () => {
     expect(await settleOf(processed)).toMatchObject({ settlement: "acked", calls: [{ op: "ack" }] })
     expect(await settleOf({ _tag: "Duplicate", outputs: [] })).toMatchObject({ settlement: "duplicate", calls: [{ op: "ack" }] })
+  })
+
+  it("sends an ack that needs no reply at once, settling without running anything", () => {
+    const d = fakeDelivery({}, { plainAcks: true })
+    const settled = settle(d, processed, policy, undefined)
+    expect(isDone(settled) && settled.value.settlement).toBe("acked")
+    expect(d.calls).toEqual([{ op: "ack" }])
   })
 
   it("reports an unconfirmed ack without failing (the message may come back; idempotency absorbs it)", async () => {

@@ -63,6 +63,11 @@ class JetStreamDelivery implements Delivery {
         )
       : Effect.sync(() => m.ack())
   }
+  ackNow(): boolean {
+    if (this.confirmAcks) return false
+    this.m.ack()
+    return true
+  }
   nak(delayMs: number): Effect.Effect<void> {
     return Effect.sync(() => this.m.nak(delayMs))
   }

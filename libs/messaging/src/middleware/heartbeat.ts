@@ -1,6 +1,7 @@
 import { Effect, type Fiber } from "effect"
 import type { Delivery } from "../delivery.js"
 import type { Middleware, Outcome } from "../step.js"
+import { isDone } from "../sync-first.js"
 
 export interface HeartbeatOptions {
   readonly ackWaitMs: number
@@ -44,8 +45,8 @@ export const heartbeat = (options: HeartbeatOptions): Middleware => {
       Effect.runFork(delivery.working)
     }
   }
-  const enter = (delivery: Delivery, fiber: Fiber.RuntimeFiber<unknown, unknown>) => {
-    const state = { lastSignal: now(), fiber }
+  const enter = (delivery: Delivery, fiber: Fiber.RuntimeFiber<unknown, unknown>, since: number) => {
+    const state = { lastSignal: since, fiber }
     active.set(delivery, state)
     if (timer === undefined) {
       // A quarter interval keeps every beat within 1.25 intervals (0.625 ack wait) of the last.
@@ -54,17 +55,22 @@ export const heartbeat = (options: HeartbeatOptions): Middleware => {
     }
     return state
   }
+  const lostOwnership: Effect.Effect<Outcome> = Effect.succeed({ _tag: "LostOwnership" })
   // matchCauseEffect rather than onExit or acquireUseRelease: no interruptibility region per
   // message (which cost a third of the runner's time per message); an interrupted fiber is
-  // cleaned up by the tick instead.
-  return (next) => (delivery) =>
-    Effect.withFiberRuntime((fiber) => {
-      const state = enter(delivery, fiber)
-      return Effect.matchCauseEffect(next(delivery), {
+  // cleaned up by the tick instead. A step that completed synchronously never needed a beat: only
+  // the fencing check applies (its handler may still have blocked the event loop past the ack wait).
+  return (next) => (delivery) => {
+    const since = now()
+    const result = next(delivery)
+    if (isDone(result)) return now() - since > options.ackWaitMs ? lostOwnership : result
+    return Effect.withFiberRuntime((fiber) => {
+      const state = enter(delivery, fiber, since)
+      return Effect.matchCauseEffect(result, {
         onSuccess: (outcome): Effect.Effect<Outcome> => {
           active.delete(delivery)
           // Whatever it came to: a stale nak or term could hit the current owner's delivery too.
-          return Effect.succeed(now() - state.lastSignal > options.ackWaitMs ? { _tag: "LostOwnership" } : outcome)
+          return now() - state.lastSignal > options.ackWaitMs ? lostOwnership : Effect.succeed(outcome)
         },
         onFailure: (cause) => {
           active.delete(delivery)
@@ -72,4 +78,5 @@ export const heartbeat = (options: HeartbeatOptions): Middleware => {
         }
       })
     })
+  }
 }

@@ -1,6 +1,7 @@
 import { Effect } from "effect"
 import type { Publisher } from "../publisher.js"
 import { failed, type Middleware, type Outcome } from "../step.js"
+import { andThen } from "../sync-first.js"
 
 /**
  * Publishes what the handler produced (or, for a duplicate, produced the first time) before the
@@ -15,7 +16,7 @@ export const publishOutputs = (
   publisher: Publisher["Type"],
   options: { readonly retryDelayMs: number; readonly maxInFlight?: number }
 ): Middleware => (next) => (delivery) =>
-  Effect.flatMap(next(delivery), (outcome) => {
+  andThen(next(delivery), (outcome) => {
     if ((outcome._tag !== "Processed" && outcome._tag !== "Duplicate") || outcome.outputs.length === 0) {
       return Effect.succeed(outcome)
     }

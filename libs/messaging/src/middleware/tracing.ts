@@ -4,6 +4,7 @@ import { DeadLetterHeaders } from "../dead-letter.js"
 import type { Delivery } from "../delivery.js"
 import type { DeliveryInterceptor, Settled } from "../runner.js"
 import type { FailureInfo, Outcome } from "../step.js"
+import { isDone } from "../sync-first.js"
 
 /** A failure as the span helpers expect it: `_tag` becomes `error.type`, the message `exception.message`. */
 const asError = (info: FailureInfo): Error => Object.assign(new Error(info.message), { _tag: info.tag, name: info.tag })
@@ -60,9 +61,12 @@ const replayAttributes = (delivery: Delivery): Record<string, string> | undefine
  * broken), a replay links to its original trace, and everything the handler publishes carries this
  * span's context. Each delivery is its own span, numbered by its delivery count. Without a tracer
  * installed there is no span: the delivery runs in the context its headers carry (`continueTrace`).
+ * Which of the two is decided once, as the consumer starts (an Effect the runner runs then).
  */
-export const tracing: DeliveryInterceptor = (delivery, process) =>
-  Effect.flatMap(isTracing, (on) => (on ? traced(delivery, process) : continueTrace(delivery.headers)(process)))
+export const tracing: Effect.Effect<DeliveryInterceptor> = Effect.map(isTracing, (on) => (on ? traced : passTraceContext))
+
+/** Without a tracer: the incoming context for whatever still has to run (a completed delivery has nothing left). */
+const passTraceContext: DeliveryInterceptor = (delivery, process) => (isDone(process) ? process : continueTrace(delivery.headers)(process))
 
 const traced: DeliveryInterceptor = (delivery, process) =>
   consumerSpan({
