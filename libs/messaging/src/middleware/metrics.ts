@@ -1,8 +1,9 @@
 import type { MetricsService, ProcessOutcome } from "@conveyor/telemetry"
-import { Effect } from "effect"
+import { Duration, Effect } from "effect"
 import type { DeliveryInterceptor } from "../runner.js"
 import type { Settlement } from "../settle.js"
 import type { Middleware } from "../step.js"
+import { andThen } from "../sync-first.js"
 
 /** The metric's outcome label for each settlement. */
 export const processOutcomeOf: { readonly [S in Settlement]: ProcessOutcome } = {
@@ -23,10 +24,13 @@ export const countSettlements =
 
 /**
  * Times the steps it wraps into the handler-duration histogram. Placed innermost it measures the
- * handler alone (decode and handle), not idempotency claims or output publishing.
+ * handler alone (decode and handle), not idempotency claims or output publishing. The clock starts
+ * before the inner step is called: a step does its synchronous part then (sync-first.ts).
  */
 export const timeHandlerStep =
   (metrics: MetricsService, consumer: string): Middleware =>
   (next) =>
-  (delivery) =>
-    Effect.timed(next(delivery)).pipe(Effect.flatMap(([duration, outcome]) => Effect.as(metrics.recordHandlerDuration(consumer, duration), outcome)))
+  (delivery) => {
+    const start = performance.now()
+    return andThen(next(delivery), (outcome) => Effect.as(metrics.recordHandlerDuration(consumer, Duration.millis(performance.now() - start)), outcome))
+  }
