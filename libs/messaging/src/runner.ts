@@ -43,10 +43,12 @@ export interface Settled {
 /**
  * Wraps the processing of one delivery from hand-out to settlement. Unlike a middleware it sees
  * what the broker was told (a failure may be retried or dead-lettered), so tracing and counting
- * hook in here. `process` may have completed already (a completed Exit) when nothing in it had to
- * wait; an interceptor that composes with sync-first.ts keeps such a delivery synchronous.
+ * hook in here. Calling `process` processes the delivery: it does at once what needs no waiting
+ * and returns the rest, a completed Exit when nothing had to wait. An interceptor that must be in
+ * place before any of it runs (a span) calls it inside its Effect (`Effect.suspend(process)`); one
+ * that composes with sync-first.ts keeps a synchronous delivery synchronous.
  */
-export type DeliveryInterceptor = <R>(delivery: Delivery, process: Effect.Effect<Settled, never, R>) => Effect.Effect<Settled, never, R>
+export type DeliveryInterceptor = <R>(delivery: Delivery, process: () => Effect.Effect<Settled, never, R>) => Effect.Effect<Settled, never, R>
 
 export interface RunningConsumer {
   readonly name: string
@@ -103,8 +105,13 @@ export const startConsumer = <A, I, E extends TaggedFailure, R, SE, SR>(
     // Built by plain calls (sync-first.ts): when nothing in it waits, the result is a completed Exit
     // and the delivery was handled and settled by the time this returns.
     const processOne = (delivery: Delivery): Effect.Effect<Settled, never, R> => {
-      let processed = settleOne(delivery)
-      for (let i = interceptors.length - 1; i >= 0; i--) processed = interceptors[i]!(delivery, processed)
+      let process = (): Effect.Effect<Settled, never, R> => settleOne(delivery)
+      for (let i = interceptors.length - 1; i >= 0; i--) {
+        const intercept = interceptors[i]!
+        const inner = process
+        process = () => intercept(delivery, inner)
+      }
+      const processed = process()
       return onSettled === undefined
         ? processed
         : mapNow(processed, (settled) => {

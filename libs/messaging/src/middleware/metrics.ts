@@ -20,7 +20,7 @@ export const processOutcomeOf: { readonly [S in Settlement]: ProcessOutcome } = 
 export const countSettlements =
   (metrics: MetricsService, consumer: string): DeliveryInterceptor =>
   (_delivery, process) =>
-    Effect.tap(process, ({ settlement }) => metrics.messageProcessed(consumer, processOutcomeOf[settlement]))
+    andThen(process(), (settled) => Effect.as(metrics.messageProcessed(consumer, processOutcomeOf[settled.settlement]), settled))
 
 /**
  * Times the steps it wraps into the handler-duration histogram. Placed innermost it measures the

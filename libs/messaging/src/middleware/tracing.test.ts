@@ -67,6 +67,39 @@ const withExporter = <A, E>(f: (exporter: InMemorySpanExporter) => Effect.Effect
 const parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 describe("tracing interceptor", () => {
+  it.live("covers a quick handler's function with the span, not only the Effect it returns", () =>
+    withExporter((exporter) =>
+      Effect.gen(function* () {
+        const busy = defineHandler({
+          schema: Order,
+          handle: () => {
+            const until = performance.now() + 30
+            while (performance.now() < until) {
+              // computing synchronously, then returning a completed Effect
+            }
+            return Effect.void
+          },
+          errors: {}
+        })
+        yield* Effect.scoped(
+          Effect.flatMap(
+            startConsumer(() => Stream.make(delivery("m-busy", { id: "1" })), busy, {
+              name: "ORDERS/worker",
+              concurrency: 1,
+              retry: makeRetryPolicy({ maxAttempts: 3 }),
+              shutdownGraceMs: 1_000,
+              interceptors: [tracing]
+            }),
+            (running) => running.done
+          )
+        )
+        const span = exporter.getFinishedSpans().find((s) => s.name === "process orders.placed")!
+        const [seconds, nanos] = span.duration
+        expect(seconds * 1_000 + nanos / 1e6).toBeGreaterThanOrEqual(29)
+        expect(span.attributes["conveyor.settlement"]).toBe("acked")
+      })
+    ))
+
   it.live("opens a CONSUMER span per delivery, child of the producer, with the handler's spans inside", () =>
     withExporter((exporter) =>
       Effect.gen(function* () {

@@ -66,7 +66,10 @@ const replayAttributes = (delivery: Delivery): Record<string, string> | undefine
 export const tracing: Effect.Effect<DeliveryInterceptor> = Effect.map(isTracing, (on) => (on ? traced : passTraceContext))
 
 /** Without a tracer: the incoming context for whatever still has to run (a completed delivery has nothing left). */
-const passTraceContext: DeliveryInterceptor = (delivery, process) => (isDone(process) ? process : continueTrace(delivery.headers)(process))
+const passTraceContext: DeliveryInterceptor = (delivery, process) => {
+  const processed = process()
+  return isDone(processed) ? processed : continueTrace(delivery.headers)(processed)
+}
 
 const traced: DeliveryInterceptor = (delivery, process) =>
   consumerSpan({
@@ -82,6 +85,7 @@ const traced: DeliveryInterceptor = (delivery, process) =>
       extra: replayAttributes(delivery)
     }
   })(
-    Effect.flatMap(process, (settled) => (settled.settlement === "acked" ? Effect.succeed(settled) : Effect.as(recordSettlement(delivery, settled), settled))),
+    // Processed inside the span: the handler function too, not only the Effect it returns.
+    Effect.flatMap(Effect.suspend(process), (settled) => (settled.settlement === "acked" ? Effect.succeed(settled) : Effect.as(recordSettlement(delivery, settled), settled))),
     settlementAttributes
   )
