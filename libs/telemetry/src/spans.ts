@@ -1,4 +1,4 @@
-import { Cause, Chunk, Clock, Context, Effect, Exit, FiberRef, HashMap, Option, Tracer } from "effect"
+import { Cause, Chunk, Clock, Context, Effect, Exit, type Fiber, FiberRef, HashMap, Option, Tracer } from "effect"
 import { MESSAGING_SYSTEM, type MessageInfo, messageAttributes, MessagingAttributes, OperationType } from "./attributes.js"
 import {
   continueTrace,
@@ -153,96 +153,83 @@ export const originalTraceLink = (headers: TraceHeaders | undefined): Option.Opt
 export const consumerSpan =
   (options: ConsumeOptions) =>
   <A, E, R>(effect: Effect.Effect<A, E, R>, attributesOf?: (value: A) => Readonly<Record<string, unknown>>): Effect.Effect<A, E, R> =>
-    Effect.flatMap(isTracing, (tracing) => (tracing ? openConsumerSpan(options, effect, attributesOf) : continueTrace(options.headers)(effect)))
+    Effect.flatMap(consumerSpans, (spans) => (Option.isSome(spans) ? spans.value(options, () => effect, attributesOf) : continueTrace(options.headers)(effect)))
 
-/** `attributesOf` puts attributes derived from the effect's value on the span as it ends, without an Effect of its own. */
-const openConsumerSpan = <A, E, R>(
-  options: ConsumeOptions,
-  effect: Effect.Effect<A, E, R>,
-  attributesOf: ((value: A) => Readonly<Record<string, unknown>>) | undefined
-): Effect.Effect<A, E, R> => {
-  const { parent, baggage } = extractRemote(options.headers)
-  const links: Array<Tracer.SpanLink> = []
-  if (Option.isSome(parent)) links.push({ _tag: "SpanLink", span: parent.value, attributes: { "conveyor.link": "producer" } })
-  const original = originalTraceLink(options.headers)
-  if (Option.isSome(original)) links.push(original.value)
-  // A span then onExit, as Effect.useSpan does: acquireUseRelease's extra layers cost a
-  // measurable share of the runner's throughput, and interruption still ends the span.
-  return Effect.flatMap(
-    makeSpanWithoutCopies(`process ${options.subject}`, {
-      kind: "consumer",
-      links,
-      parent,
-      attributes: {
-        [MessagingAttributes.system]: MESSAGING_SYSTEM,
-        [MessagingAttributes.operationType]: OperationType.process,
-        [MessagingAttributes.operationName]: "process",
-        [MessagingAttributes.destinationName]: options.subject,
-        ...messageAttributes(options.attributes)
+/**
+ * `consumerSpan` for a loop that processes many messages: made once, with the tracer, clock and span
+ * settings (`annotateSpans`, `linkSpans`, `withTracerTiming`) of the fiber that made it, it opens each
+ * span by plain calls. `process` is called once the span is open; when what it returns has already
+ * completed (a quick handler settled synchronously) the span ends at once, without being made the
+ * current span: nothing is left to run inside it. Otherwise the span is made current for the rest and
+ * ends with it. `attributesOf` puts attributes derived from the value on the span as it ends.
+ */
+export interface ConsumerSpans {
+  <A, E, R>(options: ConsumeOptions, process: () => Effect.Effect<A, E, R>, attributesOf?: (value: A) => Readonly<Record<string, unknown>>): Effect.Effect<A, E, R>
+}
+
+/** `ConsumerSpans` for the current fiber; none without a tracer installed, or with `withTracerEnabled(false)`. */
+export const consumerSpans: Effect.Effect<Option.Option<ConsumerSpans>> = Effect.flatMap(isTracing, (tracing) =>
+  tracing ? Effect.withFiberRuntime((fiber) => Effect.succeed(fiber.getFiberRef(FiberRef.currentTracerEnabled) ? Option.some(spansOn(fiber)) : Option.none())) : Effect.succeed(Option.none())
+)
+
+/**
+ * What Effect.makeSpan and Effect.withParentSpan do per span, minus their copies of the fiber's
+ * every FiberRef (reading settings through `getFiberRefs` copies the map, and each FiberRef layer
+ * copies it twice more): those copies were the largest single cost of a consumer span.
+ */
+const spansOn = (fiber: Fiber.RuntimeFiber<unknown, unknown>): ConsumerSpans => {
+  const tracer = fiber.currentTracer
+  const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+  const timing = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
+  const now = () => (timing ? clock.unsafeCurrentTimeNanos() : BigInt(0))
+  const envLinks = Chunk.toReadonlyArray(fiber.getFiberRef(FiberRef.currentTracerSpanLinks))
+  const annotations = fiber.getFiberRef(FiberRef.currentTracerSpanAnnotations)
+  return <A, E, R>(options: ConsumeOptions, process: () => Effect.Effect<A, E, R>, attributesOf?: (value: A) => Readonly<Record<string, unknown>>) => {
+    const { parent, baggage } = extractRemote(options.headers)
+    const links: Array<Tracer.SpanLink> = [...envLinks]
+    if (Option.isSome(parent)) links.push({ _tag: "SpanLink", span: parent.value, attributes: { "conveyor.link": "producer" } })
+    const original = originalTraceLink(options.headers)
+    if (Option.isSome(original)) links.push(original.value)
+    const span = tracer.span(`process ${options.subject}`, parent, Context.empty(), links, now(), "consumer", { root: Option.isNone(parent) })
+    HashMap.forEach(annotations, (value, key) => span.attribute(key, value))
+    span.attribute(MessagingAttributes.system, MESSAGING_SYSTEM)
+    span.attribute(MessagingAttributes.operationType, OperationType.process)
+    span.attribute(MessagingAttributes.operationName, "process")
+    span.attribute(MessagingAttributes.destinationName, options.subject)
+    const attributes = messageAttributes(options.attributes)
+    for (const key in attributes) span.attribute(key, attributes[key])
+    const processing: Processing = { span, failure: Option.none() }
+    const marked: WithProcessing = span
+    marked[processingKey] = processing
+    const end = (exit: Exit.Exit<A, E>) => {
+      if (attributesOf !== undefined && Exit.isSuccess(exit)) {
+        const more = attributesOf(exit.value)
+        for (const key in more) span.attribute(key, more[key])
       }
-    }),
-    (span) => {
-      const processing: Processing = { span, failure: Option.none() }
-      const marked: WithProcessing = span
-      marked[processingKey] = processing
-      // The span becomes the parent by setting the context and restoring it in the same onExit
-      // that ends the span: Effect.withParentSpan adds an acquire/release layer of its own per message.
-      return Effect.flatMap(FiberRef.get(FiberRef.currentContext), (outer) => {
-        const inSpan = Effect.zipRight(FiberRef.set(FiberRef.currentContext, Context.add(outer, Tracer.ParentSpan, span)), effect)
-        // Most messages carry no baggage: skip a FiberRef layer per message for them.
-        return Effect.onExit(Object.keys(baggage).length === 0 ? inSpan : withBaggage(baggage)(inSpan), (exit) =>
-          Effect.zipRight(
-            FiberRef.set(FiberRef.currentContext, outer),
-            Effect.flatMap(Clock.currentTimeNanos, (now) =>
-              Effect.sync(() => {
-                if (attributesOf !== undefined && Exit.isSuccess(exit)) {
-                  const attributes = attributesOf(exit.value)
-                  for (const key in attributes) span.attribute(key, attributes[key])
-                }
-                span.end(now, Exit.isSuccess(exit) && Option.isSome(processing.failure) ? Exit.fail(processing.failure.value) : exit)
-              })
-            )
-          )
-        )
-      })
+      span.end(now(), Exit.isSuccess(exit) && Option.isSome(processing.failure) ? Exit.fail(processing.failure.value) : exit)
     }
-  )
+    const processed = process()
+    if (Exit.isExit(processed) && Exit.isSuccess(processed)) {
+      end(processed as Exit.Exit<A, E>)
+      return processed
+    }
+    // The span becomes the parent by setting the context, restored in the same onExit that ends
+    // the span (as Effect.useSpan does, without acquireUseRelease's layers; interruption still ends it).
+    return Effect.flatMap(FiberRef.get(FiberRef.currentContext), (outer) => {
+      const inSpan = Effect.zipRight(FiberRef.set(FiberRef.currentContext, Context.add(outer, Tracer.ParentSpan, span)), processed)
+      // Most messages carry no baggage: skip a FiberRef layer per message for them.
+      return Effect.onExit(Object.keys(baggage).length === 0 ? inSpan : withBaggage(baggage)(inSpan), (exit) =>
+        Effect.zipRight(FiberRef.set(FiberRef.currentContext, outer), Effect.sync(() => end(exit)))
+      )
+    })
   }
+}
 
 const describe = (error: unknown): { readonly type: string; readonly message: string } => {
   const pretty = Cause.prettyErrors(Cause.fail(error))[0]
   const tag = typeof error === "object" && error !== null && "_tag" in error ? String(error._tag) : undefined
   return { type: tag ?? pretty?.name ?? "Error", message: pretty?.message ?? String(error) }
 }
-
-/**
- * What Effect.makeSpan does for a span with an explicit parent (or none), minus its copy of the
- * fiber's every FiberRef per span (it reads two of them through `getFiberRefs`, which copies the
- * map): that copy was the largest single cost of a consumer span. Honours `withTracerEnabled`,
- * `withTracerTiming`, `annotateSpans` and `linkSpans` as makeSpan does.
- */
-const makeSpanWithoutCopies = (
-  name: string,
-  options: {
-    readonly kind: Tracer.SpanKind
-    readonly parent: Option.Option<Tracer.AnySpan>
-    readonly links: ReadonlyArray<Tracer.SpanLink>
-    readonly attributes: Record<string, unknown>
-  }
-): Effect.Effect<Tracer.Span> =>
-  Effect.withFiberRuntime((fiber) => {
-    if (!fiber.getFiberRef(FiberRef.currentTracerEnabled)) {
-      return Effect.makeSpan(name, { kind: options.kind, links: options.links, attributes: options.attributes, ...(Option.isSome(options.parent) ? { parent: options.parent.value } : { root: true }) })
-    }
-    const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
-    const envLinks = fiber.getFiberRef(FiberRef.currentTracerSpanLinks)
-    const links = Chunk.isEmpty(envLinks) ? options.links : [...Chunk.toReadonlyArray(envLinks), ...options.links]
-    const start = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled) ? clock.unsafeCurrentTimeNanos() : BigInt(0)
-    const span = fiber.currentTracer.span(name, options.parent, Context.empty(), links, start, options.kind, { root: Option.isNone(options.parent) })
-    HashMap.forEach(fiber.getFiberRef(FiberRef.currentTracerSpanAnnotations), (value, key) => span.attribute(key, value))
-    for (const key in options.attributes) span.attribute(key, options.attributes[key])
-    return Effect.succeed(span)
-  })
 
 /** The consumer span if inside `consumerSpan`, else the current span. */
 const targetSpan: Effect.Effect<Option.Option<Tracer.Span>> = Effect.flatMap(currentProcessing, (p) =>

@@ -1,10 +1,10 @@
-import { consumerSpan, continueTrace, isTracing, markProcessingFailed, recordDeadLetter, recordRetry } from "@conveyor/telemetry"
-import { Effect } from "effect"
+import { type ConsumerSpans, consumerSpans, continueTrace, markProcessingFailed, recordDeadLetter, recordRetry } from "@conveyor/telemetry"
+import { Effect, Option } from "effect"
 import { DeadLetterHeaders } from "../dead-letter.js"
 import type { Delivery } from "../delivery.js"
 import type { DeliveryInterceptor, Settled } from "../runner.js"
 import type { FailureInfo, Outcome } from "../step.js"
-import { isDone } from "../sync-first.js"
+import { andThen, isDone } from "../sync-first.js"
 
 /** A failure as the span helpers expect it: `_tag` becomes `error.type`, the message `exception.message`. */
 const asError = (info: FailureInfo): Error => Object.assign(new Error(info.message), { _tag: info.tag, name: info.tag })
@@ -63,7 +63,7 @@ const replayAttributes = (delivery: Delivery): Record<string, string> | undefine
  * installed there is no span: the delivery runs in the context its headers carry (`continueTrace`).
  * Which of the two is decided once, as the consumer starts (an Effect the runner runs then).
  */
-export const tracing: Effect.Effect<DeliveryInterceptor> = Effect.map(isTracing, (on) => (on ? traced : passTraceContext))
+export const tracing: Effect.Effect<DeliveryInterceptor> = Effect.map(consumerSpans, (spans) => (Option.isSome(spans) ? traced(spans.value) : passTraceContext))
 
 /** Without a tracer: the incoming context for whatever still has to run (a completed delivery has nothing left). */
 const passTraceContext: DeliveryInterceptor = (delivery, process) => {
@@ -71,21 +71,31 @@ const passTraceContext: DeliveryInterceptor = (delivery, process) => {
   return isDone(processed) ? processed : continueTrace(delivery.headers)(processed)
 }
 
-const traced: DeliveryInterceptor = (delivery, process) =>
-  consumerSpan({
-    subject: delivery.subject,
-    headers: delivery.headers,
-    attributes: {
-      messageId: delivery.messageId,
-      consumerGroup: delivery.consumer,
-      deliveryCount: delivery.deliveryCount,
-      stream: delivery.stream,
-      streamSequence: delivery.streamSequence,
-      bodySize: delivery.payload.length,
-      extra: replayAttributes(delivery)
-    }
-  })(
-    // Processed inside the span: the handler function too, not only the Effect it returns.
-    Effect.flatMap(Effect.suspend(process), (settled) => (settled.settlement === "acked" ? Effect.succeed(settled) : Effect.as(recordSettlement(delivery, settled), settled))),
-    settlementAttributes
-  )
+/**
+ * The span opens before `process` is called (it covers the handler function, not only the Effect it
+ * returns); a delivery settled synchronously and acked ends it at once, anything else is recorded
+ * with the span current.
+ */
+const traced =
+  (spans: ConsumerSpans): DeliveryInterceptor =>
+  (delivery, process) =>
+    spans(
+      {
+        subject: delivery.subject,
+        headers: delivery.headers,
+        attributes: {
+          messageId: delivery.messageId,
+          consumerGroup: delivery.consumer,
+          deliveryCount: delivery.deliveryCount,
+          stream: delivery.stream,
+          streamSequence: delivery.streamSequence,
+          bodySize: delivery.payload.length,
+          extra: replayAttributes(delivery)
+        }
+      },
+      () =>
+        andThen(process(), (settled) =>
+          settled.settlement === "acked" || settled.settlement === "duplicate" ? Effect.succeed(settled) : Effect.as(recordSettlement(delivery, settled), settled)
+        ),
+      settlementAttributes
+    )
