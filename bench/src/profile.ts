@@ -17,7 +17,9 @@ try {
     what === "publish"
       ? await benchPublish(conveyor, raw, raw, { messages: Number(countText), window: 256, runs: 1, sizes: [256], only: ["conveyor"] })
       : await benchConsume(conveyor, raw, sink, { messages: Number(countText), runs: 1, concurrency: 64, payloadBytes: 256, only: [what as never] })
-  for (const r of rows) if (r.conveyor.runs.length > 0) console.log(r.id, Math.round(r.conveyor.median), "msg/s; raw", Math.round(r.raw.median))
+  for (const r of rows) {
+    if (r.conveyor.runs.length > 0 || r.raw.runs.length > 0) console.log(r.id, "conveyor", Math.round(r.conveyor.median), "msg/s; raw", Math.round(r.raw.median), "msg/s")
+  }
 } finally {
   await sink.stop()
   await conveyor.dispose()

@@ -6,6 +6,8 @@ import type { RetryPolicy } from "./retry-policy.js"
 import { failed, type Outcome, type Step } from "./step.js"
 import { isDone } from "./sync-first.js"
 
+const noOutputs: ReadonlyArray<OutgoingMessage> = []
+
 const describe = (error: unknown): string =>
   error instanceof Error ? error.message : typeof error === "object" && error !== null && "message" in error ? String(error.message) : String(error)
 
@@ -45,7 +47,7 @@ export const handlerStep = <A, I, E extends TaggedFailure, R>(
       }
     }
     const first = call()
-    if (isDone(first)) return Effect.succeed({ _tag: "Processed", outputs: first.value ?? [] })
+    if (isDone(first)) return Effect.succeed({ _tag: "Processed", outputs: first.value ?? noOutputs })
     let calls = 0
     // Each retry calls the handler again; the first attempt uses the Effect already made.
     const run = policy.inProcessRetries === 0 ? first : Effect.suspend(() => (calls++ === 0 ? first : call()))
@@ -60,7 +62,7 @@ export const handlerStep = <A, I, E extends TaggedFailure, R>(
             })
           )
     return retried.pipe(
-      Effect.map((outputs): Outcome => ({ _tag: "Processed", outputs: outputs ?? [] })),
+      Effect.map((outputs): Outcome => ({ _tag: "Processed", outputs: outputs ?? noOutputs })),
       Effect.catchAllCause(toOutcome)
     )
   }

@@ -51,8 +51,12 @@ export const payloadDecoder = <A, I>(schema: Schema.Schema<A, I>) => {
   }
 }
 
-export const makeHandlerContext = (delivery: Delivery): HandlerContext => ({
-  delivery,
-  message: (schema, subject, value, label) =>
-    encodeMessage(schema, subject, value, { msgId: derivedMessageId(delivery.messageId, label) })
-})
+/** A class: its `message` is a prototype method, not a closure made per delivery. */
+class DeliveryContext implements HandlerContext {
+  constructor(readonly delivery: Delivery) {}
+  message<A, I>(schema: Schema.Schema<A, I>, subject: string, value: A, label: string): Effect.Effect<OutgoingMessage, EncodeError> {
+    return encodeMessage(schema, subject, value, { msgId: derivedMessageId(this.delivery.messageId, label) })
+  }
+}
+
+export const makeHandlerContext = (delivery: Delivery): HandlerContext => new DeliveryContext(delivery)

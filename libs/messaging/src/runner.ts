@@ -1,6 +1,6 @@
 import { Cause, Deferred, Effect, Fiber, FiberRef, HashMap, type Scope, Stream } from "effect"
 import type { DeadLetterSink } from "./dead-letter.js"
-import { type Action, exhaustedBeforeRun } from "./decide.js"
+import { exhaustedBeforeRun } from "./decide.js"
 import type { Delivery } from "./delivery.js"
 import { makeDeferralCounter } from "./deferrals.js"
 import { makeHandoff } from "./handoff.js"
@@ -8,9 +8,9 @@ import type { TaggedFailure } from "./disposition.js"
 import type { MessageHandler } from "./handler.js"
 import { handlerStep } from "./handler-step.js"
 import type { RetryPolicy } from "./retry-policy.js"
-import { settle, type Settlement } from "./settle.js"
+import { settle, type Settled, type Settlement } from "./settle.js"
 import { failed, type Middleware, type Outcome, type Step } from "./step.js"
-import { andThen, isDone, mapNow } from "./sync-first.js"
+import { andThen, isDone } from "./sync-first.js"
 
 export interface RunnerOptions {
   /** Durable name, for logs and metrics. */
@@ -31,13 +31,6 @@ export interface RunnerOptions {
    * whether a tracer is installed), instead of deciding that per message.
    */
   readonly interceptors?: ReadonlyArray<DeliveryInterceptor | Effect.Effect<DeliveryInterceptor>>
-}
-
-/** What became of one delivery: its outcome and what the broker was told. */
-export interface Settled {
-  readonly outcome: Outcome
-  readonly action: Action
-  readonly settlement: Settlement
 }
 
 /**
@@ -93,12 +86,17 @@ export const startConsumer = <A, I, E extends TaggedFailure, R, SE, SR>(
       const outcome: Effect.Effect<Outcome, never, R> = exhaustedBeforeRun(delivery.deliveryCount, options.retry)
         ? Effect.succeed(failed("retry", "AttemptsExhausted", `delivered ${delivery.deliveryCount} times, policy allows ${options.retry.maxAttempts}`))
         : step(delivery)
-      return andThen(outcome, (outcome) =>
-        mapNow(settle(delivery, outcome, options.retry, options.deadLetters), ({ action, settlement }) => {
-          deferrals.record(delivery, settlement)
-          return { outcome, action, settlement }
+      return andThen(outcome, (outcome) => {
+        const settled = settle(delivery, outcome, options.retry, options.deadLetters)
+        if (isDone(settled)) {
+          deferrals.record(delivery, settled.value.settlement)
+          return settled
+        }
+        return Effect.map(settled, (s) => {
+          deferrals.record(delivery, s.settlement)
+          return s
         })
-      )
+      })
     }
     const interceptors = yield* Effect.forEach(options.interceptors ?? [], (i) => (Effect.isEffect(i) ? i : Effect.succeed(i)))
     const onSettled = options.onSettled
@@ -112,12 +110,15 @@ export const startConsumer = <A, I, E extends TaggedFailure, R, SE, SR>(
         process = () => intercept(delivery, inner)
       }
       const processed = process()
-      return onSettled === undefined
-        ? processed
-        : mapNow(processed, (settled) => {
-            onSettled(delivery, settled.outcome, settled.settlement)
-            return settled
-          })
+      if (onSettled === undefined) return processed
+      if (isDone(processed)) {
+        onSettled(delivery, processed.value.outcome, processed.value.settlement)
+        return processed
+      }
+      return Effect.map(processed, (settled) => {
+        onSettled(delivery, settled.outcome, settled.settlement)
+        return settled
+      })
     }
     // A fixed pool of workers takes deliveries from a plain buffer: at most `concurrency` in
     // flight, and no fiber forked per message. A worker takes the next delivery synchronously while

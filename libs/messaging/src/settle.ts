@@ -8,6 +8,13 @@ import type { Outcome } from "./step.js"
 /** What the runner did with a delivery; counted and traced by callers. */
 export type Settlement = "acked" | "retried" | "deferred" | "dead-lettered" | "duplicate" | "abandoned" | "dead-letter-failed"
 
+/** What became of one delivery: its outcome and what the broker was told. */
+export interface Settled {
+  readonly outcome: Outcome
+  readonly action: Action
+  readonly settlement: Settlement
+}
+
 /**
  * Tells the broker: the pure `decide` picks the action, this carries it out. A dead letter is
  * copied to the sink first and the original terminated only after the copy is stored; if the copy
@@ -18,10 +25,10 @@ export const settle = (
   outcome: Outcome,
   policy: RetryPolicy,
   sink: DeadLetterSink["Type"] | undefined
-): Effect.Effect<{ readonly action: Action; readonly settlement: Settlement }> => {
+): Effect.Effect<Settled> => {
   const action = decide(outcome, delivery.deliveryCount, policy, Math.random())
   // An Exit, not a new Effect: a settlement that needed no reply stays synchronous (sync-first.ts).
-  const done = (settlement: Settlement) => Effect.succeed({ action, settlement })
+  const done = (settlement: Settlement): Effect.Effect<Settled> => Effect.succeed({ outcome, action, settlement })
   switch (action._tag) {
     case "Ack":
       if (delivery.ackNow?.() === true) return done(outcome._tag === "Duplicate" ? "duplicate" : "acked")

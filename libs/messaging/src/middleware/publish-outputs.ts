@@ -1,7 +1,7 @@
 import { Effect } from "effect"
 import type { Publisher } from "../publisher.js"
 import { failed, type Middleware, type Outcome } from "../step.js"
-import { andThen } from "../sync-first.js"
+import { andThen, isDone } from "../sync-first.js"
 
 /**
  * Publishes what the handler produced (or, for a duplicate, produced the first time) before the
@@ -15,10 +15,11 @@ import { andThen } from "../sync-first.js"
 export const publishOutputs = (
   publisher: Publisher["Type"],
   options: { readonly retryDelayMs: number; readonly maxInFlight?: number }
-): Middleware => (next) => (delivery) =>
-  andThen(next(delivery), (outcome) => {
+): Middleware => (next) => (delivery) => {
+  const result = next(delivery)
+  return andThen(result, (outcome) => {
     if ((outcome._tag !== "Processed" && outcome._tag !== "Duplicate") || outcome.outputs.length === 0) {
-      return Effect.succeed(outcome)
+      return isDone(result) ? result : Effect.succeed(outcome)
     }
     return publisher.publishAll(outcome.outputs, { maxInFlight: options.maxInFlight ?? 32 }).pipe(
       Effect.as(outcome),
@@ -31,3 +32,4 @@ export const publishOutputs = (
       )
     )
   })
+}

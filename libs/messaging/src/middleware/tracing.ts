@@ -2,7 +2,8 @@ import { type ConsumerSpans, consumerSpans, continueTrace, markProcessingFailed,
 import { Effect, Option } from "effect"
 import { DeadLetterHeaders } from "../dead-letter.js"
 import type { Delivery } from "../delivery.js"
-import type { DeliveryInterceptor, Settled } from "../runner.js"
+import type { DeliveryInterceptor } from "../runner.js"
+import type { Settled } from "../settle.js"
 import type { FailureInfo, Outcome } from "../step.js"
 import { andThen, isDone } from "../sync-first.js"
 
