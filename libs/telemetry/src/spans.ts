@@ -191,18 +191,21 @@ const spansOn = (fiber: Fiber.RuntimeFiber<unknown, unknown>): ConsumerSpans => 
     const original = originalTraceLink(options.headers)
     if (Option.isSome(original)) links.push(original.value)
     const span = tracer.span(`process ${options.subject}`, parent, Context.empty(), links, now(), "consumer", { root: Option.isNone(parent) })
-    HashMap.forEach(annotations, (value, key) => span.attribute(key, value))
-    span.attribute(MessagingAttributes.system, MESSAGING_SYSTEM)
-    span.attribute(MessagingAttributes.operationType, OperationType.process)
-    span.attribute(MessagingAttributes.operationName, "process")
-    span.attribute(MessagingAttributes.destinationName, options.subject)
-    const attributes = messageAttributes(options.attributes)
-    for (const key in attributes) span.attribute(key, attributes[key])
+    // A span the sampler dropped is never exported: its attributes would be work for nothing.
+    if (span.sampled) {
+      HashMap.forEach(annotations, (value, key) => span.attribute(key, value))
+      span.attribute(MessagingAttributes.system, MESSAGING_SYSTEM)
+      span.attribute(MessagingAttributes.operationType, OperationType.process)
+      span.attribute(MessagingAttributes.operationName, "process")
+      span.attribute(MessagingAttributes.destinationName, options.subject)
+      const attributes = messageAttributes(options.attributes)
+      for (const key in attributes) span.attribute(key, attributes[key])
+    }
     const processing: Processing = { span, failure: Option.none() }
     const marked: WithProcessing = span
     marked[processingKey] = processing
     const end = (exit: Exit.Exit<A, E>) => {
-      if (attributesOf !== undefined && Exit.isSuccess(exit)) {
+      if (attributesOf !== undefined && span.sampled && Exit.isSuccess(exit)) {
         const more = attributesOf(exit.value)
         for (const key in more) span.attribute(key, more[key])
       }
