@@ -27,7 +27,7 @@ const BUCKET = "bench_idempotency"
 const Payload = Schema.Struct({ id: Schema.Number, pad: Schema.String })
 const ACK_WAIT_MS = 30_000
 
-export type Side = "raw" | "rawAckAck" | "runner" | "runnerKv" | "runnerTraced" | "runnerTracedOtelContext" | "runnerConfirmed"
+export type Side = "raw" | "rawAckAck" | "runner" | "runnerKv" | "runnerTraced" | "runnerTracedOtelContext" | "runnerTracedSampled" | "runnerConfirmed"
 
 const spec = (durable: string): ConsumerSpec => ({
   stream: STREAM,
@@ -107,7 +107,7 @@ export const benchConsume = async (conveyor: ConveyorRuntime, raw: RawClient, si
   const kvm = new Kvm(raw.js)
   await kvm.create(BUCKET, { ttl: 3_600_000, storage: "file" as never })
   let durables = 0
-  const results: Record<Side, number[]> = { raw: [], rawAckAck: [], runner: [], runnerKv: [], runnerTraced: [], runnerTracedOtelContext: [], runnerConfirmed: [] }
+  const results: Record<Side, number[]> = { raw: [], rawAckAck: [], runner: [], runnerKv: [], runnerTraced: [], runnerTracedOtelContext: [], runnerTracedSampled: [], runnerConfirmed: [] }
   let exported = 0
   let tracedMessages = 0
   try {
@@ -128,11 +128,14 @@ export const benchConsume = async (conveyor: ConveyorRuntime, raw: RawClient, si
           rate = await rawConsume(raw, durable, count, s.concurrency, side === "rawAckAck")
           break
         case "runnerTraced":
-        case "runnerTracedOtelContext": {
+        case "runnerTracedOtelContext":
+        case "runnerTracedSampled": {
           // The second side exports the same way with CONVEYOR_OTEL_CONTEXT=true: every fiber step
-          // runs inside the OTel context of its span (what OTel-instrumented libraries need).
+          // runs inside the OTel context of its span (what OTel-instrumented libraries need). The
+          // third samples one trace in ten, the operator's lever on the cost of tracing.
+          const sampling = side === "runnerTracedSampled" ? { sampler: "parentbased_traceidratio" as const, samplerRatio: 0.1 } : {}
           const tracing = layerTracing({
-            config: { ...traceConfig, otelContext: side === "runnerTracedOtelContext" },
+            config: { ...traceConfig, ...sampling, otelContext: side === "runnerTracedOtelContext" },
             serviceName: "bench",
             spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: sink.url }), traceConfig.batch)]
           })
@@ -154,7 +157,7 @@ export const benchConsume = async (conveyor: ConveyorRuntime, raw: RawClient, si
       await raw.jsm.consumers.delete(STREAM, durable).catch(() => undefined)
       if (record) results[side].push(rate)
     }
-    const all: Side[] = ["raw", "runner", "runnerKv", "runnerTraced", "rawAckAck", "runnerConfirmed", "runnerTracedOtelContext"]
+    const all: Side[] = ["raw", "runner", "runnerKv", "runnerTraced", "rawAckAck", "runnerConfirmed", "runnerTracedOtelContext", "runnerTracedSampled"]
     const sides = all.filter((side) => s.only === undefined || s.only.includes(side))
     const warm = Math.min(2_000, s.messages)
     for (const side of sides) await measure(side, warm, false)
@@ -203,6 +206,14 @@ export const benchConsume = async (conveyor: ConveyorRuntime, raw: RawClient, si
       conveyor: summarize(results.runnerTracedOtelContext),
       raw: rawS,
       note: `costs ${((1 - summarize(results.runnerTracedOtelContext).median / runner.median) * 100).toFixed(0)}% of the runner's throughput`
+    }),
+    row({
+      id: "consume-traced-sampled",
+      figure: "consume with tracing exported the same way, one trace in ten sampled (OTEL_TRACES_SAMPLER=parentbased_traceidratio, OTEL_TRACES_SAMPLER_ARG=0.1)",
+      unit: "msg/s",
+      conveyor: summarize(results.runnerTracedSampled),
+      raw: rawS,
+      note: `costs ${((1 - summarize(results.runnerTracedSampled).median / runner.median) * 100).toFixed(0)}% of the runner's throughput`
     }),
     row({
       id: "consume-confirmed",

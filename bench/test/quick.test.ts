@@ -12,6 +12,7 @@ const expectedRows = [
   "consume-kv",
   "consume-traced",
   "consume-traced-otel-context",
+  "consume-traced-sampled",
   "consume-confirmed",
   "workflow-p50",
   "workflow-p99",
