@@ -49,12 +49,11 @@ export const handlerStep = <A, I, E extends TaggedFailure, R>(
     const first = call()
     if (isDone(first)) return Effect.succeed({ _tag: "Processed", outputs: first.value ?? noOutputs })
     let calls = 0
-    // Each retry calls the handler again; the first attempt uses the Effect already made.
-    const run = policy.inProcessRetries === 0 ? first : Effect.suspend(() => (calls++ === 0 ? first : call()))
+    // Each retry calls the handler again; the first attempt runs the Effect already made.
     const retried =
       policy.inProcessRetries === 0
-        ? run
-        : run.pipe(
+        ? first
+        : Effect.suspend(() => (calls++ === 0 ? first : call())).pipe(
             Effect.retry({
               times: policy.inProcessRetries,
               schedule: Schedule.spaced(policy.inProcessDelayMs),
