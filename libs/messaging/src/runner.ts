@@ -4,6 +4,7 @@ import { exhaustedBeforeRun } from "./decide.js"
 import type { Delivery } from "./delivery.js"
 import { makeDeferralCounter } from "./deferrals.js"
 import { makeHandoff } from "./handoff.js"
+import { makeTimeSlice } from "./time-slice.js"
 import type { TaggedFailure } from "./disposition.js"
 import type { MessageHandler } from "./handler.js"
 import { handlerStep } from "./handler-step.js"
@@ -58,6 +59,9 @@ export interface RunningConsumer {
  * whose iterators only end when told to.
  */
 export type DeliverySource<E = never, R = never> = (stop: Effect.Effect<void>) => Stream.Stream<Delivery, E, R>
+
+/** How long the workers handle synchronous deliveries without the event loop getting a turn. */
+const syncSliceMs = 20
 
 /** Composes middlewares around the handler step, outermost first. */
 export const composeSteps = <R>(middlewares: ReadonlyArray<Middleware<any>>, inner: Step<R>): Step<any> =>
@@ -127,9 +131,13 @@ export const startConsumer = <A, I, E extends TaggedFailure, R, SE, SR>(
     // A delivery whose processing completed synchronously costs the worker no Effect step at all.
     const workers = Math.max(1, options.concurrency)
     const buffer = makeHandoff<Delivery>()
+    const slice = makeTimeSlice(syncSliceMs)
     const worker: Effect.Effect<void, never, R> = Effect.flatMap(FiberRef.get(FiberRef.currentLogAnnotations), (annotations) =>
       Effect.suspend(function loop(): Effect.Effect<void, never, R> {
         for (;;) {
+          // Handlers that compute for long without suspending: after a slice of synchronous work
+          // (every worker's), let timers (heartbeats) and the socket have their turn first.
+          if (slice.exhausted()) return Effect.flatMap(slice.nextTurn, () => Effect.suspend(loop))
           const d = buffer.poll()
           if (d === undefined) return buffer.ended() ? Effect.void : Effect.flatMap(buffer.waitForWork, () => Effect.suspend(loop))
           inFlight++

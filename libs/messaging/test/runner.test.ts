@@ -100,6 +100,48 @@ describe("startConsumer", () => {
     for (const l of r.logged) expect(l.messageId).toBe(`m-${String(l.n)}`)
   })
 
+  it("lets timers run between quick handlers that compute for long without suspending", async () => {
+    const program = Effect.gen(function* () {
+      const all = Array.from({ length: 16 }, (_, i) => fakeDelivery({ n: i }, { messageId: `m-${i}`, streamSequence: i + 1, plainAcks: true }))
+      const source: DeliverySource = (stop) => Stream.concat(Stream.fromChunk(Chunk.fromIterable(all)), Stream.drain(Stream.fromEffect(stop)))
+      let ticks = 0
+      const ticksAt: Array<number> = []
+      const timer = setInterval(() => ticks++, 5)
+      const finished = yield* Deferred.make<void>()
+      let settled = 0
+      const handler = defineHandler({
+        schema: Job,
+        handle: () => {
+          const until = performance.now() + 15
+          while (performance.now() < until) {
+            // computing, then returning a completed Effect
+          }
+          ticksAt.push(ticks)
+          return Effect.void
+        },
+        errors: {}
+      })
+      const running = yield* startConsumer(source, handler, {
+        name: "t",
+        concurrency: 4,
+        retry,
+        shutdownGraceMs: 1_000,
+        onSettled: () => {
+          if (++settled === all.length) Deferred.unsafeDone(finished, Exit.void)
+        }
+      })
+      yield* Deferred.await(finished)
+      clearInterval(timer)
+      yield* running.stop
+      return { ticksAt, all }
+    })
+    const { ticksAt, all } = await Effect.runPromise(Effect.scoped(program))
+    // 16 × 15 ms of computing: without turns of the event loop in between, the timer would not
+    // have fired once while they ran.
+    expect(ticksAt[ticksAt.length - 1]! - ticksAt[0]!).toBeGreaterThanOrEqual(3)
+    for (const d of all) expect(d.calls).toEqual([{ op: "ack" }])
+  })
+
   it("on stop, pulls nothing more and lets in-flight handlers finish and ack", async () => {
     const program = Effect.gen(function* () {
       const queue = yield* Queue.unbounded<Delivery>()
