@@ -28,28 +28,33 @@ export interface PullOptions {
  * prototype methods and getters, made only when the runner asks for them, instead of four closures
  * and their Effects allocated per message whether used or not.
  */
+const noHeaders: Readonly<Record<string, string>> = Object.freeze({})
+
 class JetStreamDelivery implements Delivery {
   readonly subject: string
   readonly payload: Uint8Array
   readonly headers: Readonly<Record<string, string>>
-  readonly messageId: string
   readonly stream: string
   readonly consumer: string
   readonly streamSequence: number
   readonly deliveryCount: number
   private readonly timestampNanos: number
+  private id: string | undefined
   constructor(private readonly m: JsMsg, private readonly confirmAcks: boolean) {
-    const headers = fromMsgHdrs(m.headers)
     const info = m.info
     this.subject = m.subject
     this.payload = m.data
-    this.headers = headers
-    this.messageId = headers["Nats-Msg-Id"] ?? `${info.stream}:${info.streamSequence}`
+    this.headers = m.headers === undefined ? noHeaders : fromMsgHdrs(m.headers)
     this.stream = info.stream
     this.consumer = info.consumer
     this.streamSequence = info.streamSequence
     this.deliveryCount = info.deliveryCount
     this.timestampNanos = info.timestampNanos
+  }
+  // Made when first asked for: a quick handler's delivery never needs it.
+  get messageId(): string {
+    this.id ??= this.headers["Nats-Msg-Id"] ?? `${this.stream}:${this.streamSequence}`
+    return this.id
   }
   get publishedAt(): Date {
     return new Date(Math.floor(this.timestampNanos / 1_000_000))
