@@ -2,7 +2,7 @@ import { Chunk, Deferred, Effect, Exit, Fiber, HashMap, Logger, Option, Queue, S
 import { describe, expect, it } from "vitest"
 import type { DeadLetterRecord } from "../src/dead-letter.js"
 import type { Delivery } from "../src/delivery.js"
-import { defineHandler } from "../src/handler.js"
+import { defineHandler, type MessageHandler } from "../src/handler.js"
 import { makeRetryPolicy } from "../src/retry-policy.js"
 import { type DeliverySource, startConsumer } from "../src/runner.js"
 import type { Middleware } from "../src/step.js"
@@ -27,6 +27,33 @@ const queueSource = (queue: Queue.Queue<Delivery>): DeliverySource => (stop) =>
 
 const jobs = (count: number, start = 0) => Array.from({ length: count }, (_, i) => fakeDelivery({ n: start + i }, { messageId: `m-${start + i}`, streamSequence: start + i + 1 }))
 const retry = makeRetryPolicy({ maxAttempts: 3, initialDelayMs: 10 })
+
+/**
+ * `count` jobs with plain acks handed over in one chunk, as a pull hands over what arrived
+ * together, run through `handler` until every one is settled; the source ends once stopped.
+ */
+const settleInOneChunk = (count: number, handler: MessageHandler<{ readonly n: number }, any, never, never>) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const all = Array.from({ length: count }, (_, i) => fakeDelivery({ n: i }, { messageId: `m-${i}`, streamSequence: i + 1, plainAcks: true }))
+      const source: DeliverySource = (stop) => Stream.concat(Stream.fromChunk(Chunk.fromIterable(all)), Stream.drain(Stream.fromEffect(stop)))
+      const settled = new Map<string, string>()
+      const finished = yield* Deferred.make<void>()
+      const running = yield* startConsumer(source, handler, {
+        name: "t",
+        concurrency: 4,
+        retry,
+        shutdownGraceMs: 1_000,
+        onSettled: (d, _outcome, settlement) => {
+          settled.set(d.messageId, settlement)
+          if (settled.size === all.length) Deferred.unsafeDone(finished, Exit.void)
+        }
+      })
+      yield* Deferred.await(finished)
+      yield* running.stop
+      return { all, settled }
+    })
+  )
 
 describe("startConsumer", () => {
   it("never has more than `concurrency` handlers in flight, and uses all of them under a backlog", async () => {
@@ -62,80 +89,41 @@ describe("startConsumer", () => {
   })
 
   it("settles quick handlers by plain calls alongside suspending ones: each acked once, logs annotated with their own message", async () => {
-    const program = Effect.gen(function* () {
-      const all = Array.from({ length: 200 }, (_, i) => fakeDelivery({ n: i }, { messageId: `m-${i}`, streamSequence: i + 1, plainAcks: true }))
-      // One chunk, as a pull hands over what arrived together; ends once stopped.
-      const source: DeliverySource = (stop) => Stream.concat(Stream.fromChunk(Chunk.fromIterable(all)), Stream.drain(Stream.fromEffect(stop)))
-      const logged: Array<{ readonly n: unknown; readonly messageId: unknown }> = []
-      const logger = Logger.make(({ annotations, message }) => {
-        logged.push({ n: (message as ReadonlyArray<unknown>)[1], messageId: HashMap.get(annotations, "messageId").pipe(Option.getOrUndefined) })
-      })
-      const settled = new Map<string, string>()
-      const finished = yield* Deferred.make<void>()
-      const handler = defineHandler({
-        schema: Job,
-        // Every third one suspends and logs; the others return a completed Effect.
-        handle: (job) => (job.n % 3 === 0 ? Effect.zipRight(Effect.sleep("1 millis"), Effect.log("slow", job.n)) : Effect.void),
-        errors: {}
-      })
-      const running = yield* startConsumer(source, handler, {
-        name: "t",
-        concurrency: 4,
-        retry,
-        shutdownGraceMs: 1_000,
-        onSettled: (d, _outcome, settlement) => {
-          settled.set(d.messageId, settlement)
-          if (settled.size === all.length) Deferred.unsafeDone(finished, Exit.void)
-        }
-      }).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
-      yield* Deferred.await(finished)
-      yield* running.stop
-      return { all, settled, logged }
+    const logged: Array<{ readonly n: unknown; readonly messageId: unknown }> = []
+    const logger = Logger.make(({ annotations, message }) => {
+      logged.push({ n: (message as ReadonlyArray<unknown>)[1], messageId: HashMap.get(annotations, "messageId").pipe(Option.getOrUndefined) })
     })
-    const r = await Effect.runPromise(Effect.scoped(program))
-    expect([...r.settled.values()].every((s) => s === "acked")).toBe(true)
-    expect(r.settled.size).toBe(200)
-    for (const d of r.all) expect(d.calls).toEqual([{ op: "ack" }])
-    expect(r.logged.map((l) => l.n).sort((a, b) => Number(a) - Number(b))).toEqual(Array.from({ length: 67 }, (_, i) => i * 3))
-    for (const l of r.logged) expect(l.messageId).toBe(`m-${String(l.n)}`)
+    const handler = defineHandler({
+      schema: Job,
+      // Every third one suspends and logs; the others return a completed Effect.
+      handle: (job) => (job.n % 3 === 0 ? Effect.zipRight(Effect.sleep("1 millis"), Effect.log("slow", job.n)) : Effect.void),
+      errors: {}
+    })
+    const { all, settled } = await Effect.runPromise(settleInOneChunk(200, handler).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger))))
+    expect([...settled.values()].every((s) => s === "acked")).toBe(true)
+    expect(settled.size).toBe(200)
+    for (const d of all) expect(d.calls).toEqual([{ op: "ack" }])
+    expect(logged.map((l) => l.n).sort((a, b) => Number(a) - Number(b))).toEqual(Array.from({ length: 67 }, (_, i) => i * 3))
+    for (const l of logged) expect(l.messageId).toBe(`m-${String(l.n)}`)
   })
 
   it("lets timers run between quick handlers that compute for long without suspending", async () => {
-    const program = Effect.gen(function* () {
-      const all = Array.from({ length: 16 }, (_, i) => fakeDelivery({ n: i }, { messageId: `m-${i}`, streamSequence: i + 1, plainAcks: true }))
-      const source: DeliverySource = (stop) => Stream.concat(Stream.fromChunk(Chunk.fromIterable(all)), Stream.drain(Stream.fromEffect(stop)))
-      let ticks = 0
-      const ticksAt: Array<number> = []
-      const timer = setInterval(() => ticks++, 5)
-      const finished = yield* Deferred.make<void>()
-      let settled = 0
-      const handler = defineHandler({
-        schema: Job,
-        handle: () => {
-          const until = performance.now() + 15
-          while (performance.now() < until) {
-            // computing, then returning a completed Effect
-          }
-          ticksAt.push(ticks)
-          return Effect.void
-        },
-        errors: {}
-      })
-      const running = yield* startConsumer(source, handler, {
-        name: "t",
-        concurrency: 4,
-        retry,
-        shutdownGraceMs: 1_000,
-        onSettled: () => {
-          if (++settled === all.length) Deferred.unsafeDone(finished, Exit.void)
+    let ticks = 0
+    const ticksAt: Array<number> = []
+    const timer = setInterval(() => ticks++, 5)
+    const handler = defineHandler({
+      schema: Job,
+      handle: () => {
+        const until = performance.now() + 15
+        while (performance.now() < until) {
+          // computing, then returning a completed Effect
         }
-      })
-      yield* Deferred.await(finished)
-      clearInterval(timer)
-      yield* running.stop
-      return { ticksAt, all }
+        ticksAt.push(ticks)
+        return Effect.void
+      },
+      errors: {}
     })
-    const { ticksAt, all } = await Effect.runPromise(Effect.scoped(program))
+    const { all } = await Effect.runPromise(settleInOneChunk(16, handler)).finally(() => clearInterval(timer))
     // 16 × 15 ms of computing: without turns of the event loop in between, the timer would not
     // have fired once while they ran.
     expect(ticksAt[ticksAt.length - 1]! - ticksAt[0]!).toBeGreaterThanOrEqual(3)
