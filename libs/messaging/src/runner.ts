@@ -11,7 +11,7 @@ import { handlerStep } from "./handler-step.js"
 import type { RetryPolicy } from "./retry-policy.js"
 import { settle, type Settled, type Settlement } from "./settle.js"
 import { failed, type Middleware, type Outcome, type Step } from "./step.js"
-import { andThen, isDone } from "./sync-first.js"
+import { andThen, isDone, tapNow } from "./sync-first.js"
 
 export interface RunnerOptions {
   /** Durable name, for logs and metrics. */
@@ -90,17 +90,9 @@ export const startConsumer = <A, I, E extends TaggedFailure, R, SE, SR>(
       const outcome: Effect.Effect<Outcome, never, R> = exhaustedBeforeRun(delivery.deliveryCount, options.retry)
         ? Effect.succeed(failed("retry", "AttemptsExhausted", `delivered ${delivery.deliveryCount} times, policy allows ${options.retry.maxAttempts}`))
         : step(delivery)
-      return andThen(outcome, (outcome) => {
-        const settled = settle(delivery, outcome, options.retry, options.deadLetters)
-        if (isDone(settled)) {
-          deferrals.record(delivery, settled.value.settlement)
-          return settled
-        }
-        return Effect.map(settled, (s) => {
-          deferrals.record(delivery, s.settlement)
-          return s
-        })
-      })
+      return andThen(outcome, (outcome) =>
+        tapNow(settle(delivery, outcome, options.retry, options.deadLetters), (settled) => deferrals.record(delivery, settled.settlement))
+      )
     }
     const interceptors = yield* Effect.forEach(options.interceptors ?? [], (i) => (Effect.isEffect(i) ? i : Effect.succeed(i)))
     const onSettled = options.onSettled
@@ -114,15 +106,7 @@ export const startConsumer = <A, I, E extends TaggedFailure, R, SE, SR>(
         process = () => intercept(delivery, inner)
       }
       const processed = process()
-      if (onSettled === undefined) return processed
-      if (isDone(processed)) {
-        onSettled(delivery, processed.value.outcome, processed.value.settlement)
-        return processed
-      }
-      return Effect.map(processed, (settled) => {
-        onSettled(delivery, settled.outcome, settled.settlement)
-        return settled
-      })
+      return onSettled === undefined ? processed : tapNow(processed, (settled) => onSettled(delivery, settled.outcome, settled.settlement))
     }
     // A fixed pool of workers takes deliveries from a plain buffer: at most `concurrency` in
     // flight, and no fiber forked per message. A worker takes the next delivery synchronously while

@@ -24,3 +24,15 @@ export const andThen = <A, E, R, B, E2, R2>(
 /** `Effect.map`, applied at once when `effect` already succeeded. */
 export const mapNow = <A, E, R, B>(effect: Effect.Effect<A, E, R>, f: (a: A) => B): Effect.Effect<B, E, R> =>
   isDone(effect) ? Effect.succeed(f(effect.value)) : Effect.map(effect, f)
+
+/** Runs `f` with the value and keeps the Effect: at once, and the very same Exit, when already succeeded. */
+export const tapNow = <A, E, R>(effect: Effect.Effect<A, E, R>, f: (a: A) => void): Effect.Effect<A, E, R> => {
+  if (isDone(effect)) {
+    f(effect.value)
+    return effect
+  }
+  return Effect.map(effect, (a) => {
+    f(a)
+    return a
+  })
+}

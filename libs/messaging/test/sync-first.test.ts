@@ -1,6 +1,6 @@
 import { Effect, Either, Option } from "effect"
 import { describe, expect, it } from "vitest"
-import { andThen, isDone, mapNow } from "../src/sync-first.js"
+import { andThen, isDone, mapNow, tapNow } from "../src/sync-first.js"
 
 describe("sync-first combinators", () => {
   it("recognise only a succeeded Exit as done: not a failure, a suspended Effect, an Either or an Option", () => {
@@ -39,5 +39,16 @@ describe("sync-first combinators", () => {
     expect(called).toBe(1)
     expect(await Effect.runPromise(mapNow(pending, (n) => n + 1))).toBe(6)
     expect(await Effect.runPromiseExit(mapNow(Effect.fail("e"), (n: number) => n + 1))).toMatchObject({ _tag: "Failure" })
+  })
+
+  it("tapNow sees the value and keeps the very same Exit when done, the value otherwise", async () => {
+    const seen: Array<number> = []
+    const done = Effect.succeed(7)
+    expect(tapNow(done, (n) => seen.push(n))).toBe(done)
+    expect(seen).toEqual([7])
+    const later = tapNow(Effect.sync(() => 8), (n) => seen.push(n))
+    expect(seen).toEqual([7])
+    expect(await Effect.runPromise(later)).toBe(8)
+    expect(seen).toEqual([7, 8])
   })
 })
