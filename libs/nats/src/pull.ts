@@ -23,13 +23,13 @@ export interface PullOptions {
   readonly confirmAcks: boolean
 }
 
+const noHeaders: Readonly<Record<string, string>> = Object.freeze({})
+
 /**
  * A JetStream message as a Delivery. A class rather than an object literal: the dispositions are
  * prototype methods and getters, made only when the runner asks for them, instead of four closures
  * and their Effects allocated per message whether used or not.
  */
-const noHeaders: Readonly<Record<string, string>> = Object.freeze({})
-
 class JetStreamDelivery implements Delivery {
   readonly subject: string
   readonly payload: Uint8Array

@@ -56,6 +56,8 @@ export const heartbeat = (options: HeartbeatOptions): Middleware => {
     return state
   }
   const lostOwnership: Effect.Effect<Outcome> = Effect.succeed({ _tag: "LostOwnership" })
+  /** No signal for longer than the ack wait: another delivery may own the message now. */
+  const overran = (lastSignal: number) => now() - lastSignal > options.ackWaitMs
   // matchCauseEffect rather than onExit or acquireUseRelease: no interruptibility region per
   // message (which cost a third of the runner's time per message); an interrupted fiber is
   // cleaned up by the tick instead. A step that completed synchronously never needed a beat: only
@@ -63,14 +65,14 @@ export const heartbeat = (options: HeartbeatOptions): Middleware => {
   return (next) => (delivery) => {
     const since = now()
     const result = next(delivery)
-    if (isDone(result)) return now() - since > options.ackWaitMs ? lostOwnership : result
+    if (isDone(result)) return overran(since) ? lostOwnership : result
     return Effect.withFiberRuntime((fiber) => {
       const state = enter(delivery, fiber, since)
       return Effect.matchCauseEffect(result, {
         onSuccess: (outcome): Effect.Effect<Outcome> => {
           active.delete(delivery)
           // Whatever it came to: a stale nak or term could hit the current owner's delivery too.
-          return now() - state.lastSignal > options.ackWaitMs ? lostOwnership : Effect.succeed(outcome)
+          return overran(state.lastSignal) ? lostOwnership : Effect.succeed(outcome)
         },
         onFailure: (cause) => {
           active.delete(delivery)
