@@ -1,5 +1,5 @@
 import { Duration, Effect, Exit, Layer, ManagedRuntime, Scope } from "effect"
-import { afterAll, beforeAll } from "vitest"
+import { perTestFile } from "@conveyor/testing/vitest"
 import { makeNatsConfig, NatsConnection, NatsConnectionLive, type NatsClient } from "../src/index.js"
 
 /** A scope-owned client for one test; `close` drains it. */
@@ -17,17 +17,7 @@ export type TestRuntime = TestClient["runtime"]
  * Hooks the file registers after this one run before the drain (vitest runs after-hooks as a stack).
  */
 export const useTestClient = (server: { readonly url: string }): TestClient => {
-  let conn: TestClient | undefined
-  beforeAll(async () => {
-    conn = await openClient(server.url)
-  })
-  afterAll(async () => {
-    await conn?.close()
-  })
-  const get = (): TestClient => {
-    if (conn === undefined) throw new Error("useTestClient: the client is not open yet (read it inside a test or hook)")
-    return conn
-  }
+  const get = perTestFile(() => openClient(server.url), (conn) => conn.close(), "useTestClient: the client is not open yet (read it inside a test or hook)")
   return {
     get client() { return get().client },
     get runtime() { return get().runtime },

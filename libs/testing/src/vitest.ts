@@ -2,21 +2,29 @@ import { afterAll, beforeAll } from "vitest"
 import { startTestNatsServer, type TestNatsServer } from "./test-server.js"
 
 /**
+ * One resource per test file: opened in `beforeAll`, closed in `afterAll` (also when tests fail).
+ * The getter throws `notOpen` when read before the resource is open (at module load, say).
+ */
+export const perTestFile = <A>(open: () => Promise<A>, close: (a: A) => Promise<void>, notOpen: string): (() => A) => {
+  let value: A | undefined
+  beforeAll(async () => {
+    value = await open()
+  })
+  afterAll(async () => {
+    if (value !== undefined) await close(value)
+  })
+  return () => {
+    if (value === undefined) throw new Error(notOpen)
+    return value
+  }
+}
+
+/**
  * One server per test file: starts in `beforeAll`, stops in `afterAll` (also when tests fail).
  * Read `url` inside tests, not at module load: it is known only once the server runs.
  */
 export const useNatsServer = (): TestNatsServer => {
-  let server: TestNatsServer | undefined
-  beforeAll(async () => {
-    server = await startTestNatsServer()
-  })
-  afterAll(async () => {
-    await server?.stop()
-  })
-  const get = (): TestNatsServer => {
-    if (server === undefined) throw new Error("useNatsServer: the server is not started yet (read it inside a test or hook)")
-    return server
-  }
+  const get = perTestFile(startTestNatsServer, (server) => server.stop(), "useNatsServer: the server is not started yet (read it inside a test or hook)")
   return {
     get kind() { return get().kind },
     get url() { return get().url },
