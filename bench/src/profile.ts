@@ -1,6 +1,6 @@
 // Profiling aid: one side of one figure, long enough for `node --cpu-prof` to see the hot spots.
 //   node --cpu-prof --cpu-prof-dir=tmp/prof --conditions=@conveyor/source --import tsx bench/src/profile.ts runner 50000
-// Sides: runner | runnerKv | runnerTraced | publish | raw
+// Sides: runner | runnerKv | runnerTraced | publish | raw | rawKv | rawTraced (any consume side of consume.ts)
 import { LocalNatsProcess } from "@conveyor/testing"
 import { benchConsume } from "./consume.js"
 import { conveyorRuntime, rawClient } from "./harness.js"

@@ -1,0 +1,139 @@
+// The raw client's side of the consume figures: what a team would write with @nats-io/jetstream,
+// @nats-io/kv and the OpenTelemetry SDK directly, doing the same work as the runner's rows.
+import type { JsMsg } from "@nats-io/jetstream"
+import type { KV } from "@nats-io/kv"
+import { ROOT_CONTEXT, SpanKind, type TextMapGetter, type Tracer } from "@opentelemetry/api"
+import { W3CTraceContextPropagator } from "@opentelemetry/core"
+import { elapsed, type RawClient } from "./harness.js"
+
+const decoder = new TextDecoder()
+
+/** Drains `count` messages through a synchronous `handle` that acks each one. */
+const rawLoop = async (raw: RawClient, stream: string, durable: string, count: number, batch: number, handle: (m: JsMsg) => void): Promise<number> => {
+  const t = performance.now()
+  const consumer = await raw.js.consumers.get(stream, durable)
+  const messages = await consumer.consume({ max_messages: batch })
+  let seen = 0
+  for await (const m of messages) {
+    handle(m)
+    if (++seen === count) break
+  }
+  const seconds = elapsed(t)
+  messages.stop()
+  return count / seconds
+}
+
+/** Drains `count` messages: `consume()`, JSON.parse, ack. */
+export const rawConsume = (raw: RawClient, stream: string, durable: string, count: number, batch: number): Promise<number> =>
+  rawLoop(raw, stream, durable, count, batch, (m) => {
+    JSON.parse(decoder.decode(m.data))
+    m.ack()
+  })
+
+/** The same with `ackAck()`: every ack confirmed before the figure is taken. */
+export const rawConfirmedConsume = async (raw: RawClient, stream: string, durable: string, count: number, batch: number): Promise<number> => {
+  const t = performance.now()
+  const consumer = await raw.js.consumers.get(stream, durable)
+  const messages = await consumer.consume({ max_messages: batch })
+  let seen = 0
+  await new Promise<void>((resolve, reject) => {
+    let acked = 0
+    void (async () => {
+      for await (const m of messages) {
+        JSON.parse(decoder.decode(m.data))
+        m.ackAck().then(() => {
+          if (++acked === count) resolve()
+        }, reject)
+        if (++seen === count) break
+      }
+    })()
+  })
+  const seconds = elapsed(t)
+  messages.stop()
+  return count / seconds
+}
+
+/**
+ * Drains `count` messages, `concurrency` at a time, each through `handle`, which acks it. The
+ * iterator is held while all are busy, as the runner's workers hold theirs.
+ */
+const drainConcurrently = async (raw: RawClient, stream: string, durable: string, count: number, concurrency: number, handle: (m: JsMsg) => Promise<void>): Promise<number> => {
+  const t = performance.now()
+  const consumer = await raw.js.consumers.get(stream, durable)
+  const messages = await consumer.consume({ max_messages: concurrency })
+  await new Promise<void>((resolve, reject) => {
+    let busy = 0
+    let done = 0
+    let free: (() => void) | undefined
+    void (async () => {
+      let seen = 0
+      for await (const m of messages) {
+        busy++
+        handle(m).then(() => {
+          busy--
+          free?.()
+          free = undefined
+          if (++done === count) resolve()
+        }, reject)
+        if (++seen === count) break
+        if (busy >= concurrency) await new Promise<void>((r) => (free = r))
+      }
+    })().catch(reject)
+  })
+  const seconds = elapsed(t)
+  messages.stop()
+  return count / seconds
+}
+
+/**
+ * The idempotency store's work with the KV API: claim the id (`kv.create`, which fails if the key
+ * exists), JSON.parse, record it done (`kv.update` at the claim's revision, a compare-and-set), ack.
+ * The record keeps the same fields as the runner's (a lease, then the outputs).
+ */
+export const rawKvConsume = (raw: RawClient, kv: KV, stream: string, durable: string, count: number, concurrency: number): Promise<number> =>
+  drainConcurrently(raw, stream, durable, count, concurrency, async (m) => {
+    const key = `raw.${durable}.${m.seq}`
+    const revision = await kv.create(key, JSON.stringify({ s: "pending", until: Date.now() + 30_000 }))
+    JSON.parse(decoder.decode(m.data))
+    await kv.update(key, JSON.stringify({ s: "done", out: [] }), revision)
+    m.ack()
+  })
+
+const w3c = new W3CTraceContextPropagator()
+const natsHeaders: TextMapGetter<JsMsg> = {
+  keys: (m) => (m.headers ? [...m.headers.keys()] : []),
+  get: (m, key) => m.headers?.get(key) || undefined
+}
+
+/**
+ * A CONSUMER span per message through the OTel SDK, as the messaging conventions ask and as the
+ * runner makes it: parent context from the message headers (W3C propagator), the same attributes,
+ * the settlement set before the span ends. The tracer's provider holds the span processor.
+ */
+export const rawTracedConsume = (raw: RawClient, tracer: Tracer, stream: string, durable: string, count: number, batch: number): Promise<number> =>
+  rawLoop(raw, stream, durable, count, batch, (m) => {
+    const parent = w3c.extract(ROOT_CONTEXT, m, natsHeaders)
+    const span = tracer.startSpan(
+      `process ${m.subject}`,
+      {
+        kind: SpanKind.CONSUMER,
+        attributes: {
+          "messaging.system": "nats",
+          "messaging.operation.type": "process",
+          "messaging.operation.name": "process",
+          "messaging.destination.name": m.subject,
+          "messaging.message.id": m.headers?.get("Nats-Msg-Id") || `${stream}:${m.seq}`,
+          "messaging.nats.stream": stream,
+          "messaging.nats.message.stream_sequence": m.seq,
+          "messaging.consumer.group.name": durable,
+          "messaging.nats.message.delivery_count": m.info.deliveryCount,
+          "messaging.message.body.size": m.data.length
+        }
+      },
+      parent
+    )
+    JSON.parse(decoder.decode(m.data))
+    m.ack()
+    span.setAttribute("conveyor.settlement", "acked")
+    span.end()
+  })
