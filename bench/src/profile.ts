@@ -1,8 +1,10 @@
 // Profiling aid: one side of one figure, long enough for `node --cpu-prof` to see the hot spots.
 //   node --cpu-prof --cpu-prof-dir=tmp/prof --conditions=@conveyor/source --import tsx bench/src/profile.ts runner 50000
-// Sides: runner | runnerKv | runnerTraced | publish | raw | rawKv | rawTraced (any consume side of consume.ts)
+// Sides: runner | runnerKv | runnerTraced | publish | raw | rawKv | rawTraced (any consume side of consume.ts);
+// floors (floors.ts): kvWrites (KV creates a second, nothing else) | spanCost (µs per OTel SDK span, no broker)
 import { LocalNatsProcess } from "@conveyor/testing"
 import { benchConsume } from "./consume.js"
+import { otelSpanMicros, kvWriteRate } from "./floors.js"
 import { conveyorRuntime, rawClient } from "./harness.js"
 import { benchPublish } from "./publish.js"
 import { startOtlpSink } from "./sink.js"
@@ -12,13 +14,16 @@ const server = await LocalNatsProcess.start()
 const conveyor = conveyorRuntime(server.url)
 const raw = await rawClient(server.url)
 const sink = await startOtlpSink()
+const count = Number(countText)
+const consumeRows = () => benchConsume(conveyor, raw, sink, { messages: count, runs: 1, concurrency: 64, payloadBytes: 256, only: [what as never] })
 try {
-  const rows =
-    what === "publish"
-      ? await benchPublish(conveyor, raw, raw, { messages: Number(countText), window: 256, runs: 1, sizes: [256], only: ["conveyor"] })
-      : await benchConsume(conveyor, raw, sink, { messages: Number(countText), runs: 1, concurrency: 64, payloadBytes: 256, only: [what as never] })
-  for (const r of rows) {
-    if (r.conveyor.runs.length > 0 || r.raw.runs.length > 0) console.log(r.id, "conveyor", Math.round(r.conveyor.median), "msg/s; raw", Math.round(r.raw.median), "msg/s")
+  if (what === "kvWrites") console.log("KV creates, 256 outstanding:", Math.round(await kvWriteRate(raw.nc, count)), "writes/s")
+  else if (what === "spanCost") console.log("OTel SDK CONSUMER span, batched OTLP/JSON export:", (await otelSpanMicros(sink.url, count)).toFixed(2), "µs per span")
+  else {
+    const rows = what === "publish" ? await benchPublish(conveyor, raw, raw, { messages: count, window: 256, runs: 1, sizes: [256], only: ["conveyor"] }) : await consumeRows()
+    for (const r of rows) {
+      if (r.conveyor.runs.length > 0 || r.raw.runs.length > 0) console.log(r.id, "conveyor", Math.round(r.conveyor.median), "msg/s; raw", Math.round(r.raw.median), "msg/s")
+    }
   }
 } finally {
   await sink.stop()
