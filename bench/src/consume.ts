@@ -1,5 +1,5 @@
 import { defineHandler, makeRetryPolicy } from "@conveyor/messaging"
-import { NatsConnection, openKvIdempotencyStore, runJetStreamConsumer } from "@conveyor/nats"
+import { makePubAckPipeline, NatsConnection, openKvIdempotencyStore, runJetStreamConsumer } from "@conveyor/nats"
 import { defaultTelemetryConfig, layerTracing } from "@conveyor/telemetry"
 import type { ConsumerSpec } from "@conveyor/topology"
 import { AckPolicy, DeliverPolicy } from "@nats-io/jetstream"
@@ -9,7 +9,7 @@ import { resourceFromAttributes } from "@opentelemetry/resources"
 import { BasicTracerProvider, BatchSpanProcessor } from "@opentelemetry/sdk-trace-base"
 import { Deferred, Effect, Exit, Schema } from "effect"
 import { type ConveyorRuntime, elapsed, jsonPayload, rawFill, type RawClient, runEffect } from "./harness.js"
-import { rawConfirmedConsume, rawConsume, rawKvConsume, rawTracedConsume } from "./raw-consume.js"
+import { pipelinedKvConsume, rawConfirmedConsume, rawConsume, rawKvConsume, rawTracedConsume } from "./raw-consume.js"
 import { row, type Row } from "./report.js"
 import type { OtlpSink } from "./sink.js"
 import { summarize } from "./stats.js"
@@ -29,7 +29,7 @@ const BUCKET = "bench_idempotency"
 const Payload = Schema.Struct({ id: Schema.Number, pad: Schema.String })
 const ACK_WAIT_MS = 30_000
 
-export type Side = "raw" | "rawAckAck" | "rawKv" | "rawTraced" | "runner" | "runnerKv" | "runnerTraced" | "runnerTracedOtelContext" | "runnerTracedSampled" | "runnerConfirmed"
+export type Side = "raw" | "rawAckAck" | "rawKv" | "pipelinedKv" | "rawTraced" | "runner" | "runnerKv" | "runnerTraced" | "runnerTracedOtelContext" | "runnerTracedSampled" | "runnerConfirmed"
 
 const spec = (durable: string): ConsumerSpec => ({
   stream: STREAM,
@@ -77,7 +77,8 @@ export const benchConsume = async (conveyor: ConveyorRuntime, raw: RawClient, si
   const kvm = new Kvm(raw.js)
   await kvm.create(BUCKET, { ttl: 3_600_000, storage: "file" as never })
   let durables = 0
-  const results: Record<Side, number[]> = { raw: [], rawAckAck: [], rawKv: [], rawTraced: [], runner: [], runnerKv: [], runnerTraced: [], runnerTracedOtelContext: [], runnerTracedSampled: [], runnerConfirmed: [] }
+  const writes = makePubAckPipeline(raw.nc, { inboxPrefix: "_INBOX", timeoutMs: 10_000 })
+  const results: Record<Side, number[]> = { raw: [], rawAckAck: [], rawKv: [], pipelinedKv: [], rawTraced: [], runner: [], runnerKv: [], runnerTraced: [], runnerTracedOtelContext: [], runnerTracedSampled: [], runnerConfirmed: [] }
   let exported = 0
   let tracedMessages = 0
   try {
@@ -101,6 +102,9 @@ export const benchConsume = async (conveyor: ConveyorRuntime, raw: RawClient, si
           break
         case "rawKv":
           rate = await rawKvConsume(raw, await kvm.open(BUCKET), STREAM, durable, count, s.concurrency)
+          break
+        case "pipelinedKv":
+          rate = await pipelinedKvConsume(raw, writes, BUCKET, STREAM, durable, count, s.concurrency)
           break
         case "rawTraced": {
           const provider = new BasicTracerProvider({
@@ -141,7 +145,7 @@ export const benchConsume = async (conveyor: ConveyorRuntime, raw: RawClient, si
       await raw.jsm.consumers.delete(STREAM, durable).catch(() => undefined)
       if (record) results[side].push(rate)
     }
-    const all: Side[] = ["raw", "runner", "runnerKv", "rawKv", "runnerTraced", "rawTraced", "rawAckAck", "runnerConfirmed", "runnerTracedOtelContext", "runnerTracedSampled"]
+    const all: Side[] = ["raw", "runner", "runnerKv", "rawKv", "pipelinedKv", "runnerTraced", "rawTraced", "rawAckAck", "runnerConfirmed", "runnerTracedOtelContext", "runnerTracedSampled"]
     const sides = all.filter((side) => s.only === undefined || s.only.includes(side))
     const warm = Math.min(2_000, s.messages)
     for (const side of sides) await measure(side, warm, false)
@@ -156,6 +160,7 @@ export const benchConsume = async (conveyor: ConveyorRuntime, raw: RawClient, si
   const runner = summarize(results.runner)
   const kv = summarize(results.runnerKv)
   const rawKv = summarize(results.rawKv)
+  const pipelinedKv = summarize(results.pipelinedKv)
   const traced = summarize(results.runnerTraced)
   const rawTraced = summarize(results.rawTraced)
   const otelContext = summarize(results.runnerTracedOtelContext)
@@ -187,6 +192,13 @@ export const benchConsume = async (conveyor: ConveyorRuntime, raw: RawClient, si
       unit: "msg/s",
       conveyor: kv,
       raw: rawKv
+    }),
+    row({
+      id: "consume-kv-pipelined",
+      figure: "consume with the KV idempotency store (runner) vs the same two writes through Conveyor's PubAck pipeline driven by plain callbacks (no Effect: what the runner's Effect path costs on this row)",
+      unit: "msg/s",
+      conveyor: kv,
+      raw: pipelinedKv
     }),
     row({
       id: "consume-traced",

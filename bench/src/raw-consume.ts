@@ -1,12 +1,15 @@
 // The raw client's side of the consume figures: what a team would write with @nats-io/jetstream,
 // @nats-io/kv and the OpenTelemetry SDK directly, doing the same work as the runner's rows.
+import { JsPublishError, type PubAckPipeline } from "@conveyor/nats"
 import type { JsMsg } from "@nats-io/jetstream"
+import { headers } from "@nats-io/transport-node"
 import type { KV } from "@nats-io/kv"
 import { ROOT_CONTEXT, SpanKind, type TextMapGetter, type Tracer } from "@opentelemetry/api"
 import { W3CTraceContextPropagator } from "@opentelemetry/core"
 import { elapsed, type RawClient } from "./harness.js"
 
 const decoder = new TextDecoder()
+const utf8 = new TextEncoder()
 
 /** Drains `count` messages through a synchronous `handle` that acks each one. */
 const rawLoop = async (raw: RawClient, stream: string, durable: string, count: number, batch: number, handle: (m: JsMsg) => void): Promise<number> => {
@@ -98,6 +101,39 @@ export const rawKvConsume = (raw: RawClient, kv: KV, stream: string, durable: st
     await kv.update(key, JSON.stringify({ s: "done", out: [] }), revision)
     m.ack()
   })
+
+const expectingRevision = (revision: number) => {
+  const h = headers()
+  h.set("Nats-Expected-Last-Subject-Sequence", String(revision))
+  return h
+}
+
+/**
+ * The same two writes through Conveyor's PubAck pipeline, driven by plain callbacks instead of the
+ * runner's Effect path: not what a raw client offers, but the bound for what the runner could
+ * reach with these writes (the row comparing the two says what the Effect path costs).
+ */
+export const pipelinedKvConsume = (raw: RawClient, writes: PubAckPipeline, bucket: string, stream: string, durable: string, count: number, concurrency: number): Promise<number> =>
+  drainConcurrently(
+    raw,
+    stream,
+    durable,
+    count,
+    concurrency,
+    (m) =>
+      new Promise<void>((resolve, reject) => {
+        const subject = `$KV.${bucket}.piped.${durable}.${m.seq}`
+        writes.publish(subject, utf8.encode(JSON.stringify({ s: "pending", until: Date.now() + 30_000 })), expectingRevision(0), (claim) => {
+          if (claim instanceof JsPublishError) return reject(claim)
+          JSON.parse(decoder.decode(m.data))
+          writes.publish(subject, utf8.encode(JSON.stringify({ s: "done", out: [] })), expectingRevision(claim.seq), (record) => {
+            if (record instanceof JsPublishError) return reject(record)
+            m.ack()
+            resolve()
+          })
+        })
+      })
+  )
 
 const w3c = new W3CTraceContextPropagator()
 const natsHeaders: TextMapGetter<JsMsg> = {

@@ -11,6 +11,7 @@ const expectedRows = [
   "consume-runner",
   "consume-kv",
   "consume-kv-same-work",
+  "consume-kv-pipelined",
   "consume-traced",
   "consume-traced-same-work",
   "consume-traced-otel-context",
