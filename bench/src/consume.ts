@@ -4,14 +4,13 @@ import { defaultTelemetryConfig, layerTracing } from "@conveyor/telemetry"
 import type { ConsumerSpec } from "@conveyor/topology"
 import { AckPolicy, DeliverPolicy } from "@nats-io/jetstream"
 import { Kvm } from "@nats-io/kv"
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http"
 import { resourceFromAttributes } from "@opentelemetry/resources"
-import { BasicTracerProvider, BatchSpanProcessor } from "@opentelemetry/sdk-trace-base"
+import { BasicTracerProvider } from "@opentelemetry/sdk-trace-base"
 import { Deferred, Effect, Exit, Schema } from "effect"
 import { type ConveyorRuntime, elapsed, jsonPayload, rawFill, type RawClient, runEffect } from "./harness.js"
 import { pipelinedKvConsume, rawConfirmedConsume, rawConsume, rawKvConsume, rawTracedConsume } from "./raw-consume.js"
 import { row, type Row } from "./report.js"
-import type { OtlpSink } from "./sink.js"
+import { batchExportTo, type OtlpSink } from "./sink.js"
 import { summarize } from "./stats.js"
 
 export interface ConsumeSettings {
@@ -109,7 +108,7 @@ export const benchConsume = async (conveyor: ConveyorRuntime, raw: RawClient, si
         case "rawTraced": {
           const provider = new BasicTracerProvider({
             resource: resourceFromAttributes({ "service.name": "bench-raw" }),
-            spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: sink.url }), traceConfig.batch)]
+            spanProcessors: [batchExportTo(sink.url)]
           })
           rate = await rawTracedConsume(raw, provider.getTracer("bench-raw"), STREAM, durable, count, s.concurrency)
           await provider.shutdown()
@@ -125,7 +124,7 @@ export const benchConsume = async (conveyor: ConveyorRuntime, raw: RawClient, si
           const tracing = layerTracing({
             config: { ...traceConfig, ...sampling, otelContext: side === "runnerTracedOtelContext" },
             serviceName: "bench",
-            spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: sink.url }), traceConfig.batch)]
+            spanProcessors: [batchExportTo(sink.url)]
           })
           const before = await sink.spans()
           rate = await runEffect(conveyor, runnerConsume(durable, count, s.concurrency, { kv: false, confirmAcks: false }).pipe(Effect.provide(tracing)))

@@ -2,13 +2,13 @@
 // are out of reach (bench/README.md, "Hot spots"). Run through profile.ts: `kvWrites`, `spanCost`.
 import { createInbox, headers, type NatsConnection, type Subscription } from "@nats-io/transport-node"
 import { ROOT_CONTEXT, SpanKind } from "@opentelemetry/api"
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http"
 import { resourceFromAttributes } from "@opentelemetry/resources"
-import { BasicTracerProvider, BatchSpanProcessor } from "@opentelemetry/sdk-trace-base"
-import { defaultTelemetryConfig } from "@conveyor/telemetry"
+import { BasicTracerProvider } from "@opentelemetry/sdk-trace-base"
 import { Kvm } from "@nats-io/kv"
 import { jetstream } from "@nats-io/jetstream"
 import { elapsed } from "./harness.js"
+import { consumerSpanAttributes } from "./raw-consume.js"
+import { batchExportTo } from "./sink.js"
 
 /**
  * KV creates a second, the least a client can do: plain publishes to `$KV.<bucket>.<key>` expecting
@@ -24,6 +24,7 @@ export const kvWriteRate = async (nc: NatsConnection, count: number, window = 25
   const value = new TextEncoder().encode(JSON.stringify({ s: "pending", until: Date.now() }))
   let outstanding = 0
   let room: (() => void) | undefined
+  let failed = false
   let subscription: Subscription | undefined
   const t = performance.now()
   try {
@@ -32,7 +33,11 @@ export const kvWriteRate = async (nc: NatsConnection, count: number, window = 25
       subscription = nc.subscribe(`${inbox}.*`, {
         callback: (_err, m) => {
           const ack = m.json<{ error?: { description: string } }>()
-          if (ack.error) return reject(new Error(ack.error.description))
+          if (ack.error) {
+            failed = true
+            room?.()
+            return reject(new Error(ack.error.description))
+          }
           outstanding--
           room?.()
           room = undefined
@@ -40,11 +45,11 @@ export const kvWriteRate = async (nc: NatsConnection, count: number, window = 25
         }
       })
       void (async () => {
-        for (let i = 0; i < count; i++) {
+        for (let i = 0; i < count && !failed; i++) {
           nc.publish(`$KV.${bucket}.k${i}`, value, { reply: `${inbox}.${i}`, headers: mustNotExist })
           if (++outstanding >= window) await new Promise<void>((r) => (room = r))
         }
-      })()
+      })().catch(reject)
     })
     return count / elapsed(t)
   } finally {
@@ -60,7 +65,7 @@ export const kvWriteRate = async (nc: NatsConnection, count: number, window = 25
 export const otelSpanMicros = async (url: string, count: number): Promise<number> => {
   const provider = new BasicTracerProvider({
     resource: resourceFromAttributes({ "service.name": "bench-floor" }),
-    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url }), defaultTelemetryConfig.batch)]
+    spanProcessors: [batchExportTo(url)]
   })
   const tracer = provider.getTracer("bench-floor")
   const t = performance.now()
@@ -69,18 +74,15 @@ export const otelSpanMicros = async (url: string, count: number): Promise<number
       "process bench.floor.3",
       {
         kind: SpanKind.CONSUMER,
-        attributes: {
-          "messaging.system": "nats",
-          "messaging.operation.type": "process",
-          "messaging.operation.name": "process",
-          "messaging.destination.name": "bench.floor.3",
-          "messaging.message.id": `BENCH_FLOOR:${i}`,
-          "messaging.nats.stream": "BENCH_FLOOR",
-          "messaging.nats.message.stream_sequence": i,
-          "messaging.consumer.group.name": "d1",
-          "messaging.nats.message.delivery_count": 1,
-          "messaging.message.body.size": 256
-        }
+        attributes: consumerSpanAttributes({
+          subject: "bench.floor.3",
+          messageId: `BENCH_FLOOR:${i}`,
+          stream: "BENCH_FLOOR",
+          sequence: i,
+          durable: "d1",
+          deliveryCount: 1,
+          bodySize: 256
+        })
       },
       ROOT_CONTEXT
     )

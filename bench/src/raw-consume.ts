@@ -4,7 +4,7 @@ import { JsPublishError, type PubAckPipeline } from "@conveyor/nats"
 import type { JsMsg } from "@nats-io/jetstream"
 import { headers } from "@nats-io/transport-node"
 import type { KV } from "@nats-io/kv"
-import { ROOT_CONTEXT, SpanKind, type TextMapGetter, type Tracer } from "@opentelemetry/api"
+import { type Attributes, ROOT_CONTEXT, SpanKind, type TextMapGetter, type Tracer } from "@opentelemetry/api"
 import { W3CTraceContextPropagator } from "@opentelemetry/core"
 import { elapsed, type RawClient } from "./harness.js"
 
@@ -49,7 +49,7 @@ export const rawConfirmedConsume = async (raw: RawClient, stream: string, durabl
         }, reject)
         if (++seen === count) break
       }
-    })()
+    })().catch(reject)
   })
   const seconds = elapsed(t)
   messages.stop()
@@ -135,6 +135,28 @@ export const pipelinedKvConsume = (raw: RawClient, writes: PubAckPipeline, bucke
       })
   )
 
+/** The attributes the runner puts on a consumer span (messaging conventions, `@conveyor/telemetry`). */
+export const consumerSpanAttributes = (m: {
+  readonly subject: string
+  readonly messageId: string
+  readonly stream: string
+  readonly sequence: number
+  readonly durable: string
+  readonly deliveryCount: number
+  readonly bodySize: number
+}): Attributes => ({
+  "messaging.system": "nats",
+  "messaging.operation.type": "process",
+  "messaging.operation.name": "process",
+  "messaging.destination.name": m.subject,
+  "messaging.message.id": m.messageId,
+  "messaging.nats.stream": m.stream,
+  "messaging.nats.message.stream_sequence": m.sequence,
+  "messaging.consumer.group.name": m.durable,
+  "messaging.nats.message.delivery_count": m.deliveryCount,
+  "messaging.message.body.size": m.bodySize
+})
+
 const w3c = new W3CTraceContextPropagator()
 const natsHeaders: TextMapGetter<JsMsg> = {
   keys: (m) => (m.headers ? [...m.headers.keys()] : []),
@@ -153,18 +175,15 @@ export const rawTracedConsume = (raw: RawClient, tracer: Tracer, stream: string,
       `process ${m.subject}`,
       {
         kind: SpanKind.CONSUMER,
-        attributes: {
-          "messaging.system": "nats",
-          "messaging.operation.type": "process",
-          "messaging.operation.name": "process",
-          "messaging.destination.name": m.subject,
-          "messaging.message.id": m.headers?.get("Nats-Msg-Id") || `${stream}:${m.seq}`,
-          "messaging.nats.stream": stream,
-          "messaging.nats.message.stream_sequence": m.seq,
-          "messaging.consumer.group.name": durable,
-          "messaging.nats.message.delivery_count": m.info.deliveryCount,
-          "messaging.message.body.size": m.data.length
-        }
+        attributes: consumerSpanAttributes({
+          subject: m.subject,
+          messageId: m.headers?.get("Nats-Msg-Id") || `${stream}:${m.seq}`,
+          stream,
+          sequence: m.seq,
+          durable,
+          deliveryCount: m.info.deliveryCount,
+          bodySize: m.data.length
+        })
       },
       parent
     )

@@ -1,3 +1,6 @@
+import { defaultTelemetryConfig } from "@conveyor/telemetry"
+import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http"
+import { BatchSpanProcessor } from "@opentelemetry/sdk-trace-base"
 import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 
@@ -26,3 +29,6 @@ export const startOtlpSink = async (): Promise<OtlpSink> => {
     }
   }
 }
+
+/** What an app exports with by default (OTEL_BSP_*: 5 s delay, queue 2048, batches of 512), sending OTLP/HTTP JSON to `url`. */
+export const batchExportTo = (url: string): BatchSpanProcessor => new BatchSpanProcessor(new OTLPTraceExporter({ url }), defaultTelemetryConfig.batch)
