@@ -1,6 +1,7 @@
 // The raw client's side of the consume figures: what a team would write with @nats-io/jetstream,
 // @nats-io/kv and the OpenTelemetry SDK directly, doing the same work as the runner's rows.
 import { JsPublishError, type PubAckPipeline } from "@conveyor/nats"
+import { MESSAGING_SYSTEM, MessagingAttributes, OperationType } from "@conveyor/telemetry"
 import type { JsMsg } from "@nats-io/jetstream"
 import { headers } from "@nats-io/transport-node"
 import type { KV } from "@nats-io/kv"
@@ -11,20 +12,26 @@ import { elapsed, type RawClient } from "./harness.js"
 const decoder = new TextDecoder()
 const utf8 = new TextEncoder()
 
-/** Drains `count` messages through a synchronous `handle` that acks each one. */
-const rawLoop = async (raw: RawClient, stream: string, durable: string, count: number, batch: number, handle: (m: JsMsg) => void): Promise<number> => {
+/** Consumes from the durable with pulls of `batch`, runs `drain` over the messages, and answers messages a second. */
+const timedConsume = async (raw: RawClient, stream: string, durable: string, count: number, batch: number, drain: (messages: AsyncIterable<JsMsg>) => Promise<void>): Promise<number> => {
   const t = performance.now()
   const consumer = await raw.js.consumers.get(stream, durable)
   const messages = await consumer.consume({ max_messages: batch })
-  let seen = 0
-  for await (const m of messages) {
-    handle(m)
-    if (++seen === count) break
-  }
+  await drain(messages)
   const seconds = elapsed(t)
   messages.stop()
   return count / seconds
 }
+
+/** Drains `count` messages through a synchronous `handle` that acks each one. */
+const rawLoop = (raw: RawClient, stream: string, durable: string, count: number, batch: number, handle: (m: JsMsg) => void): Promise<number> =>
+  timedConsume(raw, stream, durable, count, batch, async (messages) => {
+    let seen = 0
+    for await (const m of messages) {
+      handle(m)
+      if (++seen === count) break
+    }
+  })
 
 /** Drains `count` messages: `consume()`, JSON.parse, ack. */
 export const rawConsume = (raw: RawClient, stream: string, durable: string, count: number, batch: number): Promise<number> =>
@@ -34,59 +41,61 @@ export const rawConsume = (raw: RawClient, stream: string, durable: string, coun
   })
 
 /** The same with `ackAck()`: every ack confirmed before the figure is taken. */
-export const rawConfirmedConsume = async (raw: RawClient, stream: string, durable: string, count: number, batch: number): Promise<number> => {
-  const t = performance.now()
-  const consumer = await raw.js.consumers.get(stream, durable)
-  const messages = await consumer.consume({ max_messages: batch })
-  let seen = 0
-  await new Promise<void>((resolve, reject) => {
-    let acked = 0
-    void (async () => {
-      for await (const m of messages) {
-        JSON.parse(decoder.decode(m.data))
-        m.ackAck().then(() => {
-          if (++acked === count) resolve()
-        }, reject)
-        if (++seen === count) break
-      }
-    })().catch(reject)
-  })
-  const seconds = elapsed(t)
-  messages.stop()
-  return count / seconds
-}
+export const rawConfirmedConsume = (raw: RawClient, stream: string, durable: string, count: number, batch: number): Promise<number> =>
+  timedConsume(
+    raw,
+    stream,
+    durable,
+    count,
+    batch,
+    (messages) =>
+      new Promise<void>((resolve, reject) => {
+        let seen = 0
+        let acked = 0
+        void (async () => {
+          for await (const m of messages) {
+            JSON.parse(decoder.decode(m.data))
+            m.ackAck().then(() => {
+              if (++acked === count) resolve()
+            }, reject)
+            if (++seen === count) break
+          }
+        })().catch(reject)
+      })
+  )
 
 /**
  * Drains `count` messages, `concurrency` at a time, each through `handle`, which acks it. The
  * iterator is held while all are busy, as the runner's workers hold theirs.
  */
-const drainConcurrently = async (raw: RawClient, stream: string, durable: string, count: number, concurrency: number, handle: (m: JsMsg) => Promise<void>): Promise<number> => {
-  const t = performance.now()
-  const consumer = await raw.js.consumers.get(stream, durable)
-  const messages = await consumer.consume({ max_messages: concurrency })
-  await new Promise<void>((resolve, reject) => {
-    let busy = 0
-    let done = 0
-    let free: (() => void) | undefined
-    void (async () => {
-      let seen = 0
-      for await (const m of messages) {
-        busy++
-        handle(m).then(() => {
-          busy--
-          free?.()
-          free = undefined
-          if (++done === count) resolve()
-        }, reject)
-        if (++seen === count) break
-        if (busy >= concurrency) await new Promise<void>((r) => (free = r))
-      }
-    })().catch(reject)
-  })
-  const seconds = elapsed(t)
-  messages.stop()
-  return count / seconds
-}
+const drainConcurrently = (raw: RawClient, stream: string, durable: string, count: number, concurrency: number, handle: (m: JsMsg) => Promise<void>): Promise<number> =>
+  timedConsume(
+    raw,
+    stream,
+    durable,
+    count,
+    concurrency,
+    (messages) =>
+      new Promise<void>((resolve, reject) => {
+        let busy = 0
+        let done = 0
+        let free: (() => void) | undefined
+        void (async () => {
+          let seen = 0
+          for await (const m of messages) {
+            busy++
+            handle(m).then(() => {
+              busy--
+              free?.()
+              free = undefined
+              if (++done === count) resolve()
+            }, reject)
+            if (++seen === count) break
+            if (busy >= concurrency) await new Promise<void>((r) => (free = r))
+          }
+        })().catch(reject)
+      })
+  )
 
 /**
  * The idempotency store's work with the KV API: claim the id (`kv.create`, which fails if the key
@@ -135,7 +144,7 @@ export const pipelinedKvConsume = (raw: RawClient, writes: PubAckPipeline, bucke
       })
   )
 
-/** The attributes the runner puts on a consumer span (messaging conventions, `@conveyor/telemetry`). */
+/** The attributes the runner puts on a consumer span, under the keys `@conveyor/telemetry` names. */
 export const consumerSpanAttributes = (m: {
   readonly subject: string
   readonly messageId: string
@@ -145,16 +154,16 @@ export const consumerSpanAttributes = (m: {
   readonly deliveryCount: number
   readonly bodySize: number
 }): Attributes => ({
-  "messaging.system": "nats",
-  "messaging.operation.type": "process",
-  "messaging.operation.name": "process",
-  "messaging.destination.name": m.subject,
-  "messaging.message.id": m.messageId,
-  "messaging.nats.stream": m.stream,
-  "messaging.nats.message.stream_sequence": m.sequence,
-  "messaging.consumer.group.name": m.durable,
-  "messaging.nats.message.delivery_count": m.deliveryCount,
-  "messaging.message.body.size": m.bodySize
+  [MessagingAttributes.system]: MESSAGING_SYSTEM,
+  [MessagingAttributes.operationType]: OperationType.process,
+  [MessagingAttributes.operationName]: "process",
+  [MessagingAttributes.destinationName]: m.subject,
+  [MessagingAttributes.messageId]: m.messageId,
+  [MessagingAttributes.stream]: m.stream,
+  [MessagingAttributes.streamSequence]: m.sequence,
+  [MessagingAttributes.consumerGroupName]: m.durable,
+  [MessagingAttributes.deliveryCount]: m.deliveryCount,
+  [MessagingAttributes.bodySize]: m.bodySize
 })
 
 const w3c = new W3CTraceContextPropagator()
