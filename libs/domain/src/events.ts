@@ -73,7 +73,7 @@ export const OrderCancelled = versioned("OrderCancelled", 1, {
 })
 export type OrderCancelled = typeof OrderCancelled.Type
 
-/** Published by the orchestrator when a step's timer is due; its message id is the timer id. */
+/** Published by the orchestrator when a step's timer is due; its message id is `<timerId>@<dueAt>` (`firingId`). */
 export const StepTimedOut = versioned("StepTimedOut", 1, {
   orderId: OrderId,
   step: Step,
