@@ -247,8 +247,45 @@ export const natsObjects = (): ReadonlyArray<Obj> => [
       ]
     }
   },
-  pdb("nats")
+  pdb("nats"),
+  natsNetworkPolicy()
 ]
+
+/** The namespace KEDA runs in (its install default): its operator polls NATS monitoring. */
+export const KEDA_NAMESPACE = "keda"
+
+/**
+ * Who reaches the nats pods: clients (4222) from this namespace, cluster routes (6222) and the
+ * monitoring port (8222) from the nats pods only. Monitoring has no authentication and lists
+ * every connection's subscriptions, inboxes included (/connz?subs=1): whoever reads it could aim
+ * a push consumer at an app's pull inbox. The KEDA component adds KEDA's own rule; the kubelet's
+ * probes come from the node, which NetworkPolicies do not filter.
+ */
+const natsNetworkPolicy = (): Obj => ({
+  apiVersion: "networking.k8s.io/v1",
+  kind: "NetworkPolicy",
+  metadata: { name: "nats", labels: labels("nats") },
+  spec: {
+    podSelector: selector("nats"),
+    policyTypes: ["Ingress"],
+    ingress: [
+      { from: [{ podSelector: {} }], ports: [{ protocol: "TCP", port: 4222 }] },
+      { from: [{ podSelector: selector("nats") }], ports: [{ protocol: "TCP", port: 6222 }, { protocol: "TCP", port: 8222 }] }
+    ]
+  }
+})
+
+/** With KEDA: its namespace may read NATS monitoring (the nats-jetstream scaler polls /jsz). */
+export const kedaMonitoringPolicy = (): Obj => ({
+  apiVersion: "networking.k8s.io/v1",
+  kind: "NetworkPolicy",
+  metadata: { name: "nats-monitoring-keda", labels: labels("nats") },
+  spec: {
+    podSelector: selector("nats"),
+    policyTypes: ["Ingress"],
+    ingress: [{ from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": KEDA_NAMESPACE } } }], ports: [{ protocol: "TCP", port: 8222 }] }]
+  }
+})
 
 /** KEDA: scale each consumer on its durable's pending messages, read from NATS monitoring. */
 export const scaledObjects = (): ReadonlyArray<Obj> =>

@@ -54,7 +54,11 @@ describe("docker-compose.yml", () => {
     expect(version, nats.image).not.toBeNull()
     const [major, minor, patch] = version!.slice(1).map(Number) as [number, number, number]
     expect(major * 1e6 + minor * 1e3 + patch).toBeGreaterThanOrEqual(2_010_023)
-    expect(nats.ports).toEqual(expect.arrayContaining(["4222:4222", "8222:8222"]))
+    // Loopback only: the monitoring port has no authentication and the default passwords are public.
+    expect(nats.ports).toEqual(["127.0.0.1:4222:4222", "127.0.0.1:8222:8222"])
+    // SIGTERM would stop nats-server at once; SIGUSR2 is lame duck, which ends by itself.
+    expect(nats.stop_signal).toBe("SIGUSR2")
+    expect(Number.parseInt(nats.stop_grace_period, 10)).toBeGreaterThan(40)
     const data = (nats.volumes as Array<string>).find((v) => v.endsWith(":/data"))!
     expect(Object.keys(compose.volumes)).toContain(data.split(":")[0])
     const mounts = (nats.volumes as Array<string>).map((v) => v.split(":"))

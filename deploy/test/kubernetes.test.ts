@@ -24,6 +24,24 @@ describe.each(Object.entries(overlays))("overlay %s", (_, objects) => {
     for (const o of objects.filter((x) => x.kind !== "Namespace")) expect(o.metadata.namespace, `${o.kind}/${o.metadata.name}`).toBe("conveyor")
   })
 
+  it("admits to the NATS monitoring port only the nats pods, and KEDA's namespace where KEDA scales", () => {
+    const natsLabels = named(objects, "StatefulSet", "nats").spec.template.metadata.labels as Record<string, string>
+    const selects = (sel: { matchLabels?: Record<string, string> }) => Object.entries(sel.matchLabels ?? {}).every(([k, v]) => natsLabels[k] === v)
+    const policies = byKind(objects, "NetworkPolicy").filter((p) => selects(p.spec.podSelector) && p.spec.policyTypes.includes("Ingress"))
+    expect(policies.length).toBeGreaterThan(0)
+    const peersOn = (port: number) =>
+      policies.flatMap((p) => (p.spec.ingress as Array<any>).filter((r) => r.ports?.some((x: any) => x.port === port)).flatMap((r) => r.from ?? [{ anyone: true }]))
+    const monitoring = peersOn(8222)
+    const usesKeda = byKind(objects, "ScaledObject").length > 0
+    expect(monitoring).toEqual([
+      { podSelector: { matchLabels: { "app.kubernetes.io/name": "nats" } } },
+      ...(usesKeda ? [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "keda" } } }] : [])
+    ])
+    // Clients come from this namespace; every rule names its peers (no rule admits everyone).
+    expect(peersOn(4222)).toEqual([{ podSelector: {} }])
+    for (const p of policies) for (const r of p.spec.ingress) expect(r.from, p.metadata.name).toBeDefined()
+  })
+
   it("pins every image to a version, never latest", () => {
     for (const w of workloads(objects)) {
       for (const c of containers(w)) {
