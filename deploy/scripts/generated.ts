@@ -23,9 +23,9 @@ export const authConf = (): string =>
     natsUsers(),
     `${header("appAccess in @conveyor/domain")}
 NATS users with least-privilege allow lists. Passwords come from the server's environment
-(NATS_PASSWORD_<USER>), filled from the secret that also gives each app its NATS_PASSWORD.
-nats-server parses each such variable as a config value, so it must hold the password in
-double quotes ("..."): compose and the StatefulSet add them.`
+(NATS_BCRYPT_<USER>) as bcrypt hashes of the passwords the apps hold as NATS_PASSWORD.
+nats-server parses each such variable as a config value, so it must hold the hash in double
+quotes ("..."): compose and the StatefulSet add them.`
   )
 
 /** Production streams and buckets keep three copies: one node can fail (or be drained) without loss. */

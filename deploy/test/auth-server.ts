@@ -8,6 +8,7 @@ import { LocalNatsProcess } from "@conveyor/testing"
 import { Duration, Effect, Option, Redacted } from "effect"
 import { randomBytes } from "node:crypto"
 import { join } from "node:path"
+import { bcryptHash } from "../scripts/secrets.js"
 import { deployDir } from "./render.js"
 
 export const authConf = join(deployDir, "base", "nats", "auth.conf")
@@ -17,11 +18,12 @@ export const users = natsUsers()
 export const randomPasswords = (): ReadonlyMap<string, string> => new Map(users.map((u) => [u.name, randomBytes(12).toString("hex")]))
 
 /**
- * Hands nats-server the users' passwords through the variables `auth.conf` references, quoted as
- * the deployments do (nats-server parses a referenced variable as a config value).
+ * Hands nats-server the bcrypt hashes of the users' passwords through the variables `auth.conf`
+ * references, quoted as the deployments do (nats-server parses a referenced variable as a config
+ * value): the server under test holds no password, as deployed.
  */
 export const setServerPasswords = (passwords: ReadonlyMap<string, string>): void => {
-  for (const u of users) process.env[u.passwordEnv] = JSON.stringify(passwords.get(u.name)!)
+  for (const u of users) process.env[u.passwordHashEnv] = JSON.stringify(bcryptHash(passwords.get(u.name)!))
 }
 
 /** The generated file sets no listen/port/store: LocalNatsProcess's own flags apply. */

@@ -17,7 +17,7 @@ copyFileSync(join(deployDir, "base", "nats", "auth.conf"), join(dir, "auth.conf"
 const env: NodeJS.ProcessEnv = {
   ...process.env,
   POD_NAME: "nats-0",
-  ...Object.fromEntries(natsUsers().map((u) => [u.passwordEnv, '"a password"']))
+  ...Object.fromEntries(natsUsers().map((u) => [u.passwordHashEnv, '"a password"']))
 }
 const check = (file: string, environment: NodeJS.ProcessEnv = env) => {
   const run = spawnSync(process.env["NATS_SERVER_BIN"] ?? "nats-server", ["-t", "-c", file], { env: environment, encoding: "utf8" })
@@ -47,10 +47,10 @@ describe("nats-server configuration", () => {
   it("refuses to start when a user's password variable is missing", () => {
     copyFileSync(join(deployDir, "base", "nats", "nats.conf"), join(dir, "nats.conf"))
     const without = { ...env }
-    delete without["NATS_PASSWORD_GATEWAY"]
+    delete without["NATS_BCRYPT_GATEWAY"]
     const result = check(join(dir, "nats.conf"), without)
     expect(result.ok).toBe(false)
-    expect(result.out).toContain("NATS_PASSWORD_GATEWAY")
+    expect(result.out).toContain("NATS_BCRYPT_GATEWAY")
   })
 
   it.each([

@@ -2,7 +2,7 @@ import { appAccess, appNames, deadLetterSubject, idempotencyBucket, orderTopolog
 import { describe, expect, it } from "vitest"
 import { renderAuthConf } from "./conf.js"
 import { forbiddenGrants } from "./permissions.js"
-import { natsUsers, passwordEnv, PROVISIONING_USER } from "./users.js"
+import { natsUsers, passwordEnv, passwordHashEnv, PROVISIONING_USER } from "./users.js"
 
 const users = natsUsers()
 const byName = new Map(users.map((u) => [u.name, u]))
@@ -12,6 +12,7 @@ describe("generated NATS permissions", () => {
     expect(users.map((u) => u.name)).toEqual([...appNames, PROVISIONING_USER])
     expect(new Set(users.map((u) => u.passwordEnv)).size).toBe(users.length)
     expect(passwordEnv("inventory-worker")).toBe("NATS_PASSWORD_INVENTORY_WORKER")
+    expect(passwordHashEnv("inventory-worker")).toBe("NATS_BCRYPT_INVENTORY_WORKER")
   })
 
   it("never grants all of JetStream, its whole API, or every subject", () => {
@@ -108,7 +109,7 @@ describe("generated NATS permissions", () => {
   it("renders a config whose passwords are variables and whose subjects are quoted strings", () => {
     const conf = renderAuthConf(users, "header\nline two")
     expect(conf.startsWith("# header\n# line two\nauthorization {")).toBe(true)
-    expect(conf).toContain("password: $NATS_PASSWORD_GATEWAY\n")
+    expect(conf).toContain("password: $NATS_BCRYPT_GATEWAY\n")
     expect(conf).toContain('"$JS.API.INFO"')
     expect(conf).not.toMatch(/password: "/)
   })
