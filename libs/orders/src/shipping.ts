@@ -75,7 +75,7 @@ export const ShippingWorkerLive = Layer.scopedDiscard(
       consumer: consumerSpec(Durables.shipping),
       retry: config.retry,
       concurrency: config.concurrency,
-      idempotency: yield* openIdempotency,
+      idempotency: yield* openIdempotency(Durables.shipping),
       onSettled: yield* settlementRecorder(Durables.shipping)
     })
   })
