@@ -115,3 +115,19 @@ const parseReply = (subject: string, msg: Msg): PubAckOk | JsPublishError => {
   if (typeof reply.stream !== "string" || typeof reply.seq !== "number") return new JsPublishError({ subject, message: "unreadable PubAck" })
   return { stream: reply.stream, seq: reply.seq, duplicate: reply.duplicate === true }
 }
+
+const shared = new WeakMap<RawConnection, PubAckPipeline>()
+
+/**
+ * The connection's one PubAck pipeline, made on first use: every JetStream publish and KV write
+ * of Conveyor's runtime on this connection goes through it (one reply subscription, one sweeper),
+ * so none of them pays for a nats.js request.
+ */
+export const pubAckPipelineOf = (client: { readonly nc: RawConnection; readonly inboxPrefix: string }): PubAckPipeline => {
+  let pipeline = shared.get(client.nc)
+  if (pipeline === undefined) {
+    pipeline = makePubAckPipeline(client.nc, { inboxPrefix: client.inboxPrefix, timeoutMs: 10_000 })
+    shared.set(client.nc, pipeline)
+  }
+  return pipeline
+}

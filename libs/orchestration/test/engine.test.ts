@@ -21,8 +21,8 @@ const setup = async () => {
   const name = uniqueName("ctr").toLowerCase()
   const stream = name.toUpperCase()
   await conn.client.jsm.streams.add({ name: stream, subjects: [`${name}.>`] })
-  const instances = makeJsonBucket(await createBucket(conn.client, `${name}-wf`), `${name}-wf`, instanceSchema(counterWorkflow))
-  const timers = makeJsonBucket(await createBucket(conn.client, `${name}-timers`), `${name}-timers`, PendingTimer)
+  const instances = makeJsonBucket(conn.client, await createBucket(conn.client, `${name}-wf`), `${name}-wf`, instanceSchema(counterWorkflow))
+  const timers = makeJsonBucket(conn.client, await createBucket(conn.client, `${name}-timers`), `${name}-timers`, PendingTimer)
   let conflicts = 0
   const engine = (publisher = makeJetStreamPublisher(conn.client)) =>
     makeWorkflowEngine({
