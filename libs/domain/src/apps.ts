@@ -55,9 +55,9 @@ export const appAccess: { readonly [A in AppName]: AppAccess } = {
     admin: false
   },
   "shipping-worker": {
-    publish: [eventSubject("ShipmentScheduled"), ...deadLetters],
+    publish: [eventSubject("ShipmentScheduled"), eventSubject("ShipmentRecalled"), ...deadLetters],
     consumes: [{ stream: StreamNames.commands, durable: Durables.shipping }],
-    buckets: [idempotency],
+    buckets: [{ bucket: Buckets.shipments, access: "write" }, idempotency],
     admin: false
   },
   notifier: {

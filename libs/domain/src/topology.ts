@@ -18,7 +18,8 @@ export const Buckets = {
   idempotency: "idempotency",
   gatewayRequests: "gateway-requests",
   inventoryStock: "inventory-stock",
-  paymentsLedger: "payments-ledger"
+  paymentsLedger: "payments-ledger",
+  shipments: "shipments"
 } as const
 
 /**
@@ -67,6 +68,7 @@ export const orderTopology = defineTopology({
     { name: Buckets.idempotency, description: "Handled message ids per consumer", ttlMs: HOUR, history: 1 },
     { name: Buckets.gatewayRequests, description: "Idempotency-Key -> order id", ttlMs: DAY, history: 1 },
     { name: Buckets.inventoryStock, description: "Stock levels and reservations per order", history: 1 },
-    { name: Buckets.paymentsLedger, description: "Captures and refunds per order", history: 1 }
+    { name: Buckets.paymentsLedger, description: "Captures and refunds per order", history: 1 },
+    { name: Buckets.shipments, description: "Shipments scheduled and recalled per order", history: 1 }
   ]
 })

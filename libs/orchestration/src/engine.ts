@@ -1,9 +1,9 @@
 import { encodeMessage, type EncodeError, type OutgoingMessage, type Publisher, type PublishError } from "@conveyor/messaging"
 import {
-  alreadyApplied, type IllegalTransition, type Instance, markPublished, mustPersist, type PendingTimer, step, type TaggedState,
+  alreadyApplied, firingId, type IllegalTransition, type Instance, markPublished, mustPersist, type PendingTimer, step, type TaggedState,
   type TypedMessage, type WorkflowDefinition
 } from "@conveyor/workflow"
-import { Effect, Either } from "effect"
+import { Effect, Either, Option } from "effect"
 import { type CorruptEntry, type KvUnavailable, TooManyConflicts } from "./errors.js"
 import type { JsonBucket, Versioned } from "./json-bucket.js"
 import { type TimerBucket, timerKey } from "./timers.js"
@@ -36,7 +36,7 @@ export type EngineResult<S, C> =
 export interface WorkflowEngine<S, E, C> {
   /** Applies one event, identified by its message id, to its instance; see libs/workflow README for the protocol. */
   readonly handle: (event: E, messageId: string) => Effect.Effect<EngineResult<S, C>, EngineError>
-  /** The firing event of a due timer as a message with id `timerId`. */
+  /** The firing event of a due timer as a message with id `firingId(timer)`. */
   readonly timerMessage: (timer: PendingTimer) => Effect.Effect<OutgoingMessage, EncodeError>
   readonly read: (workflowId: string) => Effect.Effect<Versioned<Instance<S, C>> | undefined, KvUnavailable | CorruptEntry>
 }
@@ -46,8 +46,8 @@ export interface WorkflowEngine<S, E, C> {
  * pure `step`, write with compare-and-set (a lost race re-reads and re-applies, so no update is
  * lost), then publish the transition's messages under their deterministic ids. The outbox is
  * cleared by the next transition's write rather than by a write of its own. Timers set by the
- * transition are stored before the instance (an orphan from a lost race only fires as a stale,
- * ignored event); cleared ones are deleted after it.
+ * transition are stored before the instance (an orphan from a lost race or a crash only fires as a
+ * stale, ignored event); cleared ones are deleted after it.
  */
 export const makeWorkflowEngine = <S extends TaggedState, E extends TypedMessage, C extends TypedMessage>(
   options: WorkflowEngineOptions<S, E, C>
@@ -72,6 +72,11 @@ export const makeWorkflowEngine = <S extends TaggedState, E extends TypedMessage
     const attempt = (conflicts: number): Effect.Effect<EngineResult<S, C>, EngineError> =>
       Effect.gen(function* () {
         const current = yield* instances.get(key)
+        // Timers are stored before their instance: a crash in between leaves a timer whose
+        // transition never happened. The redelivered event arms it again; this firing is stale.
+        if (current === undefined && Option.isSome(definition.timerOf(event))) {
+          return { _tag: "Ignored", reason: "timer of an instance that was never stored", conflicts } as const
+        }
         if (current !== undefined && alreadyApplied(current.value, messageId)) {
           yield* publishOutbox(current.value.outbox)
           return { _tag: "Redelivered", instance: current.value, conflicts } as const
@@ -121,7 +126,7 @@ export const makeWorkflowEngine = <S extends TaggedState, E extends TypedMessage
     handle,
     timerMessage: (timer) => {
       const event = definition.timerEvent(timer)
-      return encodeMessage(definition.event, options.subjectOf(event), event, { msgId: timer.timerId })
+      return encodeMessage(definition.event, options.subjectOf(event), event, { msgId: firingId(timer) })
     },
     read: (workflowId) => instances.get(keyOf(workflowId))
   }

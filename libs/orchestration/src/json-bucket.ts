@@ -22,7 +22,8 @@ export interface JsonBucket<A> {
   readonly update: (key: string, value: A, revision: number) => Effect.Effect<number, KvUnavailable | RevisionConflict>
   /** Unconditional write, for values only one writer produces (e.g. a timer under its unique id). */
   readonly put: (key: string, value: A) => Effect.Effect<number, KvUnavailable>
-  readonly remove: (key: string) => Effect.Effect<void, KvUnavailable>
+  /** With `revision`, only if the key is still at it: a value written since stays. */
+  readonly remove: (key: string, revision?: number) => Effect.Effect<void, KvUnavailable>
   /**
    * Read, decide, write with compare-and-set; on a lost race, read and decide again. `decide`
    * returns the value to store (or undefined to leave the key alone) and a result.
@@ -94,7 +95,13 @@ export const makeJsonBucket = <A>(client: NatsClient, kv: KV, name: string, sche
     create,
     update,
     put: (key, value) => Effect.suspend(() => writes.put(key, utf8.encode(encode(value)))).pipe(Effect.mapError(unavailable(key))),
-    remove: (key) => writes.remove(key).pipe(Effect.asVoid, Effect.mapError(unavailable(key))),
+    // At `revision` only: a lost race means the key was written again since (e.g. a timer re-armed), which stays.
+    remove: (key, revision) =>
+      writes.remove(key, revision).pipe(
+        Effect.asVoid,
+        Effect.catchIf(isWrongLastSequence, () => Effect.void),
+        Effect.mapError(unavailable(key))
+      ),
     modify
   }
 }

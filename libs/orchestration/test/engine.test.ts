@@ -1,12 +1,12 @@
 import { PublishFailed } from "@conveyor/messaging"
 import { makeJetStreamPublisher } from "@conveyor/nats"
 import { uniqueName, useNatsServer } from "@conveyor/testing/vitest"
-import { instanceSchema, PendingTimer } from "@conveyor/workflow"
-import { Effect, Exit } from "effect"
+import { firingId, instanceSchema, PendingTimer } from "@conveyor/workflow"
+import { Effect, Exit, Scope } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { makeJsonBucket, makeWorkflowEngine, timerKey } from "../src/index.js"
+import { KvUnavailable, makeJsonBucket, makeWorkflowEngine, runTimerScheduler, timerKey } from "../src/index.js"
 import { counterWorkflow } from "./counter-workflow.js"
-import { createBucket, openClient } from "./support.js"
+import { createBucket, eventually, openClient } from "./support.js"
 
 const server = useNatsServer()
 let conn: Awaited<ReturnType<typeof openClient>>
@@ -103,5 +103,43 @@ describe("workflow engine on KV", () => {
     await run(engine.handle(counterWorkflow.timerEvent(timer!), timer!.timerId))
     expect((await run(t.instances.get("o3")))!.value.terminal).toBe(true)
     expect(await run(t.timers.get(timerKey(timer!.timerId)))).toBeUndefined()
+  })
+
+  it("a crash between storing a timer and its instance: the orphan firing is ignored, and the re-armed timer fires", async () => {
+    const t = await setup()
+    const publisher = makeJetStreamPublisher(conn.client)
+    // The orchestrator dies after the timer is stored and before the instance is: the write never lands.
+    const crashing = makeWorkflowEngine({
+      definition: counterWorkflow, timers: t.timers, publisher, subjectOf: (m) => `${t.stream.toLowerCase()}.${m.type.toLowerCase()}`,
+      instances: { ...t.instances, create: (key) => Effect.fail(new KvUnavailable({ bucket: "wf", key, reason: "killed" })) }
+    })
+    const start = { type: "Start" as const, id: "o5", timeoutMs: 200 }
+    expect(Exit.isFailure(await Effect.runPromiseExit(crashing.handle(start, "start-o5")))).toBe(true)
+
+    const engine = t.engine(publisher)
+    const fired: Array<PendingTimer> = []
+    const scope = await Effect.runPromise(Scope.make())
+    try {
+      await Effect.runPromise(Scope.extend(runTimerScheduler({
+        timers: t.timers, pollMs: 20,
+        fire: (timer) => Effect.flatMap(engine.timerMessage(timer), (m) => publisher.publish(m)).pipe(Effect.tap(() => void fired.push(timer)))
+      }), scope))
+      await eventually(() => fired.length === 1, 10_000, "the orphan timer to fire")
+      // Its instance does not exist: a stale firing, acked and ignored, never an illegal transition.
+      const orphan = await run(engine.handle(counterWorkflow.timerEvent(fired[0]!), firingId(fired[0]!)))
+      expect(orphan).toMatchObject({ _tag: "Ignored", reason: "timer of an instance that was never stored" })
+      await eventually(async () => (await run(t.timers.get(timerKey(fired[0]!.timerId)))) === undefined, 5_000, "the fired timer's deletion")
+
+      // The redelivered Start creates the instance and arms the same timer id again, due later.
+      expect((await run(engine.handle(start, "start-o5")))._tag).toBe("Advanced")
+      await eventually(() => fired.length === 2, 10_000, "the re-armed timer to fire")
+      expect(fired[1]!.timerId).toBe(fired[0]!.timerId)
+      // Both firings are stored: the second is not dropped as a duplicate of the first.
+      expect((await conn.client.jsm.streams.info(t.stream)).state.messages).toBe(2)
+      await run(engine.handle(counterWorkflow.timerEvent(fired[1]!), firingId(fired[1]!)))
+      expect((await run(t.instances.get("o5")))!.value).toMatchObject({ terminal: true, state: { n: -1 } })
+    } finally {
+      await Effect.runPromise(Scope.close(scope, Exit.void))
+    }
   })
 })
