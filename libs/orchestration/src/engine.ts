@@ -48,9 +48,9 @@ export interface WorkflowEngine<S, E, C> {
  * The workflow runtime over two KV buckets. Per event: read the instance and its revision, run the
  * pure `step`, write with compare-and-set (a lost race re-reads and re-applies, so no update is
  * lost), then publish the transition's messages under their deterministic ids. The outbox is
- * cleared by the next transition's write rather than by a write of its own. Timers set by the
- * transition are stored before the instance (an orphan from a lost race or a crash only fires as a
- * stale, ignored event); cleared ones are deleted after it.
+ * cleared by the next write rather than by a write of its own, except a finished instance's, which
+ * has no next transition. Timers set by the transition are stored before the instance (an orphan
+ * from a lost race or a crash only fires as a stale, ignored event); cleared ones are deleted after it.
  */
 export const makeWorkflowEngine = <S extends TaggedState, E extends TypedMessage, C extends TypedMessage>(
   options: WorkflowEngineOptions<S, E, C>
@@ -69,6 +69,13 @@ export const makeWorkflowEngine = <S extends TaggedState, E extends TypedMessage
           Effect.flatMap((messages) => publisher.publishAll(messages, { maxInFlight: 32 })),
           Effect.asVoid
         )
+
+  /**
+   * Drops a published outbox from the stored instance (compare-and-set). Best effort: a lost race
+   * or an outage leaves it to the next write, and a repeat publish is de-duplicated meanwhile.
+   */
+  const clearOutbox = (key: string, instance: Instance<S, C>, revision: number) =>
+    instance.outbox.length === 0 ? Effect.void : Effect.ignore(instances.update(key, { ...instance, outbox: [] }, revision))
 
   const handle = (event: E, messageId: string): Effect.Effect<EngineResult<S, C>, EngineError> => {
     const workflowId = definition.workflowIdOf(event)
@@ -91,6 +98,7 @@ export const makeWorkflowEngine = <S extends TaggedState, E extends TypedMessage
             return yield* attempt(conflicts)
           }
           yield* publishOutbox(current.value.outbox)
+          yield* clearOutbox(key, current.value, current.revision)
           return { _tag: "Redelivered", instance: current.value, conflicts } as const
         }
         // The outbox still holds the previous transition's messages: they were published before
@@ -109,7 +117,9 @@ export const makeWorkflowEngine = <S extends TaggedState, E extends TypedMessage
         })
         if (Either.isLeft(applied)) return yield* applied.left
         const result = applied.right
-        if (!mustPersist(result)) {
+        // An ignored event still writes when it published a leftover outbox, so the outbox is not
+        // published again by every later event (a finished instance gets only late ones).
+        if (!mustPersist(result) && leftover.length === 0) {
           return { _tag: "Ignored", reason: result._tag === "Ignored" ? result.reason : "", conflicts } as const
         }
         if (result._tag === "Advanced") {
@@ -137,6 +147,12 @@ export const makeWorkflowEngine = <S extends TaggedState, E extends TypedMessage
         // and the redelivered event (or the instance's next event) publishes them.
         yield* Effect.all([clearTimers, publishOutbox(result.commands)], { concurrency: 2, discard: true })
         mine.published = true
+        // No next transition will clear a finished instance's outbox: clear it now that it is published
+        // (a new revision, so the cached one goes: a late event re-reads).
+        if (result.instance.terminal) {
+          recent.drop(key)
+          yield* clearOutbox(key, result.instance, written.right)
+        }
         return { _tag: "Advanced", instance: result.instance, conflicts } as const
       })
     return attempt(0)

@@ -171,4 +171,32 @@ describe("workflow engine on KV", () => {
       await Effect.runPromise(Scope.close(scope, Exit.void))
     }
   })
+
+  it("a finished instance's outbox is cleared once published: a late event publishes nothing again", async () => {
+    const t = await setup()
+    // A short duplicate window, so a re-publish would be stored again (as past the 2 min default).
+    await conn.client.jsm.streams.update(t.stream, { duplicate_window: 100_000_000 })
+    const engine = t.engine()
+    await run(engine.handle({ type: "Start", id: "o6" }, "s"))
+    expect((await run(engine.handle({ type: "Stop", id: "o6" }, "stop")))._tag).toBe("Advanced")
+    const finished = (await run(t.instances.get("o6")))!.value
+    expect(finished).toMatchObject({ terminal: true, outbox: [] })
+    expect((await conn.client.jsm.streams.info(t.stream)).state.messages).toBe(1)
+    await new Promise((r) => setTimeout(r, 300))
+    // A late event and a redelivery of the last one, past the duplicate window.
+    expect((await run(engine.handle({ type: "Start", id: "o6" }, "late")))._tag).toBe("Ignored")
+    expect((await run(engine.handle({ type: "Stop", id: "o6" }, "stop")))._tag).toBe("Redelivered")
+    expect((await conn.client.jsm.streams.info(t.stream)).state.messages).toBe(1)
+
+    // Killed between publishing and clearing: the outbox is left over. The next late event
+    // publishes it once more (it may never have gone out) and clears it; the ones after publish nothing.
+    const stored = (await run(t.instances.get("o6")))!
+    await run(t.instances.update("o6", { ...stored.value, outbox: [{ id: "o6:2:0", message: { type: "Note", id: "o6", n: 0 } }] }, stored.revision))
+    await run(engine.handle({ type: "Start", id: "o6" }, "late-2"))
+    expect((await run(t.instances.get("o6")))!.value.outbox).toEqual([])
+    const afterLeftover = (await conn.client.jsm.streams.info(t.stream)).state.messages
+    await new Promise((r) => setTimeout(r, 300))
+    await run(engine.handle({ type: "Start", id: "o6" }, "late-3"))
+    expect((await conn.client.jsm.streams.info(t.stream)).state.messages).toBe(afterLeftover)
+  })
 })

@@ -5,24 +5,28 @@ import { connect, type NatsConnection } from "@nats-io/transport-node"
 import { useNatsServer } from "@conveyor/testing/vitest"
 import { Layer } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import {
-  GatewayRoutesLive, InventoryWorkerLive, ledgerKey, OrchestratorLive, PaymentsWorkerLive, shipmentKey, ShippingWorkerLive, skuKey
-} from "../src/index.js"
+import { GatewayRoutesLive, InventoryWorkerLive, ledgerKey, OrchestratorLive, PaymentsWorkerLive, shipmentKey, skuKey } from "../src/index.js"
+import { type AppProcess, startAppProcess } from "../src/processes.js"
 import { eventually, getOrder, order, postOrder, startStack, terminal } from "./support.js"
 
-// The shipping worker is down while the ship step uses up its attempts; it comes back later and
-// finds those abandoned ScheduleShipment attempts still queued.
+// The shipping worker (its own process) is SIGKILLed and stays down while the ship step uses up its
+// attempts; it comes back later and finds those abandoned ScheduleShipment attempts still queued.
 const server = useNatsServer()
 let stack: Awaited<ReturnType<typeof startStack>>
-let shipping: Awaited<ReturnType<typeof startStack>> | undefined
+let shipping: AppProcess | undefined
 let nc: NatsConnection
+const startShipping = async () => {
+  shipping = await startAppProcess("shipping-worker", { NATS_URL: server.url })
+  await shipping.waitReady(90_000)
+}
 beforeAll(async () => {
   stack = await startStack(server.url, { ORDER_STEP_TIMEOUT_MS: "1500", ORDER_MAX_ATTEMPTS: "2", TIMER_POLL_MS: "50", INVENTORY_DEFAULT_STOCK: "10" },
     Layer.mergeAll(OrchestratorLive, InventoryWorkerLive, PaymentsWorkerLive), GatewayRoutesLive)
   nc = await connect({ servers: server.url })
-})
+  await startShipping()
+}, 120_000)
 afterAll(async () => {
-  await shipping?.close()
+  await shipping?.stop("SIGKILL")
   await stack?.close()
   await nc?.close()
 })
@@ -52,7 +56,11 @@ const shippingDrained = async () => {
 }
 
 describe("a step abandoned while its worker is down", () => {
-  it("ships nothing for the cancelled order: the late attempts are recalled, a later one is refused", { timeout: 90_000 }, async () => {
+  it("ships nothing for the cancelled order: the late attempts are recalled, a later one is refused", { timeout: 150_000 }, async () => {
+    await postOrder(stack.base, order("shipped-1", "c-2", [{ sku: "t-2", quantity: 1, unitPriceCents: 100 }]))
+    expect(await terminal(stack.base, "shipped-1", 30_000)).toMatchObject({ status: "completed" })
+    await shipping!.stop("SIGKILL")
+
     await postOrder(stack.base, order("stuck-1", "c-1", [{ sku: "t-1", quantity: 4, unitPriceCents: 250 }]))
     // The ship step was re-sent once (attempt 2), then given up.
     await eventually(async () => {
@@ -60,7 +68,7 @@ describe("a step abandoned while its worker is down", () => {
       return view.history?.some((h: any) => h.from === "SchedulingShipment" && h.to !== "SchedulingShipment")
     }, 30_000, "the ship step to be given up")
 
-    shipping = await startStack(server.url, {}, ShippingWorkerLive)
+    await startShipping()
     const done = await terminal(stack.base, "stuck-1", 30_000)
     expect(done).toMatchObject({ status: "cancelled", compensations: ["recall", "refund", "release"] })
     expect(done.reason).toMatch(/no answer to ScheduleShipment after 2 attempts/)
@@ -78,6 +86,7 @@ describe("a step abandoned while its worker is down", () => {
     expect(events).toContain("ShipmentRecalled")
     expect(events.lastIndexOf("ShipmentScheduled")).toBeLessThan(events.indexOf("ShipmentRecalled"))
     expect(await readJson(Buckets.shipments, shipmentKey("stuck-1"))).toMatchObject({ status: "recalled" })
+    expect(await readJson(Buckets.shipments, shipmentKey("shipped-1"))).toMatchObject({ status: "scheduled" })
     expect(await readJson(Buckets.paymentsLedger, ledgerKey("stuck-1"))).toMatchObject({ status: "refunded", capturedCents: 1000, refundedCents: 1000 })
     expect(await readJson(Buckets.inventoryStock, skuKey("t-1"))).toMatchObject({ available: 10, held: {} })
 
