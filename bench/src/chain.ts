@@ -102,6 +102,8 @@ const closedLoop = async (raw: RawClient, target: Target, orders: number, inFlig
         waiting.set(orderId, resolve)
         timer = setTimeout(() => reject(new Error(`order ${orderId} did not finish in 60 s`)), 60_000)
       })
+      // Handled here even while the POST is still waiting: a timeout must fail the run, not crash it.
+      finished.catch(() => undefined)
       const start = performance.now()
       const response = await fetch(`${target.base}/orders`, {
         method: "POST",

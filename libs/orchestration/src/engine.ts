@@ -115,6 +115,12 @@ export const makeWorkflowEngine = <S extends TaggedState, E extends TypedMessage
           causationId: messageId,
           ...(span._tag === "Some" ? { traceId: span.value.traceId } : {})
         })
+        // Only a write checks the cached revision: a decision that writes nothing (illegal, ignored)
+        // is made again on the stored instance, which another orchestrator may have advanced.
+        if (cached !== undefined && (Either.isLeft(applied) || (!mustPersist(applied.right) && leftover.length === 0))) {
+          recent.drop(key)
+          return yield* attempt(conflicts)
+        }
         if (Either.isLeft(applied)) return yield* applied.left
         const result = applied.right
         // An ignored event still writes when it published a leftover outbox, so the outbox is not

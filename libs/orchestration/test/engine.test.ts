@@ -5,7 +5,7 @@ import { firingId, instanceSchema, PendingTimer } from "@conveyor/workflow"
 import { Effect, Exit, Scope } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { KvUnavailable, makeJsonBucket, makeWorkflowEngine, runTimerScheduler, timerKey } from "../src/index.js"
-import { counterWorkflow } from "./counter-workflow.js"
+import { counterWorkflow, gateWorkflow } from "./counter-workflow.js"
 import { createBucket, eventually, openClient } from "./support.js"
 
 const server = useNatsServer()
@@ -86,6 +86,21 @@ describe("workflow engine on KV", () => {
     expect((await run(a.handle({ type: "Inc", id: "c1" }, "a-3")))._tag).toBe("Redelivered")
     expect(reads).toBe(3)
     expect((await conn.client.jsm.streams.info(t.stream)).state.messages).toBe(5)
+  })
+
+  it("a decision that writes nothing is made on the stored instance, not on a cached one another orchestrator has advanced", async () => {
+    const t = await setup()
+    const name = uniqueName("gate").toLowerCase()
+    const instances = makeJsonBucket(conn.client, await createBucket(conn.client, `${name}-wf`), `${name}-wf`, instanceSchema(gateWorkflow))
+    const options = { definition: gateWorkflow, instances, timers: t.timers, publisher: makeJetStreamPublisher(conn.client), subjectOf: () => `${t.stream.toLowerCase()}.x` }
+    const [a, b] = [makeWorkflowEngine(options), makeWorkflowEngine(options)]
+    await run(a.handle({ type: "Create", id: "g1" }, "create"))
+    // b opens the gate; a still holds the instance it created (closed) in its cache.
+    await run(b.handle({ type: "Open", id: "g1" }, "open"))
+    // Passing a closed gate is illegal: judged on a's stale copy, the event would be dead-lettered.
+    const passed = await run(a.handle({ type: "Pass", id: "g1" }, "pass"))
+    expect(passed._tag).toBe("Advanced")
+    expect((await run(instances.get("g1")))!.value.state._tag).toBe("Passed")
   })
 
   it("a redelivered event is recognised and only re-publishes; an illegal one fails with the reason", async () => {
