@@ -1,6 +1,7 @@
 // Installs what the demo and the tests need on a fresh machine, then gets out of the way:
 // Node dependencies (npm ci when node_modules is missing or older than the lock file) and a
-// nats-server binary (apt-get when running as root on Debian/Ubuntu, else a clear message).
+// nats-server binary (apt-get when running as root on Debian/Ubuntu, else a clear message); with
+// `--redis` (the bench and its test, which compare with BullMQ) also redis-server.
 import { execFileSync, spawnSync } from "node:child_process"
 import { existsSync, statSync } from "node:fs"
 import { dirname, join } from "node:path"
@@ -46,3 +47,20 @@ if (needsServer && !has(binary)) {
 if (needsServer && has(binary)) {
   console.error(`[setup] ${execFileSync(binary, ["--version"]).toString().trim()}`)
 }
+
+/** redis-server for the bench's BullMQ chain: apt-get as root on Debian/Ubuntu, else a clear message. */
+const ensureRedisServer = () => {
+  const binary = process.env.REDIS_SERVER_BIN ?? "redis-server"
+  if (!has(binary)) {
+    if (process.getuid?.() === 0 && has("apt-get", ["--version"])) {
+      console.error("[setup] installing redis-server with apt-get (the bench compares with BullMQ on Redis)...")
+      run("apt-get", ["update", "-qq"])
+      run("apt-get", ["install", "-y", "-qq", "redis-server"])
+    } else {
+      console.error("redis-server is not installed (the bench compares with BullMQ on Redis): `sudo apt-get install -y redis-server`, or set REDIS_SERVER_BIN.")
+      process.exit(1)
+    }
+  }
+  console.error(`[setup] ${execFileSync(binary, ["--version"]).toString().trim()}`)
+}
+if (process.argv.includes("--redis")) ensureRedisServer()

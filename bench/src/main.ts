@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [--runs N] [--backlog N] [--only publish,consume,workflow,rss] [--json file]`
+// `npm run bench [-- --quick] [--runs N] [--backlog N] [--only publish,consume,workflow,chain,rss] [--orders N] [--in-flight N] [--no-processes] [--json file]`
 import { writeFileSync } from "node:fs"
 import { parseArgs } from "node:util"
 import { formatTable } from "./report.js"
@@ -10,6 +10,9 @@ const { values } = parseArgs({
     runs: { type: "string" },
     messages: { type: "string" },
     backlog: { type: "string" },
+    orders: { type: "string" },
+    "in-flight": { type: "string" },
+    "no-processes": { type: "boolean", default: false },
     only: { type: "string" },
     json: { type: "string" }
   }
@@ -24,6 +27,9 @@ const settings = {
   publishMessages: int(values.messages, base.publishMessages),
   consumeMessages: int(values.messages, base.consumeMessages),
   backlog: int(values.backlog, base.backlog),
+  chainOrders: int(values.orders, base.chainOrders),
+  chainInFlight: int(values["in-flight"], base.chainInFlight),
+  chainProcesses: base.chainProcesses && values["no-processes"] !== true,
   sections
 }
 

@@ -1,13 +1,15 @@
 import { LocalNatsProcess } from "@conveyor/testing"
+import { benchChain } from "./chain.js"
 import { benchConsume } from "./consume.js"
 import { conveyorRuntime, rawClient } from "./harness.js"
 import { benchPublish } from "./publish.js"
+import { startRedis } from "./redis.js"
 import type { Report, Row } from "./report.js"
 import { benchRss } from "./rss.js"
 import { startOtlpSink } from "./sink.js"
 import { benchWorkflow } from "./workflow.js"
 
-export const SECTIONS = ["publish", "consume", "workflow", "rss"] as const
+export const SECTIONS = ["publish", "consume", "workflow", "chain", "rss"] as const
 export type Section = (typeof SECTIONS)[number]
 
 export interface BenchSettings {
@@ -23,6 +25,11 @@ export interface BenchSettings {
   readonly workflowSeconds: number
   readonly stepSeconds: number
   readonly maxRate: number
+  /** Orders per run of the chain section (Conveyor against BullMQ), and how many in flight. */
+  readonly chainOrders: number
+  readonly chainInFlight: number
+  /** The chain section also runs the apps as separate processes (slow to start: off in --quick). */
+  readonly chainProcesses: boolean
 }
 
 export const defaultSettings = (quick: boolean): BenchSettings =>
@@ -39,7 +46,10 @@ export const defaultSettings = (quick: boolean): BenchSettings =>
         workflowRate: 10,
         workflowSeconds: 2,
         stepSeconds: 2,
-        maxRate: 20
+        maxRate: 20,
+        chainOrders: 100,
+        chainInFlight: 16,
+        chainProcesses: false
       }
     : {
         quick,
@@ -55,7 +65,10 @@ export const defaultSettings = (quick: boolean): BenchSettings =>
         workflowRate: 20,
         workflowSeconds: 10,
         stepSeconds: 5,
-        maxRate: 1280
+        maxRate: 1280,
+        chainOrders: 3_000,
+        chainInFlight: 64,
+        chainProcesses: true
       }
 
 const log = (line: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`)
@@ -81,6 +94,16 @@ export const runBench = async (s: BenchSettings, command: string): Promise<Repor
     if (s.sections.includes("workflow")) {
       log("order workflow latency and highest held rate")
       rows.push(...(await benchWorkflow(server.url, rawDefault, { rate: s.workflowRate, seconds: s.workflowSeconds, stepSeconds: s.stepSeconds, maxRate: s.maxRate, runs: s.runs })))
+    }
+    if (s.sections.includes("chain")) {
+      log("order workflow against a BullMQ chain, closed loop")
+      const redis = await startRedis()
+      try {
+        rows.push(...(await benchChain(server.url, server.monitorPort, server.pid, rawDefault, redis,
+          { orders: s.chainOrders, inFlight: s.chainInFlight, runs: s.runs, processes: s.chainProcesses }, log)))
+      } finally {
+        await redis.stop()
+      }
     }
     if (s.sections.includes("rss")) {
       log(`peak RSS while a ${s.backlog}-message backlog drains`)

@@ -20,6 +20,12 @@ const expectedRows = [
   "workflow-p50",
   "workflow-p99",
   "workflow-max-rate",
+  "chain-throughput",
+  "chain-p50",
+  "chain-p99",
+  "chain-cpu",
+  "chain-broker-ops",
+  "chain-raw-floor",
   "rss-backlog",
   "rss-backlog-rate"
 ]
@@ -34,7 +40,9 @@ describe("bench --quick, end to end with tiny counts", () => {
       workflowRate: 4,
       workflowSeconds: 1,
       stepSeconds: 1,
-      maxRate: 8
+      maxRate: 8,
+      chainOrders: 20,
+      chainInFlight: 4
     }
     const report = await runBench(settings, "vitest")
     expect(report.rows.map((r) => r.id)).toEqual(expectedRows)
@@ -47,7 +55,7 @@ describe("bench --quick, end to end with tiny counts", () => {
       expect(r.ratio, r.id).toBeGreaterThan(0)
     }
     const targets = report.rows.filter((r) => r.target !== undefined).map((r) => r.id)
-    expect(targets).toEqual(["publish-256", "publish-4096", "consume-runner", "consume-kv", "consume-traced", "rss-backlog"])
+    expect(targets).toEqual(["publish-256", "publish-4096", "consume-runner", "consume-kv", "consume-traced", "workflow-p50", "chain-throughput", "chain-p50", "rss-backlog"])
     const table = formatTable(report)
     expect(table.split("\n")).toHaveLength(2 + expectedRows.length)
   }, 240_000)

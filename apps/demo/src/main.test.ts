@@ -28,6 +28,7 @@ describe("demo", () => {
     expect(count("de-duplicated")).toBe(4)
     expect(count("not finished")).toBe(0)
     expect(stdout).toMatch(/\| latency p99\s+\|\s+\d+ ms \|/)
+    expect(stdout).toMatch(/\| CPU per order\s+\|\s+\d+\.\d ms \|/)
     expect(stdout).toMatch(/\| trace id\s+\| [0-9a-f]{32} \|/)
     expect(stdout).toContain("reconciled: every order finished")
     expect(code).toBe(0)

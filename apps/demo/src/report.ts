@@ -11,6 +11,8 @@ export interface DemoReport {
   readonly deduplicated: number
   readonly redeliveriesDeduplicated: number
   readonly seconds: number
+  /** CPU time of this process (every app and the driver) per finished order. */
+  readonly cpuMsPerOrder: number
   readonly p50Ms: number
   readonly p99Ms: number
   readonly traceId: string | undefined
@@ -33,6 +35,7 @@ export const renderReport = (r: DemoReport, jaegerUi = "http://localhost:16686")
     ["throughput", `${(r.orders / r.seconds).toFixed(1)}/s`, `${r.orders} orders end to end in ${r.seconds.toFixed(1)} s`],
     ["latency p50", `${Math.round(r.p50Ms)} ms`, "POST /orders to OrderCompleted/OrderCancelled"],
     ["latency p99", `${Math.round(r.p99Ms)} ms`, ""],
+    ["CPU per order", `${r.cpuMsPerOrder.toFixed(1)} ms`, "of this process (every app and the driver), over the run"],
     ["trace id", r.traceId ?? "-", r.traceId === undefined ? "" : `${jaegerUi}/trace/${r.traceId}`]
   ]
   const w0 = Math.max(...rows.map((x) => x[0].length))

@@ -1,10 +1,10 @@
 import { type KV, Kvm } from "@nats-io/kv"
 import { ClaimLost, type ClaimResult, type IdempotencyStoreShape, type OutgoingMessage, StoreUnavailable } from "@conveyor/messaging"
-import { headers } from "@nats-io/transport-node"
 import { Effect } from "effect"
 import type { NatsClient } from "./connection.js"
 import { errorText } from "./errors.js"
-import { JsPublishError, makePubAckPipeline } from "./pub-ack-pipeline.js"
+import { expectingLastRevision as expecting, isWrongLastSequence as isWrongSequence } from "./kv-writes.js"
+import { pubAckPipelineOf } from "./pub-ack-pipeline.js"
 
 /** One record per message id. `done` keeps the outputs so a redelivery can re-publish them. */
 type Record =
@@ -33,23 +33,6 @@ const decodeOutputs = (out: Extract<Record, { s: "done" }>["out"]): ReadonlyArra
     ...(o.headers !== undefined ? { headers: o.headers } : {})
   }))
 
-// JetStream's "wrong last sequence": a compare-and-set lost (10071, 10164 on newer servers). Every
-// write goes through the PubAck pipeline, so this is the only shape the error takes.
-const isWrongSequence = (e: unknown) =>
-  e instanceof JsPublishError && (e.errCode === 10071 || e.errCode === 10164 || /wrong last sequence/i.test(e.message))
-
-/** A KV write expecting the key's last revision to be `previous` (0: the key must not exist). */
-const expecting = (previous: number, del = false) => (previous === 0 && !del ? mustNotExist : expectingRevision(previous, del))
-const expectingRevision = (previous: number, del: boolean) => {
-  const h = headers()
-  h.set("Nats-Expected-Last-Subject-Sequence", String(previous))
-  if (del) h.set("KV-Operation", "DEL")
-  return h
-}
-
-// Headers are encoded when published and never changed after: one object serves every claim.
-const mustNotExist = expectingRevision(0, false)
-
 export interface KvIdempotencyStoreOptions {
   readonly client: NatsClient
   readonly kv: KV
@@ -71,7 +54,7 @@ export interface KvIdempotencyStoreOptions {
 export const makeKvIdempotencyStore = (options: KvIdempotencyStoreOptions): IdempotencyStoreShape => {
   const { kv, ttlMs } = options
   const now = options.now ?? Date.now
-  const writes = makePubAckPipeline(options.client.nc, { inboxPrefix: options.client.inboxPrefix, timeoutMs: 10_000 })
+  const writes = pubAckPipelineOf(options.client)
   const subjectOf = (key: string) => `$KV.${options.bucket}.${key}`
   const unavailable = (e: unknown) => new StoreUnavailable({ reason: errorText(e) })
   const write = (r: Record) => utf8.encode(JSON.stringify(r))

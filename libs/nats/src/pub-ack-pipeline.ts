@@ -21,12 +21,13 @@ export class JsPublishError extends Data.TaggedError("JsPublishError")<{
   readonly timedOut?: boolean | undefined
 }> {}
 
-type Waiting = { readonly subject: string; readonly deadline: number; readonly done: (result: PubAckOk | JsPublishError) => void }
+type Waiting = { readonly subject: string; readonly deadline: number; readonly done: (result: Msg | JsPublishError) => void }
 
 const utf8 = new TextDecoder()
 
 /**
- * JetStream publishes awaiting their PubAcks through one wildcard reply subscription: a reply is
+ * JetStream publishes awaiting their PubAcks (and other requests answered once, such as confirmed
+ * acks) through one wildcard reply subscription: a reply is
  * matched by its last subject token, timeouts are swept by one timer. `js.publish` (and so the KV
  * client) makes a request per message, and each request builds a timer, a promise and an Error with
  * a captured stack (even on success, when the request is cancelled after its reply): most of the
@@ -39,7 +40,7 @@ export const makePubAckPipeline = (nc: RawConnection, options: { readonly inboxP
   let sweeper: ReturnType<typeof setInterval> | undefined
   let subscription: Subscription | undefined
   /** Ends a request still waiting (callers looked it up: a late reply to a timed-out one finds nothing). */
-  const settle = (token: string, w: Waiting, result: PubAckOk | JsPublishError) => {
+  const settle = (token: string, w: Waiting, result: Msg | JsPublishError) => {
     waiting.delete(token)
     w.done(result)
   }
@@ -53,7 +54,7 @@ export const makePubAckPipeline = (nc: RawConnection, options: { readonly inboxP
     const token = msg.subject.slice(prefix.length)
     const w = waiting.get(token)
     if (w === undefined) return // timed out already
-    settle(token, w, parseReply(w.subject, msg))
+    settle(token, w, msg)
   }
   const sweep = () => {
     const now = Date.now()
@@ -65,8 +66,8 @@ export const makePubAckPipeline = (nc: RawConnection, options: { readonly inboxP
       sweeper = undefined
     }
   }
-  /** Publishes `payload` to `subject` and calls `done` once with the PubAck or the error. */
-  const publish = (subject: string, payload: Uint8Array, headers: MsgHdrs | undefined, done: (result: PubAckOk | JsPublishError) => void): void => {
+  /** Sends `payload` to `subject` with a reply subject of the pipeline and calls `done` once with the reply or the error (timeout included). */
+  const request = (subject: string, payload: Uint8Array, headers: MsgHdrs | undefined, done: (result: Msg | JsPublishError) => void): void => {
     if (nc.isClosed()) return done(new JsPublishError({ subject, message: "connection closed" }))
     subscription ??= nc.subscribe(`${prefix}*`, { callback: onReply })
     const token = (next++).toString(36)
@@ -82,8 +83,12 @@ export const makePubAckPipeline = (nc: RawConnection, options: { readonly inboxP
       settle(token, w, new JsPublishError({ subject, message: e instanceof Error ? e.message : String(e) }))
     }
   }
+  /** Publishes `payload` to `subject` and calls `done` once with the PubAck or the error. */
+  const publish = (subject: string, payload: Uint8Array, headers: MsgHdrs | undefined, done: (result: PubAckOk | JsPublishError) => void): void =>
+    request(subject, payload, headers, (r) => done(r instanceof JsPublishError ? r : parseReply(subject, r)))
   return {
     publish,
+    request,
     /** `publish` as an Effect (no promise in between). */
     publishEffect: (subject: string, payload: Uint8Array, headers?: MsgHdrs): Effect.Effect<PubAckOk, JsPublishError> =>
       Effect.async((resume) => publish(subject, payload, headers, (r) => resume(r instanceof JsPublishError ? Effect.fail(r) : Effect.succeed(r)))),
@@ -114,4 +119,20 @@ const parseReply = (subject: string, msg: Msg): PubAckOk | JsPublishError => {
   }
   if (typeof reply.stream !== "string" || typeof reply.seq !== "number") return new JsPublishError({ subject, message: "unreadable PubAck" })
   return { stream: reply.stream, seq: reply.seq, duplicate: reply.duplicate === true }
+}
+
+const shared = new WeakMap<RawConnection, PubAckPipeline>()
+
+/**
+ * The connection's one PubAck pipeline, made on first use: every JetStream publish and KV write
+ * of Conveyor's runtime on this connection goes through it (one reply subscription, one sweeper),
+ * so none of them pays for a nats.js request.
+ */
+export const pubAckPipelineOf = (client: { readonly nc: RawConnection; readonly inboxPrefix: string }): PubAckPipeline => {
+  let pipeline = shared.get(client.nc)
+  if (pipeline === undefined) {
+    pipeline = makePubAckPipeline(client.nc, { inboxPrefix: client.inboxPrefix, timeoutMs: 10_000 })
+    shared.set(client.nc, pipeline)
+  }
+  return pipeline
 }

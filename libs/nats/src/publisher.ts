@@ -1,4 +1,5 @@
-import { JetStreamApiError, type PubAck } from "@nats-io/jetstream"
+import { JetStreamApiError } from "@nats-io/jetstream"
+import { headers as makeHeaders, type MsgHdrs } from "@nats-io/transport-node"
 import { Effect, Layer } from "effect"
 import {
   layerTracedPublisher,
@@ -13,7 +14,7 @@ import {
 } from "@conveyor/messaging"
 import { NatsConnection, type NatsClient } from "./connection.js"
 import { errorText } from "./errors.js"
-import { toMsgHdrs } from "./headers.js"
+import { JsPublishError, pubAckPipelineOf, type PubAckOk } from "./pub-ack-pipeline.js"
 
 // JetStream API error codes (nats-server errors.json) that mean "the stream refused, by policy".
 const MESSAGE_TOO_LARGE = 10054
@@ -24,6 +25,12 @@ export const classifyPublishError = (message: OutgoingMessage, error: unknown): 
   const subject = message.subject
   const text = errorText(error)
   const cause = error instanceof Error ? errorText(error.cause) : ""
+  if (error instanceof JsPublishError && error.errCode !== undefined) {
+    if (error.errCode === MESSAGE_TOO_LARGE) return new PayloadTooLarge({ subject, size: message.payload.length, detail: text })
+    if (FULL_CODES.has(error.errCode)) return new StreamFull({ subject, detail: text })
+    return new PublishFailed({ subject, reason: text, retryable: error.status === 503 })
+  }
+  if (error instanceof JsPublishError && error.status === 503) return new NoStreamForSubject({ subject })
   if (error instanceof JetStreamApiError) {
     if (error.code === MESSAGE_TOO_LARGE) return new PayloadTooLarge({ subject, size: message.payload.length, detail: text })
     if (FULL_CODES.has(error.code)) return new StreamFull({ subject, detail: text })
@@ -35,22 +42,29 @@ export const classifyPublishError = (message: OutgoingMessage, error: unknown): 
   return new PublishFailed({ subject, reason: text, retryable: true })
 }
 
-const send = (client: NatsClient, message: OutgoingMessage): Promise<PubAck> => {
-  const options: { msgID?: string; headers?: ReturnType<typeof toMsgHdrs> } = {}
-  if (message.msgId !== undefined) options.msgID = message.msgId
-  const hdrs = toMsgHdrs(message.headers)
-  if (hdrs !== undefined) options.headers = hdrs
-  return client.js.publish(message.subject, message.payload, options as never)
+/** The message's headers with `Nats-Msg-Id`, as nats.js would send them. */
+const headersOf = (message: OutgoingMessage): MsgHdrs | undefined => {
+  const record = message.headers
+  const keys = record === undefined ? [] : Object.keys(record)
+  if (keys.length === 0 && message.msgId === undefined) return undefined
+  const h = makeHeaders()
+  for (const k of keys) h.set(k, record![k]!)
+  if (message.msgId !== undefined) h.set("Nats-Msg-Id", message.msgId)
+  return h
 }
 
-const toAck = (ack: PubAck): PublishAck => ({ stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate })
+/** Publishes through the connection's PubAck pipeline: no nats.js request (timer, promise, Error) per message. */
+const send = (client: NatsClient, message: OutgoingMessage, done: (result: PubAckOk | JsPublishError) => void): void =>
+  pubAckPipelineOf(client).publish(message.subject, message.payload, headersOf(message), done)
 
 const publishOne = (client: NatsClient, message: OutgoingMessage): Effect.Effect<PublishAck, PublishError> =>
-  Effect.tryPromise({ try: () => send(client, message), catch: (e) => classifyPublishError(message, e) }).pipe(Effect.map(toAck))
+  Effect.async((resume) =>
+    send(client, message, (r) => resume(r instanceof JsPublishError ? Effect.fail(classifyPublishError(message, r)) : Effect.succeed(r)))
+  )
 
 /**
- * Keeps up to `window` PubAcks outstanding (nats.js pipelines requests on one connection), driven
- * by the promises' own callbacks inside one Effect. Effect.forEach with a concurrency forked a fiber
+ * Keeps up to `window` PubAcks outstanding through the connection's PubAck pipeline, driven by its
+ * callbacks inside one Effect. Effect.forEach with a concurrency forked a fiber
  * per message, which held publishing to a fraction of the raw client's rate. The first failure
  * stops it (messages already sent stay sent); acks come back in input order.
  */
@@ -70,22 +84,14 @@ const publishWindowed = (client: NatsClient, messages: Iterable<OutgoingMessage>
       while (!stopped && next < list.length && next - acked < window) {
         const i = next++
         const message = list[i]!
-        let sent: Promise<PubAck>
-        try {
-          sent = send(client, message)
-        } catch (e) {
-          return fail(message, e)
-        }
-        sent.then(
-          (ack) => {
-            if (stopped) return
-            acks[i] = toAck(ack)
-            if (++acked < list.length) return pump()
-            stopped = true
-            resume(Effect.succeed(acks))
-          },
-          (e) => fail(message, e)
-        )
+        send(client, message, (r) => {
+          if (r instanceof JsPublishError) return fail(message, r)
+          if (stopped) return
+          acks[i] = r
+          if (++acked < list.length) return pump()
+          stopped = true
+          resume(Effect.succeed(acks))
+        })
       }
     }
     if (list.length === 0) resume(Effect.succeed([]))

@@ -4,6 +4,7 @@ import { Chunk, Data, Effect, Option, Runtime, Stream } from "effect"
 import type { NatsClient } from "./connection.js"
 import { ConnectionLost, errorText } from "./errors.js"
 import { fromMsgHdrs } from "./headers.js"
+import { JsPublishError, type PubAckPipeline, pubAckPipelineOf } from "./pub-ack-pipeline.js"
 
 export class PullFailed extends Data.TaggedError("PullFailed")<{ readonly stream: string; readonly durable: string; readonly cause: string }> {
   override get message() {
@@ -40,7 +41,8 @@ class JetStreamDelivery implements Delivery {
   readonly deliveryCount: number
   private readonly timestampNanos: number
   private id: string | undefined
-  constructor(private readonly m: JsMsg, private readonly confirmAcks: boolean) {
+  /** `confirm`: where confirmed acks wait for the server's reply; without it, acks are fire-and-forget. */
+  constructor(private readonly m: JsMsg, private readonly confirm: PubAckPipeline | undefined) {
     const info = m.info
     this.subject = m.subject
     this.payload = m.data
@@ -62,14 +64,31 @@ class JetStreamDelivery implements Delivery {
   get ack(): Effect.Effect<void, AckFailed> {
     const m = this.m
     const messageId = this.messageId
-    return this.confirmAcks
-      ? Effect.tryPromise({ try: () => m.ackAck(), catch: (e) => new AckFailed({ messageId, reason: errorText(e) }) }).pipe(
-          Effect.flatMap((ok) => (ok ? Effect.void : Effect.fail(new AckFailed({ messageId, reason: "ack not confirmed (already acked or expired)" }))))
-        )
-      : Effect.sync(() => m.ack())
+    const confirm = this.confirm
+    if (confirm === undefined) return Effect.sync(() => m.ack())
+    // nats.js's JsMsg keeps the reply subject in `msg` (as its own ackAck reads it). Found, the
+    // ack is sent as ackAck sends it (+ACK with a reply subject; any answer confirms it) and waits
+    // in the connection's pipeline, not in a nats.js request per ack (a timer, promises and an
+    // Error); `didAck` is set as ackAck sets it, so nothing is sent for the message after it.
+    const impl = m as unknown as { msg?: { reply?: string }; didAck?: boolean }
+    const reply = impl.msg?.reply
+    if (typeof reply !== "string" || reply === "" || impl.didAck !== false) {
+      return Effect.tryPromise({ try: () => m.ackAck(), catch: (e) => new AckFailed({ messageId, reason: errorText(e) }) }).pipe(
+        Effect.flatMap((ok) => (ok ? Effect.void : Effect.fail(new AckFailed({ messageId, reason: "ack not confirmed (already acked or expired)" }))))
+      )
+    }
+    return Effect.async((resume) => {
+      impl.didAck = true
+      confirm.request(reply, ACK, undefined, (r) => {
+        if (r instanceof JsPublishError) return resume(Effect.fail(new AckFailed({ messageId, reason: r.message })))
+        // A status instead of an answer: 503 no responders (the consumer is gone).
+        if (r.headers?.hasError === true) return resume(Effect.fail(new AckFailed({ messageId, reason: `ack not confirmed: ${r.headers.code} ${r.headers.description}` })))
+        resume(Effect.void)
+      })
+    })
   }
   ackNow(): boolean {
-    if (this.confirmAcks) return false
+    if (this.confirm !== undefined) return false
     this.m.ack()
     return true
   }
@@ -100,7 +119,10 @@ export const deliveredBy = (m: JsMsg): string | undefined => {
   }
 }
 
-export const toDelivery = (m: JsMsg, options: Pick<PullOptions, "confirmAcks">): Delivery => new JetStreamDelivery(m, options.confirmAcks)
+const ACK = new TextEncoder().encode("+ACK")
+
+/** `confirm`: the pipeline confirmed acks wait in (the connection's), when the options ask for confirmed acks. */
+export const toDelivery = (m: JsMsg, confirm: PubAckPipeline | undefined): Delivery => new JetStreamDelivery(m, confirm)
 
 /**
  * Deliveries from a durable pull consumer as a Stream. Ending the stream (or its scope) stops
@@ -139,7 +161,8 @@ export const pullDeliveries = (client: NatsClient, options: PullOptions, stop: E
         log(Effect.logWarning("dropped a message on the pull inbox that its durable did not deliver", { durable, from: from ?? "no JetStream ack subject", subject: m.subject }))
         return false
       }
-      return chunked(messages, chunk, own, (m) => toDelivery(m, options), (e) => (e instanceof ConnectionLost ? e : fail(e)))
+      const confirm = options.confirmAcks ? pubAckPipelineOf(client) : undefined
+      return chunked(messages, chunk, own, (m) => toDelivery(m, confirm), (e) => (e instanceof ConnectionLost ? e : fail(e)))
     })
   )
 

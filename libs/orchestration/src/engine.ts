@@ -6,6 +6,7 @@ import {
 import { Effect, Either, Option } from "effect"
 import { type CorruptEntry, type KvUnavailable, TooManyConflicts } from "./errors.js"
 import type { JsonBucket, Versioned } from "./json-bucket.js"
+import { makeRecentWrites } from "./recent-writes.js"
 import { type TimerBucket, timerKey } from "./timers.js"
 
 export interface WorkflowEngineOptions<S extends TaggedState, E extends TypedMessage, C extends TypedMessage> {
@@ -22,6 +23,8 @@ export interface WorkflowEngineOptions<S extends TaggedState, E extends TypedMes
   readonly maxConflicts?: number
   /** Called on every lost race (metrics, tests). */
   readonly onConflict?: (workflowId: string) => void
+  /** Instances this engine wrote last, kept to skip reading them back (0 turns the cache off); default 10000. */
+  readonly cachedInstances?: number
 }
 
 export type EngineError = IllegalTransition | KvUnavailable | CorruptEntry | TooManyConflicts | PublishError | EncodeError
@@ -56,6 +59,7 @@ export const makeWorkflowEngine = <S extends TaggedState, E extends TypedMessage
   const now = options.now ?? Date.now
   const keyOf = options.keyOf ?? ((id: string) => id)
   const maxConflicts = options.maxConflicts ?? 20
+  const recent = makeRecentWrites<Instance<S, C>>(options.cachedInstances ?? 10_000)
 
   /** Publishes outbox entries under their own ids; a repeat is dropped by the stream's duplicate window. */
   const publishOutbox = (outbox: Instance<S, C>["outbox"]) =>
@@ -78,22 +82,31 @@ export const makeWorkflowEngine = <S extends TaggedState, E extends TypedMessage
     const key = keyOf(workflowId)
     const attempt = (conflicts: number): Effect.Effect<EngineResult<S, C>, EngineError> =>
       Effect.gen(function* () {
-        const current = yield* instances.get(key)
+        // What this engine wrote last is the instance unless another writer came in between, which
+        // the compare-and-set below detects (then the entry is dropped and the instance re-read).
+        const cached = recent.get(key)
+        const current = cached?.instance ?? (yield* instances.get(key))
         // Timers are stored before their instance: a crash in between leaves a timer whose
         // transition never happened. The redelivered event arms it again; this firing is stale.
         if (current === undefined && Option.isSome(definition.timerOf(event))) {
           return { _tag: "Ignored", reason: "timer of an instance that was never stored", conflicts } as const
         }
         if (current !== undefined && alreadyApplied(current.value, messageId)) {
+          // A redelivery: its outbox is the stored instance's, not one this engine may have missed.
+          if (cached !== undefined) {
+            recent.drop(key)
+            return yield* attempt(conflicts)
+          }
           yield* publishOutbox(current.value.outbox)
           yield* clearOutbox(key, current.value, current.revision)
           return { _tag: "Redelivered", instance: current.value, conflicts } as const
         }
         // The outbox still holds the previous transition's messages: they were published before
         // that event was acked, unless it crashed in between. Publishing them again (same ids) before
-        // dropping them in this write means no message is ever only in a dropped outbox.
+        // dropping them in this write means no message is ever only in a dropped outbox. Skipped
+        // when this engine saw their PubAcks itself.
         const leftover = current?.value.outbox ?? []
-        yield* publishOutbox(leftover)
+        if (cached?.published !== true) yield* publishOutbox(leftover)
         const base = current === undefined ? undefined : markPublished(current.value, leftover.map((o) => o.id))
         // The consumer span's trace is the event's trace: kept in history so operators can open it.
         // (Without a tracer there is no consumer span, only the remote parent: its trace is the same.)
@@ -102,6 +115,12 @@ export const makeWorkflowEngine = <S extends TaggedState, E extends TypedMessage
           causationId: messageId,
           ...(span._tag === "Some" ? { traceId: span.value.traceId } : {})
         })
+        // Only a write checks the cached revision: a decision that writes nothing (illegal, ignored)
+        // is made again on the stored instance, which another orchestrator may have advanced.
+        if (cached !== undefined && (Either.isLeft(applied) || (!mustPersist(applied.right) && leftover.length === 0))) {
+          recent.drop(key)
+          return yield* attempt(conflicts)
+        }
         if (Either.isLeft(applied)) return yield* applied.left
         const result = applied.right
         // An ignored event still writes when it published a leftover outbox, so the outbox is not
@@ -117,18 +136,29 @@ export const makeWorkflowEngine = <S extends TaggedState, E extends TypedMessage
           : instances.update(key, result.instance, current.revision)
         ).pipe(Effect.either)
         if (Either.isLeft(written)) {
+          recent.drop(key)
           if (written.left._tag === "KvUnavailable") return yield* written.left
           options.onConflict?.(workflowId)
           if (conflicts + 1 >= maxConflicts) return yield* new TooManyConflicts({ key, attempts: conflicts + 1 })
           return yield* attempt(conflicts + 1)
         }
-        yield* Effect.forEach(result.timersCleared, (t) => timers.remove(timerKey(t.timerId)), { discard: true })
-        if (result._tag === "Ignored") return { _tag: "Ignored", reason: result.reason, conflicts } as const
+        const mine = recent.wrote(key, { value: result.instance, revision: written.right })
+        // Cleared timers are deleted while the transition's messages are published: neither waits for the other.
+        const clearTimers = Effect.forEach(result.timersCleared, (t) => timers.remove(timerKey(t.timerId)), { discard: true })
+        if (result._tag === "Ignored") {
+          yield* clearTimers
+          return { _tag: "Ignored", reason: result.reason, conflicts } as const
+        }
         // Stored first, published second: a crash in between leaves the messages in the outbox,
         // and the redelivered event (or the instance's next event) publishes them.
-        yield* publishOutbox(result.commands)
-        // No next transition will clear a finished instance's outbox: clear it now that it is published.
-        if (result.instance.terminal) yield* clearOutbox(key, result.instance, written.right)
+        yield* Effect.all([clearTimers, publishOutbox(result.commands)], { concurrency: 2, discard: true })
+        mine.published = true
+        // No next transition will clear a finished instance's outbox: clear it now that it is published
+        // (a new revision, so the cached one goes: a late event re-reads).
+        if (result.instance.terminal) {
+          recent.drop(key)
+          yield* clearOutbox(key, result.instance, written.right)
+        }
         return { _tag: "Advanced", instance: result.instance, conflicts } as const
       })
     return attempt(0)

@@ -1,5 +1,5 @@
 import { type KV, Kvm } from "@nats-io/kv"
-import { type NatsClient } from "@conveyor/nats"
+import { isWrongLastSequence, kvWrites, type NatsClient } from "@conveyor/nats"
 import { Effect, Either, ParseResult, Schema } from "effect"
 import { CorruptEntry, KvUnavailable, RevisionConflict } from "./errors.js"
 
@@ -36,17 +36,16 @@ export interface JsonBucket<A> {
 }
 
 const text = (e: unknown) => (e instanceof Error ? e.message : String(e))
-const isConflict = (e: unknown) => /wrong last sequence|key exists|10071/i.test(text(e))
+const utf8 = new TextEncoder()
 
-export const makeJsonBucket = <A>(kv: KV, name: string, schema: Schema.Schema<A, any>): JsonBucket<A> => {
+/** Reads with the bucket's `kv`; writes go through the connection's PubAck pipeline (`kvWrites`). */
+export const makeJsonBucket = <A>(client: NatsClient, kv: KV, name: string, schema: Schema.Schema<A, any>): JsonBucket<A> => {
   const codec = Schema.parseJson(schema)
   const encode = Schema.encodeSync(codec)
   const decode = Schema.decodeUnknownEither(codec)
+  const writes = kvWrites(client, name)
   const unavailable = (key: string) => (e: unknown) => new KvUnavailable({ bucket: name, key, reason: text(e) })
-  const write = (key: string, f: () => Promise<number>) =>
-    Effect.tryPromise({ try: f, catch: (e) => e }).pipe(
-      Effect.mapError((e) => (isConflict(e) ? new RevisionConflict({ bucket: name, key }) : unavailable(key)(e)))
-    )
+  const conflictOr = (key: string) => (e: unknown) => (isWrongLastSequence(e) ? new RevisionConflict({ bucket: name, key }) : unavailable(key)(e))
   const get = (key: string): Effect.Effect<Versioned<A> | undefined, KvUnavailable | CorruptEntry> =>
     Effect.tryPromise({ try: () => kv.get(key), catch: unavailable(key) }).pipe(
       Effect.flatMap((entry) => {
@@ -59,8 +58,18 @@ export const makeJsonBucket = <A>(kv: KV, name: string, schema: Schema.Schema<A,
           : Effect.fail(new CorruptEntry({ bucket: name, key, reason: ParseResult.TreeFormatter.formatErrorSync(decoded.left) }))
       })
     )
-  const create = (key: string, value: A) => write(key, () => kv.create(key, encode(value)))
-  const update = (key: string, value: A, revision: number) => write(key, () => kv.update(key, encode(value), revision))
+  const update = (key: string, value: A, revision: number) =>
+    Effect.suspend(() => writes.put(key, utf8.encode(encode(value)), revision)).pipe(Effect.mapError(conflictOr(key)))
+  // As `kv.create`: the key must be absent, and a deleted key (its marker is the last revision) counts as absent.
+  const create = (key: string, value: A): Effect.Effect<number, KvUnavailable | RevisionConflict> =>
+    Effect.suspend(() => writes.put(key, utf8.encode(encode(value)), 0)).pipe(
+      Effect.catchIf(isWrongLastSequence, () =>
+        Effect.flatMap(Effect.tryPromise({ try: () => kv.get(key), catch: unavailable(key) }), (entry) =>
+          entry !== null && entry.operation !== "PUT" ? update(key, value, entry.revision) : Effect.fail(new RevisionConflict({ bucket: name, key }))
+        )
+      ),
+      Effect.mapError((e) => (e instanceof KvUnavailable || e instanceof RevisionConflict ? e : conflictOr(key)(e)))
+    )
   const modify: JsonBucket<A>["modify"] = (key, decide, options) => {
     const maxAttempts = options?.maxAttempts ?? 50
     const loop = (attempt: number): Effect.Effect<any, KvUnavailable | CorruptEntry> =>
@@ -85,11 +94,13 @@ export const makeJsonBucket = <A>(kv: KV, name: string, schema: Schema.Schema<A,
     get,
     create,
     update,
-    put: (key, value) => Effect.tryPromise({ try: () => kv.put(key, encode(value)), catch: unavailable(key) }),
+    put: (key, value) => Effect.suspend(() => writes.put(key, utf8.encode(encode(value)))).pipe(Effect.mapError(unavailable(key))),
+    // At `revision` only: a lost race means the key was written again since (e.g. a timer re-armed), which stays.
     remove: (key, revision) =>
-      write(key, () => kv.delete(key, revision === undefined ? undefined : { previousSeq: revision }).then(() => 0)).pipe(
+      writes.remove(key, revision).pipe(
         Effect.asVoid,
-        Effect.catchTag("RevisionConflict", () => Effect.void)
+        Effect.catchIf(isWrongLastSequence, () => Effect.void),
+        Effect.mapError(unavailable(key))
       ),
     modify
   }
@@ -100,4 +111,4 @@ export const openJsonBucket = <A>(client: NatsClient, name: string, schema: Sche
   Effect.tryPromise({
     try: () => new Kvm(client.js).open(name),
     catch: (e) => new KvUnavailable({ bucket: name, key: "", reason: `cannot open bucket: ${text(e)}` })
-  }).pipe(Effect.map((kv) => makeJsonBucket(kv, name, schema)))
+  }).pipe(Effect.map((kv) => makeJsonBucket(client, kv, name, schema)))

@@ -39,3 +39,26 @@ export const counterWorkflow = defineWorkflow({
   timerEvent: (t) => ({ type: "Expired" as const, id: t.workflowId, timerId: t.timerId }),
   historyLimit: 1_000
 })
+
+/** A gate that must be opened before it is passed: an event whose legality depends on the state. */
+const Gate = Schema.Union(Schema.TaggedStruct("Closed", {}), Schema.TaggedStruct("Open", {}), Schema.TaggedStruct("Passed", {}))
+const GateEvent = Schema.Struct({ type: Schema.Literal("Create", "Open", "Pass"), id: Schema.String })
+export const gateWorkflow = defineWorkflow({
+  name: "gate",
+  state: Gate,
+  event: GateEvent,
+  command: Note,
+  workflowIdOf: (e) => e.id,
+  start: (id, e) =>
+    e.type === "Create"
+      ? Either.right(Transition.advance({ _tag: "Closed" as const }))
+      : Either.left(new IllegalTransition({ workflow: "gate", workflowId: id, state: "(none)", event: e.type, reason: "only Create starts" })),
+  transition: (state, e) => {
+    if (e.type === "Open" && state._tag === "Closed") return Either.right(Transition.advance({ _tag: "Open" as const }))
+    if (e.type === "Pass" && state._tag === "Open") return Either.right(Transition.advance({ _tag: "Passed" as const }, { terminal: true }))
+    return Either.left(new IllegalTransition({ workflow: "gate", state: state._tag, event: e.type, reason: `${e.type} is not allowed when ${state._tag}` }))
+  },
+  timerOf: () => Option.none(),
+  timerEvent: (t) => ({ type: "Open" as const, id: t.workflowId }),
+  historyLimit: 100
+})

@@ -5,7 +5,7 @@ import { firingId, instanceSchema, PendingTimer } from "@conveyor/workflow"
 import { Effect, Exit, Scope } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { KvUnavailable, makeJsonBucket, makeWorkflowEngine, runTimerScheduler, timerKey } from "../src/index.js"
-import { counterWorkflow } from "./counter-workflow.js"
+import { counterWorkflow, gateWorkflow } from "./counter-workflow.js"
 import { createBucket, eventually, openClient } from "./support.js"
 
 const server = useNatsServer()
@@ -21,8 +21,8 @@ const setup = async () => {
   const name = uniqueName("ctr").toLowerCase()
   const stream = name.toUpperCase()
   await conn.client.jsm.streams.add({ name: stream, subjects: [`${name}.>`] })
-  const instances = makeJsonBucket(await createBucket(conn.client, `${name}-wf`), `${name}-wf`, instanceSchema(counterWorkflow))
-  const timers = makeJsonBucket(await createBucket(conn.client, `${name}-timers`), `${name}-timers`, PendingTimer)
+  const instances = makeJsonBucket(conn.client, await createBucket(conn.client, `${name}-wf`), `${name}-wf`, instanceSchema(counterWorkflow))
+  const timers = makeJsonBucket(conn.client, await createBucket(conn.client, `${name}-timers`), `${name}-timers`, PendingTimer)
   let conflicts = 0
   const engine = (publisher = makeJetStreamPublisher(conn.client)) =>
     makeWorkflowEngine({
@@ -57,6 +57,50 @@ describe("workflow engine on KV", () => {
     expect(stored.value.outbox.length).toBeLessThanOrEqual(1)
     const info = await conn.client.jsm.streams.info(t.stream)
     expect(info.state.messages).toBe(24)
+  })
+
+  it("an engine does not read back an instance it wrote, nor re-publish commands it saw acked; another writer in between is caught by compare-and-set", async () => {
+    const t = await setup()
+    let reads = 0
+    const counted = { ...t.instances, get: (key: string) => Effect.suspend(() => (reads++, t.instances.get(key))) }
+    let published = 0
+    const real = makeJetStreamPublisher(conn.client)
+    const counting: typeof real = { ...real, publishAll: (messages, o) => Effect.suspend(() => ((published += [...messages].length), real.publishAll(messages, o))) }
+    const options = { definition: counterWorkflow, timers: t.timers, subjectOf: (m: { type: string }) => `${t.stream.toLowerCase()}.${m.type.toLowerCase()}`, maxConflicts: 1_000 }
+    const a = makeWorkflowEngine({ ...options, instances: counted, publisher: counting })
+    const b = makeWorkflowEngine({ ...options, instances: t.instances, publisher: real })
+    await run(a.handle({ type: "Start", id: "c1" }, "start"))
+    for (let i = 0; i < 3; i++) await run(a.handle({ type: "Inc", id: "c1" }, `a-${i}`))
+    // One read (the first event, nothing cached); each Inc's Note published once, none again.
+    expect(reads).toBe(1)
+    expect(published).toBe(3)
+    // Another orchestrator advances the instance: a's cached revision is stale now.
+    await run(b.handle({ type: "Inc", id: "c1" }, "b-0"))
+    const after = await run(a.handle({ type: "Inc", id: "c1" }, "a-3"))
+    expect(after._tag).toBe("Advanced")
+    expect(reads).toBe(2)
+    const stored = (await run(t.instances.get("c1")))!
+    expect(stored.value.state.n).toBe(5)
+    expect(stored.value.history.map((h) => h.causationId)).toEqual(["start", "a-0", "a-1", "a-2", "b-0", "a-3"])
+    // A redelivery of an event a applied is answered from the stored instance, not the cache.
+    expect((await run(a.handle({ type: "Inc", id: "c1" }, "a-3")))._tag).toBe("Redelivered")
+    expect(reads).toBe(3)
+    expect((await conn.client.jsm.streams.info(t.stream)).state.messages).toBe(5)
+  })
+
+  it("a decision that writes nothing is made on the stored instance, not on a cached one another orchestrator has advanced", async () => {
+    const t = await setup()
+    const name = uniqueName("gate").toLowerCase()
+    const instances = makeJsonBucket(conn.client, await createBucket(conn.client, `${name}-wf`), `${name}-wf`, instanceSchema(gateWorkflow))
+    const options = { definition: gateWorkflow, instances, timers: t.timers, publisher: makeJetStreamPublisher(conn.client), subjectOf: () => `${t.stream.toLowerCase()}.x` }
+    const [a, b] = [makeWorkflowEngine(options), makeWorkflowEngine(options)]
+    await run(a.handle({ type: "Create", id: "g1" }, "create"))
+    // b opens the gate; a still holds the instance it created (closed) in its cache.
+    await run(b.handle({ type: "Open", id: "g1" }, "open"))
+    // Passing a closed gate is illegal: judged on a's stale copy, the event would be dead-lettered.
+    const passed = await run(a.handle({ type: "Pass", id: "g1" }, "pass"))
+    expect(passed._tag).toBe("Advanced")
+    expect((await run(instances.get("g1")))!.value.state._tag).toBe("Passed")
   })
 
   it("a redelivered event is recognised and only re-publishes; an illegal one fails with the reason", async () => {

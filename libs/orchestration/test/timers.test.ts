@@ -20,7 +20,7 @@ const timer = (workflowId: string, dueAt: number): PendingTimer =>
 describe("timer scheduler", () => {
   it("fires timers stored before it started (a restarted orchestrator loses none), then deletes them", async () => {
     const name = uniqueName("timers").toLowerCase()
-    const timers = makeJsonBucket(await createBucket(conn.client, name), name, PendingTimer)
+    const timers = makeJsonBucket(conn.client, await createBucket(conn.client, name), name, PendingTimer)
     const due = timer("past", Date.now() - 1_000)
     const later = timer("future", Date.now() + 60_000)
     await Effect.runPromise(timers.put(timerKey(due.timerId), due))
@@ -45,7 +45,7 @@ describe("timer scheduler", () => {
 
   it("keeps a timer whose firing failed and fires it on the next tick", async () => {
     const name = uniqueName("timers").toLowerCase()
-    const timers = makeJsonBucket(await createBucket(conn.client, name), name, PendingTimer)
+    const timers = makeJsonBucket(conn.client, await createBucket(conn.client, name), name, PendingTimer)
     const due = timer("flaky", Date.now() - 1)
     await Effect.runPromise(timers.put(timerKey(due.timerId), due))
     let calls = 0
@@ -63,7 +63,7 @@ describe("timer scheduler", () => {
 
   it("a timer re-armed under the same key while its old value fires is kept and fires too", async () => {
     const name = uniqueName("timers").toLowerCase()
-    const timers = makeJsonBucket(await createBucket(conn.client, name), name, PendingTimer)
+    const timers = makeJsonBucket(conn.client, await createBucket(conn.client, name), name, PendingTimer)
     const old = timer("rearmed", Date.now() - 1)
     const rearmed = { ...old, dueAt: Date.now() + 200 }
     await Effect.runPromise(timers.put(timerKey(old.timerId), old))
