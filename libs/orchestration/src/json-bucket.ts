@@ -23,6 +23,8 @@ export interface JsonBucket<A> {
   /** Unconditional write, for values only one writer produces (e.g. a timer under its unique id). */
   readonly put: (key: string, value: A) => Effect.Effect<number, KvUnavailable>
   readonly remove: (key: string) => Effect.Effect<void, KvUnavailable>
+  /** Deletes the key only while it is still at `revision` (nobody wrote it since it was read). */
+  readonly removeAt: (key: string, revision: number) => Effect.Effect<void, KvUnavailable | RevisionConflict>
   /**
    * Read, decide, write with compare-and-set; on a lost race, read and decide again. `decide`
    * returns the value to store (or undefined to leave the key alone) and a result.
@@ -86,6 +88,7 @@ export const makeJsonBucket = <A>(kv: KV, name: string, schema: Schema.Schema<A,
     update,
     put: (key, value) => Effect.tryPromise({ try: () => kv.put(key, encode(value)), catch: unavailable(key) }),
     remove: (key) => Effect.tryPromise({ try: () => kv.delete(key), catch: unavailable(key) }),
+    removeAt: (key, revision) => write(key, () => kv.delete(key, { previousSeq: revision }).then(() => revision)).pipe(Effect.asVoid),
     modify
   }
 }
