@@ -1,11 +1,12 @@
 import { defineHandler, makeMemoryIdempotencyStore, makeRetryPolicy, publishEvent } from "@conveyor/messaging"
-import { deadLetterTopology, ensureTopology, runJetStreamConsumer } from "@conveyor/nats"
+import { deadLetterTopology, ensureTopology, NatsConnection, runJetStreamConsumer } from "@conveyor/nats"
 import { defineTopology } from "@conveyor/topology"
 import { uniqueName, useNatsServer } from "@conveyor/testing/vitest"
 import { Effect, Layer, Schema } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { settlementRecorder, Settlements } from "../src/index.js"
-import { eventually, startStack } from "./support.js"
+import { Durables, eventSubject, StreamNames } from "@conveyor/domain"
+import { GatewayRoutesLive, NotifierLive, settlementRecorder, Settlements } from "../src/index.js"
+import { eventually, getOrder, postOrder, startStack } from "./support.js"
 
 // A consumer wired as every order app wires its own (settlementRecorder as onSettled, under orderApp's
 // Metrics), on a stream of its own, with a handler that produces each outcome on purpose.
@@ -79,5 +80,40 @@ describe("conveyor_messages_processed_total in an order app", () => {
 
     expect(await settled()).toEqual({ acked: 3, retried: 1, "dead-lettered": 1, duplicate: 1, deferred: 1 })
     expect(await processed()).toEqual({ acked: 3, retried: 1, dead_lettered: 1, duplicate: 1, deferred: 1, abandoned: 0, dead_letter_failed: 0 })
+  }, 60_000)
+})
+
+const scrape = async (base: string) => (await (await fetch(`${base}/metrics`)).text()).split("\n")
+
+describe("metrics the order apps export", () => {
+  it("the notifier reports the dead-letter depth, in total and from its own durable, polled every QUEUE_METRICS_INTERVAL_MS", async () => {
+    const notifier = await startStack(server.url, { QUEUE_METRICS_INTERVAL_MS: "100" }, NotifierLive, undefined, "notifier")
+    try {
+      await notifier.runtime.runPromise(Effect.flatMap(NatsConnection, (c) => Effect.promise(() => c.js.publish(eventSubject("OrderPlaced"), "{not json"))))
+      const lines = await eventually(async () => {
+        const lines = await scrape(notifier.base)
+        return lines.includes(`conveyor_consumer_dead_letter_depth{stream="${StreamNames.deadLetters}",source_stream="${StreamNames.events}",consumer="${Durables.notifier}"} 1`) ? lines : undefined
+      }, 20_000, "the notifier's dead letter on /metrics")
+      expect(lines).toContain(`conveyor_dead_letter_depth{stream="${StreamNames.deadLetters}"} 1`)
+    } finally {
+      await notifier.close()
+    }
+  }, 60_000)
+
+  it("the gateway counts and times its requests by route and status, and times its publishes", async () => {
+    const gateway = await startStack(server.url, {}, Layer.empty, GatewayRoutesLive, "gateway")
+    try {
+      const placed = await postOrder(gateway.base, { customerId: "c-1", items: [{ sku: "a", quantity: 1, unitPriceCents: 5 }] })
+      expect(placed.status).toBe(202)
+      expect((await getOrder(gateway.base, placed.body.orderId)).status).toBe(200)
+      expect((await getOrder(gateway.base, "nope")).status).toBe(404)
+      const lines = await scrape(gateway.base)
+      expect(lines).toContain('conveyor_http_request_duration_seconds_count{method="POST",route="/orders",status="202"} 1')
+      expect(lines).toContain('conveyor_http_request_duration_seconds_count{method="GET",route="/orders/:id",status="200"} 1')
+      expect(lines).toContain('conveyor_http_request_duration_seconds_count{method="GET",route="/orders/:id",status="404"} 1')
+      expect(lines).toContain(`conveyor_publish_duration_seconds_count{subject="${eventSubject("OrderPlaced")}"} 1`)
+    } finally {
+      await gateway.close()
+    }
   }, 60_000)
 })
