@@ -185,6 +185,11 @@ describe("tracing through the JetStream runtime", () => {
       "conveyor.dead_letter.reason": "permanent",
       "messaging.nats.message.delivery_count": 1
     })
+    // The copy to the dead-letter stream is a PRODUCER span under the failed delivery's span.
+    const copy = one(`publish ${t.deadLetters.subjectPrefix}.${t.stream}.strict`)
+    expect(copy.kind).toBe(SpanKind.PRODUCER)
+    expect(copy.parentSpanContext?.spanId).toBe(ids(failed).spanId)
+    expect(ids(copy).traceId).toBe(ids(failed).traceId)
 
     // Replay with the replay API: the original trace context travels in the envelope.
     reject = false
