@@ -2,7 +2,7 @@ import { natsUsers, renderAuthConf } from "@conveyor/auth"
 import { orderTopology } from "@conveyor/domain"
 import type { Topology } from "@conveyor/topology"
 import { stringify } from "yaml"
-import { appObjects, cpuAutoscalers, jaegerObjects, natsObjects, provisionJob, scaledObjects } from "./manifests.js"
+import { appObjects, cpuAutoscalers, jaegerObjects, kedaMonitoringPolicy, natsObjects, provisionJob, scaledObjects } from "./manifests.js"
 
 /**
  * Files derived from the domain's data and committed, so compose and kustomize read plain files;
@@ -23,9 +23,9 @@ export const authConf = (): string =>
     natsUsers(),
     `${header("appAccess in @conveyor/domain")}
 NATS users with least-privilege allow lists. Passwords come from the server's environment
-(NATS_PASSWORD_<USER>), filled from the secret that also gives each app its NATS_PASSWORD.
-nats-server parses each such variable as a config value, so it must hold the password in
-double quotes ("..."): compose and the StatefulSet add them.`
+(NATS_BCRYPT_<USER>) as bcrypt hashes of the passwords the apps hold as NATS_PASSWORD.
+nats-server parses each such variable as a config value, so it must hold the hash in double
+quotes ("..."): compose and the StatefulSet add them.`
   )
 
 /** Production streams and buckets keep three copies: one node can fail (or be drained) without loss. */
@@ -46,6 +46,7 @@ export const generatedFiles = (): ReadonlyArray<GeneratedFile> => [
   { path: "base/provision-job.yaml", content: manifests([provisionJob()], "deploy/scripts/manifests.ts") },
   { path: "base/jaeger.yaml", content: manifests(jaegerObjects(), "deploy/scripts/manifests.ts") },
   { path: "components/keda/scaledobjects.yaml", content: manifests(scaledObjects(), "the durables in appAccess") },
+  { path: "components/keda/network-policy.yaml", content: manifests([kedaMonitoringPolicy()], "deploy/scripts/manifests.ts") },
   { path: "components/hpa/hpas.yaml", content: manifests(cpuAutoscalers(), "the consuming apps in appAccess") },
   { path: "base/nats/auth.conf", content: authConf() },
   {

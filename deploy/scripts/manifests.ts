@@ -8,7 +8,10 @@ import { type AppName, appAccess, appNames } from "@conveyor/domain"
  */
 
 export const NAMESPACE = "conveyor"
+/** The NATS passwords, one key per user: each app gets its own. */
 export const SECRET = "conveyor-nats-users"
+/** Their bcrypt hashes, one key per user: only nats-server gets them. */
+export const SERVER_SECRET = "conveyor-nats-server"
 export const IMAGE_TAG = "0.1.0"
 export const NATS_IMAGE = "nats:2.14.4-alpine"
 export const JAEGER_IMAGE = "jaegertracing/jaeger:2.21.0"
@@ -30,7 +33,7 @@ const labels = (name: string) => ({ "app.kubernetes.io/name": name, "app.kuberne
 const selector = (name: string) => ({ matchLabels: { "app.kubernetes.io/name": name } })
 export const image = (app: AppName) => `conveyor/${app}:${IMAGE_TAG}`
 
-const secretEnv = (name: string, key: string) => ({ name, valueFrom: { secretKeyRef: { name: SECRET, key } } })
+const secretEnv = (name: string, key: string, secret = SECRET) => ({ name, valueFrom: { secretKeyRef: { name: secret, key } } })
 
 const restrictedContainer = {
   allowPrivilegeEscalation: false,
@@ -155,13 +158,13 @@ const natsPorts = [
 ]
 
 /**
- * nats-server reads each password variable as a config value, so it gets the secret in double
- * quotes: the raw secret first, then the quoted form through Kubernetes' $(VAR) expansion.
+ * nats-server reads each password variable as a config value, so it gets the bcrypt hash in
+ * double quotes: the raw hash first, then the quoted form through Kubernetes' $(VAR) expansion.
  */
 export const natsPasswordEnv = () =>
   natsUsers().flatMap((u) => [
-    secretEnv(`SECRET_${u.passwordEnv}`, u.name),
-    { name: u.passwordEnv, value: `"$(SECRET_${u.passwordEnv})"` }
+    secretEnv(`SECRET_${u.passwordHashEnv}`, u.name, SERVER_SECRET),
+    { name: u.passwordHashEnv, value: `"$(SECRET_${u.passwordHashEnv})"` }
   ])
 
 export const natsObjects = (): ReadonlyArray<Obj> => [
@@ -247,8 +250,45 @@ export const natsObjects = (): ReadonlyArray<Obj> => [
       ]
     }
   },
-  pdb("nats")
+  pdb("nats"),
+  natsNetworkPolicy()
 ]
+
+/** The namespace KEDA runs in (its install default): its operator polls NATS monitoring. */
+export const KEDA_NAMESPACE = "keda"
+
+/**
+ * Who reaches the nats pods: clients (4222) from this namespace, cluster routes (6222) and the
+ * monitoring port (8222) from the nats pods only. Monitoring has no authentication and lists
+ * every connection's subscriptions, inboxes included (/connz?subs=1): whoever reads it could aim
+ * a push consumer at an app's pull inbox. The KEDA component adds KEDA's own rule; the kubelet's
+ * probes come from the node, which NetworkPolicies do not filter.
+ */
+const natsNetworkPolicy = (): Obj => ({
+  apiVersion: "networking.k8s.io/v1",
+  kind: "NetworkPolicy",
+  metadata: { name: "nats", labels: labels("nats") },
+  spec: {
+    podSelector: selector("nats"),
+    policyTypes: ["Ingress"],
+    ingress: [
+      { from: [{ podSelector: {} }], ports: [{ protocol: "TCP", port: 4222 }] },
+      { from: [{ podSelector: selector("nats") }], ports: [{ protocol: "TCP", port: 6222 }, { protocol: "TCP", port: 8222 }] }
+    ]
+  }
+})
+
+/** With KEDA: its namespace may read NATS monitoring (the nats-jetstream scaler polls /jsz). */
+export const kedaMonitoringPolicy = (): Obj => ({
+  apiVersion: "networking.k8s.io/v1",
+  kind: "NetworkPolicy",
+  metadata: { name: "nats-monitoring-keda", labels: labels("nats") },
+  spec: {
+    podSelector: selector("nats"),
+    policyTypes: ["Ingress"],
+    ingress: [{ from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": KEDA_NAMESPACE } } }], ports: [{ protocol: "TCP", port: 8222 }] }]
+  }
+})
 
 /** KEDA: scale each consumer on its durable's pending messages, read from NATS monitoring. */
 export const scaledObjects = (): ReadonlyArray<Obj> =>

@@ -1,7 +1,8 @@
 import { natsUsers } from "@conveyor/auth"
+import bcrypt from "bcryptjs"
 import { randomInt } from "node:crypto"
 import { stringify } from "yaml"
-import { NAMESPACE, SECRET } from "./manifests.js"
+import { NAMESPACE, SECRET, SERVER_SECRET } from "./manifests.js"
 
 const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
@@ -10,21 +11,37 @@ export const randomPassword = (length = 32): string => Array.from({ length }, ()
 
 export const randomPasswords = (): ReadonlyMap<string, string> => new Map(natsUsers().map((u) => [u.name, randomPassword()]))
 
-/** The Secret the manifests reference: one key per NATS user. Never committed; pipe it to kubectl. */
-export const secretManifest = (passwords: ReadonlyMap<string, string>): string =>
+/**
+ * A password as nats-server keeps it: a bcrypt hash at cost 11, so a copy of the server's
+ * environment or config reveals no password. Marked `$2a$`, the variant nats-server's own
+ * mkpasswd writes and every version recognises; bcryptjs writes `$2b$`, which differs from `$2a$`
+ * only for passwords over 255 bytes (these have 32).
+ */
+export const bcryptHash = (password: string): string => bcrypt.hashSync(password, 11).replace(/^\$2b\$/, "$2a$")
+
+const secret = (name: string, data: Record<string, string>) =>
   stringify(
-    {
-      apiVersion: "v1",
-      kind: "Secret",
-      metadata: { name: SECRET, namespace: NAMESPACE, labels: { "app.kubernetes.io/part-of": "conveyor" } },
-      type: "Opaque",
-      stringData: Object.fromEntries(natsUsers().map((u) => [u.name, passwords.get(u.name)!]))
-    },
+    { apiVersion: "v1", kind: "Secret", metadata: { name, namespace: NAMESPACE, labels: { "app.kubernetes.io/part-of": "conveyor" } }, type: "Opaque", stringData: data },
     { lineWidth: 0 }
   )
 
-/** For docker compose: a .env file that replaces the local-only default passwords. */
+/**
+ * The two Secrets the manifests reference, one key per NATS user in each: the passwords, which
+ * each app gets its own of, and their bcrypt hashes, which only nats-server gets. Never
+ * committed; pipe them to kubectl.
+ */
+export const secretManifest = (passwords: ReadonlyMap<string, string>): string =>
+  [
+    secret(SECRET, Object.fromEntries(natsUsers().map((u) => [u.name, passwords.get(u.name)!]))),
+    secret(SERVER_SECRET, Object.fromEntries(natsUsers().map((u) => [u.name, bcryptHash(passwords.get(u.name)!)])))
+  ].join("---\n")
+
+/**
+ * For docker compose: a .env file that replaces the local-only default passwords (for the apps)
+ * and their hashes (for nats-server). The hashes are single-quoted: compose takes such a value
+ * literally instead of reading its `$` as variables.
+ */
 export const composeEnv = (passwords: ReadonlyMap<string, string>): string =>
   natsUsers()
-    .map((u) => `${u.passwordEnv}=${passwords.get(u.name)!}`)
+    .flatMap((u) => [`${u.passwordEnv}=${passwords.get(u.name)!}`, `${u.passwordHashEnv}='${bcryptHash(passwords.get(u.name)!)}'`])
     .join("\n") + "\n"

@@ -2,6 +2,7 @@
 // `docker compose config` is not available), plus what the system needs from it.
 import { natsUsers, PROVISIONING_USER } from "@conveyor/auth"
 import Ajv2019 from "ajv/dist/2019.js"
+import bcrypt from "bcryptjs"
 import { existsSync, readFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import { join } from "node:path"
@@ -54,7 +55,11 @@ describe("docker-compose.yml", () => {
     expect(version, nats.image).not.toBeNull()
     const [major, minor, patch] = version!.slice(1).map(Number) as [number, number, number]
     expect(major * 1e6 + minor * 1e3 + patch).toBeGreaterThanOrEqual(2_010_023)
-    expect(nats.ports).toEqual(expect.arrayContaining(["4222:4222", "8222:8222"]))
+    // Loopback only: the monitoring port has no authentication and the default passwords are public.
+    expect(nats.ports).toEqual(["127.0.0.1:4222:4222", "127.0.0.1:8222:8222"])
+    // SIGTERM would stop nats-server at once; SIGUSR2 is lame duck, which ends by itself.
+    expect(nats.stop_signal).toBe("SIGUSR2")
+    expect(Number.parseInt(nats.stop_grace_period, 10)).toBeGreaterThan(40)
     const data = (nats.volumes as Array<string>).find((v) => v.endsWith(":/data"))!
     expect(Object.keys(compose.volumes)).toContain(data.split(":")[0])
     const mounts = (nats.volumes as Array<string>).map((v) => v.split(":"))
@@ -70,19 +75,23 @@ describe("docker-compose.yml", () => {
     expect(jaeger.ports).toEqual(expect.arrayContaining(["16686:16686", "4317:4317", "4318:4318"]))
   })
 
-  it("gives every user the same password on both sides: the app's NATS_PASSWORD and the server's variable", () => {
+  it("gives nats-server, for every user, the bcrypt hash of the password that user's client holds", () => {
     const serverEnv = compose.services["nats"].environment as Record<string, string>
     const clients: Record<string, string> = { ...Object.fromEntries(services.map((s) => [s, s])), provision: PROVISIONING_USER, ctl: "ctl" }
     for (const u of natsUsers()) {
-      const server = variable(serverEnv[u.passwordEnv]!)
-      expect(server.quoted, `${u.passwordEnv} must reach nats-server in double quotes`).toBe(true)
-      expect(server.name).toBe(u.passwordEnv)
+      const server = variable(serverEnv[u.passwordHashEnv]!)
+      expect(server.quoted, `${u.passwordHashEnv} must reach nats-server in double quotes`).toBe(true)
+      expect(server.name).toBe(u.passwordHashEnv)
       const service = Object.entries(clients).find(([, user]) => user === u.name)![0]
       const env = compose.services[service].environment
       expect(env.NATS_USER).toBe(u.name)
       expect(env.NATS_INBOX_PREFIX).toBe(u.inboxPrefix)
-      expect(variable(env.NATS_PASSWORD)).toEqual({ ...server, quoted: false })
+      const client = variable(env.NATS_PASSWORD)
+      expect(client).toMatchObject({ name: u.passwordEnv, quoted: false })
+      // `$$` is compose's literal `$`.
+      expect(bcrypt.compareSync(client.fallback!, server.fallback!.replaceAll("$$", "$")), u.name).toBe(true)
     }
+    expect(Object.keys(serverEnv).filter((k) => /PASSWORD/.test(k))).toEqual([])
   })
 
   it("runs every app from the one Dockerfile with its environment, a health check and its start order", () => {

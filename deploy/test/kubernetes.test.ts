@@ -4,7 +4,7 @@ import { natsUsers, PROVISIONING_USER } from "@conveyor/auth"
 import { appAccess, orderTopology } from "@conveyor/domain"
 import { describe, expect, it } from "vitest"
 import { authConf, PROD_REPLICAS } from "../scripts/generated.js"
-import { consumerApps, NATS_POD_GRACE_SECONDS, POD_GRACE_SECONDS, SECRET, services, SHUTDOWN_GRACE_SECONDS } from "../scripts/manifests.js"
+import { consumerApps, NATS_POD_GRACE_SECONDS, POD_GRACE_SECONDS, SECRET, SERVER_SECRET, services, SHUTDOWN_GRACE_SECONDS } from "../scripts/manifests.js"
 import { byKind, type K8sObject, named, podSpec, renderOverlay, validateAgainstSchema, workloads } from "./render.js"
 
 const overlays = { dev: renderOverlay("dev"), prod: renderOverlay("prod") }
@@ -22,6 +22,24 @@ describe.each(Object.entries(overlays))("overlay %s", (_, objects) => {
     for (const o of objects) validateAgainstSchema(o)
     // Everything lands in one namespace (KEDA's monitoring endpoint names it).
     for (const o of objects.filter((x) => x.kind !== "Namespace")) expect(o.metadata.namespace, `${o.kind}/${o.metadata.name}`).toBe("conveyor")
+  })
+
+  it("admits to the NATS monitoring port only the nats pods, and KEDA's namespace where KEDA scales", () => {
+    const natsLabels = named(objects, "StatefulSet", "nats").spec.template.metadata.labels as Record<string, string>
+    const selects = (sel: { matchLabels?: Record<string, string> }) => Object.entries(sel.matchLabels ?? {}).every(([k, v]) => natsLabels[k] === v)
+    const policies = byKind(objects, "NetworkPolicy").filter((p) => selects(p.spec.podSelector) && p.spec.policyTypes.includes("Ingress"))
+    expect(policies.length).toBeGreaterThan(0)
+    const peersOn = (port: number) =>
+      policies.flatMap((p) => (p.spec.ingress as Array<any>).filter((r) => r.ports?.some((x: any) => x.port === port)).flatMap((r) => r.from ?? [{ anyone: true }]))
+    const monitoring = peersOn(8222)
+    const usesKeda = byKind(objects, "ScaledObject").length > 0
+    expect(monitoring).toEqual([
+      { podSelector: { matchLabels: { "app.kubernetes.io/name": "nats" } } },
+      ...(usesKeda ? [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "keda" } } }] : [])
+    ])
+    // Clients come from this namespace; every rule names its peers (no rule admits everyone).
+    expect(peersOn(4222)).toEqual([{ podSelector: {} }])
+    for (const p of policies) for (const r of p.spec.ingress) expect(r.from, p.metadata.name).toBeDefined()
   })
 
   it("pins every image to a version, never latest", () => {
@@ -71,16 +89,18 @@ describe.each(Object.entries(overlays))("overlay %s", (_, objects) => {
     }
   })
 
-  it("takes credentials only from the Secret: no Secret objects, no inline passwords", () => {
+  it("takes credentials only from the Secrets: passwords for the apps, their hashes for NATS alone; no Secret objects, no inline values", () => {
     expect(byKind(objects, "Secret")).toEqual([])
-    const sensitive = /PASSWORD|TOKEN|SECRET|CREDS|PASS$|KEY$/i
+    const sensitive = /PASSWORD|BCRYPT|TOKEN|SECRET|CREDS|PASS$|KEY$/i
     for (const w of workloads(objects)) {
+      // nats-server holds no password, only hashes; no app sees the hashes.
+      const expected = w.metadata.name === "nats" ? SERVER_SECRET : SECRET
       for (const c of containers(w)) {
         const env: ReadonlyArray<any> = c.env ?? []
-        const fromSecret = new Set(env.filter((e) => e.valueFrom?.secretKeyRef?.name === SECRET).map((e) => e.name))
+        const fromSecret = new Set(env.filter((e) => e.valueFrom?.secretKeyRef?.name === expected).map((e) => e.name))
         for (const e of env.filter((x) => sensitive.test(x.name))) {
           if (e.valueFrom !== undefined) {
-            expect(e.valueFrom.secretKeyRef?.name, `${w.metadata.name}/${e.name}`).toBe(SECRET)
+            expect(e.valueFrom.secretKeyRef?.name, `${w.metadata.name}/${e.name}`).toBe(expected)
           } else {
             // Only the quoted form of a variable that itself comes from the Secret.
             const ref = /^"\$\(([A-Z0-9_]+)\)"$/.exec(e.value)
@@ -105,8 +125,8 @@ describe.each(Object.entries(overlays))("overlay %s", (_, objects) => {
     expect(job.env.find((e: any) => e.name === "NATS_INBOX_PREFIX").value).toBe(`_INBOX_${PROVISIONING_USER}`)
     const natsEnv: ReadonlyArray<any> = podSpec(named(objects, "StatefulSet", "nats")).containers[0].env
     for (const u of natsUsers()) {
-      expect(natsEnv.find((e) => e.name === `SECRET_${u.passwordEnv}`)?.valueFrom.secretKeyRef.key).toBe(u.name)
-      expect(natsEnv.find((e) => e.name === u.passwordEnv)?.value).toBe(`"$(SECRET_${u.passwordEnv})"`)
+      expect(natsEnv.find((e) => e.name === `SECRET_${u.passwordHashEnv}`)?.valueFrom.secretKeyRef).toEqual({ name: SERVER_SECRET, key: u.name })
+      expect(natsEnv.find((e) => e.name === u.passwordHashEnv)?.value).toBe(`"$(SECRET_${u.passwordHashEnv})"`)
     }
     expect(natsConf(objects)["auth.conf"]).toBe(authConf())
   })

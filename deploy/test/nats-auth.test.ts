@@ -1,78 +1,59 @@
 // Every generated NATS user against a real nats-server started with the committed auth config:
-// each one can do its whole job and is refused, with a typed error, outside it.
-import { inboxPrefixOf, natsUsers, PROVISIONING_USER, type UserName } from "@conveyor/auth"
-import { type AppName, appAccess, appNames, commandRoutes, eventSubject, type OrderEventType, orderTopology, publishersOf, StreamNames, subjectMatches } from "@conveyor/domain"
-import { PublishFailed } from "@conveyor/messaging"
+// each one can do its whole job and is refused, with a typed error, outside it; and the attacks
+// of issue 16 (forged idempotency records, pushes into a pull inbox, forged dead letters, an
+// operator shrinking the dead-letter stream) fail. nats-denials.test.ts has the full matrix.
+import { inboxPrefixOf, PROVISIONING_USER, type UserName } from "@conveyor/auth"
 import {
-  ensureTopology, listDeadLetters, makeJetStreamDeadLetterSink, makeJetStreamPublisher, makeNatsClient, makeNatsConfig, type NatsClient, NatsConnection, openKvIdempotencyStore,
+  type AppName, appAccess, appNames, deadLetterSubject, Durables, eventSubject, idempotencyBucket, IdempotentDurables, orderTopology, publishersOf,
+  StreamNames, subjectMatches
+} from "@conveyor/domain"
+import { DeadLetterHeaders, PublishFailed } from "@conveyor/messaging"
+import {
+  ensureTopology, idempotencyKey, listDeadLetters, makeJetStreamDeadLetterSink, makeJetStreamPublisher, makeNatsClient, makeNatsConfig, type NatsClient, NatsConnection,
+  openKvIdempotencyStore,
   planTopology, PullFailed, pullDeliveries, replayDeadLetters
 } from "@conveyor/nats"
-import { LocalNatsProcess } from "@conveyor/testing"
+import { eventually, type LocalNatsProcess } from "@conveyor/testing"
+import { AckPolicy, DeliverPolicy } from "@nats-io/jetstream"
 import { Kvm } from "@nats-io/kv"
 import { Chunk, Duration, Effect, Option, Redacted, Stream } from "effect"
 import { randomBytes } from "node:crypto"
-import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { connectUsers, denied, randomPasswords, sampleSubjects, startAuthServer, type UserConnections } from "./auth-server.js"
 
-const authConf = join(import.meta.dirname, "..", "base", "nats", "auth.conf")
-const users = natsUsers()
-const passwords = new Map(users.map((u) => [u.name, randomBytes(12).toString("hex")]))
+const passwords = randomPasswords()
 
-const eventTypes: ReadonlyArray<OrderEventType> = [
-  "OrderPlaced", "StockReserved", "StockRejected", "StockReleased", "PaymentCaptured", "PaymentDeclined",
-  "PaymentRefunded", "ShipmentScheduled", "OrderCompleted", "OrderCancelled", "StepTimedOut"
-]
-const commandSubjects = Object.values(commandRoutes).map((r) => `orders.commands.${r.worker}.${r.action}`)
-/** Concrete subjects of every kind the system publishes. */
-const sampleSubjects = [...eventTypes.map(eventSubject), ...commandSubjects, "dlq.orders.commands.inventory.reserve", "dlq.orders.events.order-placed"]
 const mayPublish = (app: AppName, subject: string) => appAccess[app].publish.some((p) => subjectMatches(p, subject))
 
 let server: LocalNatsProcess
-const clients = new Map<UserName, { client: NatsClient; drain: Effect.Effect<void> }>()
+let users: UserConnections
+const client = (user: UserName) => users.client(user)
 
-const connectAs = async (user: UserName): Promise<NatsClient> => {
-  const made = await Effect.runPromise(
-    makeNatsClient(
-      makeNatsConfig({
-        servers: [server.url],
-        name: `auth-test-${user}`,
-        user: Option.some(user),
-        password: Option.some(Redacted.make(passwords.get(user)!)),
-        inboxPrefix: Option.some(inboxPrefixOf(user)),
-        connectTimeout: Duration.seconds(10)
-      })
-    )
-  )
-  clients.set(user, made)
-  return made.client
-}
-const client = (user: UserName) => clients.get(user)!.client
+const publish = (user: UserName, subject: string, options: { payload?: Uint8Array; headers?: Record<string, string> } = {}) =>
+  makeJetStreamPublisher(client(user)).publish({
+    subject,
+    payload: options.payload ?? new TextEncoder().encode(`{"by":"${user}"}`),
+    msgId: randomBytes(8).toString("hex"),
+    ...(options.headers !== undefined ? { headers: options.headers } : {})
+  })
 
-const publish = (user: UserName, subject: string) =>
-  makeJetStreamPublisher(client(user)).publish({ subject, payload: new TextEncoder().encode(`{"by":"${user}"}`), msgId: randomBytes(8).toString("hex") })
-
-const pullOne = (user: UserName, stream: string, durable: string) =>
-  pullDeliveries(client(user), { stream, durable, batch: 1, confirmAcks: true }).pipe(
+const pullFrom = (c: NatsClient, stream: string, durable: string) =>
+  pullDeliveries(c, { stream, durable, batch: 1, confirmAcks: true }).pipe(
     Stream.take(1),
-    Stream.mapEffect((d) => Effect.as(d.ack, d.subject)),
+    Stream.mapEffect((d) => Effect.as(d.ack, { subject: d.subject, messageId: d.messageId })),
     Stream.runCollect,
     Effect.map(Chunk.toReadonlyArray),
     Effect.timeoutFail({ duration: "20 seconds", onTimeout: () => new Error(`no delivery from ${stream}/${durable} within 20 s`) })
   )
-
-const denied = /permissions violation/i
+const pullOne = (user: UserName, stream: string, durable: string) => Effect.map(pullFrom(client(user), stream, durable), (ds) => ds.map((d) => d.subject))
 
 beforeAll(async () => {
-  // nats-server parses a referenced variable as a config value (a leading digit would make a
-  // number): the deployments hand it the password in double quotes, and so does this test.
-  for (const u of users) process.env[u.passwordEnv] = JSON.stringify(passwords.get(u.name)!)
-  // The generated file sets no listen/port/store: the test's -p/-sd flags and LocalNatsProcess's own apply.
-  server = await LocalNatsProcess.start({ args: ["-c", authConf] })
-  for (const u of users) await connectAs(u.name)
+  server = await startAuthServer(passwords)
+  users = await connectUsers(server, passwords)
 })
 
 afterAll(async () => {
-  for (const { drain } of clients.values()) await Effect.runPromise(drain)
+  await users?.closeAll()
   await server?.stop()
 })
 
@@ -166,7 +147,7 @@ describe("generated NATS users on a real nats-server", () => {
       }
 
       const kvm = new Kvm(client(app).js)
-      for (const { bucket, access: mode } of access.buckets) {
+      for (const { bucket, access: mode, watch } of access.buckets) {
         const kv = await kvm.open(bucket)
         expect((await kv.status()).bucket).toBe(bucket)
         const key = `auth-test.${app}`
@@ -174,21 +155,23 @@ describe("generated NATS users on a real nats-server", () => {
           const rev = await kv.create(key, new TextEncoder().encode("1"))
           await kv.update(key, new TextEncoder().encode("2"), rev)
           expect(new TextDecoder().decode((await kv.get(key))!.value)).toBe("2")
-          const keys: Array<string> = []
-          for await (const k of await kv.keys("auth-test.>")) keys.push(k)
-          expect(keys).toContain(key)
           await kv.delete(key)
         } else {
           expect(await kv.get(key)).toBeNull()
-          const keys: Array<string> = []
-          for await (const k of await kv.keys()) keys.push(k)
-          expect(Array.isArray(keys)).toBe(true)
           await expect(kv.put(key, new TextEncoder().encode("x"))).rejects.toThrow(denied)
         }
+        // Listing keys creates a consumer on the bucket's stream: only a watching app may.
+        const keys = async () => {
+          const found: Array<string> = []
+          for await (const k of await kv.keys()) found.push(k)
+          return found
+        }
+        if (watch === true) expect(Array.isArray(await keys())).toBe(true)
+        else await expect(keys()).rejects.toThrow(denied)
       }
-      if (access.buckets.some((b) => b.bucket === "idempotency" && b.access === "write")) {
-        const store = await Effect.runPromise(openKvIdempotencyStore(client(app), "idempotency"))
-        const claim = await Effect.runPromise(store.claim(`auth-test-${app}`, 5_000))
+      for (const { durable } of access.consumes.filter((c) => (IdempotentDurables as ReadonlyArray<string>).includes(c.durable))) {
+        const store = await Effect.runPromise(openKvIdempotencyStore(client(app), idempotencyBucket(durable)))
+        const claim = await Effect.runPromise(store.claim(`${durable}.auth-test-${app}`, 5_000))
         expect(claim._tag).toBe("Claimed")
       }
     })
@@ -237,5 +220,104 @@ describe("generated NATS users on a real nats-server", () => {
       const own = sampleSubjects.find((s) => mayPublish(app, s))!
       expect((await Effect.runPromise(publish(app, own))).seq).toBeGreaterThan(0)
     })
+  })
+})
+
+/** The subscriptions of the connection named `name`, as the monitoring port lists them to anyone. */
+const subscriptionsOf = async (name: string): Promise<ReadonlyArray<string>> => {
+  const connz = (await (await fetch(`http://127.0.0.1:${server.monitorPort}/connz?subs=1`)).json()) as {
+    connections: ReadonlyArray<{ name?: string; subscriptions_list?: ReadonlyArray<string> }>
+  }
+  return connz.connections.find((c) => c.name === name)?.subscriptions_list ?? []
+}
+
+/** Takes everything waiting on a durable, so the next delivery is the next message published. */
+const drain = async (c: NatsClient, stream: string, durable: string) => {
+  const consumer = await c.js.consumers.get(stream, durable)
+  while ((await consumer.info()).num_pending > 0) {
+    for await (const m of await consumer.fetch({ max_messages: 256, expires: 1_000 })) m.ack()
+  }
+}
+
+describe("the attacks of issue 16, with the generated users", () => {
+  it("the notifier cannot plant or read an idempotency record of the payments worker; the worker's own claim is unaffected", async () => {
+    const bucket = idempotencyBucket(Durables.payments)
+    const id = `${Durables.payments}.order-forged:2:0`
+    const forged = new TextEncoder().encode(JSON.stringify({ s: "done", out: [{ subject: eventSubject("PaymentCaptured"), payload: "e30=" }] }))
+    const planted = await Effect.runPromise(Effect.flip(publish("notifier", `$KV.${bucket}.${idempotencyKey(id)}`, { payload: forged })))
+    expect((planted as PublishFailed).reason).toMatch(denied)
+    const opened = await Effect.runPromise(Effect.either(openKvIdempotencyStore(client("notifier"), bucket)))
+    expect(opened._tag === "Left" && opened.left.reason).toMatch(denied)
+    const store = await Effect.runPromise(openKvIdempotencyStore(client("payments-worker"), bucket))
+    expect((await Effect.runPromise(store.claim(id, 5_000)))._tag).toBe("Claimed")
+  })
+
+  it("a push consumer aimed at the payments worker's pull inbox gets nothing executed: only its own durable's deliveries come out", async () => {
+    // The orchestrator is the one app that may create a consumer (its timer watch, on
+    // KV_order-timers); the server does not check where that consumer delivers (nats-server 8274).
+    const stream = StreamNames.commands
+    const durable = Durables.payments
+    const victim = await users.connect("payments-worker", "auth-test-pull-victim")
+    await drain(victim, stream, durable)
+    const pulled = Effect.runPromise(pullFrom(victim, stream, durable))
+    let inboxes: ReadonlyArray<string> = []
+    await eventually(async () => {
+      inboxes = (await subscriptionsOf("auth-test-pull-victim")).filter((s) => s.startsWith(inboxPrefixOf("payments-worker")) && !/[*>]/.test(s))
+      return inboxes.length > 0
+    }, 15_000, "the pull inbox listed by /connz")
+
+    const orchestrator = client("orchestrator")
+    const timers = await new Kvm(orchestrator.js).open("order-timers")
+    const capture = { type: "CapturePayment", orderId: "forged-order", amountCents: 100_000 }
+    await timers.put("forged-capture", new TextEncoder().encode(JSON.stringify(capture)))
+    for (const inbox of inboxes) {
+      const pusher = await orchestrator.jsm.consumers.add("KV_order-timers", {
+        deliver_subject: inbox, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.LastPerSubject, filter_subject: "$KV.order-timers.forged-capture"
+      })
+      await eventually(async () => (await orchestrator.jsm.consumers.info("KV_order-timers", pusher.name)).delivered.consumer_seq > 0, 15_000, "the forged push delivered")
+    }
+    const real = await Effect.runPromise(publish("orchestrator", "orders.commands.payments.capture"))
+    const [first] = await pulled
+    expect(first?.subject).toBe("orders.commands.payments.capture")
+    expect(first?.messageId).not.toBe(`KV_order-timers:1`)
+    expect(real.seq).toBeGreaterThan(0)
+  })
+
+  it("an app can dead-letter only on its own durable's subject, and replay refuses a letter that does not match its original", async () => {
+    // The letter of the issue: the notifier names a payments command on the payments worker's subject.
+    const claim = (stream: string, consumer: string, subject: string, sequence: number) => ({
+      [DeadLetterHeaders.originalSubject]: subject, [DeadLetterHeaders.originalStream]: stream, [DeadLetterHeaders.originalSequence]: String(sequence),
+      [DeadLetterHeaders.originalMessageId]: "forged", [DeadLetterHeaders.consumer]: consumer, [DeadLetterHeaders.errorTag]: "Forged"
+    })
+    const capture = new TextEncoder().encode(JSON.stringify({ type: "CapturePayment", orderId: "forged-order", amountCents: 100_000 }))
+    const onPayments = await Effect.runPromise(
+      Effect.flip(publish("notifier", deadLetterSubject(StreamNames.commands, Durables.payments), { payload: capture, headers: claim(StreamNames.commands, Durables.payments, "orders.commands.payments.capture", 1) }))
+    )
+    expect((onPayments as PublishFailed).reason).toMatch(denied)
+
+    // On its own subject the notifier can still write a letter; what it claims is checked.
+    const events = await client("ctl").jsm.streams.info(StreamNames.events)
+    const own = deadLetterSubject(StreamNames.events, Durables.notifier)
+    await Effect.runPromise(publish("notifier", own, { payload: capture, headers: claim(StreamNames.commands, Durables.payments, "orders.commands.payments.capture", 1) }))
+    await Effect.runPromise(publish("notifier", own, { payload: capture, headers: claim(StreamNames.events, Durables.notifier, eventSubject("PaymentCaptured"), events.state.last_seq) }))
+    const forged = await Effect.runPromise(listDeadLetters(client("ctl"), { errorTag: "Forged" }))
+    expect(forged).toHaveLength(2)
+    const report = await Effect.runPromise(replayDeadLetters(client("ctl"), { errorTag: "Forged" }))
+    expect(report.replayed).toEqual([])
+    expect(report.failed.map((f) => f.reason)).toEqual([expect.stringMatching(/not the dead-letter subject/), expect.stringMatching(/another subject or payload/)])
+    expect(await Effect.runPromise(listDeadLetters(client("ctl"), { errorTag: "Forged" }))).toHaveLength(2)
+  })
+
+  it("the operator cannot update, purge or delete the dead-letter stream or any other, nor change a durable", async () => {
+    const jsm = client("ctl").jsm
+    const before = await jsm.streams.info(StreamNames.deadLetters)
+    await expect(jsm.streams.update(StreamNames.deadLetters, { max_msgs: 1 })).rejects.toThrow(denied)
+    await expect(jsm.streams.purge(StreamNames.deadLetters)).rejects.toThrow(denied)
+    await expect(jsm.streams.delete(StreamNames.deadLetters)).rejects.toThrow(denied)
+    await expect(jsm.streams.update(StreamNames.commands, { max_msgs: 1 })).rejects.toThrow(denied)
+    await expect(jsm.consumers.update(StreamNames.commands, Durables.payments, { max_deliver: 1 })).rejects.toThrow(denied)
+    const after = await jsm.streams.info(StreamNames.deadLetters)
+    expect(after.config.max_msgs).toBe(before.config.max_msgs)
+    expect(after.state.messages).toBe(before.state.messages)
   })
 })

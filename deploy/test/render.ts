@@ -10,6 +10,7 @@ import { StatefulSet } from "kubernetes-models/apps/v1/StatefulSet"
 import { Job } from "kubernetes-models/batch/v1/Job"
 import { HorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler"
 import { PodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget"
+import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy"
 import { ScaledObject } from "@kubernetes-models/keda/keda.sh/v1alpha1/ScaledObject"
 
 export const deployDir = join(import.meta.dirname, "..")
@@ -50,6 +51,7 @@ const models: Record<string, new (data: any) => { validate(): void }> = {
   "batch/v1/Job": Job,
   "autoscaling/v2/HorizontalPodAutoscaler": HorizontalPodAutoscaler,
   "policy/v1/PodDisruptionBudget": PodDisruptionBudget,
+  "networking.k8s.io/v1/NetworkPolicy": NetworkPolicy,
   "keda.sh/v1alpha1/ScaledObject": ScaledObject
 }
 

@@ -1,17 +1,17 @@
 // The real system under the generated least-privilege users, as compose and Kubernetes run it:
 // `conveyor topology apply` as the provisioning user, then every app as its own process with its
 // own user and CONVEYOR_ENSURE_TOPOLOGY=false. An order placed at the gateway must complete.
-import { inboxPrefixOf, natsUsers, PROVISIONING_USER } from "@conveyor/auth"
+import { inboxPrefixOf, PROVISIONING_USER } from "@conveyor/auth"
 import { type AppProcess, startAppProcess } from "@conveyor/orders/processes"
-import { LocalNatsProcess } from "@conveyor/testing"
+import type { LocalNatsProcess } from "@conveyor/testing"
 import { spawn } from "node:child_process"
-import { randomBytes } from "node:crypto"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { services } from "../scripts/manifests.js"
+import { randomPasswords, startAuthServer } from "./auth-server.js"
 import { deployDir } from "./render.js"
 
-const passwords = new Map<string, string>(natsUsers().map((u) => [u.name, randomBytes(12).toString("hex")]))
+const passwords = randomPasswords()
 let server: LocalNatsProcess
 const apps: Array<AppProcess> = []
 
@@ -42,8 +42,7 @@ const ctl = (args: ReadonlyArray<string>, user: string) =>
   })
 
 beforeAll(async () => {
-  for (const u of natsUsers()) process.env[u.passwordEnv] = JSON.stringify(passwords.get(u.name)!)
-  server = await LocalNatsProcess.start({ args: ["-c", join(deployDir, "base", "nats", "auth.conf")] })
+  server = await startAuthServer(passwords)
 }, 60_000)
 
 afterAll(async () => {

@@ -1,9 +1,9 @@
 // End to end with every app as its own process: orders flow while the payments worker and then the
 // orchestrator are SIGKILLed and restarted. Afterwards every order must be finished and the stores
-// must reconcile: no payment captured twice, stock back to start for every cancelled order, no
-// timer lost (timers set before the orchestrator died fire after it restarts).
+// must reconcile: no payment captured twice, stock back to start and no live shipment for every
+// cancelled order, no timer lost (timers set before the orchestrator died fire after it restarts).
 import { Buckets } from "@conveyor/domain"
-import { ledgerKey, skuKey } from "@conveyor/orders"
+import { ledgerKey, shipmentKey, skuKey } from "@conveyor/orders"
 import { type AppProcess, startAppProcess } from "@conveyor/orders/processes"
 import { eventually } from "@conveyor/testing"
 import { useNatsServer } from "@conveyor/testing/vitest"
@@ -109,6 +109,13 @@ describe("apps as separate processes", () => {
         const total = orderOf(i).items.reduce((s, it) => s + it.quantity * it.unitPriceCents, 0)
         if (completed.has(`e2e-${i}`)) expect(entry, `e2e-${i}`).toMatchObject({ status: "captured", capturedCents: total, refundedCents: 0 })
         else expect(entry === undefined || entry.capturedCents === entry.refundedCents, `e2e-${i} ${JSON.stringify(entry)}`).toBe(true)
+      }
+      // Shipments: booked for every completed order, none live for a cancelled one.
+      const shipments = await kvm.open(Buckets.shipments)
+      for (let i = 0; i < N; i++) {
+        const entry = (await shipments.get(shipmentKey(`e2e-${i}`)))?.json<any>()
+        if (completed.has(`e2e-${i}`)) expect(entry, `e2e-${i}`).toMatchObject({ status: "scheduled" })
+        else expect(entry?.status, `e2e-${i}`).not.toBe("scheduled")
       }
       // Stock: free + held = start per SKU, held only by completed orders.
       const stock = await kvm.open(Buckets.inventoryStock)

@@ -40,7 +40,7 @@ export const renderReport = (r: DemoReport, jaegerUi = "http://localhost:16686")
   const line = `+-${"-".repeat(w0)}-+-${"-".repeat(w1)}-+`
   const body = rows.map(([a, b, c]) => `| ${a.padEnd(w0)} | ${b.padStart(w1)} | ${c}`)
   const verdict = r.problems.length === 0
-    ? "reconciled: every order finished, no payment captured twice, stock back to start for every cancelled order"
+    ? "reconciled: every order finished, no payment captured twice, stock back to start and no shipment for every cancelled order, no money or goods for an order that does not exist"
     : `NOT reconciled:\n${r.problems.map((p) => `  - ${p}`).join("\n")}`
   return [line, ...body, line, verdict].join("\n")
 }

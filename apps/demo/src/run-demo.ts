@@ -1,8 +1,8 @@
 import { Buckets, eventSubject, orderWorkflow, StreamNames, summarizeOrder } from "@conveyor/domain"
 import { Publisher } from "@conveyor/messaging"
 import { NatsConnection } from "@conveyor/nats"
-import { openJsonBucket } from "@conveyor/orchestration"
-import { Gateway, LedgerEntry, Notifications, Settlements, SkuStock, skuKey } from "@conveyor/orders"
+import { type JsonBucket, openJsonBucket } from "@conveyor/orchestration"
+import { Gateway, LedgerEntry, Notifications, Settlements, Shipment, shipmentKey, SkuStock, skuKey } from "@conveyor/orders"
 import { instanceSchema } from "@conveyor/workflow"
 import { Effect } from "effect"
 import { type DemoOptions } from "./options.js"
@@ -123,13 +123,14 @@ export const runDemo = (base: string, options: DemoOptions, log: (line: string) 
     const seconds = (Math.max(...finishedAt.values(), Date.now() * (allFinished ? 0 : 1)) - started) / 1000
     clearInterval(ticker)
     progress.end()
-    log("reconciling with the stores (workflow instances, payments ledger, stock, dead letters, notifier)")
+    log("reconciling with the stores (workflow instances, payments ledger, stock, shipments, dead letters, notifier)")
     if (!allFinished) log(`timed out after ${options.timeoutMs} ms waiting for orders to finish; checking what is there`)
 
     // The stores are the truth: reconcile from them, not from what this process saw.
     const instances = yield* openJsonBucket(client, Buckets.workflows, instanceSchema(orderWorkflow))
     const stock = yield* openJsonBucket(client, Buckets.inventoryStock, SkuStock)
     const ledger = yield* openJsonBucket(client, Buckets.paymentsLedger, LedgerEntry)
+    const shipments = yield* openJsonBucket(client, Buckets.shipments, Shipment)
     const problems: Array<string> = []
     const summaries = yield* Effect.forEach(orders, (order) =>
       instances.get(order.orderId).pipe(Effect.map((i) => ({ order, instance: i?.value }))), { concurrency: 64 })
@@ -163,6 +164,34 @@ export const runDemo = (base: string, options: DemoOptions, log: (line: string) 
           problems.push(`${order.orderId}: cancelled with ${e.capturedCents - e.refundedCents} cents still captured`)
         }
       })), { concurrency: 64, discard: true })
+
+    // Shipments: one booked for every completed order, none live for a cancelled one (recalled or never booked).
+    yield* Effect.forEach(orders, (order) =>
+      shipments.get(shipmentKey(order.orderId)).pipe(Effect.map((entry) => {
+        const e = entry?.value
+        if (completedIds.has(order.orderId)) {
+          if (e?.status !== "scheduled") problems.push(`${order.orderId}: completed but shipment is ${JSON.stringify(e)}`)
+        } else if (e?.status === "scheduled") problems.push(`${order.orderId}: cancelled but shipment ${e.trackingId} is booked`)
+      })), { concurrency: 64, discard: true })
+
+    // No money kept or goods booked for an order that has no workflow instance (in this run or any other).
+    const orphans = <A>(bucket: JsonBucket<A>, holds: (value: A) => boolean, what: string) =>
+      Effect.gen(function* () {
+        const keys = yield* Effect.promise(async () => {
+          const all: Array<string> = []
+          for await (const key of await bucket.kv.keys("order.>")) all.push(key)
+          return all
+        })
+        yield* Effect.forEach(keys, (key) =>
+          Effect.gen(function* () {
+            const entry = yield* bucket.get(key)
+            if (entry === undefined || !holds(entry.value)) return
+            const orderId = key.slice("order.".length)
+            if ((yield* instances.get(orderId)) === undefined) problems.push(`${orderId}: ${what} for an order that does not exist`)
+          }), { concurrency: 64, discard: true })
+      })
+    yield* orphans(ledger, (e) => e.capturedCents !== e.refundedCents, "money captured")
+    yield* orphans(shipments, (e) => e.status === "scheduled", "a shipment booked")
 
     // Stock: per SKU, free + held = the start, and only completed orders hold anything, exactly what they ordered.
     const skus = [...Array.from({ length: SKUS }, (_, k) => skuName(run, k)), limitedSku(run)]

@@ -1,4 +1,4 @@
-// shipping-worker: Executes ScheduleShipment (durable `shipping-worker`).
+// shipping-worker: Executes ScheduleShipment and RecallShipment (durable `shipping-worker`).
 // Environment and ports: see README.md next to this folder (NATS_*, HTTP_PORT for /healthz /readyz /metrics).
 import { ShippingWorkerLive, orderApp } from "@conveyor/orders"
 import { runMain } from "@conveyor/nats"

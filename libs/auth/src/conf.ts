@@ -9,7 +9,8 @@ const list = (subjects: ReadonlyArray<string>, indent: string): string =>
 /**
  * The `authorization` block of nats-server's config: one user per identity with allow lists;
  * everything else is denied. Passwords are `$VARIABLE` references that nats-server resolves from
- * its environment, so the file holds no secret and can live in git and a ConfigMap.
+ * its environment, where they are bcrypt hashes (nats-server takes a `$2a$` value as one), so
+ * the file holds no secret and can live in git and a ConfigMap, and the server holds none either.
  */
 export const renderAuthConf = (users: ReadonlyArray<NatsUser>, header: string): string => {
   const body = users
@@ -17,7 +18,7 @@ export const renderAuthConf = (users: ReadonlyArray<NatsUser>, header: string): 
       [
         "    {",
         `      user: ${quote(u.name)}`,
-        `      password: $${u.passwordEnv}`,
+        `      password: $${u.passwordHashEnv}`,
         "      permissions: {",
         `        publish: { allow: ${list(u.permissions.publish, "        ")} }`,
         `        subscribe: { allow: ${list(u.permissions.subscribe, "        ")} }`,

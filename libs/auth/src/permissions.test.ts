@@ -1,8 +1,8 @@
-import { appAccess, appNames, orderTopology, StreamNames } from "@conveyor/domain"
+import { appAccess, appNames, deadLetterSubject, idempotencyBucket, orderTopology, StreamNames } from "@conveyor/domain"
 import { describe, expect, it } from "vitest"
 import { renderAuthConf } from "./conf.js"
 import { forbiddenGrants } from "./permissions.js"
-import { natsUsers, passwordEnv, PROVISIONING_USER } from "./users.js"
+import { natsUsers, passwordEnv, passwordHashEnv, PROVISIONING_USER } from "./users.js"
 
 const users = natsUsers()
 const byName = new Map(users.map((u) => [u.name, u]))
@@ -12,6 +12,7 @@ describe("generated NATS permissions", () => {
     expect(users.map((u) => u.name)).toEqual([...appNames, PROVISIONING_USER])
     expect(new Set(users.map((u) => u.passwordEnv)).size).toBe(users.length)
     expect(passwordEnv("inventory-worker")).toBe("NATS_PASSWORD_INVENTORY_WORKER")
+    expect(passwordHashEnv("inventory-worker")).toBe("NATS_BCRYPT_INVENTORY_WORKER")
   })
 
   it("never grants all of JetStream, its whole API, or every subject", () => {
@@ -61,14 +62,54 @@ describe("generated NATS permissions", () => {
   it("gives the provisioning user topology rights and no data subjects", () => {
     const p = byName.get(PROVISIONING_USER)!.permissions.publish
     expect(p).toContain(`$JS.API.STREAM.CREATE.${StreamNames.events}`)
-    expect(p).toContain("$JS.API.STREAM.CREATE.KV_idempotency")
+    expect(p).toContain(`$JS.API.STREAM.CREATE.KV_${idempotencyBucket("payments-worker")}`)
     expect(p.filter((g) => !g.startsWith("$JS.API."))).toEqual([])
+  })
+
+  it("lets only the orchestrator's timer watch create a consumer on a KV stream, and ctl one on the dead letters", () => {
+    for (const u of users.filter((u) => u.name !== PROVISIONING_USER)) {
+      const creates = u.permissions.publish.filter((g) => g.startsWith("$JS.API.CONSUMER.CREATE.") || g.startsWith("$JS.API.CONSUMER.DURABLE.CREATE."))
+      const expected: Record<string, ReadonlyArray<string>> = {
+        orchestrator: ["$JS.API.CONSUMER.CREATE.KV_order-timers", "$JS.API.CONSUMER.CREATE.KV_order-timers.>"],
+        ctl: [`$JS.API.CONSUMER.CREATE.${StreamNames.deadLetters}`, `$JS.API.CONSUMER.CREATE.${StreamNames.deadLetters}.>`]
+      }
+      expect(creates, u.name).toEqual(expected[u.name] ?? [])
+    }
+  })
+
+  it("lets an app dead-letter only on its own durables' subjects", () => {
+    for (const app of appNames) {
+      const dlq = byName.get(app)!.permissions.publish.filter((g) => g.startsWith("dlq."))
+      expect(dlq, app).toEqual(appAccess[app].consumes.map((c) => deadLetterSubject(c.stream, c.durable)))
+    }
+  })
+
+  it("keeps each consumer's idempotency records to its own app", () => {
+    for (const c of orderTopology.consumers) {
+      const subject = `$KV.${idempotencyBucket(c.durable)}.>`
+      const writers = users.filter((u) => u.permissions.publish.includes(subject)).map((u) => u.name)
+      // Besides the operator, who reads every declared stream.
+      const readers = users
+        .filter((u) => u.name !== "ctl" && u.permissions.publish.some((g) => /\.(MSG|DIRECT)\.GET\./.test(`${g}.`) && g.includes(`KV_${idempotencyBucket(c.durable)}`)))
+        .map((u) => u.name)
+      if (c.durable === "orchestrator") expect(writers).toEqual([])
+      else {
+        expect(writers, c.durable).toEqual([c.durable])
+        expect(readers, c.durable).toEqual([c.durable])
+      }
+    }
+  })
+
+  it("gives ctl no way to change, purge or delete a stream or a durable", () => {
+    const ctl = byName.get("ctl")!.permissions.publish
+    expect(ctl.filter((g) => /^\$JS\.API\.(STREAM\.(CREATE|UPDATE|PURGE|DELETE)|CONSUMER\.DURABLE\.CREATE)\./.test(g))).toEqual([])
+    expect(ctl.filter((g) => /^\$JS\.API\.CONSUMER\.(CREATE|DELETE)\./.test(g) && !g.includes(`.${StreamNames.deadLetters}`))).toEqual([])
   })
 
   it("renders a config whose passwords are variables and whose subjects are quoted strings", () => {
     const conf = renderAuthConf(users, "header\nline two")
     expect(conf.startsWith("# header\n# line two\nauthorization {")).toBe(true)
-    expect(conf).toContain("password: $NATS_PASSWORD_GATEWAY\n")
+    expect(conf).toContain("password: $NATS_BCRYPT_GATEWAY\n")
     expect(conf).toContain('"$JS.API.INFO"')
     expect(conf).not.toMatch(/password: "/)
   })

@@ -37,22 +37,24 @@ export const consumerGrants = (stream: string, durable: string): ReadonlyArray<s
 ]
 
 /**
- * Read a KV bucket: status (stream info), get (message get, or direct get when the bucket allows
- * it; the last-by-subject form has the key in the subject), and keys/watch/history, which create
- * an ephemeral ordered push consumer on the bucket's own stream and answer its flow control.
+ * Read a KV bucket: status (stream info) and get (message get, or direct get when the bucket
+ * allows it; the last-by-subject form has the key in the subject).
  */
 export const bucketReadGrants = (bucket: string): ReadonlyArray<string> => {
   const stream = kvStream(bucket)
-  return [
-    `${API}.STREAM.INFO.${stream}`,
-    `${API}.STREAM.MSG.GET.${stream}`,
-    `${API}.DIRECT.GET.${stream}`,
-    `${API}.DIRECT.GET.${stream}.>`,
-    `${API}.CONSUMER.CREATE.${stream}`,
-    `${API}.CONSUMER.CREATE.${stream}.>`,
-    `${API}.CONSUMER.INFO.${stream}.>`,
-    `$JS.FC.${stream}.>`
-  ]
+  return [`${API}.STREAM.INFO.${stream}`, `${API}.STREAM.MSG.GET.${stream}`, `${API}.DIRECT.GET.${stream}`, `${API}.DIRECT.GET.${stream}.>`]
+}
+
+/**
+ * Watch a bucket (also keys and history): an ephemeral ordered push consumer on the bucket's own
+ * stream, and the answers to its flow control. The server does not check a push consumer's
+ * deliver subject against its creator's rights (nats-server issue 8274): whoever may create one
+ * can push messages into any inbox it knows. Only apps that watch get this; the pull loop refuses
+ * deliveries from anything but its own durable.
+ */
+export const bucketWatchGrants = (bucket: string): ReadonlyArray<string> => {
+  const stream = kvStream(bucket)
+  return [`${API}.CONSUMER.CREATE.${stream}`, `${API}.CONSUMER.CREATE.${stream}.>`, `${API}.CONSUMER.INFO.${stream}.>`, `$JS.FC.${stream}.>`]
 }
 
 /** Put, create, update (compare-and-set) and delete are publishes to the key's subject. */
@@ -83,14 +85,17 @@ export const provisioningGrants = (topology: Topology): ReadonlyArray<string> =>
 ]
 
 /**
- * The operator CLI on top of provisioning: lists, lag of every durable, reading any declared
- * stream (dead letters above all) through messages or an ephemeral consumer, and removing a
- * replayed dead letter. Still scoped to the declared streams.
+ * The operator CLI: the topology plan (read-only), lists, lag of every durable, reading any
+ * declared stream (dead letters above all) through messages or an ephemeral consumer, and
+ * removing a replayed dead letter. No stream or consumer create, update, purge or delete: an
+ * operator's credentials cannot shrink the dead-letter stream or reconfigure a durable.
  */
 export const operatorGrants = (topology: Topology, deadLetterStream: string): ReadonlyArray<string> => [
+  accountInfo,
   `${API}.STREAM.NAMES`,
   `${API}.STREAM.LIST`,
   ...topologyStreams(topology).flatMap((s) => [
+    `${API}.STREAM.INFO.${s}`,
     `${API}.CONSUMER.NAMES.${s}`,
     `${API}.CONSUMER.LIST.${s}`,
     `${API}.CONSUMER.INFO.${s}.>`,
@@ -125,8 +130,12 @@ export const appPermissions = (access: AppAccess, context: PermissionContext, in
     ...access.consumes.flatMap((c) => consumerGrants(c.stream, c.durable)),
     // A consuming app dead-letters, and reports the dead-letter depth (per source durable) on /metrics.
     ...(access.consumes.length > 0 ? [`${API}.STREAM.INFO.${context.deadLetterStream}`] : []),
-    ...access.buckets.flatMap((b) => [...bucketReadGrants(b.bucket), ...(b.access === "write" ? bucketWriteGrants(b.bucket) : [])]),
-    ...(access.admin ? [...provisioningGrants(context.topology), ...operatorGrants(context.topology, context.deadLetterStream)] : [])
+    ...access.buckets.flatMap((b) => [
+      ...bucketReadGrants(b.bucket),
+      ...(b.watch === true ? bucketWatchGrants(b.bucket) : []),
+      ...(b.access === "write" ? bucketWriteGrants(b.bucket) : [])
+    ]),
+    ...(access.operator ? operatorGrants(context.topology, context.deadLetterStream) : [])
   ]),
   subscribe: [inboxGrant(inboxPrefix)]
 })

@@ -7,13 +7,15 @@ export const PROVISIONING_USER = "provisioning"
 export type UserName = AppName | typeof PROVISIONING_USER
 
 /**
- * One NATS user. The password is never in the generated files: the server config references the
- * environment variable `passwordEnv`, which compose and Kubernetes fill from the same secret the
- * app reads as `NATS_PASSWORD`.
+ * One NATS user. No password is in the generated files, and the server never sees one: its config
+ * references the environment variable `passwordHashEnv`, which holds the password's bcrypt hash.
+ * The app reads the password itself as `NATS_PASSWORD`, from the variable `passwordEnv` (compose)
+ * or the Secret's key named after the user (Kubernetes).
  */
 export interface NatsUser {
   readonly name: UserName
   readonly passwordEnv: string
+  readonly passwordHashEnv: string
   /** What the user's connection must set as `NATS_INBOX_PREFIX`: its replies arrive below it. */
   readonly inboxPrefix: string
   readonly permissions: Permissions
@@ -22,8 +24,13 @@ export interface NatsUser {
 /** `_INBOX_inventory-worker` for `inventory-worker`. */
 export const inboxPrefixOf = (name: string): string => `_INBOX_${name}`
 
+const envName = (name: string) => name.toUpperCase().replace(/[^A-Z0-9]/g, "_")
+
 /** `NATS_PASSWORD_INVENTORY_WORKER` for `inventory-worker`. */
-export const passwordEnv = (name: string): string => `NATS_PASSWORD_${name.toUpperCase().replace(/[^A-Z0-9]/g, "_")}`
+export const passwordEnv = (name: string): string => `NATS_PASSWORD_${envName(name)}`
+
+/** `NATS_BCRYPT_INVENTORY_WORKER` for `inventory-worker`: what nats-server reads. */
+export const passwordHashEnv = (name: string): string => `NATS_BCRYPT_${envName(name)}`
 
 export const orderPermissionContext: PermissionContext = { topology: orderTopology, deadLetterStream: StreamNames.deadLetters }
 
@@ -35,12 +42,14 @@ export const natsUsers = (
   ...appNames.map((name) => ({
     name,
     passwordEnv: passwordEnv(name),
+    passwordHashEnv: passwordHashEnv(name),
     inboxPrefix: inboxPrefixOf(name),
     permissions: appPermissions(access[name], context, inboxPrefixOf(name))
   })),
   {
     name: PROVISIONING_USER,
     passwordEnv: passwordEnv(PROVISIONING_USER),
+    passwordHashEnv: passwordHashEnv(PROVISIONING_USER),
     inboxPrefix: inboxPrefixOf(PROVISIONING_USER),
     permissions: provisioningPermissions(context, inboxPrefixOf(PROVISIONING_USER))
   }

@@ -1,7 +1,7 @@
 import { subjectMatches } from "@conveyor/topology"
 import { Schema } from "effect"
-import { AllCommands, AllDeadLetters, AllEvents, eventSubject, StreamNames } from "./subjects.js"
-import { Buckets, Durables } from "./topology.js"
+import { AllCommands, AllEvents, deadLetterSubject, eventSubject, StreamNames } from "./subjects.js"
+import { Buckets, Durables, idempotencyBucket } from "./topology.js"
 
 export const AppName = Schema.Literal(
   "gateway", "orchestrator", "inventory-worker", "payments-worker", "shipping-worker", "notifier", "ctl"
@@ -17,61 +17,79 @@ export const AppAccess = Schema.Struct({
   publish: Schema.Array(Schema.String),
   /** Durables it pulls from. */
   consumes: Schema.Array(Schema.Struct({ stream: Schema.String, durable: Schema.String })),
-  buckets: Schema.Array(Schema.Struct({ bucket: Schema.String, access: Schema.Literal("read", "write") })),
-  /** May create, update and inspect streams, consumers and buckets (provisioning, the operator CLI). */
-  admin: Schema.Boolean
+  buckets: Schema.Array(Schema.Struct({
+    bucket: Schema.String,
+    access: Schema.Literal("read", "write"),
+    /**
+     * Watches the bucket (or lists its keys): that creates a consumer on the bucket's stream, and
+     * a consumer's deliver subject is not checked against its creator's rights (nats-server issue
+     * 8274), so only an app that must watch may create one.
+     */
+    watch: Schema.optional(Schema.Boolean)
+  })),
+  /**
+   * The operator (`conveyor`): reads every declared stream, consumer and bucket, reads, replays and
+   * removes dead letters. It changes no stream or consumer: the provisioning user does that.
+   */
+  operator: Schema.Boolean
 })
 export type AppAccess = typeof AppAccess.Type
 
-/** Every consuming app dead-letters what it cannot handle, keyed by the subject it came from. */
-const deadLetters = [AllDeadLetters]
-const idempotency = { bucket: Buckets.idempotency, access: "write" } as const
+/**
+ * A consuming app dead-letters what its own durable cannot handle, and only that: the subject names
+ * the stream and durable, so a letter on it was written by the durable's owner.
+ */
+const deadLetters = (stream: string, durable: string) => [deadLetterSubject(stream, durable)]
+const idempotency = (durable: string) => ({ bucket: idempotencyBucket(durable), access: "write" }) as const
 
 export const appAccess: { readonly [A in AppName]: AppAccess } = {
   gateway: {
     publish: [eventSubject("OrderPlaced")],
     consumes: [],
     buckets: [{ bucket: Buckets.gatewayRequests, access: "write" }, { bucket: Buckets.workflows, access: "read" }],
-    admin: false
+    operator: false
   },
   orchestrator: {
     publish: [
-      AllCommands, eventSubject("OrderCompleted"), eventSubject("OrderCancelled"), eventSubject("StepTimedOut"), ...deadLetters
+      AllCommands, eventSubject("OrderCompleted"), eventSubject("OrderCancelled"), eventSubject("StepTimedOut"),
+      ...deadLetters(StreamNames.events, Durables.orchestrator)
     ],
     consumes: [{ stream: StreamNames.events, durable: Durables.orchestrator }],
-    buckets: [{ bucket: Buckets.workflows, access: "write" }, { bucket: Buckets.timers, access: "write" }, idempotency],
-    admin: false
+    // Instances advance by compare-and-set on their revision: no idempotency store. The step
+    // timers are watched.
+    buckets: [{ bucket: Buckets.workflows, access: "write" }, { bucket: Buckets.timers, access: "write", watch: true }],
+    operator: false
   },
   "inventory-worker": {
-    publish: [eventSubject("StockReserved"), eventSubject("StockRejected"), eventSubject("StockReleased"), ...deadLetters],
+    publish: [eventSubject("StockReserved"), eventSubject("StockRejected"), eventSubject("StockReleased"), ...deadLetters(StreamNames.commands, Durables.inventory)],
     consumes: [{ stream: StreamNames.commands, durable: Durables.inventory }],
-    buckets: [{ bucket: Buckets.inventoryStock, access: "write" }, idempotency],
-    admin: false
+    buckets: [{ bucket: Buckets.inventoryStock, access: "write" }, idempotency(Durables.inventory)],
+    operator: false
   },
   "payments-worker": {
-    publish: [eventSubject("PaymentCaptured"), eventSubject("PaymentDeclined"), eventSubject("PaymentRefunded"), ...deadLetters],
+    publish: [eventSubject("PaymentCaptured"), eventSubject("PaymentDeclined"), eventSubject("PaymentRefunded"), ...deadLetters(StreamNames.commands, Durables.payments)],
     consumes: [{ stream: StreamNames.commands, durable: Durables.payments }],
-    buckets: [{ bucket: Buckets.paymentsLedger, access: "write" }, idempotency],
-    admin: false
+    buckets: [{ bucket: Buckets.paymentsLedger, access: "write" }, idempotency(Durables.payments)],
+    operator: false
   },
   "shipping-worker": {
-    publish: [eventSubject("ShipmentScheduled"), ...deadLetters],
+    publish: [eventSubject("ShipmentScheduled"), eventSubject("ShipmentRecalled"), ...deadLetters(StreamNames.commands, Durables.shipping)],
     consumes: [{ stream: StreamNames.commands, durable: Durables.shipping }],
-    buckets: [idempotency],
-    admin: false
+    buckets: [{ bucket: Buckets.shipments, access: "write" }, idempotency(Durables.shipping)],
+    operator: false
   },
   notifier: {
-    publish: [...deadLetters],
+    publish: [...deadLetters(StreamNames.events, Durables.notifier)],
     consumes: [{ stream: StreamNames.events, durable: Durables.notifier }],
-    buckets: [idempotency],
-    admin: false
+    buckets: [idempotency(Durables.notifier)],
+    operator: false
   },
   ctl: {
     // Replaying a dead letter republishes it to its original subject.
     publish: [AllEvents, AllCommands],
     consumes: [],
     buckets: Object.values(Buckets).map((bucket) => ({ bucket, access: "read" as const })),
-    admin: true
+    operator: true
   }
 }
 

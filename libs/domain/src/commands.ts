@@ -25,6 +25,13 @@ export type RefundPayment = typeof RefundPayment.Type
 export const ScheduleShipment = versioned("ScheduleShipment", 1, { ...base, customerId: CustomerId, items: LineItems })
 export type ScheduleShipment = typeof ScheduleShipment.Type
 
-export const OrderCommand = Schema.Union(ReserveStock, ReleaseStock, CapturePayment, RefundPayment, ScheduleShipment)
+/**
+ * Undoes the order's shipment: cancels it if it was scheduled, and in any case leaves a tombstone so
+ * that a ScheduleShipment arriving later (an attempt the workflow abandoned) is refused.
+ */
+export const RecallShipment = versioned("RecallShipment", 1, base)
+export type RecallShipment = typeof RecallShipment.Type
+
+export const OrderCommand = Schema.Union(ReserveStock, ReleaseStock, CapturePayment, RefundPayment, ScheduleShipment, RecallShipment)
 export type OrderCommand = typeof OrderCommand.Type
 export type OrderCommandType = OrderCommand["type"]

@@ -1,11 +1,13 @@
 import { Either, ParseResult, Schema } from "effect"
-import { CapturePayment, OrderCommand as OrderCommandSchema, type OrderCommand, RefundPayment, ReleaseStock, ReserveStock, ScheduleShipment } from "./commands.js"
+import {
+  CapturePayment, OrderCommand as OrderCommandSchema, type OrderCommand, RecallShipment, RefundPayment, ReleaseStock, ReserveStock, ScheduleShipment
+} from "./commands.js"
 import {
   type DecodeError, type Family, InvalidMessage, MalformedMessage, UnknownMessageType, UnknownMessageVersion
 } from "./decode-errors.js"
 import {
   OrderCancelled, OrderCompleted, OrderEvent as OrderEventSchema, type OrderEvent, OrderPlaced, PaymentCaptured, PaymentDeclined, PaymentRefunded,
-  ShipmentScheduled, StepTimedOut, StockRejected, StockReleased, StockReserved
+  ShipmentRecalled, ShipmentScheduled, StepTimedOut, StockRejected, StockReleased, StockReserved
 } from "./events.js"
 
 /** type -> version -> schema. Adding a version is adding an entry; old producers keep decoding. */
@@ -71,6 +73,7 @@ export const eventRegistry = {
   PaymentCaptured: { 1: PaymentCaptured },
   PaymentDeclined: { 1: PaymentDeclined },
   ShipmentScheduled: { 1: ShipmentScheduled },
+  ShipmentRecalled: { 1: ShipmentRecalled },
   StockReleased: { 1: StockReleased },
   PaymentRefunded: { 1: PaymentRefunded },
   OrderCompleted: { 1: OrderCompleted },
@@ -83,7 +86,8 @@ export const commandRegistry = {
   ReleaseStock: { 1: ReleaseStock },
   CapturePayment: { 1: CapturePayment },
   RefundPayment: { 1: RefundPayment },
-  ScheduleShipment: { 1: ScheduleShipment }
+  ScheduleShipment: { 1: ScheduleShipment },
+  RecallShipment: { 1: RecallShipment }
 } as const satisfies Registry
 
 /** Annotated so a registry that drifts from the unions fails to compile. */

@@ -43,6 +43,10 @@ export type PaymentDeclined = typeof PaymentDeclined.Type
 export const ShipmentScheduled = versioned("ShipmentScheduled", 1, { orderId: OrderId, trackingId: Id })
 export type ShipmentScheduled = typeof ShipmentScheduled.Type
 
+/** `trackingId` names the shipment that was cancelled; absent when none had been scheduled. */
+export const ShipmentRecalled = versioned("ShipmentRecalled", 1, { orderId: OrderId, trackingId: Schema.optional(Id) })
+export type ShipmentRecalled = typeof ShipmentRecalled.Type
+
 export const StockReleased = versioned("StockReleased", 1, { orderId: OrderId })
 export type StockReleased = typeof StockReleased.Type
 
@@ -58,7 +62,7 @@ export const OrderCompleted = versioned("OrderCompleted", 1, { orderId: OrderId,
 export type OrderCompleted = typeof OrderCompleted.Type
 
 /** The workflow's steps; also the names of their timeout timers. */
-export const Step = Schema.Literal("reserve", "capture", "ship", "refund", "release")
+export const Step = Schema.Literal("reserve", "capture", "ship", "recall", "refund", "release")
 export type Step = typeof Step.Type
 
 export const OrderCancelled = versioned("OrderCancelled", 1, {
@@ -69,7 +73,7 @@ export const OrderCancelled = versioned("OrderCancelled", 1, {
 })
 export type OrderCancelled = typeof OrderCancelled.Type
 
-/** Published by the orchestrator when a step's timer is due; its message id is the timer id. */
+/** Published by the orchestrator when a step's timer is due; its message id is `<timerId>@<dueAt>` (`firingId`). */
 export const StepTimedOut = versioned("StepTimedOut", 1, {
   orderId: OrderId,
   step: Step,
@@ -79,7 +83,7 @@ export const StepTimedOut = versioned("StepTimedOut", 1, {
 export type StepTimedOut = typeof StepTimedOut.Type
 
 export const OrderEvent = Schema.Union(
-  OrderPlaced, StockReserved, StockRejected, PaymentCaptured, PaymentDeclined, ShipmentScheduled,
+  OrderPlaced, StockReserved, StockRejected, PaymentCaptured, PaymentDeclined, ShipmentScheduled, ShipmentRecalled,
   StockReleased, PaymentRefunded, OrderCompleted, OrderCancelled, StepTimedOut
 )
 export type OrderEvent = typeof OrderEvent.Type

@@ -19,14 +19,22 @@ const inStep = { ...common, attempt: Attempt }
 export const ReservingStock = Schema.TaggedStruct("ReservingStock", inStep)
 export const CapturingPayment = Schema.TaggedStruct("CapturingPayment", inStep)
 export const SchedulingShipment = Schema.TaggedStruct("SchedulingShipment", { ...inStep, paymentId: Id })
-/** Compensation; `paymentId` is absent when the capture itself went unanswered. */
-export const RefundingPayment = Schema.TaggedStruct("RefundingPayment", { ...inStep, reason: Reason, paymentId: Schema.optional(Id) })
+/** Compensation of an abandoned ship step: undo a shipment that may have happened, then refund. */
+export const RecallingShipment = Schema.TaggedStruct("RecallingShipment", { ...inStep, reason: Reason, paymentId: Id })
+/**
+ * Compensation; `paymentId` is absent when the capture itself went unanswered. `compensations`
+ * (those already done, e.g. a recall) defaults to none for instances stored before it existed.
+ */
+export const RefundingPayment = Schema.TaggedStruct("RefundingPayment", {
+  ...inStep, reason: Reason, paymentId: Schema.optional(Id),
+  compensations: Schema.optionalWith(Schema.Array(Step), { default: () => [] })
+})
 export const ReleasingStock = Schema.TaggedStruct("ReleasingStock", { ...inStep, reason: Reason, compensations: Schema.Array(Step) })
 export const Completed = Schema.TaggedStruct("Completed", { ...common, paymentId: Id, trackingId: Id })
 export const Cancelled = Schema.TaggedStruct("Cancelled", { ...common, reason: Reason, compensations: Schema.Array(Step) })
 
 export const OrderState = Schema.Union(
-  ReservingStock, CapturingPayment, SchedulingShipment, RefundingPayment, ReleasingStock, Completed, Cancelled
+  ReservingStock, CapturingPayment, SchedulingShipment, RecallingShipment, RefundingPayment, ReleasingStock, Completed, Cancelled
 )
 export type OrderState = typeof OrderState.Type
 export type OrderStateTag = OrderState["_tag"]
@@ -37,6 +45,7 @@ export const currentStep = (state: OrderState): Step | undefined => {
     case "ReservingStock": return "reserve"
     case "CapturingPayment": return "capture"
     case "SchedulingShipment": return "ship"
+    case "RecallingShipment": return "recall"
     case "RefundingPayment": return "refund"
     case "ReleasingStock": return "release"
     case "Completed":

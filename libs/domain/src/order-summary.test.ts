@@ -16,13 +16,15 @@ describe("summarizeOrder", () => {
     run.timeout()
     run.timeout()
     const reason = "no answer to ScheduleShipment after 2 attempts"
-    expect(summarizeOrder(run.instance!)).toMatchObject({ status: "in-progress", state: "RefundingPayment", retries: 1, reason })
+    expect(summarizeOrder(run.instance!)).toMatchObject({ status: "in-progress", state: "RecallingShipment", retries: 1, reason })
+    run.send(ev.recalled())
+    expect(summarizeOrder(run.instance!)).toMatchObject({ state: "RefundingPayment", compensations: ["recall"], reason })
     run.send(ev.refunded())
-    expect(summarizeOrder(run.instance!)).toMatchObject({ state: "ReleasingStock", compensations: ["refund"], reason })
+    expect(summarizeOrder(run.instance!)).toMatchObject({ state: "ReleasingStock", compensations: ["recall", "refund"], reason })
     run.timeout()
     run.send(ev.released())
     expect(summarizeOrder(run.instance!)).toEqual({
-      orderId: "o-1", status: "cancelled", state: "Cancelled", retries: 2, compensations: ["refund", "release"], reason
+      orderId: "o-1", status: "cancelled", state: "Cancelled", retries: 2, compensations: ["recall", "refund", "release"], reason
     })
   })
 

@@ -22,7 +22,8 @@ export const summarizeOrder = (instance: Instance<OrderState, OrderWorkflowOutpu
   switch (state._tag) {
     case "Completed": return { ...base, status: "completed", compensations: [] }
     case "Cancelled": return { ...base, status: "cancelled", compensations: state.compensations, reason: state.reason }
-    case "RefundingPayment": return { ...base, status: "in-progress", compensations: [], reason: state.reason }
+    case "RecallingShipment": return { ...base, status: "in-progress", compensations: [], reason: state.reason }
+    case "RefundingPayment": return { ...base, status: "in-progress", compensations: state.compensations, reason: state.reason }
     case "ReleasingStock": return { ...base, status: "in-progress", compensations: state.compensations, reason: state.reason }
     default: return { ...base, status: "in-progress", compensations: [] }
   }

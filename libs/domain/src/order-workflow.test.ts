@@ -157,18 +157,25 @@ describe("timeouts", () => {
     expect(run.emitted.at(-1)!.message).toMatchObject({ reason: "no answer to CapturePayment after 2 attempts", compensations: ["refund", "release"] })
   })
 
-  it("shipment exhausted after capture: refunds the payment, releases stock, then cancels", () => {
+  it("shipment exhausted after capture: recalls the shipment, refunds the payment, releases stock, then cancels", () => {
     const run = atShipping()
     run.timeout()
     run.timeout()
+    // An attempt still queued for a shipping worker that is down may ship later: recall first.
+    expect(run.emitted.at(-1)!.message).toEqual({ type: "RecallShipment", version: 1, orderId: ORDER, attempt: 1 })
+    expect(run.state).toMatchObject({ _tag: "RecallingShipment", reason: "no answer to ScheduleShipment after 2 attempts" })
+    // The late answer of an abandoned attempt changes nothing; the recall undoes what it booked.
+    expect(run.send(ev.scheduled())).toMatchObject({ _tag: "Ignored" })
+    run.send(ev.recalled("t-1"))
     expect(run.emitted.at(-1)!.message).toEqual({ type: "RefundPayment", version: 1, orderId: ORDER, attempt: 1, amountCents: 399, paymentId: "p-1" })
     run.send(ev.refunded())
     run.send(ev.released())
     expect(run.states).toEqual([
-      "ReservingStock", "CapturingPayment", "SchedulingShipment", "SchedulingShipment", "RefundingPayment", "ReleasingStock", "Cancelled"
+      "ReservingStock", "CapturingPayment", "SchedulingShipment", "SchedulingShipment", "RecallingShipment", "RefundingPayment",
+      "ReleasingStock", "Cancelled"
     ])
     expect(run.state).toMatchObject({
-      _tag: "Cancelled", reason: "no answer to ScheduleShipment after 2 attempts", compensations: ["refund", "release"]
+      _tag: "Cancelled", reason: "no answer to ScheduleShipment after 2 attempts", compensations: ["recall", "refund", "release"]
     })
     expect(run.instance!.timers).toEqual([])
   })
@@ -177,6 +184,9 @@ describe("timeouts", () => {
     const run = atShipping()
     run.timeout()
     run.timeout()
+    for (let i = 0; i < 5; i++) run.timeout()
+    expect(run.state).toMatchObject({ _tag: "RecallingShipment", attempt: 6 })
+    run.send(ev.recalled())
     for (let i = 0; i < 5; i++) run.timeout()
     expect(run.state).toMatchObject({ _tag: "RefundingPayment", attempt: 6 })
     run.send(ev.refunded())
@@ -244,8 +254,11 @@ describe("duplicates and late answers are ignored", () => {
       for (const e of [ev.placed(), ev.reserved(), ev.declined(), ev.released()]) r.send(e)
     }, ev.released()],
     ["a second PaymentRefunded while releasing", (r: OrderRun) => {
-      r.send(ev.placed()); r.send(ev.reserved()); r.send(ev.captured()); r.timeout(); r.timeout(); r.send(ev.refunded())
+      r.send(ev.placed()); r.send(ev.reserved()); r.send(ev.captured()); r.timeout(); r.timeout(); r.send(ev.recalled()); r.send(ev.refunded())
     }, ev.refunded()],
+    ["a second ShipmentRecalled while refunding", (r: OrderRun) => {
+      r.send(ev.placed()); r.send(ev.reserved()); r.send(ev.captured()); r.timeout(); r.timeout(); r.send(ev.recalled())
+    }, ev.recalled("t-1")],
     ["a late StockRejected after cancellation", (r: OrderRun) => { r.send(ev.placed()); r.send(ev.rejected()) }, ev.rejected()]
   ])("%s", (_name, setup, duplicate) => {
     const run = new OrderRun()
@@ -296,7 +309,7 @@ describe("determinism and storage", () => {
 
   it("every emitted message validates, encodes and has a subject", () => {
     const run = atShipping()
-    run.timeout(); run.timeout(); run.send(ev.refunded()); run.send(ev.released())
+    run.timeout(); run.timeout(); run.send(ev.recalled()); run.send(ev.refunded()); run.send(ev.released())
     const happy = atShipping()
     happy.send(ev.scheduled())
     for (const { message } of [...run.emitted, ...happy.emitted]) {

@@ -1,26 +1,26 @@
 import { defineWorkflow, IllegalTransition, TimerRequest, Transition, type Advance, type WorkflowDefinition } from "@conveyor/workflow"
 import { Either, Option, Schema } from "effect"
-import { CapturePayment, RefundPayment, ReleaseStock, ReserveStock, ScheduleShipment } from "./commands.js"
+import { CapturePayment, RecallShipment, RefundPayment, ReleaseStock, ReserveStock, ScheduleShipment } from "./commands.js"
 import {
-  OrderCancelled, OrderCompleted, OrderPlaced, PaymentCaptured, PaymentDeclined, PaymentRefunded, ShipmentScheduled,
+  OrderCancelled, OrderCompleted, OrderPlaced, PaymentCaptured, PaymentDeclined, PaymentRefunded, ShipmentRecalled, ShipmentScheduled,
   Step, StepTimedOut, StockRejected, StockReleased, StockReserved
 } from "./events.js"
 import {
-  Cancelled, CapturingPayment, Completed, currentStep, type OrderSnapshot, OrderState, RefundingPayment, ReleasingStock,
-  ReservingStock, SchedulingShipment
+  Cancelled, CapturingPayment, Completed, currentStep, type OrderSnapshot, OrderState, RecallingShipment, RefundingPayment,
+  ReleasingStock, ReservingStock, SchedulingShipment
 } from "./order-state.js"
 
 /** The events the order workflow consumes; the orchestrator acks any other order event unread. */
 export const OrderWorkflowEvent = Schema.Union(
-  OrderPlaced, StockReserved, StockRejected, PaymentCaptured, PaymentDeclined, ShipmentScheduled, StockReleased,
-  PaymentRefunded, StepTimedOut
+  OrderPlaced, StockReserved, StockRejected, PaymentCaptured, PaymentDeclined, ShipmentScheduled, ShipmentRecalled,
+  StockReleased, PaymentRefunded, StepTimedOut
 )
 export type OrderWorkflowEvent = typeof OrderWorkflowEvent.Type
 export const isOrderWorkflowEvent = Schema.is(OrderWorkflowEvent)
 
 /** What it emits: worker commands, and its own outcome as events. */
 export const OrderWorkflowOutput = Schema.Union(
-  ReserveStock, ReleaseStock, CapturePayment, RefundPayment, ScheduleShipment, OrderCompleted, OrderCancelled
+  ReserveStock, ReleaseStock, CapturePayment, RefundPayment, ScheduleShipment, RecallShipment, OrderCompleted, OrderCancelled
 )
 export type OrderWorkflowOutput = typeof OrderWorkflowOutput.Type
 
@@ -34,13 +34,14 @@ export const OrderWorkflowConfig = Schema.Struct({
   timeouts: Schema.optionalWith(
     Schema.Struct({
       reserve: Schema.optional(Millis), capture: Schema.optional(Millis), ship: Schema.optional(Millis),
-      refund: Schema.optional(Millis), release: Schema.optional(Millis)
+      recall: Schema.optional(Millis), refund: Schema.optional(Millis), release: Schema.optional(Millis)
     }),
     { default: () => ({}) }
   ),
   /**
    * Attempts of a forward step (reserve, capture, ship) before compensating; default 3. Compensating
-   * steps (refund, release) retry without limit: giving up on them would leave money or stock held.
+   * steps (recall, refund, release) retry without limit: giving up on them would leave goods, money
+   * or stock held.
    */
   maxAttempts: Schema.optionalWith(Schema.Number.pipe(Schema.int(), Schema.positive()), { default: () => 3 })
 })
@@ -52,10 +53,11 @@ export const defaultOrderWorkflowConfig: OrderWorkflowConfig = Schema.decodeSync
 const WORKFLOW = "order"
 const answeredStep = {
   StockReserved: "reserve", StockRejected: "reserve", PaymentCaptured: "capture", PaymentDeclined: "capture",
-  ShipmentScheduled: "ship", PaymentRefunded: "refund", StockReleased: "release"
+  ShipmentScheduled: "ship", ShipmentRecalled: "recall", PaymentRefunded: "refund", StockReleased: "release"
 } as const satisfies Record<string, Step>
 const stepCommand = {
-  reserve: "ReserveStock", capture: "CapturePayment", ship: "ScheduleShipment", refund: "RefundPayment", release: "ReleaseStock"
+  reserve: "ReserveStock", capture: "CapturePayment", ship: "ScheduleShipment", recall: "RecallShipment", refund: "RefundPayment",
+  release: "ReleaseStock"
 } as const satisfies Record<Step, string>
 
 type State = OrderState
@@ -84,6 +86,7 @@ export const makeOrderWorkflow = (input: OrderWorkflowConfigInput = {}): OrderWo
       case "ReservingStock": return ReserveStock.make({ ...base, items: order.items })
       case "CapturingPayment": return CapturePayment.make({ ...base, customerId: order.customerId, amountCents: order.totalCents })
       case "SchedulingShipment": return ScheduleShipment.make({ ...base, customerId: order.customerId, items: order.items })
+      case "RecallingShipment": return RecallShipment.make(base)
       case "RefundingPayment":
         return RefundPayment.make({
           ...base, amountCents: order.totalCents, ...(state.paymentId === undefined ? {} : { paymentId: state.paymentId })
@@ -127,10 +130,15 @@ export const makeOrderWorkflow = (input: OrderWorkflowConfigInput = {}): OrderWo
   const release = (from: State, reason: string, compensations: ReadonlyArray<Step>) =>
     enter(from, ReleasingStock.make({ order: from.order, asked: from.asked, attempt: 1, reason: clip(reason), compensations }))
 
-  const refund = (from: State, reason: string, paymentId: string | undefined) =>
+  const refund = (from: State, reason: string, paymentId: string | undefined, compensations: ReadonlyArray<Step> = []) =>
     enter(from, RefundingPayment.make({
-      order: from.order, asked: from.asked, attempt: 1, reason: clip(reason), ...(paymentId === undefined ? {} : { paymentId })
+      order: from.order, asked: from.asked, attempt: 1, reason: clip(reason), compensations,
+      ...(paymentId === undefined ? {} : { paymentId })
     }))
+
+  /** The shipment may have been booked by an attempt whose answer never came: undo it before refunding. */
+  const recall = (from: State, reason: string, paymentId: string) =>
+    enter(from, RecallingShipment.make({ order: from.order, asked: from.asked, attempt: 1, reason: clip(reason), paymentId }))
 
   /** The current step's answer arrived; undefined only for a pairing `transition` never passes. */
   const onAnswer = (state: StepState, event: Event): Advance<State, Output> | undefined => {
@@ -152,8 +160,10 @@ export const makeOrderWorkflow = (input: OrderWorkflowConfigInput = {}): OrderWo
         return finish(state, Completed.make({ order, asked, paymentId, trackingId: event.trackingId }),
           OrderCompleted.make({ orderId: order.orderId, paymentId, trackingId: event.trackingId }))
       }
+      case "RecallingShipment":
+        return event.type === "ShipmentRecalled" ? refund(state, state.reason, state.paymentId, ["recall"]) : undefined
       case "RefundingPayment":
-        return event.type === "PaymentRefunded" ? release(state, state.reason, ["refund"]) : undefined
+        return event.type === "PaymentRefunded" ? release(state, state.reason, [...state.compensations, "refund"]) : undefined
       case "ReleasingStock":
         return event.type === "StockReleased" ? cancel(state, state.reason, [...state.compensations, "release"]) : undefined
     }
@@ -161,19 +171,23 @@ export const makeOrderWorkflow = (input: OrderWorkflowConfigInput = {}): OrderWo
 
   /**
    * No answer in time: re-send (new attempt, so a new message id) or give up and compensate. A lost
-   * answer may hide a reservation or capture that did happen, so giving up undoes it to be safe;
-   * workers treat undoing nothing as success. Compensations themselves never give up.
+   * answer may hide a reservation, capture or shipment that did happen, and an attempt still queued
+   * for a worker that is down may happen later, so giving up undoes the step to be safe: each
+   * compensation leaves a per-order tombstone in the worker's store that refuses a later attempt
+   * (see libs/orders README), and workers treat undoing nothing as success. Compensations
+   * themselves never give up.
    */
   const onTimeout = (state: StepState): Advance<State, Output> => {
     const retry = () => enter(state, { ...state, attempt: state.attempt + 1 })
     const exhausted = state.attempt >= config.maxAttempts
     const reason = `no answer to ${stepCommand[currentStep(state)!]} after ${state.attempt} attempts`
     switch (state._tag) {
+      case "RecallingShipment":
       case "RefundingPayment":
       case "ReleasingStock": return retry()
       case "ReservingStock": return exhausted ? release(state, reason, []) : retry()
       case "CapturingPayment": return exhausted ? refund(state, reason, undefined) : retry()
-      case "SchedulingShipment": return exhausted ? refund(state, reason, state.paymentId) : retry()
+      case "SchedulingShipment": return exhausted ? recall(state, reason, state.paymentId) : retry()
     }
   }
 

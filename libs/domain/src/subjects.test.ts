@@ -9,7 +9,7 @@ describe("subjects", () => {
     expect(sampleEvents.map(eventSubject)).toEqual([
       "orders.events.order-placed", "orders.events.stock-reserved", "orders.events.stock-rejected",
       "orders.events.payment-captured", "orders.events.payment-declined", "orders.events.shipment-scheduled",
-      "orders.events.stock-released", "orders.events.payment-refunded", "orders.events.order-completed",
+      "orders.events.shipment-recalled", "orders.events.stock-released", "orders.events.payment-refunded", "orders.events.order-completed",
       "orders.events.order-cancelled", "orders.events.step-timed-out"
     ])
     expect(eventSubject("OrderPlaced")).toBe("orders.events.order-placed")
@@ -18,7 +18,8 @@ describe("subjects", () => {
   it("put commands under orders.commands.<worker>.<action>", () => {
     expect(sampleCommands.map(commandSubject)).toEqual([
       "orders.commands.inventory.reserve", "orders.commands.inventory.release", "orders.commands.payments.capture",
-      "orders.commands.payments.refund", "orders.commands.shipping.schedule"
+      "orders.commands.payments.refund", "orders.commands.shipping.schedule",
+      "orders.commands.shipping.recall"
     ])
     expect(commandSubject("RefundPayment")).toBe("orders.commands.payments.refund")
   })

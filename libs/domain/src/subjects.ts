@@ -27,7 +27,8 @@ export const commandRoutes: { readonly [T in OrderCommandType]: { readonly worke
   ReleaseStock: { worker: "inventory", action: "release" },
   CapturePayment: { worker: "payments", action: "capture" },
   RefundPayment: { worker: "payments", action: "refund" },
-  ScheduleShipment: { worker: "shipping", action: "schedule" }
+  ScheduleShipment: { worker: "shipping", action: "schedule" },
+  RecallShipment: { worker: "shipping", action: "recall" }
 }
 
 export const commandSubject = (command: OrderCommand | OrderCommandType): string => {

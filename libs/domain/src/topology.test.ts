@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest"
 import { sampleCommands, sampleEvents } from "../test/samples.js"
 import {
-  appAccess, appNames, Buckets, commandSubject, deadLetterSubject, Durables, eventSubject, orderTopology, publishersOf,
+  appAccess, appNames, Buckets, commandSubject, deadLetterSubject, Durables, eventSubject, idempotencyBucket, IdempotentDurables, orderTopology, publishersOf,
   StreamNames, subjectMatches
 } from "./index.js"
 
@@ -48,8 +48,8 @@ describe("order topology", () => {
 
   it("declares the buckets with the TTLs the runtime relies on", () => {
     const bucket = (name: string) => orderTopology.buckets.find((b) => b.name === name)!
-    expect(orderTopology.buckets.map((b) => b.name).sort()).toEqual(Object.values(Buckets).sort())
-    expect(bucket("idempotency").ttlMs).toBe(3_600_000)
+    expect(orderTopology.buckets.map((b) => b.name).sort()).toEqual([...Object.values(Buckets), ...IdempotentDurables.map(idempotencyBucket)].sort())
+    for (const durable of IdempotentDurables) expect(bucket(`idempotency-${durable}`).ttlMs).toBe(3_600_000)
     expect(bucket("gateway-requests").ttlMs).toBe(86_400_000)
     expect(bucket("order-workflows").ttlMs).toBe(0)
     expect(bucket("order-timers").ttlMs).toBe(0)
@@ -90,10 +90,11 @@ describe("app access", () => {
     for (const c of sampleCommands) expect(producers(commandSubject(c))).toEqual(["orchestrator"])
   })
 
-  it("lets every consuming app dead-letter, and only those", () => {
-    for (const app of appNames) {
-      const canDeadLetter = publishersOf("dlq.orders.events.x").includes(app)
-      expect(canDeadLetter, app).toBe(appAccess[app].consumes.length > 0)
+  it("lets each durable's app, and only it, dead-letter that durable's messages", () => {
+    for (const c of orderTopology.consumers) {
+      const owner = appNames.filter((app) => appAccess[app].consumes.some((o) => o.stream === c.stream && o.durable === c.durable))
+      expect(publishersOf(deadLetterSubject(c.stream, c.durable)), c.durable).toEqual(owner)
     }
+    for (const app of appNames) expect(publishersOf("dlq.orders.events.x"), app).not.toContain(app)
   })
 })

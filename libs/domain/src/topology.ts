@@ -15,11 +15,22 @@ export const Durables = {
 export const Buckets = {
   workflows: "order-workflows",
   timers: "order-timers",
-  idempotency: "idempotency",
   gatewayRequests: "gateway-requests",
   inventoryStock: "inventory-stock",
-  paymentsLedger: "payments-ledger"
+  paymentsLedger: "payments-ledger",
+  shipments: "shipments"
 } as const
+
+/**
+ * Each de-duplicating consumer keeps its idempotency records in a bucket of its own, readable and
+ * writable only by its app: a record an app could write, it could forge (a "done" record makes the
+ * owner ack a command as a duplicate and re-publish the planted outputs), and one it could read
+ * would show it another app's outputs.
+ */
+export const idempotencyBucket = (durable: string): string => `idempotency-${durable}`
+
+/** The durables whose handlers have side effects to make once: each has an idempotency bucket. */
+export const IdempotentDurables = [Durables.inventory, Durables.payments, Durables.shipping, Durables.notifier] as const
 
 /**
  * Bounded in-flight work per durable. Each unacked message costs a slot; past this the server stops
@@ -64,9 +75,10 @@ export const orderTopology = defineTopology({
     // A few revisions let an operator see how an instance got where it is; CAS uses only the latest.
     { name: Buckets.workflows, description: "Order workflow instances (state, history, outbox)", history: 5, maxValueSize: 262_144 },
     { name: Buckets.timers, description: "Pending workflow timers by timer id; survive restarts", history: 1 },
-    { name: Buckets.idempotency, description: "Handled message ids per consumer", ttlMs: HOUR, history: 1 },
+    ...IdempotentDurables.map((durable) => ({ name: idempotencyBucket(durable), description: `Handled message ids of ${durable}`, ttlMs: HOUR, history: 1 })),
     { name: Buckets.gatewayRequests, description: "Idempotency-Key -> order id", ttlMs: DAY, history: 1 },
     { name: Buckets.inventoryStock, description: "Stock levels and reservations per order", history: 1 },
-    { name: Buckets.paymentsLedger, description: "Captures and refunds per order", history: 1 }
+    { name: Buckets.paymentsLedger, description: "Captures and refunds per order", history: 1 },
+    { name: Buckets.shipments, description: "Shipments scheduled and recalled per order", history: 1 }
   ]
 })

@@ -18,6 +18,9 @@ export const ev = {
   declined: (reason = "card expired"): OrderWorkflowEvent => ({ type: "PaymentDeclined", version: 1, orderId: ORDER, reason }),
   scheduled: (): OrderWorkflowEvent => ({ type: "ShipmentScheduled", version: 1, orderId: ORDER, trackingId: "t-1" }),
   released: (): OrderWorkflowEvent => ({ type: "StockReleased", version: 1, orderId: ORDER }),
+  recalled: (trackingId?: string): OrderWorkflowEvent => ({
+    type: "ShipmentRecalled", version: 1, orderId: ORDER, ...(trackingId === undefined ? {} : { trackingId })
+  }),
   refunded: (): OrderWorkflowEvent => ({ type: "PaymentRefunded", version: 1, orderId: ORDER, amountCents: 399, paymentId: "p-1" })
 }
 

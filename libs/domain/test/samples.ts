@@ -9,6 +9,7 @@ export const sampleEvents: ReadonlyArray<OrderEvent> = [
   { type: "PaymentCaptured", version: 1, orderId: "o-1", paymentId: "p-1", amountCents: 300 },
   { type: "PaymentDeclined", version: 1, orderId: "o-1", reason: "card expired" },
   { type: "ShipmentScheduled", version: 1, orderId: "o-1", trackingId: "t-1" },
+  { type: "ShipmentRecalled", version: 1, orderId: "o-1", trackingId: "t-1" },
   { type: "StockReleased", version: 1, orderId: "o-1" },
   { type: "PaymentRefunded", version: 1, orderId: "o-1", amountCents: 300, paymentId: "p-1" },
   { type: "OrderCompleted", version: 1, orderId: "o-1", paymentId: "p-1", trackingId: "t-1" },
@@ -20,5 +21,6 @@ export const sampleCommands: ReadonlyArray<OrderCommand> = [
   { type: "ReleaseStock", version: 1, orderId: "o-1", attempt: 1, items },
   { type: "CapturePayment", version: 1, orderId: "o-1", attempt: 2, customerId: "c-1", amountCents: 300 },
   { type: "RefundPayment", version: 1, orderId: "o-1", attempt: 1, amountCents: 300 },
-  { type: "ScheduleShipment", version: 1, orderId: "o-1", attempt: 3, customerId: "c-1", items }
+  { type: "ScheduleShipment", version: 1, orderId: "o-1", attempt: 3, customerId: "c-1", items },
+  { type: "RecallShipment", version: 1, orderId: "o-1", attempt: 1 }
 ]

@@ -90,11 +90,20 @@ describe("idempotency middleware (in-memory store)", () => {
     expect(runs.count).toBe(0)
   })
 
-  it("still acks when the effect happened but its record could not be written", async () => {
+  it("retries writing the record with the claim's token before acking: the id is done, a redelivery is a Duplicate", async () => {
     const base = makeMemoryIdempotencyStore()
-    const flaky: IdempotencyStoreShape = { ...base, complete: () => Effect.fail(new StoreUnavailable({ reason: "timeout" })) }
-    const { step } = counting()
-    expect((await Effect.runPromise(idempotency(flaky, options)(step)(fakeDelivery({}))))._tag).toBe("Processed")
+    let failures = 0
+    const flaky: IdempotencyStoreShape = {
+      ...base,
+      complete: (claim, outputs) =>
+        Effect.suspend(() => (++failures <= 3 ? Effect.fail(new StoreUnavailable({ reason: "timeout" })) : base.complete(claim, outputs)))
+    }
+    const { runs, step } = counting()
+    const guarded = idempotency(flaky, { ...options, unavailableDelayMs: 5 })(step)
+    expect(await Effect.runPromise(guarded(fakeDelivery({})))).toEqual({ _tag: "Processed", outputs: [out] })
+    expect(failures).toBe(4)
+    expect(await Effect.runPromise(guarded(fakeDelivery({}, { deliveryCount: 2 })))).toEqual({ _tag: "Duplicate", outputs: [out] })
+    expect(runs.count).toBe(1)
   })
 
   it("keys records by prefix and message id, so two consumers of one message each run once", async () => {

@@ -1,6 +1,6 @@
 import type { JsMsg } from "@nats-io/jetstream"
 import { AckFailed, type Delivery } from "@conveyor/messaging"
-import { Chunk, Data, Effect, Option, Stream } from "effect"
+import { Chunk, Data, Effect, Option, Runtime, Stream } from "effect"
 import type { NatsClient } from "./connection.js"
 import { ConnectionLost, errorText } from "./errors.js"
 import { fromMsgHdrs } from "./headers.js"
@@ -86,6 +86,20 @@ class JetStreamDelivery implements Delivery {
   }
 }
 
+/**
+ * `<stream>/<consumer>` of the consumer that delivered a message, from its ack subject (undefined
+ * without one). A pull inbox also gets whatever a push consumer is pointed at: nats-server does not
+ * check a deliver subject against its creator's rights (issue 8274), and the monitoring port's
+ * /connz lists inboxes. So a message there is this durable's only if this says so.
+ */
+export const deliveredBy = (m: JsMsg): string | undefined => {
+  try {
+    return `${m.info.stream}/${m.info.consumer}`
+  } catch {
+    return undefined
+  }
+}
+
 export const toDelivery = (m: JsMsg, options: Pick<PullOptions, "confirmAcks">): Delivery => new JetStreamDelivery(m, options.confirmAcks)
 
 /**
@@ -115,7 +129,17 @@ export const pullDeliveries = (client: NatsClient, options: PullOptions, stop: E
       // A lost connection ends the iterator with that error. (Stream.interruptWhen would do the
       // same at a cost per element that capped throughput at a few thousand messages a second.)
       yield* Effect.forkScoped(Effect.catchAll(client.lost, (lost) => Effect.sync(() => messages.stop(lost))))
-      return chunked(messages, chunk, (m) => toDelivery(m, options), (e) => (e instanceof ConnectionLost ? e : fail(e)))
+      // A foreign delivery is dropped before the handler: not acked or terminated either, since
+      // its ack subject belongs to another consumer (and this user may not publish there).
+      const log = Runtime.runFork(yield* Effect.runtime<never>())
+      const durable = `${options.stream}/${options.durable}`
+      const own = (m: JsMsg): boolean => {
+        const from = deliveredBy(m)
+        if (from === durable) return true
+        log(Effect.logWarning("dropped a message on the pull inbox that its durable did not deliver", { durable, from: from ?? "no JetStream ack subject", subject: m.subject }))
+        return false
+      }
+      return chunked(messages, chunk, own, (m) => toDelivery(m, options), (e) => (e instanceof ConnectionLost ? e : fail(e)))
     })
   )
 
@@ -126,7 +150,7 @@ export const pullDeliveries = (client: NatsClient, options: PullOptions, stop: E
  * stream waits for data and stops at `cap`, so the client still pulls only as fast as the runner
  * takes (its pulls run when the iterator is advanced), and at most `cap` (+1) wait between the two.
  */
-const chunked = <A, E>(messages: AsyncIterable<JsMsg>, cap: number, map: (m: JsMsg) => A, error: (e: unknown) => E): Stream.Stream<A, E> => {
+const chunked = <A, E>(messages: AsyncIterable<JsMsg>, cap: number, accept: (m: JsMsg) => boolean, map: (m: JsMsg) => A, error: (e: unknown) => E): Stream.Stream<A, E> => {
   let buffer: Array<A> = []
   let ended: { readonly error?: unknown } | undefined
   let waiting: (() => void) | undefined
@@ -148,6 +172,7 @@ const chunked = <A, E>(messages: AsyncIterable<JsMsg>, cap: number, map: (m: JsM
   void (async () => {
     try {
       for await (const m of messages) {
+        if (!accept(m)) continue
         buffer.push(map(m))
         wake()
         if (waiting === undefined || buffer.length >= cap) await new Promise<void>((resolve) => (demand = resolve))

@@ -3,6 +3,7 @@ import { DeliverPolicy, type JsMsg } from "@nats-io/jetstream"
 import { DeadLetterHeaders } from "@conveyor/messaging"
 import { Data, Effect } from "effect"
 import type { NatsClient } from "./connection.js"
+import { checkDeadLetter } from "./dead-letter-check.js"
 import { defaultDeadLetters, type DeadLetterStreamOptions } from "./dead-letters.js"
 import { errorText } from "./errors.js"
 import { fromMsgHdrs, toMsgHdrs } from "./headers.js"
@@ -11,6 +12,8 @@ import { fromMsgHdrs, toMsgHdrs } from "./headers.js"
 export interface DeadLetter {
   /** Sequence in the dead-letter stream: what replay, purge and inspect address. */
   readonly sequence: number
+  /** Its subject in the dead-letter stream, `dlq.<stream>.<consumer>`: set by who published it. */
+  readonly subject: string
   readonly payload: Uint8Array
   /** Everything it carries: the original headers plus the Conveyor-* envelope. */
   readonly headers: Readonly<Record<string, string>>
@@ -66,10 +69,11 @@ export const matchesFilter = (letter: DeadLetter, filter: DeadLetterFilter): boo
   (filter.fromSequence === undefined || letter.sequence >= filter.fromSequence) &&
   (filter.toSequence === undefined || letter.sequence <= filter.toSequence)
 
-const toDeadLetter = (sequence: number, payload: Uint8Array, headers: Record<string, string>, storedAt: Date): DeadLetter => {
+const toDeadLetter = (sequence: number, subject: string, payload: Uint8Array, headers: Record<string, string>, storedAt: Date): DeadLetter => {
   const at = headers[DeadLetterHeaders.deadLetteredAt]
   return {
     sequence,
+    subject,
     payload,
     headers,
     originalSubject: headers[DeadLetterHeaders.originalSubject] ?? "",
@@ -86,7 +90,7 @@ const toDeadLetter = (sequence: number, payload: Uint8Array, headers: Record<str
 }
 
 const fromJsMsg = (m: JsMsg): DeadLetter =>
-  toDeadLetter(m.seq, m.data, fromMsgHdrs(m.headers), new Date(Math.floor(m.info.timestampNanos / 1_000_000)))
+  toDeadLetter(m.seq, m.subject, m.data, fromMsgHdrs(m.headers), new Date(Math.floor(m.info.timestampNanos / 1_000_000)))
 
 const api = <A>(operation: string, f: () => Promise<A>) =>
   Effect.tryPromise({ try: f, catch: (e) => new DeadLetterStoreError({ operation, cause: errorText(e) }) })
@@ -150,7 +154,7 @@ export const inspectDeadLetter = (
       if (/no message found|not found/i.test(errorText(e))) return null
       throw e
     })
-    return m === null ? undefined : toDeadLetter(m.seq, m.data, fromMsgHdrs(m.header), m.time)
+    return m === null ? undefined : toDeadLetter(m.seq, m.subject, m.data, fromMsgHdrs(m.header), m.time)
   })
 
 /** What a replay sends for a dead letter: the original payload and headers, a new id, the lineage. */
@@ -204,7 +208,9 @@ export interface ReplayReport {
  * Replays the matching dead letters to their original subjects, one at a time and in order,
  * each with a new message id, `Conveyor-Replay-Of` set to the original id and the original trace
  * context in `Conveyor-Original-Traceparent`. A letter is removed from the dead-letter stream
- * only after the target stream acked its republish; one that fails stays and is reported.
+ * only after the target stream acked its republish; one that fails stays and is reported. So does
+ * one that does not match its stored original (`checkDeadLetter`): a letter is a claim of whoever
+ * published it, and replaying a forged one would run a command nobody sent.
  */
 export const replayDeadLetters = (client: NatsClient, filter: DeadLetterFilter, options: ReplayOptions = {}): Effect.Effect<ReplayReport, DeadLetterStoreError> =>
   Effect.gen(function* () {
@@ -218,7 +224,11 @@ export const replayDeadLetters = (client: NatsClient, filter: DeadLetterFilter, 
     for (const letter of letters) {
       if (gapMs > 0 && done > 0 && !dryRun) yield* Effect.sleep(gapMs)
       let result: ReplayProgress["result"] = "would-replay"
-      if (!dryRun) {
+      const refused = yield* checkDeadLetter(client, letter)
+      if (refused !== undefined) {
+        failed.push({ letter, reason: `not replayed: ${refused}` })
+        result = "failed"
+      } else if (!dryRun) {
         const message = replayMessage(letter, stream)
         const sent = yield* Effect.either(
           api("republish", async () => {

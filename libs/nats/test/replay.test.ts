@@ -108,7 +108,30 @@ describe("dead-letter replay against a real nats-server", () => {
     await stop()
   })
 
-  it("keeps a dead letter whose republish is not acked, and reports it", async () => {
+  it("refuses letters that do not match their stored original: another payload, subject, sequence or consumer", async () => {
+    const { rt, state, processed, stop } = await withDeadLetters()
+    state.broken = false
+    const [real] = await run(listDeadLetters(conn.client, { errorTag: "OutOfStock" }, { deadLetters: rt.deadLetters, limit: 1 }))
+    const forge = (name: string, subject: string, headers: Record<string, string>, payload: object = { orderId: `forged-${name}`, kind: "stock" }) =>
+      rt.publishRaw(subject, payload, { msgId: `forged-${name}`, headers: { ...real!.headers, [DeadLetterHeaders.errorTag]: `Forged-${name}`, ...headers } })
+    const own = `${rt.deadLetters.subjectPrefix}.${rt.stream}.worker`
+    await forge("payload", own, {})
+    await forge("subject", own, { [DeadLetterHeaders.originalSubject]: `${rt.prefix}.fraud` }, { orderId: "s1", kind: "stock" })
+    await forge("sequence", own, { [DeadLetterHeaders.originalSequence]: "999" }, { orderId: "s1", kind: "stock" })
+    await forge("consumer", own, { [DeadLetterHeaders.consumer]: "someone-else" })
+    const forged = (await rt.letters()).filter((l) => l.errorTag.startsWith("Forged-"))
+    expect(forged).toHaveLength(4)
+    const report = await run(replayDeadLetters(conn.client, { sequences: [real!.sequence, ...forged.map((l) => l.sequence)] }, { deadLetters: rt.deadLetters }))
+    expect(report.replayed.map((l) => l.sequence)).toEqual([real!.sequence])
+    expect(report.failed.map((f) => f.letter.errorTag).sort()).toEqual(["Forged-consumer", "Forged-payload", "Forged-sequence", "Forged-subject"])
+    for (const f of report.failed) expect(f.reason).toMatch(/^not replayed: /)
+    await eventually(() => processed.length === 1, 15_000, "the genuine letter processed")
+    expect(processed.map((p) => p.orderId)).toEqual([real!.originalMessageId])
+    expect((await rt.letters()).filter((l) => l.errorTag.startsWith("Forged-"))).toHaveLength(4)
+    await stop()
+  })
+
+  it("keeps a dead letter it cannot check or republish, and reports it", async () => {
     const rt = await setupRuntime(conn)
     // A dead letter whose original subject no stream captures any more.
     await rt.publishRaw(`${rt.deadLetters.subjectPrefix}.GONE.worker`, { orderId: "g", kind: "stock" }, {

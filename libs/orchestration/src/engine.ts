@@ -1,10 +1,10 @@
 import { encodeMessage, type EncodeError, type OutgoingMessage, type Publisher, type PublishError } from "@conveyor/messaging"
 import { injectTraceHeaders } from "@conveyor/telemetry"
 import {
-  alreadyApplied, type IllegalTransition, type Instance, markPublished, mustPersist, type PendingTimer, step, type TaggedState,
+  alreadyApplied, firingId, type IllegalTransition, type Instance, markPublished, mustPersist, type PendingTimer, step, type TaggedState,
   type TypedMessage, type WorkflowDefinition
 } from "@conveyor/workflow"
-import { Effect, Either } from "effect"
+import { Effect, Either, Option } from "effect"
 import { type CorruptEntry, type KvUnavailable, TooManyConflicts } from "./errors.js"
 import type { JsonBucket, Versioned } from "./json-bucket.js"
 import { type TimerBucket, timerKey } from "./timers.js"
@@ -37,7 +37,7 @@ export type EngineResult<S, C> =
 export interface WorkflowEngine<S, E, C> {
   /** Applies one event, identified by its message id, to its instance; see libs/workflow README for the protocol. */
   readonly handle: (event: E, messageId: string) => Effect.Effect<EngineResult<S, C>, EngineError>
-  /** The firing event of a due timer as a message with id `timerId`. */
+  /** The firing event of a due timer as a message with id `firingId(timer)`. */
   readonly timerMessage: (timer: PendingTimer) => Effect.Effect<OutgoingMessage, EncodeError>
   readonly read: (workflowId: string) => Effect.Effect<Versioned<Instance<S, C>> | undefined, KvUnavailable | CorruptEntry>
 }
@@ -46,9 +46,9 @@ export interface WorkflowEngine<S, E, C> {
  * The workflow runtime over two KV buckets. Per event: read the instance and its revision, run the
  * pure `step`, write with compare-and-set (a lost race re-reads and re-applies, so no update is
  * lost), then publish the transition's messages under their deterministic ids. The outbox is
- * cleared by the next transition's write rather than by a write of its own. Timers set by the
- * transition are stored before the instance (an orphan from a lost race only fires as a stale,
- * ignored event); cleared ones are deleted after it.
+ * cleared by the next write rather than by a write of its own, except a finished instance's, which
+ * has no next transition. Timers set by the transition are stored before the instance (an orphan
+ * from a lost race or a crash only fires as a stale, ignored event); cleared ones are deleted after it.
  */
 export const makeWorkflowEngine = <S extends TaggedState, E extends TypedMessage, C extends TypedMessage>(
   options: WorkflowEngineOptions<S, E, C>
@@ -67,14 +67,27 @@ export const makeWorkflowEngine = <S extends TaggedState, E extends TypedMessage
           Effect.asVoid
         )
 
+  /**
+   * Drops a published outbox from the stored instance (compare-and-set). Best effort: a lost race
+   * or an outage leaves it to the next write, and a repeat publish is de-duplicated meanwhile.
+   */
+  const clearOutbox = (key: string, instance: Instance<S, C>, revision: number) =>
+    instance.outbox.length === 0 ? Effect.void : Effect.ignore(instances.update(key, { ...instance, outbox: [] }, revision))
+
   const handle = (event: E, messageId: string): Effect.Effect<EngineResult<S, C>, EngineError> => {
     const workflowId = definition.workflowIdOf(event)
     const key = keyOf(workflowId)
     const attempt = (conflicts: number): Effect.Effect<EngineResult<S, C>, EngineError> =>
       Effect.gen(function* () {
         const current = yield* instances.get(key)
+        // Timers are stored before their instance: a crash in between leaves a timer whose
+        // transition never happened. The redelivered event arms it again; this firing is stale.
+        if (current === undefined && Option.isSome(definition.timerOf(event))) {
+          return { _tag: "Ignored", reason: "timer of an instance that was never stored", conflicts } as const
+        }
         if (current !== undefined && alreadyApplied(current.value, messageId)) {
           yield* publishOutbox(current.value.outbox)
+          yield* clearOutbox(key, current.value, current.revision)
           return { _tag: "Redelivered", instance: current.value, conflicts } as const
         }
         // The outbox still holds the previous transition's messages: they were published before
@@ -92,7 +105,9 @@ export const makeWorkflowEngine = <S extends TaggedState, E extends TypedMessage
         })
         if (Either.isLeft(applied)) return yield* applied.left
         const result = applied.right
-        if (!mustPersist(result)) {
+        // An ignored event still writes when it published a leftover outbox, so the outbox is not
+        // published again by every later event (a finished instance gets only late ones).
+        if (!mustPersist(result) && leftover.length === 0) {
           return { _tag: "Ignored", reason: result._tag === "Ignored" ? result.reason : "", conflicts } as const
         }
         if (result._tag === "Advanced") {
@@ -115,6 +130,8 @@ export const makeWorkflowEngine = <S extends TaggedState, E extends TypedMessage
         // Stored first, published second: a crash in between leaves the messages in the outbox,
         // and the redelivered event (or the instance's next event) publishes them.
         yield* publishOutbox(result.commands)
+        // No next transition will clear a finished instance's outbox: clear it now that it is published.
+        if (result.instance.terminal) yield* clearOutbox(key, result.instance, written.right)
         return { _tag: "Advanced", instance: result.instance, conflicts } as const
       })
     return attempt(0)
@@ -124,7 +141,7 @@ export const makeWorkflowEngine = <S extends TaggedState, E extends TypedMessage
     handle,
     timerMessage: (timer) => {
       const event = definition.timerEvent(timer)
-      return encodeMessage(definition.event, options.subjectOf(event), event, { msgId: timer.timerId })
+      return encodeMessage(definition.event, options.subjectOf(event), event, { msgId: firingId(timer) })
     },
     read: (workflowId) => instances.get(keyOf(workflowId))
   }

@@ -22,9 +22,8 @@ export interface JsonBucket<A> {
   readonly update: (key: string, value: A, revision: number) => Effect.Effect<number, KvUnavailable | RevisionConflict>
   /** Unconditional write, for values only one writer produces (e.g. a timer under its unique id). */
   readonly put: (key: string, value: A) => Effect.Effect<number, KvUnavailable>
-  readonly remove: (key: string) => Effect.Effect<void, KvUnavailable>
-  /** Deletes the key only while it is still at `revision` (nobody wrote it since it was read). */
-  readonly removeAt: (key: string, revision: number) => Effect.Effect<void, KvUnavailable | RevisionConflict>
+  /** With `revision`, only if the key is still at it: a value written since stays. */
+  readonly remove: (key: string, revision?: number) => Effect.Effect<void, KvUnavailable>
   /**
    * Read, decide, write with compare-and-set; on a lost race, read and decide again. `decide`
    * returns the value to store (or undefined to leave the key alone) and a result.
@@ -87,8 +86,11 @@ export const makeJsonBucket = <A>(kv: KV, name: string, schema: Schema.Schema<A,
     create,
     update,
     put: (key, value) => Effect.tryPromise({ try: () => kv.put(key, encode(value)), catch: unavailable(key) }),
-    remove: (key) => Effect.tryPromise({ try: () => kv.delete(key), catch: unavailable(key) }),
-    removeAt: (key, revision) => write(key, () => kv.delete(key, { previousSeq: revision }).then(() => revision)).pipe(Effect.asVoid),
+    remove: (key, revision) =>
+      write(key, () => kv.delete(key, revision === undefined ? undefined : { previousSeq: revision }).then(() => 0)).pipe(
+        Effect.asVoid,
+        Effect.catchTag("RevisionConflict", () => Effect.void)
+      ),
     modify
   }
 }

@@ -10,7 +10,7 @@ export type TimerBucket = JsonBucket<PendingTimer>
 
 export interface TimerSchedulerOptions {
   readonly timers: TimerBucket
-  /** Publishes the timer's firing event under message id `timer.timerId` (so a double firing is dropped). */
+  /** Publishes the timer's firing event under message id `firingId(timer)` (so a double firing is dropped). */
   readonly fire: (timer: PendingTimer) => Effect.Effect<void, unknown>
   /** How often due timers are looked for; the firing lateness is at most about this. */
   readonly pollMs?: number
@@ -29,12 +29,13 @@ const decodeTimer = Schema.decodeUnknownEither(Schema.parseJson(PendingTimer))
  * Fires due timers kept in a KV bucket. A watch replays every stored timer at start-up and then
  * follows changes, so timers set before a restart (by this or any other orchestrator) still fire.
  * A timer is deleted only after its event is stored; a crash in between fires it again under the
- * same message id, which the stream drops (and the engine ignores a firing no longer pending).
+ * same message id, which the stream drops (and the engine ignores a firing no longer pending). The
+ * deletion names the revision that fired, so a timer re-armed under the same key meanwhile stays.
  */
 export const runTimerScheduler = (options: TimerSchedulerOptions): Effect.Effect<RunningScheduler, never, Scope.Scope> =>
   Effect.gen(function* () {
     const now = options.now ?? Date.now
-    const known = new Map<string, PendingTimer>()
+    const known = new Map<string, { readonly timer: PendingTimer; readonly revision: number }>()
     const inFlight = new Set<string>()
     let fired = 0
     let stopping = false
@@ -55,7 +56,7 @@ export const runTimerScheduler = (options: TimerSchedulerOptions): Effect.Effect
           continue
         }
         const timer = decodeTimer(entry.string())
-        if (Either.isRight(timer)) known.set(entry.key, timer.right)
+        if (Either.isRight(timer)) known.set(entry.key, { timer: timer.right, revision: entry.revision })
       }
     }).pipe(
       Effect.either,
@@ -67,21 +68,21 @@ export const runTimerScheduler = (options: TimerSchedulerOptions): Effect.Effect
         )
       })
     )
-    const fireOne = (key: string, timer: PendingTimer) =>
-      options.fire(timer).pipe(
-        Effect.zipRight(options.timers.remove(key)),
+    const fireOne = (key: string, stored: { readonly timer: PendingTimer; readonly revision: number }) =>
+      options.fire(stored.timer).pipe(
+        Effect.zipRight(options.timers.remove(key, stored.revision)),
         Effect.tap(() => Effect.sync(() => {
           fired++
-          known.delete(key)
+          if (known.get(key) === stored) known.delete(key)
         })),
-        Effect.catchAll((e) => Effect.logWarning("timer not fired yet; will try again", { timerId: timer.timerId, error: String(e) })),
+        Effect.catchAll((e) => Effect.logWarning("timer not fired yet; will try again", { timerId: stored.timer.timerId, error: String(e) })),
         Effect.ensuring(Effect.sync(() => inFlight.delete(key)))
       )
     const tick = Effect.suspend(() => {
       const t = now()
-      const due = [...known.entries()].filter(([key, timer]) => timer.dueAt <= t && !inFlight.has(key))
+      const due = [...known.entries()].filter(([key, stored]) => stored.timer.dueAt <= t && !inFlight.has(key))
       for (const [key] of due) inFlight.add(key)
-      return Effect.forEach(due, ([key, timer]) => fireOne(key, timer), { concurrency: 32, discard: true })
+      return Effect.forEach(due, ([key, stored]) => fireOne(key, stored), { concurrency: 32, discard: true })
     })
     const followFiber = yield* Effect.forkScoped(follow)
     const tickFiber = yield* Effect.forkScoped(Effect.repeat(tick, Schedule.spaced(options.pollMs ?? 200)))

@@ -7,6 +7,7 @@ export const CounterEvent = Schema.Union(
   Schema.Struct({ type: Schema.Literal("Start"), id: Schema.String, timeoutMs: Schema.optional(Schema.Number) }),
   Schema.Struct({ type: Schema.Literal("Inc"), id: Schema.String }),
   Schema.Struct({ type: Schema.Literal("Bogus"), id: Schema.String }),
+  Schema.Struct({ type: Schema.Literal("Stop"), id: Schema.String }),
   Schema.Struct({ type: Schema.Literal("Expired"), id: Schema.String, timerId: Schema.String })
 )
 export type CounterEvent = typeof CounterEvent.Type
@@ -29,6 +30,7 @@ export const counterWorkflow = defineWorkflow({
     switch (e.type) {
       case "Start": return Either.right(Transition.ignore("already started"))
       case "Inc": return Either.right(Transition.advance(Counting.make({ n: state.n + 1 }), { commands: [{ type: "Note" as const, id: e.id, n: state.n + 1 }] }))
+      case "Stop": return Either.right(Transition.advance(state, { commands: [{ type: "Note" as const, id: e.id, n: state.n }], terminal: true }))
       case "Expired": return Either.right(Transition.advance(Counting.make({ n: -1 }), { terminal: true }))
       case "Bogus": return Either.left(new IllegalTransition({ workflow: "counter", state: state._tag, event: e.type, reason: "bogus is never allowed" }))
     }

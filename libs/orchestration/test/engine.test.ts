@@ -1,12 +1,12 @@
 import { PublishFailed } from "@conveyor/messaging"
 import { makeJetStreamPublisher } from "@conveyor/nats"
 import { uniqueName, useNatsServer } from "@conveyor/testing/vitest"
-import { instanceSchema, PendingTimer } from "@conveyor/workflow"
-import { Effect, Exit } from "effect"
+import { firingId, instanceSchema, PendingTimer } from "@conveyor/workflow"
+import { Effect, Exit, Scope } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { makeJsonBucket, makeWorkflowEngine, timerKey } from "../src/index.js"
+import { KvUnavailable, makeJsonBucket, makeWorkflowEngine, runTimerScheduler, timerKey } from "../src/index.js"
 import { counterWorkflow } from "./counter-workflow.js"
-import { createBucket, openClient } from "./support.js"
+import { createBucket, eventually, openClient } from "./support.js"
 
 const server = useNatsServer()
 let conn: Awaited<ReturnType<typeof openClient>>
@@ -103,5 +103,71 @@ describe("workflow engine on KV", () => {
     await run(engine.handle(counterWorkflow.timerEvent(timer!), timer!.timerId))
     expect((await run(t.instances.get("o3")))!.value.terminal).toBe(true)
     expect(await run(t.timers.get(timerKey(timer!.timerId)))).toBeUndefined()
+  })
+
+  it("a crash between storing a timer and its instance: the orphan firing is ignored, and the re-armed timer fires", async () => {
+    const t = await setup()
+    const publisher = makeJetStreamPublisher(conn.client)
+    // The orchestrator dies after the timer is stored and before the instance is: the write never lands.
+    const crashing = makeWorkflowEngine({
+      definition: counterWorkflow, timers: t.timers, publisher, subjectOf: (m) => `${t.stream.toLowerCase()}.${m.type.toLowerCase()}`,
+      instances: { ...t.instances, create: (key) => Effect.fail(new KvUnavailable({ bucket: "wf", key, reason: "killed" })) }
+    })
+    const start = { type: "Start" as const, id: "o5", timeoutMs: 200 }
+    expect(Exit.isFailure(await Effect.runPromiseExit(crashing.handle(start, "start-o5")))).toBe(true)
+
+    const engine = t.engine(publisher)
+    const fired: Array<PendingTimer> = []
+    const scope = await Effect.runPromise(Scope.make())
+    try {
+      await Effect.runPromise(Scope.extend(runTimerScheduler({
+        timers: t.timers, pollMs: 20,
+        fire: (timer) => Effect.flatMap(engine.timerMessage(timer), (m) => publisher.publish(m)).pipe(Effect.tap(() => void fired.push(timer)))
+      }), scope))
+      await eventually(() => fired.length === 1, 10_000, "the orphan timer to fire")
+      // Its instance does not exist: a stale firing, acked and ignored, never an illegal transition.
+      const orphan = await run(engine.handle(counterWorkflow.timerEvent(fired[0]!), firingId(fired[0]!)))
+      expect(orphan).toMatchObject({ _tag: "Ignored", reason: "timer of an instance that was never stored" })
+      await eventually(async () => (await run(t.timers.get(timerKey(fired[0]!.timerId)))) === undefined, 5_000, "the fired timer's deletion")
+
+      // The redelivered Start creates the instance and arms the same timer id again, due later.
+      expect((await run(engine.handle(start, "start-o5")))._tag).toBe("Advanced")
+      await eventually(() => fired.length === 2, 10_000, "the re-armed timer to fire")
+      expect(fired[1]!.timerId).toBe(fired[0]!.timerId)
+      // Both firings are stored: the second is not dropped as a duplicate of the first.
+      expect((await conn.client.jsm.streams.info(t.stream)).state.messages).toBe(2)
+      await run(engine.handle(counterWorkflow.timerEvent(fired[1]!), firingId(fired[1]!)))
+      expect((await run(t.instances.get("o5")))!.value).toMatchObject({ terminal: true, state: { n: -1 } })
+    } finally {
+      await Effect.runPromise(Scope.close(scope, Exit.void))
+    }
+  })
+
+  it("a finished instance's outbox is cleared once published: a late event publishes nothing again", async () => {
+    const t = await setup()
+    // A short duplicate window, so a re-publish would be stored again (as past the 2 min default).
+    await conn.client.jsm.streams.update(t.stream, { duplicate_window: 100_000_000 })
+    const engine = t.engine()
+    await run(engine.handle({ type: "Start", id: "o6" }, "s"))
+    expect((await run(engine.handle({ type: "Stop", id: "o6" }, "stop")))._tag).toBe("Advanced")
+    const finished = (await run(t.instances.get("o6")))!.value
+    expect(finished).toMatchObject({ terminal: true, outbox: [] })
+    expect((await conn.client.jsm.streams.info(t.stream)).state.messages).toBe(1)
+    await new Promise((r) => setTimeout(r, 300))
+    // A late event and a redelivery of the last one, past the duplicate window.
+    expect((await run(engine.handle({ type: "Start", id: "o6" }, "late")))._tag).toBe("Ignored")
+    expect((await run(engine.handle({ type: "Stop", id: "o6" }, "stop")))._tag).toBe("Redelivered")
+    expect((await conn.client.jsm.streams.info(t.stream)).state.messages).toBe(1)
+
+    // Killed between publishing and clearing: the outbox is left over. The next late event
+    // publishes it once more (it may never have gone out) and clears it; the ones after publish nothing.
+    const stored = (await run(t.instances.get("o6")))!
+    await run(t.instances.update("o6", { ...stored.value, outbox: [{ id: "o6:2:0", message: { type: "Note", id: "o6", n: 0 } }] }, stored.revision))
+    await run(engine.handle({ type: "Start", id: "o6" }, "late-2"))
+    expect((await run(t.instances.get("o6")))!.value.outbox).toEqual([])
+    const afterLeftover = (await conn.client.jsm.streams.info(t.stream)).state.messages
+    await new Promise((r) => setTimeout(r, 300))
+    await run(engine.handle({ type: "Start", id: "o6" }, "late-3"))
+    expect((await conn.client.jsm.streams.info(t.stream)).state.messages).toBe(afterLeftover)
   })
 })

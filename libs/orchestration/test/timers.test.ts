@@ -60,4 +60,25 @@ describe("timer scheduler", () => {
       await Effect.runPromise(Scope.close(scope, Exit.void))
     }
   })
+
+  it("a timer re-armed under the same key while its old value fires is kept and fires too", async () => {
+    const name = uniqueName("timers").toLowerCase()
+    const timers = makeJsonBucket(await createBucket(conn.client, name), name, PendingTimer)
+    const old = timer("rearmed", Date.now() - 1)
+    const rearmed = { ...old, dueAt: Date.now() + 200 }
+    await Effect.runPromise(timers.put(timerKey(old.timerId), old))
+    const fired: Array<number> = []
+    const scope = await Effect.runPromise(Scope.make())
+    try {
+      await Effect.runPromise(Scope.extend(runTimerScheduler({
+        timers, pollMs: 20,
+        // While the old value is being fired, the same key is written again (its transition re-applied).
+        fire: (t) => (fired.length === 0 ? timers.put(timerKey(t.timerId), rearmed) : Effect.void).pipe(Effect.tap(() => void fired.push(t.dueAt)))
+      }), scope))
+      await eventually(() => fired.length === 2, 10_000, "the re-armed value to fire")
+      expect(fired).toEqual([old.dueAt, rearmed.dueAt])
+    } finally {
+      await Effect.runPromise(Scope.close(scope, Exit.void))
+    }
+  })
 })

@@ -158,7 +158,7 @@ export const makeGateway = (deps: {
       const fingerprint = fingerprintOf(body)
       // Records this request created; a refused publish removes them again.
       const createdHere: Array<{ bucket: JsonBucket<any>; key: string; revision: number }> = []
-      const release = Effect.forEach(createdHere, (c) => Effect.ignore(c.bucket.removeAt(c.key, c.revision)), { discard: true })
+      const release = Effect.forEach(createdHere, (c) => Effect.ignore(c.bucket.remove(c.key, c.revision)), { discard: true })
       const work = Effect.gen(function* () {
         let event = build(body)
         let repeat = false

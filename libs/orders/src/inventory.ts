@@ -120,7 +120,7 @@ export const InventoryWorkerLive = Layer.scopedDiscard(
       consumer: consumerSpec(Durables.inventory),
       retry: config.retry,
       concurrency: config.concurrency,
-      idempotency: yield* openIdempotency,
+      idempotency: yield* openIdempotency(Durables.inventory),
       onSettled: yield* settlementRecorder(Durables.inventory)
     })
   })

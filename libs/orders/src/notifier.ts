@@ -38,7 +38,7 @@ export const NotifierLive = Layer.scoped(
       consumer: consumerSpec(Durables.notifier),
       retry: config.retry,
       concurrency: config.concurrency,
-      ...(dedupe ? { idempotency: yield* openIdempotency } : {}),
+      ...(dedupe ? { idempotency: yield* openIdempotency(Durables.notifier) } : {}),
       onSettled: yield* settlementRecorder(Durables.notifier)
     })
     return {

@@ -136,7 +136,7 @@ export const PaymentsWorkerLive = Layer.scopedDiscard(
       consumer: consumerSpec(Durables.payments),
       retry: config.retry,
       concurrency: config.concurrency,
-      idempotency: yield* openIdempotency,
+      idempotency: yield* openIdempotency(Durables.payments),
       onSettled: yield* settlementRecorder(Durables.payments)
     })
   })

@@ -1,6 +1,6 @@
 import { makeRetryPolicy, type RetryPolicy } from "@conveyor/messaging"
 import { ensureTopology, NatsConnection, openKvIdempotencyStore } from "@conveyor/nats"
-import { Buckets, orderTopology } from "@conveyor/domain"
+import { idempotencyBucket, orderTopology } from "@conveyor/domain"
 import type { ConsumerSpec } from "@conveyor/topology"
 import { Config, Effect, Schedule } from "effect"
 
@@ -38,4 +38,5 @@ export const provisionOrderTopology = Effect.gen(function* () {
   )
 })
 
-export const openIdempotency = Effect.flatMap(NatsConnection, (client) => openKvIdempotencyStore(client, Buckets.idempotency))
+/** The idempotency store of one durable: its own bucket, which no other app may read or write. */
+export const openIdempotency = (durable: string) => Effect.flatMap(NatsConnection, (client) => openKvIdempotencyStore(client, idempotencyBucket(durable)))

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
   GatewayRoutesLive, InventoryWorkerLive, ledgerKey, NotifierLive, OrchestratorLive, PaymentsWorkerLive, ShippingWorkerLive, skuKey
 } from "../src/index.js"
-import { order, postOrder, startStack, terminal } from "./support.js"
+import { eventually, order, postOrder, startStack, terminal } from "./support.js"
 
 const server = useNatsServer()
 let stack: Awaited<ReturnType<typeof startStack>>
@@ -45,6 +45,8 @@ describe("the order workflow across orchestrator and workers (in one process)", 
     expect(placed.body.traceId).toMatch(/^[0-9a-f]{32}$/)
     expect(done.history[0].traceId).toBe(placed.body.traceId)
     expect((await readJson(Buckets.workflows, "happy-1"))?.traceId).toBe(placed.body.traceId)
+    // Once OrderCompleted is published the finished instance keeps no outbox (`conveyor workflow show`: "outbox empty").
+    await eventually(async () => (await readJson(Buckets.workflows, "happy-1"))?.outbox.length === 0, 10_000, "the finished outbox to be cleared")
     expect(await readJson(Buckets.paymentsLedger, ledgerKey("happy-1"))).toMatchObject({ status: "captured", capturedCents: 2100 })
     expect(await readJson(Buckets.inventoryStock, skuKey("flow-a"))).toMatchObject({ available: 97, held: { "happy-1": 3 } })
   })

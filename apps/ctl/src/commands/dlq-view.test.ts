@@ -5,6 +5,7 @@ import { parseTime, renderLetter, selection } from "./dlq-view.js"
 
 const letter = (subject: string, payload: string | Uint8Array): DeadLetter => ({
   sequence: 7,
+  subject: "dlq.ORDER_EVENTS.orchestrator",
   payload: typeof payload === "string" ? new TextEncoder().encode(payload) : payload,
   headers: { "Conveyor-Error-Tag": "InvalidMessage" },
   originalSubject: subject,

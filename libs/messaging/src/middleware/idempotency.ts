@@ -1,5 +1,7 @@
-import { Effect } from "effect"
+import { Effect, Schedule } from "effect"
+import type { Delivery } from "../delivery.js"
 import type { Claim, IdempotencyStoreShape } from "../idempotency.js"
+import type { OutgoingMessage } from "../outgoing.js"
 import type { Middleware, Outcome } from "../step.js"
 
 /**
@@ -7,6 +9,13 @@ import type { Middleware, Outcome } from "../step.js"
  * one id never run together), records the outputs on success, releases the claim on failure.
  * A done id short-circuits to Duplicate; an unavailable store defers the message (never runs the
  * handler unprotected).
+ *
+ * When the record cannot be completed after the effect happened (the store is unreachable), the
+ * write is retried with the claim's token, keeping the message with `working()`, until it lands,
+ * the claim is lost, or the delivery is interrupted (shutdown): acking first would leave the
+ * record pending, so a later delivery of the id would wait out the lease and then run again, and
+ * giving the message back would do the same. Only a crash or an interruption here leaves the
+ * claim pending: its lease then expires and the redelivery runs the handler again.
  */
 export const idempotency = (
   store: IdempotencyStoreShape,
@@ -27,9 +36,10 @@ export const idempotency = (
         onFailure: (e) =>
           e._tag === "ClaimLost"
             ? Effect.succeed<Outcome>({ _tag: "LostOwnership" })
-            : // The effect happened but could not be recorded. Acking keeps it from running again via
-              // this consumer; the record's lease expires on its own.
-              Effect.as(Effect.logWarning("idempotency record not written; acking anyway", { key, reason: e.reason }), outcome)
+            : Effect.zipRight(
+                Effect.logWarning("idempotency record not written; retrying before the ack", { key, reason: e.reason }),
+                completeUntilWritten(store, claim, outcome.outputs, delivery, options)
+              ).pipe(Effect.map((written) => (written ? outcome : { _tag: "LostOwnership" } as const)))
       })
     }
     if (outcome._tag === "Failed") return Effect.as(Effect.ignore(store.release(claim)), outcome)
@@ -48,4 +58,28 @@ export const idempotency = (
       return Effect.flatMap(next(delivery), (outcome) => afterRun(result.claim, outcome))
     }
   })
+}
+
+/**
+ * Retries completing the record with the claim's token until it is written (true) or the claim
+ * was taken over (false), sending `working()` every half lease so the message stays with us.
+ */
+const completeUntilWritten = (
+  store: IdempotencyStoreShape,
+  claim: Claim,
+  outputs: ReadonlyArray<OutgoingMessage>,
+  delivery: Delivery,
+  options: { readonly leaseMs: number; readonly unavailableDelayMs: number }
+): Effect.Effect<boolean> => {
+  const backoff = Schedule.exponential(Math.max(10, options.unavailableDelayMs)).pipe(
+    Schedule.union(Schedule.spaced(Math.max(100, Math.min(5_000, options.leaseMs / 4))))
+  )
+  const keepMessage = Effect.forever(Effect.zipRight(Effect.sleep(Math.max(100, options.leaseMs / 2)), delivery.working))
+  return Effect.suspend(() => store.complete(claim, outputs)).pipe(
+    Effect.retry({ schedule: backoff, while: (e) => e._tag === "StoreUnavailable" }),
+    // Retried while unavailable: the only failure left is ClaimLost (another delivery took the id over).
+    Effect.match({ onSuccess: () => true, onFailure: () => false }),
+    Effect.tap((written) => (written ? Effect.logInfo("idempotency record written after retrying", { key: claim.key }) : Effect.void)),
+    Effect.raceFirst(keepMessage)
+  )
 }
