@@ -140,6 +140,11 @@ describe("generated NATS users on a real nats-server", () => {
         expect(pulled).toHaveLength(1)
         expect(subjectMatches(filter, pulled[0]!)).toBe(true)
       }
+      if (access.consumes.length > 0) {
+        // The dead-letter depth per source durable on the app's /metrics comes from this.
+        const info = await client(app).jsm.streams.info(StreamNames.deadLetters, { subjects_filter: ">" })
+        expect(info.config.name).toBe(StreamNames.deadLetters)
+      }
 
       const kvm = new Kvm(client(app).js)
       for (const { bucket, access: mode, watch } of access.buckets) {

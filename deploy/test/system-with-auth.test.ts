@@ -79,6 +79,9 @@ describe("the system with least-privilege NATS users", () => {
     }
     expect(status, apps.map((a) => `--- ${a.name}\n${a.output().slice(-2_000)}`).join("\n")).toBe("completed")
     for (const a of apps) expect(a.output(), a.name).not.toMatch(/permissions violation/i)
+    // The dead-letter depth is read under each consuming app's own user (polled at start-up, so already there).
+    const notifier = apps.find((a) => a.name === "notifier")!
+    expect(await (await fetch(`${notifier.url}/metrics`)).text()).toMatch(/^conveyor_consumer_dead_letter_depth\{stream="DEAD_LETTERS",source_stream="ORDER_EVENTS",consumer="notifier"\} 0$/m)
     for (const a of apps.splice(0)) expect(await a.stop("SIGTERM"), a.name).toBe(0)
   }, 240_000)
 })

@@ -128,6 +128,8 @@ export const appPermissions = (access: AppAccess, context: PermissionContext, in
     ...access.publish,
     accountInfo,
     ...access.consumes.flatMap((c) => consumerGrants(c.stream, c.durable)),
+    // A consuming app dead-letters, and reports the dead-letter depth (per source durable) on /metrics.
+    ...(access.consumes.length > 0 ? [`${API}.STREAM.INFO.${context.deadLetterStream}`] : []),
     ...access.buckets.flatMap((b) => [
       ...bucketReadGrants(b.bucket),
       ...(b.watch === true ? bucketWatchGrants(b.bucket) : []),

@@ -29,10 +29,10 @@ export const handlerStep = <A, I, E extends TaggedFailure, R>(
     const failure = Cause.failureOption(cause)
     if (failure._tag === "Some") {
       const error = failure.value
-      return Effect.succeed(failed(dispositionOf(handler.errors, error), error._tag, describe(error)))
+      return Effect.succeed(failed(dispositionOf(handler.errors, error), error._tag, describe(error), error))
     }
     if (Cause.isInterruptedOnly(cause)) return Effect.interrupt
-    return Effect.succeed(failed("retry", "Defect", Cause.pretty(cause).split("\n")[0] ?? "defect"))
+    return Effect.succeed(failed("retry", "Defect", Cause.pretty(cause).split("\n")[0] ?? "defect", Cause.squash(cause)))
   }
   return (delivery) => {
     const decoded = decode(delivery.subject, delivery.payload)

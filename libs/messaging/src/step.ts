@@ -17,6 +17,8 @@ export type Outcome =
 export interface FailureInfo {
   readonly tag: string
   readonly message: string
+  /** The failure itself when there is one (a handler's error, a defect): its stack says where it happened. */
+  readonly cause?: unknown
 }
 
 /** Processes one delivery to an outcome; never fails (failures are outcomes). */
@@ -28,8 +30,8 @@ export type Step<R = never> = (delivery: Delivery) => Effect.Effect<Outcome, nev
  */
 export type Middleware<R = never> = <R0>(next: Step<R0>) => Step<R0 | R>
 
-export const failed = (disposition: Disposition, tag: string, message: string): Outcome => ({
+export const failed = (disposition: Disposition, tag: string, message: string, cause?: unknown): Outcome => ({
   _tag: "Failed",
   disposition,
-  error: { tag, message }
+  error: cause === undefined ? { tag, message } : { tag, message, cause }
 })

@@ -19,7 +19,12 @@ const withoutTraceContext = (headers: Readonly<Record<string, string>> | undefin
  * the span, and, with `metrics`, the time to the PubAck is recorded. Inside a consumer span (a
  * handler's outputs) the publish span is its child, so the chain stays one trace.
  */
-export const tracedPublisher = (inner: Publisher["Type"], metrics?: MetricsService): Publisher["Type"] => {
+export const tracedPublisher = (
+  inner: Publisher["Type"],
+  metrics?: MetricsService,
+  /** Put on every publish span as they are, e.g. the broker's `server.address` and `server.port`. */
+  spanAttributes?: Readonly<Record<string, unknown>>
+): Publisher["Type"] => {
   const send = (message: OutgoingMessage, traceHeaders: Record<string, string>) =>
     inner.publish({ ...message, headers: { ...withoutTraceContext(message.headers), ...traceHeaders } }).pipe(
       Effect.tap((ack) => annotatePublishAck({ stream: ack.stream, sequence: ack.seq, duplicate: ack.duplicate }))
@@ -31,14 +36,14 @@ export const tracedPublisher = (inner: Publisher["Type"], metrics?: MetricsServi
           Effect.flatMap(([duration, exit]) => Effect.zipRight(metrics.recordPublishDuration(subject, duration), exit))
         )
   const publish = (message: OutgoingMessage) =>
-    producerSpan(message.subject, { messageId: message.msgId, bodySize: message.payload.length })((traceHeaders) =>
+    producerSpan(message.subject, { messageId: message.msgId, bodySize: message.payload.length, extra: spanAttributes })((traceHeaders) =>
       timed(message.subject, send(message, traceHeaders))
     )
   const publishAll: Publisher["Type"]["publishAll"] = (messages, options) => {
     const list = Array.from(messages)
     // The inner publisher keeps the batch pipelined; each message still gets its own span.
     return producerSpans(
-      list.map((m) => ({ subject: m.subject, info: { messageId: m.msgId, bodySize: m.payload.length } })),
+      list.map((m) => ({ subject: m.subject, info: { messageId: m.msgId, bodySize: m.payload.length, extra: spanAttributes } })),
       (traceHeaders) =>
         timedBatch(
           list,

@@ -20,7 +20,7 @@ import type { ConsumerSpec } from "@conveyor/topology"
 import { Data, Effect, Option } from "effect"
 import { NatsConnection } from "./connection.js"
 import { defaultDeadLetters, makeJetStreamDeadLetterSink, type DeadLetterStreamOptions } from "./dead-letters.js"
-import { makeJetStreamPublisher } from "./publisher.js"
+import { makeJetStreamPublisher, serverAttributes } from "./publisher.js"
 import { pullDeliveries } from "./pull.js"
 import { registerConsumerCheck } from "./readiness.js"
 
@@ -94,7 +94,11 @@ export const runJetStreamConsumer = <A, I, E extends TaggedFailure, R>(handler: 
       shutdownGraceMs: options.shutdownGraceMs ?? 10_000,
       ...(options.onSettled !== undefined ? { onSettled: options.onSettled } : {}),
       interceptors: [tracing, ...(metrics !== undefined ? [countSettlements(metrics, spec.durable)] : [])]
-    })
+    }).pipe(
+      // The broker on every span the consumer makes (process, its publishes, the dead-letter copy):
+      // the server it was connected to as it started.
+      Effect.annotateSpans(serverAttributes(client))
+    )
     yield* registerConsumerCheck(running)
     return running
   })

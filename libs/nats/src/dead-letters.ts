@@ -1,4 +1,4 @@
-import { DeadLetterFailed, DeadLetterHeaders, deadLetterHeaders, type DeadLetterSink } from "@conveyor/messaging"
+import { DeadLetterFailed, DeadLetterHeaders, deadLetterHeaders, type DeadLetterSink, tracedPublisher } from "@conveyor/messaging"
 import { defineTopology, type Topology } from "@conveyor/topology"
 import { Effect } from "effect"
 import type { NatsClient } from "./connection.js"
@@ -32,9 +32,12 @@ export const deadLetterSubject = (options: DeadLetterStreamOptions, stream: stri
 /**
  * Copies a failed message to the dead-letter stream and waits for its PubAck. Its message id is
  * derived from the source stream sequence and consumer, so a second copy after a crash is dropped.
+ * The copy is published under a PRODUCER span `publish <dlq subject>`, a child of the failed
+ * delivery's CONSUMER span, and carries that span's context (the delivery's own is kept in
+ * `Conveyor-Original-Traceparent`).
  */
 export const makeJetStreamDeadLetterSink = (client: NatsClient, options: DeadLetterStreamOptions = defaultDeadLetters): DeadLetterSink["Type"] => {
-  const publisher = makeJetStreamPublisher(client)
+  const publisher = tracedPublisher(makeJetStreamPublisher(client))
   return {
     send: (record) => {
       const d = record.delivery

@@ -1,8 +1,8 @@
 import { JetStreamApiError } from "@nats-io/jetstream"
 import { headers as makeHeaders, type MsgHdrs } from "@nats-io/transport-node"
-import { Effect, Layer } from "effect"
+import { Metrics } from "@conveyor/telemetry"
+import { Effect, Layer, Option } from "effect"
 import {
-  layerTracedPublisher,
   NoStreamForSubject,
   type OutgoingMessage,
   PayloadTooLarge,
@@ -10,7 +10,8 @@ import {
   type PublishError,
   PublishFailed,
   Publisher,
-  StreamFull
+  StreamFull,
+  tracedPublisher
 } from "@conveyor/messaging"
 import { NatsConnection, type NatsClient } from "./connection.js"
 import { errorText } from "./errors.js"
@@ -106,7 +107,23 @@ export const makeJetStreamPublisher = (client: NatsClient): Publisher["Type"] =>
   publishAll: (messages, options) => publishWindowed(client, messages, Math.max(1, options?.maxInFlight ?? 256))
 })
 
+/**
+ * `server.address` and `server.port` of the server the client is connected to when asked (the
+ * messaging conventions recommend them on every span).
+ */
+export const serverAttributes = (client: NatsClient): Record<string, string | number> => {
+  const server = client.nc.getServer()
+  const colon = server.lastIndexOf(":")
+  const port = Number(server.slice(colon + 1))
+  return colon > 0 && Number.isInteger(port) ? { "server.address": server.slice(0, colon), "server.port": port } : { "server.address": server }
+}
+
 /** Traced: a PRODUCER span per message with its context in the headers (and publish timing when Metrics is provided). */
-export const JetStreamPublisherLive: Layer.Layer<Publisher, never, NatsConnection> = layerTracedPublisher.pipe(
-  Layer.provide(Layer.effect(Publisher, Effect.map(NatsConnection, makeJetStreamPublisher)))
+export const JetStreamPublisherLive: Layer.Layer<Publisher, never, NatsConnection> = Layer.effect(
+  Publisher,
+  Effect.gen(function* () {
+    const client = yield* NatsConnection
+    const metrics = yield* Effect.serviceOption(Metrics)
+    return tracedPublisher(makeJetStreamPublisher(client), Option.getOrUndefined(metrics), serverAttributes(client))
+  })
 )

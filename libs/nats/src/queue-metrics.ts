@@ -1,5 +1,5 @@
 import { Metrics, type MetricsService } from "@conveyor/telemetry"
-import { Duration, Effect, Layer, Schedule, type Scope } from "effect"
+import { Config, type ConfigError, Duration, Effect, Layer, Schedule, type Scope } from "effect"
 import { NatsConnection, type NatsClient } from "./connection.js"
 import { defaultDeadLetters } from "./dead-letters.js"
 import { errorText } from "./errors.js"
@@ -9,13 +9,32 @@ export interface QueueMetricsOptions {
   readonly consumers: ReadonlyArray<{ readonly stream: string; readonly durable: string }>
   /** Streams whose message count is a dead-letter depth; default the standard dead-letter stream. */
   readonly deadLetterStreams?: ReadonlyArray<string>
-  /** Between polls; default 15 s (a Prometheus scrape interval). */
+  /** Between polls; default `QUEUE_METRICS_INTERVAL_MS`, else 15 s (a Prometheus scrape interval). */
   readonly interval?: Duration.DurationInput
 }
 
+/** `QUEUE_METRICS_INTERVAL_MS` (default 15000): how often the queue gauges are read, so how far they may lag. */
+export const QueueMetricsInterval = Config.integer("QUEUE_METRICS_INTERVAL_MS").pipe(
+  Config.validate({ message: "QUEUE_METRICS_INTERVAL_MS must be a positive number of milliseconds", validation: (n) => n > 0 }),
+  Config.withDefault(15_000),
+  Config.map(Duration.millis)
+)
+
+/** Dead letters per source durable, from the stream's per-subject counts (`<prefix>.<stream>.<durable>`). */
+const countsBySource = (subjects: Readonly<Record<string, number>> | undefined): Map<string, number> => {
+  const counts = new Map<string, number>()
+  for (const [subject, n] of Object.entries(subjects ?? {})) {
+    const tokens = subject.split(".")
+    const source = tokens.slice(-2).join("/")
+    counts.set(source, (counts.get(source) ?? 0) + n)
+  }
+  return counts
+}
+
 /**
- * One round: consumer info (pending, ack pending, redelivered, waiting) and dead-letter stream
- * depth into the Metrics gauges. A resource that cannot be read (server away, consumer not created
+ * One round: consumer info (pending, ack pending, redelivered, waiting), dead-letter stream depth
+ * and, per consumer in `consumers`, how many of those dead letters came from it (0 when none) into
+ * the Metrics gauges. A resource that cannot be read (server away, consumer not created
  * yet) keeps its last values; the next round tries again.
  */
 export const collectQueueMetrics = (client: NatsClient, metrics: MetricsService, options: QueueMetricsOptions): Effect.Effect<void> => {
@@ -39,8 +58,15 @@ export const collectQueueMetrics = (client: NatsClient, metrics: MetricsService,
   const deadLetters = Effect.forEach(
     options.deadLetterStreams ?? [defaultDeadLetters.stream],
     (stream) =>
-      Effect.tryPromise(() => client.jsm.streams.info(stream)).pipe(
-        Effect.flatMap((info) => metrics.setDeadLetterDepth(stream, info.state.messages)),
+      Effect.tryPromise(() => client.jsm.streams.info(stream, { subjects_filter: ">" })).pipe(
+        Effect.flatMap((info) => {
+          const bySource = countsBySource(info.state.subjects)
+          return Effect.zipRight(
+            metrics.setDeadLetterDepth(stream, info.state.messages),
+            Effect.forEach(options.consumers, (c) =>
+              metrics.setConsumerDeadLetterDepth(stream, { stream: c.stream, consumer: c.durable }, bySource.get(`${c.stream}/${c.durable}`) ?? 0), { discard: true })
+          )
+        }),
         Effect.catchAll((e) => skip(`stream ${stream}`)(e.error))
       ),
     { concurrency: 4, discard: true }
@@ -49,13 +75,14 @@ export const collectQueueMetrics = (client: NatsClient, metrics: MetricsService,
 }
 
 /** Polls now and then every `interval` for the lifetime of the scope. */
-export const pollQueueMetrics = (options: QueueMetricsOptions): Effect.Effect<void, never, NatsConnection | Metrics | Scope.Scope> =>
+export const pollQueueMetrics = (options: QueueMetricsOptions): Effect.Effect<void, ConfigError.ConfigError, NatsConnection | Metrics | Scope.Scope> =>
   Effect.gen(function* () {
     const client = yield* NatsConnection
     const metrics = yield* Metrics
     const round = collectQueueMetrics(client, metrics, options)
-    yield* Effect.forkScoped(Effect.repeat(round, Schedule.spaced(Duration.decode(options.interval ?? Duration.seconds(15)))))
+    const interval = options.interval === undefined ? yield* QueueMetricsInterval : Duration.decode(options.interval)
+    yield* Effect.forkScoped(Effect.repeat(round, Schedule.spaced(interval)))
   })
 
-export const layerQueueMetrics = (options: QueueMetricsOptions): Layer.Layer<never, never, NatsConnection | Metrics> =>
+export const layerQueueMetrics = (options: QueueMetricsOptions): Layer.Layer<never, ConfigError.ConfigError, NatsConnection | Metrics> =>
   Layer.scopedDiscard(pollQueueMetrics(options))

@@ -148,6 +148,8 @@ describe("metrics and readiness of a running consumer", () => {
       has(`conveyor_consumer_ack_pending{stream="${stream}",consumer="backlog"} 0`)
       has(`conveyor_consumer_pending{stream="${stream}",consumer="worker"} 0`)
       has(`conveyor_consumer_ack_pending{stream="${stream}",consumer="worker"} 0`)
+      has(`conveyor_consumer_dead_letter_depth{stream="${deadLetters.stream}",source_stream="${stream}",consumer="worker"} 1`)
+      has(`conveyor_consumer_dead_letter_depth{stream="${deadLetters.stream}",source_stream="${stream}",consumer="backlog"} 0`)
       has(`conveyor_consumer_redelivered{stream="${stream}",consumer="backlog"} 0`)
       expect(text).toMatch(new RegExp(`conveyor_consumer_waiting\\{stream="${stream}",consumer="worker"\\} \\d+`))
       has(`conveyor_dead_letter_depth{stream="${deadLetters.stream}"} 1`)

@@ -108,6 +108,9 @@ describe("tracing through the JetStream runtime", () => {
     expect(process1.links.map((l) => l.context.spanId)).toEqual([ids(publish1).spanId])
     expect(process2.links.map((l) => l.context.spanId)).toEqual([ids(publish2).spanId])
     expect([publish1.kind, process1.kind, publish2.kind, process2.kind]).toEqual([SpanKind.PRODUCER, SpanKind.CONSUMER, SpanKind.PRODUCER, SpanKind.CONSUMER])
+    // The broker each messaging span talked to (the messaging conventions' server.address/port).
+    const { hostname, port } = new URL(server.url.replace(/^nats:/, "http:"))
+    for (const s of [publish1, process1, publish2, process2]) expect(s.attributes).toMatchObject({ "server.address": hostname, "server.port": Number(port) })
     expect(publish1.attributes).toMatchObject({
       "messaging.system": "nats",
       "messaging.operation.type": "send",
@@ -185,6 +188,11 @@ describe("tracing through the JetStream runtime", () => {
       "conveyor.dead_letter.reason": "permanent",
       "messaging.nats.message.delivery_count": 1
     })
+    // The copy to the dead-letter stream is a PRODUCER span under the failed delivery's span.
+    const copy = one(`publish ${t.deadLetters.subjectPrefix}.${t.stream}.strict`)
+    expect(copy.kind).toBe(SpanKind.PRODUCER)
+    expect(copy.parentSpanContext?.spanId).toBe(ids(failed).spanId)
+    expect(ids(copy).traceId).toBe(ids(failed).traceId)
 
     // Replay with the replay API: the original trace context travels in the envelope.
     reject = false

@@ -1,4 +1,5 @@
 import { encodeMessage, type EncodeError, type OutgoingMessage, type Publisher, type PublishError } from "@conveyor/messaging"
+import { injectTraceHeaders } from "@conveyor/telemetry"
 import {
   alreadyApplied, firingId, type IllegalTransition, type Instance, markPublished, mustPersist, type PendingTimer, step, type TaggedState,
   type TypedMessage, type WorkflowDefinition
@@ -129,7 +130,9 @@ export const makeWorkflowEngine = <S extends TaggedState, E extends TypedMessage
           return { _tag: "Ignored", reason: result._tag === "Ignored" ? result.reason : "", conflicts } as const
         }
         if (result._tag === "Advanced") {
-          yield* Effect.forEach(result.timersSet, (t) => timers.put(timerKey(t.timerId), t), { discard: true })
+          // The timer keeps this transition's trace context, so its firing continues the trace.
+          const { traceparent } = yield* injectTraceHeaders()
+          yield* Effect.forEach(result.timersSet, (t) => timers.put(timerKey(t.timerId), traceparent === undefined ? t : { ...t, traceparent }), { discard: true })
         }
         const written = yield* (current === undefined
           ? instances.create(key, result.instance)

@@ -1,5 +1,6 @@
 import { defineHandler, type Publisher, type RetryPolicy, type RunnerOptions } from "@conveyor/messaging"
 import { NatsConnection, runJetStreamConsumer } from "@conveyor/nats"
+import { continueTrace } from "@conveyor/telemetry"
 import type { ConsumerSpec } from "@conveyor/topology"
 import { type Instance, PendingTimer, instanceSchema, type TaggedState, type TypedMessage, type WorkflowDefinition } from "@conveyor/workflow"
 import { Effect, Option, type Schema } from "effect"
@@ -72,7 +73,11 @@ export const runWorkflow = <S extends TaggedState, E extends TypedMessage, C ext
     const scheduler = yield* runTimerScheduler({
       timers,
       pollMs: options.timerPollMs ?? 200,
-      fire: (timer) => Effect.flatMap(engine.timerMessage(timer), (m) => options.publisher.publish(m))
+      // Published as part of the trace that set the timer (its PRODUCER span a child of that transition's span).
+      fire: (timer) =>
+        continueTrace(timer.traceparent === undefined ? undefined : { traceparent: timer.traceparent })(
+          Effect.flatMap(engine.timerMessage(timer), (m) => options.publisher.publish(m))
+        )
     })
     return { engine, consumer, scheduler }
   })

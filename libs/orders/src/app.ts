@@ -1,6 +1,6 @@
-import { type AppName, appAccess, appNames } from "@conveyor/domain"
+import { type AppName, appAccess, appNames, StreamNames } from "@conveyor/domain"
 import { consumerCheckName, JetStreamPublisherLive, layerQueueMetrics, NatsChecks, NatsConnectionFromEnv, NatsReadinessLive } from "@conveyor/nats"
-import { layerTelemetryWithOpsServer } from "@conveyor/telemetry"
+import { layerOpsServer, layerTelemetry } from "@conveyor/telemetry"
 import { Layer } from "effect"
 import { provisionOrderTopology } from "./runtime.js"
 import { SettlementsLive } from "./settlements.js"
@@ -29,15 +29,19 @@ export const orderApp = <A, E, R, RE = never, RR = never>(
   services: Layer.Layer<A, E, R>,
   routes?: Layer.Layer<never, RE, RR>,
   readyWhen: ReadonlyArray<AppName> = appNames.filter((a) => a === serviceName)
-) =>
-  Layer.mergeAll(
+) => {
+  const consumers = readyWhen.flatMap((app) => appAccess[app].consumes)
+  return Layer.mergeAll(
     services,
     NatsReadinessLive,
-    // Lag of the app's own durables as gauges on /metrics. Apps' NATS users may read only their
-    // durables, so the dead-letter depth is left to the operator's side (ctl, provisioning).
-    layerQueueMetrics({ consumers: readyWhen.flatMap((app) => appAccess[app].consumes), deadLetterStreams: [] })
+    // Lag of the app's own durables and, for apps that consume (so dead-letter), the dead-letter
+    // depth, in total and from each of its durables; their NATS users may read that stream's info.
+    layerQueueMetrics({ consumers, deadLetterStreams: consumers.length > 0 ? [StreamNames.deadLetters] : [] })
   ).pipe(
-    Layer.provideMerge(layerTelemetryWithOpsServer({ serviceName, requiredChecks: requiredChecksOf(readyWhen) }, routes)),
+    Layer.provideMerge(layerOpsServer(routes)),
     Layer.provideMerge(SettlementsLive),
-    Layer.provideMerge(OrderInfraLive)
+    Layer.provideMerge(OrderInfraLive),
+    // Below the connection and the publisher, so publishes are timed (gateway, orchestrator outbox).
+    Layer.provideMerge(layerTelemetry({ serviceName, requiredChecks: requiredChecksOf(readyWhen) }))
   )
+}

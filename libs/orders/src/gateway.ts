@@ -1,18 +1,13 @@
-import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
-import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
-import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import {
   Buckets, CustomerId, eventSubject, LineItems, OrderId, OrderPlaced, type OrderSummary, itemsTotalCents, orderWorkflow, summarizeOrder
 } from "@conveyor/domain"
-import { encodeMessage, Publisher } from "@conveyor/messaging"
+import { encodeMessage, type EncodeError, Publisher, type PublishError } from "@conveyor/messaging"
 import { NatsConnection } from "@conveyor/nats"
-import { type JsonBucket, openJsonBucket } from "@conveyor/orchestration"
+import { type CorruptEntry, type JsonBucket, type KvUnavailable, makeJsonBucket, openJsonBucket } from "@conveyor/orchestration"
 import { injectTraceHeaders } from "@conveyor/telemetry"
 import { type HistoryEntry, instanceSchema } from "@conveyor/workflow"
-import { Config, Context, Effect, Either, Layer, Option, ParseResult, Schema } from "effect"
-import { randomUUID } from "node:crypto"
-import type { IncomingMessage } from "node:http"
-import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
+import { Config, Context, Data, Duration, Effect, Either, Layer, Option, Schema } from "effect"
+import { createHash, randomUUID } from "node:crypto"
 
 /** What a client sends to place an order; `orderId` is optional (generated when absent). */
 export const PlaceOrderBody = Schema.Struct({
@@ -22,9 +17,19 @@ export const PlaceOrderBody = Schema.Struct({
 })
 export type PlaceOrderBody = typeof PlaceOrderBody.Type
 
-/** A gateway-requests entry: the OrderPlaced an Idempotency-Key (or an order id) stands for. */
-export const PlacedRecord = Schema.Struct({ orderId: Schema.String, event: OrderPlaced })
-export type PlacedRecord = typeof PlacedRecord.Type
+/**
+ * `key.<Idempotency-Key>` in gateway-requests: the order a key stands for, bound to the fingerprint
+ * of the request that claimed it.
+ */
+export const KeyRecord = Schema.Struct({ orderId: Schema.String, fingerprint: Schema.String, event: OrderPlaced })
+export type KeyRecord = typeof KeyRecord.Type
+
+/**
+ * `order.<orderId>` in gateway-requests: the request an order id was taken by. `accepted` turns true
+ * once the OrderPlaced is confirmed stored; until then the order does not exist for GET.
+ */
+export const OrderRecord = Schema.Struct({ fingerprint: Schema.String, event: OrderPlaced, accepted: Schema.Boolean })
+export type OrderRecord = typeof OrderRecord.Type
 
 export interface OrderView extends Partial<Omit<OrderSummary, "status">> {
   readonly orderId: string
@@ -34,31 +39,84 @@ export interface OrderView extends Partial<Omit<OrderSummary, "status">> {
   readonly history: ReadonlyArray<HistoryEntry>
 }
 
-/** Environment: `GATEWAY_MAX_BODY_BYTES` (default 16384): larger bodies get 413. */
+/**
+ * Environment: `GATEWAY_MAX_BODY_BYTES` (default 16384): larger bodies get 413;
+ * `GATEWAY_REQUEST_TIMEOUT_MS` (default 2000): a request the broker has not answered by then gets 503.
+ */
 export const GatewayConfig = Config.all({
-  maxBodyBytes: Config.integer("GATEWAY_MAX_BODY_BYTES").pipe(Config.withDefault(16_384))
+  maxBodyBytes: Config.integer("GATEWAY_MAX_BODY_BYTES").pipe(Config.withDefault(16_384)),
+  requestTimeoutMs: Config.integer("GATEWAY_REQUEST_TIMEOUT_MS").pipe(
+    Config.validate({ message: "GATEWAY_REQUEST_TIMEOUT_MS must be a positive number of milliseconds", validation: (n) => n > 0 }),
+    Config.withDefault(2_000)
+  )
 })
 
-const idempotencyKeyOf = (key: string): string => `key.${Buffer.from(key).toString("base64url")}`
-const orderKeyOf = (orderId: string): string => `order.${orderId}`
-const newOrderId = (): string => `ord_${randomUUID().replaceAll("-", "")}`
+/** The order id is already taken by a different request. */
+export class OrderIdTaken extends Data.TaggedError("OrderIdTaken")<{ readonly orderId: string }> {
+  override get message() {
+    return `order id ${this.orderId} is already taken by a different order`
+  }
+}
+
+/** The Idempotency-Key was first used with a different request body. */
+export class IdempotencyKeyReused extends Data.TaggedError("IdempotencyKeyReused")<{ readonly key: string }> {
+  override get message() {
+    return `Idempotency-Key ${this.key} was already used for a different request`
+  }
+}
+
+/** The connection is down, or the broker did not answer within the request timeout. */
+export class BrokerUnreachable extends Data.TaggedError("BrokerUnreachable")<{ readonly detail: string }> {
+  override get message() {
+    return `broker unreachable: ${this.detail}`
+  }
+}
+
+export type PlaceError = OrderIdTaken | IdempotencyKeyReused | BrokerUnreachable | KvUnavailable | CorruptEntry | PublishError | EncodeError
+export type FindError = BrokerUnreachable | KvUnavailable | CorruptEntry
 
 export interface GatewayShape {
-  /** Publishes OrderPlaced (once per Idempotency-Key); `duplicate` when the key was seen before. */
-  readonly place: (body: PlaceOrderBody, idempotencyKey: Option.Option<string>) => Effect.Effect<{ orderId: string; duplicate: boolean }, unknown>
-  readonly find: (orderId: string) => Effect.Effect<Option.Option<OrderView>, unknown>
-  /** Requests answered from an earlier one with the same Idempotency-Key. */
+  /**
+   * Publishes OrderPlaced once per order id and per Idempotency-Key; `duplicate` when the key (or,
+   * without one, the client's order id) was recorded by an earlier request with the same body.
+   */
+  readonly place: (body: PlaceOrderBody, idempotencyKey: Option.Option<string>) => Effect.Effect<{ orderId: string; duplicate: boolean }, PlaceError>
+  readonly find: (orderId: string) => Effect.Effect<Option.Option<OrderView>, FindError>
+  /** Requests answered from an earlier one (same Idempotency-Key, or same order id and body). */
   readonly duplicates: () => number
   readonly maxBodyBytes: number
 }
 
 export class Gateway extends Context.Tag("@conveyor/orders/Gateway")<Gateway, GatewayShape>() {}
 
+const idempotencyKeyOf = (key: string): string => `key.${Buffer.from(key).toString("base64url")}`
+const orderKeyOf = (orderId: string): string => `order.${orderId}`
+const newOrderId = (): string => `ord_${randomUUID().replaceAll("-", "")}`
+
+/** The request in a canonical form (items by SKU, the client's order id if any), hashed. */
+export const fingerprintOf = (body: PlaceOrderBody): string =>
+  createHash("sha256").update(JSON.stringify([
+    body.orderId ?? null,
+    body.customerId,
+    [...body.items].sort((a, b) => (a.sku < b.sku ? -1 : a.sku > b.sku ? 1 : 0)).map((i) => [i.sku, i.quantity, i.unitPriceCents])
+  ])).digest("hex")
+
+/**
+ * A refusal that says the message was not stored. Anything else (timeout, lost connection) may
+ * have stored it, so the records stay and a retry with the same body finishes the order.
+ */
+const refusedForSure = (error: PlaceError): boolean =>
+  error._tag === "StreamFull" || error._tag === "NoStreamForSubject" || error._tag === "PayloadTooLarge" ||
+  error._tag === "EncodeError" || (error._tag === "PublishFailed" && !error.retryable)
+
 export const makeGateway = (deps: {
-  readonly requests: JsonBucket<PlacedRecord>
+  readonly requests: JsonBucket<KeyRecord>
+  readonly orders: JsonBucket<OrderRecord>
   readonly workflows: JsonBucket<Schema.Schema.Type<ReturnType<typeof instanceSchema<any, any, any>>>>
   readonly publisher: Publisher["Type"]
+  readonly isConnected: Effect.Effect<boolean>
   readonly maxBodyBytes: number
+  readonly requestTimeoutMs: number
 }): GatewayShape => {
   let duplicates = 0
   const publish = (event: OrderPlaced) =>
@@ -70,43 +128,91 @@ export const makeGateway = (deps: {
       orderId: body.orderId ?? newOrderId(), customerId: body.customerId, items: body.items,
       totalCents: itemsTotalCents(body.items), placedAt: new Date().toISOString()
     })
-  const remember = (event: OrderPlaced) => deps.requests.put(orderKeyOf(event.orderId), { orderId: event.orderId, event })
+  /** Creates `key`, or reads what is there; `created` carries the new revision. */
+  const claim = <A>(bucket: JsonBucket<A>, key: string, value: A): Effect.Effect<{ value: A; created: Option.Option<number> }, KvUnavailable | CorruptEntry> =>
+    Effect.either(bucket.create(key, value)).pipe(
+      Effect.flatMap((created) => {
+        if (Either.isRight(created)) return Effect.succeed({ value, created: Option.some(created.right) })
+        if (created.left._tag === "KvUnavailable") return Effect.fail(created.left)
+        return bucket.get(key).pipe(Effect.flatMap((found) =>
+          found === undefined
+            // Deleted between our create and get (a refused request released it): claim again.
+            ? claim(bucket, key, value)
+            : Effect.succeed({ value: found.value, created: Option.none<number>() })
+        ))
+      })
+    )
+  // Either both ends are up and answer in time, or the client hears so at once: never a hang.
+  const bounded = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E | BrokerUnreachable> =>
+    Effect.flatMap(deps.isConnected, (connected) =>
+      connected
+        ? effect.pipe(Effect.timeoutFail({
+            duration: Duration.millis(deps.requestTimeoutMs),
+            onTimeout: () => new BrokerUnreachable({ detail: `no answer within ${deps.requestTimeoutMs} ms` })
+          }))
+        : Effect.fail(new BrokerUnreachable({ detail: "not connected to NATS" }))
+    )
+
+  const place = (body: PlaceOrderBody, key: Option.Option<string>) =>
+    Effect.gen(function* () {
+      const fingerprint = fingerprintOf(body)
+      // Records this request created; a refused publish removes them again.
+      const createdHere: Array<{ bucket: JsonBucket<any>; key: string; revision: number }> = []
+      const release = Effect.forEach(createdHere, (c) => Effect.ignore(c.bucket.remove(c.key, c.revision)), { discard: true })
+      const work = Effect.gen(function* () {
+        let event = build(body)
+        let repeat = false
+        if (Option.isSome(key)) {
+          // `create` decides between concurrent requests with one key: one claims it, the others
+          // answer with its order.
+          const k = idempotencyKeyOf(key.value)
+          const held = yield* claim(deps.requests, k, { orderId: event.orderId, fingerprint, event })
+          if (held.value.fingerprint !== fingerprint) return yield* new IdempotencyKeyReused({ key: key.value })
+          if (Option.isSome(held.created)) createdHere.push({ bucket: deps.requests, key: k, revision: held.created.value })
+          event = held.value.event
+          repeat = Option.isNone(held.created)
+        }
+        const orderKey = orderKeyOf(event.orderId)
+        let accepted = false
+        if (body.orderId !== undefined || repeat) {
+          // A client's order id is claimed before publishing, so a second order cannot reuse it:
+          // the stream would drop its OrderPlaced as a duplicate message id.
+          const held = yield* claim(deps.orders, orderKey, { fingerprint, event, accepted: false })
+          if (held.value.fingerprint !== fingerprint) return yield* new OrderIdTaken({ orderId: event.orderId })
+          if (Option.isSome(held.created)) createdHere.push({ bucket: deps.orders, key: orderKey, revision: held.created.value })
+          else if (Option.isNone(key)) repeat = true
+          event = held.value.event
+          accepted = held.value.accepted
+        }
+        if (!accepted) {
+          // Publishing again on a repeat is harmless (same message id) and completes a first
+          // request that recorded its key but stopped before the PubAck.
+          yield* publish(event)
+          yield* deps.orders.put(orderKey, { fingerprint, event, accepted: true })
+        }
+        return { orderId: event.orderId, duplicate: repeat }
+      })
+      const result = yield* bounded(work).pipe(
+        Effect.tapError((error) => (refusedForSure(error) || error._tag === "OrderIdTaken" ? Effect.ignore(bounded(release)) : Effect.void))
+      )
+      if (result.duplicate) duplicates++
+      return result
+    })
+
   return {
     maxBodyBytes: deps.maxBodyBytes,
     duplicates: () => duplicates,
-    place: (body, key) =>
-      Effect.gen(function* () {
-        if (Option.isNone(key)) {
-          const event = build(body)
-          yield* remember(event)
-          yield* publish(event)
-          return { orderId: event.orderId, duplicate: false }
-        }
-        const k = idempotencyKeyOf(key.value)
-        const fresh = build(body)
-        // The key is claimed with `create`: of two concurrent requests with one key, one wins and
-        // the other answers with the winner's order.
-        const claimed = yield* Effect.either(deps.requests.create(k, { orderId: fresh.orderId, event: fresh }))
-        if (Either.isLeft(claimed) && claimed.left._tag === "KvUnavailable") return yield* claimed.left
-        const record = Either.isRight(claimed) ? { orderId: fresh.orderId, event: fresh } : (yield* deps.requests.get(k))?.value
-        if (record === undefined) return yield* Effect.fail("idempotency record vanished; try again")
-        // Publishing again on a repeat is harmless (same message id) and completes a first request
-        // that stored its key but crashed before publishing.
-        yield* remember(record.event)
-        yield* publish(record.event)
-        if (Either.isLeft(claimed)) duplicates++
-        return { orderId: record.orderId, duplicate: Either.isLeft(claimed) }
-      }),
+    place,
     find: (orderId) =>
-      Effect.gen(function* () {
+      bounded(Effect.gen(function* () {
         const instance = yield* deps.workflows.get(orderId)
         if (instance !== undefined) {
           const value = instance.value
           return Option.some({ ...summarizeOrder(value), detail: value.state, history: value.history } as OrderView)
         }
-        const placed = yield* deps.requests.get(orderKeyOf(orderId))
-        return placed === undefined ? Option.none() : Option.some({ orderId, status: "accepted", history: [] } as OrderView)
-      })
+        const placed = yield* deps.orders.get(orderKeyOf(orderId))
+        return placed?.value.accepted === true ? Option.some({ orderId, status: "accepted", history: [] } as OrderView) : Option.none()
+      }))
   }
 }
 
@@ -115,91 +221,15 @@ export const GatewayLive = Layer.effect(
   Effect.gen(function* () {
     const client = yield* NatsConnection
     const config = yield* GatewayConfig
+    const requests = yield* openJsonBucket(client, Buckets.gatewayRequests, KeyRecord)
     return makeGateway({
-      requests: yield* openJsonBucket(client, Buckets.gatewayRequests, PlacedRecord),
+      requests,
+      orders: makeJsonBucket(requests.kv, Buckets.gatewayRequests, OrderRecord),
       workflows: yield* openJsonBucket(client, Buckets.workflows, instanceSchema(orderWorkflow)),
       publisher: yield* Publisher,
-      maxBodyBytes: config.maxBodyBytes
+      isConnected: client.isConnected,
+      maxBodyBytes: config.maxBodyBytes,
+      requestTimeoutMs: config.requestTimeoutMs
     })
   })
 )
-
-const json = (status: number, body: unknown) => HttpServerResponse.unsafeJson(body, { status })
-
-/**
- * Reads at most `limit` bytes of a body; past it, answers undefined and discards the rest rather
- * than destroying the socket, so the client still reads the 413 (a chunked body has no length to
- * reject up front).
- */
-const readLimited = (raw: IncomingMessage, limit: number, done: (text: string | undefined) => void) => {
-  const chunks: Array<Buffer> = []
-  let size = 0
-  let finished = false
-  const finish = (text: string | undefined) => {
-    if (finished) return
-    finished = true
-    done(text)
-  }
-  raw.on("data", (chunk: Buffer) => {
-    if (finished) return
-    size += chunk.length
-    if (size > limit) {
-      chunks.length = 0
-      finish(undefined)
-    } else chunks.push(chunk)
-  })
-  raw.on("end", () => finish(Buffer.concat(chunks).toString("utf8")))
-  raw.on("error", () => finish(undefined))
-}
-
-const decodeBody = Schema.decodeUnknownEither(PlaceOrderBody, { errors: "all", onExcessProperty: "error" })
-
-const placeOrder = (gateway: GatewayShape) => Effect.gen(function* () {
-  const request = yield* HttpServerRequest.HttpServerRequest
-  const declared = Number(request.headers["content-length"] ?? NaN)
-  if (declared > gateway.maxBodyBytes) return json(413, { error: `body larger than ${gateway.maxBodyBytes} bytes` })
-  const text = yield* Effect.async<string | undefined>((resume) => readLimited(NodeHttpServerRequest.toIncomingMessage(request), gateway.maxBodyBytes, (t) => resume(Effect.succeed(t))))
-  if (text === undefined) return json(413, { error: `body larger than ${gateway.maxBodyBytes} bytes` })
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(text)
-  } catch {
-    return json(400, { error: "body is not valid JSON" })
-  }
-  const body = decodeBody(parsed)
-  if (Either.isLeft(body)) {
-    const issues = ParseResult.ArrayFormatter.formatErrorSync(body.left).map((i) => ({ field: i.path.join(".") || "(body)", message: i.message }))
-    return json(400, { error: `invalid field ${issues[0]?.field ?? "(body)"}: ${issues[0]?.message ?? "invalid"}`, field: issues[0]?.field, issues })
-  }
-  const key = Option.fromNullable(request.headers["idempotency-key"]).pipe(Option.filter((k) => k.length > 0))
-  if (Option.isSome(key) && key.value.length > 200) return json(400, { error: "invalid field Idempotency-Key: at most 200 characters", field: "Idempotency-Key" })
-  const span = yield* Effect.option(Effect.currentSpan)
-  return yield* gateway.place(body.right, key).pipe(
-    Effect.map(({ orderId, duplicate }) =>
-      json(202, { orderId, status: "accepted", duplicate, ...(Option.isSome(span) ? { traceId: span.value.traceId } : {}) })),
-    Effect.catchAll((error) =>
-      Effect.logError("could not accept order", { error: String(error) }).pipe(Effect.as(json(503, { error: "order store or broker unavailable; retry" }))))
-  )
-})
-
-const getOrder = (gateway: GatewayShape) => Effect.gen(function* () {
-  const { id } = yield* HttpLayerRouter.params
-  if (id === undefined || Either.isLeft(Schema.decodeUnknownEither(OrderId)(id))) return json(404, { error: "unknown order" })
-  return yield* gateway.find(id).pipe(
-    Effect.map(Option.match({ onNone: () => json(404, { error: `unknown order ${id}` }), onSome: (view) => json(200, view) })),
-    Effect.catchAll((error) =>
-      Effect.logError("could not read order", { error: String(error) }).pipe(Effect.as(json(503, { error: "order store unavailable; retry" }))))
-  )
-})
-
-/** `POST /orders` and `GET /orders/:id`, to mount on the app's HTTP server (with the ops routes); needs Gateway. */
-export const GatewayRoutes = HttpLayerRouter.use((router) =>
-  Effect.flatMap(Gateway, (gateway) =>
-    router.addAll([
-      HttpLayerRouter.route("POST", "/orders", placeOrder(gateway)),
-      HttpLayerRouter.route("GET", "/orders/:id", getOrder(gateway))
-    ])
-  )
-)
-
-export const GatewayRoutesLive = GatewayRoutes.pipe(Layer.provide(GatewayLive))

@@ -1,4 +1,5 @@
 export * from "./gateway.js"
+export * from "./gateway-http.js"
 export * from "./inventory.js"
 export * from "./notifier.js"
 export * from "./orchestrator.js"

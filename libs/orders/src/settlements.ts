@@ -1,12 +1,12 @@
 import type { RunnerOptions, Settlement } from "@conveyor/messaging"
-import { Metrics, type ProcessOutcome } from "@conveyor/telemetry"
 import { Context, Effect, Layer, Option } from "effect"
 
 export type SettlementCounts = Readonly<Record<string, Readonly<Partial<Record<Settlement, number>>>>>
 
 /**
- * Counts what each consumer did with its deliveries, per durable and settlement. The demo reads it
- * for its table; every app also forwards it to the Prometheus metrics.
+ * Counts what each consumer did with its deliveries, per durable and settlement, for the demo's
+ * table. Prometheus gets its counts from the consumer itself (`conveyor_messages_processed_total`,
+ * counted once per delivery by `runJetStreamConsumer` when the app provides Metrics), not from here.
  */
 export interface SettlementsShape {
   readonly record: (consumer: string, settlement: Settlement) => void
@@ -31,22 +31,8 @@ export const makeSettlements = (): SettlementsShape => {
 
 export const SettlementsLive = Layer.sync(Settlements, makeSettlements)
 
-const outcomeOf: Partial<Record<Settlement, ProcessOutcome>> = {
-  acked: "acked",
-  retried: "retried",
-  deferred: "retried",
-  "dead-lettered": "dead_lettered",
-  duplicate: "duplicate"
-}
-
-/** An `onSettled` hook feeding Settlements (if provided) and the Metrics service (if provided). */
+/** An `onSettled` hook feeding Settlements, if provided. */
 export const settlementRecorder = (durable: string): Effect.Effect<RunnerOptions["onSettled"] & {}> =>
-  Effect.gen(function* () {
-    const settlements = yield* Effect.serviceOption(Settlements)
-    const metrics = yield* Effect.serviceOption(Metrics)
-    return (_delivery, _outcome, settlement) => {
-      if (Option.isSome(settlements)) settlements.value.record(durable, settlement)
-      const outcome = outcomeOf[settlement]
-      if (Option.isSome(metrics) && outcome !== undefined) Effect.runFork(metrics.value.messageProcessed(durable, outcome))
-    }
-  })
+  Effect.map(Effect.serviceOption(Settlements), (settlements) =>
+    Option.isSome(settlements) ? (_delivery, _outcome, settlement) => settlements.value.record(durable, settlement) : () => {}
+  )

@@ -38,6 +38,9 @@ describe("the order workflow across orchestrator and workers (in one process)", 
     const done = await terminal(stack.base, "happy-1")
     expect(done.status).toBe("completed")
     expect(done.history.map((h: any) => h.to)).toEqual(["ReservingStock", "CapturingPayment", "SchedulingShipment", "Completed"])
+    // The orchestrator's outbox publishes (the commands) are timed like every other publish.
+    const metrics = await (await fetch(`${stack.base}/metrics`)).text()
+    expect(metrics).toMatch(/^conveyor_publish_duration_seconds_count\{subject="orders\.commands\.inventory\.reserve"\} [1-9]/m)
     // One trace from the HTTP request through the orchestrator: the instance records it.
     expect(placed.body.traceId).toMatch(/^[0-9a-f]{32}$/)
     expect(done.history[0].traceId).toBe(placed.body.traceId)

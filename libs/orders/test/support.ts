@@ -7,11 +7,12 @@ export const startStack = async <A, E>(
   url: string,
   env: Record<string, string>,
   services: Layer.Layer<A, E, any>,
-  routes?: Layer.Layer<never, any, any>
+  routes?: Layer.Layer<never, any, any>,
+  serviceName = "test"
 ) => {
   const provider = ConfigProvider.fromMap(new Map(Object.entries({ NATS_URL: url, HTTP_PORT: "0", HTTP_HOST: "127.0.0.1", OTEL_SDK_DISABLED: "true", ...env })), { pathDelim: "_" })
     .pipe(ConfigProvider.orElse(() => ConfigProvider.fromEnv()))
-  const layer = orderApp("test", services, routes).pipe(Layer.provide(Layer.setConfigProvider(provider)))
+  const layer = orderApp(serviceName, services, routes).pipe(Layer.provide(Layer.setConfigProvider(provider)))
   const runtime = ManagedRuntime.make(layer as Layer.Layer<any, unknown, never>)
   const server = await runtime.runPromise(HttpServer.HttpServer)
   const address = server.address

@@ -41,6 +41,10 @@ export interface MetricsService {
   readonly recordPublishDuration: (subject: string, duration: Duration.DurationInput) => Effect.Effect<void>
   readonly setConsumerState: (stream: string, consumer: string, state: ConsumerState) => Effect.Effect<void>
   readonly setDeadLetterDepth: (stream: string, depth: number) => Effect.Effect<void>
+  /** Dead letters in `stream` that came from one durable (`source_stream`/`consumer`). */
+  readonly setConsumerDeadLetterDepth: (stream: string, source: { readonly stream: string; readonly consumer: string }, depth: number) => Effect.Effect<void>
+  /** One HTTP request served on a route (the route's pattern, e.g. `/orders/:id`, never the raw URL). */
+  readonly recordHttpRequest: (request: { readonly method: string; readonly route: string; readonly status: number }, duration: Duration.DurationInput) => Effect.Effect<void>
   /** Prometheus text exposition format (version 0.0.4). */
   readonly prometheus: Effect.Effect<string, MetricsCollectError>
   /** For modules that need instruments of their own; they show up in `prometheus` too. */
@@ -93,6 +97,11 @@ export const makeMetrics = (options: { readonly serviceName: string }) =>
     const redelivered = gauge("conveyor_consumer_redelivered", "Messages delivered more than once and not yet acknowledged")
     const waiting = gauge("conveyor_consumer_waiting", "Pull requests waiting at the server")
     const deadLetterDepth = gauge("conveyor_dead_letter_depth", "Messages in the dead-letter stream")
+    const consumerDeadLetterDepth = gauge("conveyor_consumer_dead_letter_depth", "Messages in the dead-letter stream that came from this durable")
+    const httpDuration: Histogram = meter.createHistogram("conveyor_http_request_duration_seconds", {
+      description: "HTTP requests served, by method, route and status (its _count is the request count)",
+      advice: { explicitBucketBoundaries: secondsBuckets }
+    })
     // No scope labels: every instrument here comes from one meter, so they would only add noise.
     const serializer = new PrometheusSerializer(undefined, false, undefined, false, true)
     const seen = new Set<string>()
@@ -119,6 +128,9 @@ export const makeMetrics = (options: { readonly serviceName: string }) =>
           waiting.record(state.waiting, labels)
         }),
       setDeadLetterDepth: (stream, depth) => record(() => deadLetterDepth.record(depth, { stream })),
+      setConsumerDeadLetterDepth: (stream, source, depth) =>
+        record(() => consumerDeadLetterDepth.record(depth, { stream, source_stream: source.stream, consumer: source.consumer })),
+      recordHttpRequest: ({ method, route, status }, d) => record(() => httpDuration.record(seconds(d), { method, route, status: String(status) })),
       prometheus: Effect.tryPromise({
         try: () => reader.collect(),
         catch: (cause) => new MetricsCollectError({ cause })

@@ -4,6 +4,8 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Config, Effect, Layer } from "effect"
 import { createServer } from "node:http"
+import { HttpRequestMetrics } from "./http-metrics.js"
+import { HttpServerSpans } from "./http-server-spans.js"
 import { Metrics } from "./metrics.js"
 import { Readiness } from "./readiness.js"
 
@@ -75,9 +77,12 @@ export const layerHttpServerFromEnv = Layer.unwrapEffect(
  *   layerOpsServer(HttpLayerRouter.add("POST", "/orders", placeOrder))
  *
  * Needs Readiness and Metrics; provides HttpServer (its `address` tells the port chosen for HTTP_PORT=0).
+ * The app's routes (not the probes) are counted and timed by HttpRequestMetrics and traced by
+ * HttpServerSpans (in place of the platform's tracer, which names spans without the route and
+ * records every header).
  */
 export const layerOpsServer = <E = never, R = never>(routes?: Layer.Layer<never, E, R>) =>
-  HttpLayerRouter.serve(routes === undefined ? OpsRoutes : Layer.merge(OpsRoutes, routes)).pipe(
-    HttpMiddleware.withTracerDisabledForUrls(OPS_PATHS),
+  HttpLayerRouter.serve(routes === undefined ? OpsRoutes : Layer.merge(OpsRoutes, Layer.provide(routes, Layer.merge(HttpRequestMetrics, HttpServerSpans)))).pipe(
+    HttpMiddleware.withTracerDisabledWhen(() => true),
     Layer.provideMerge(layerHttpServerFromEnv)
   )

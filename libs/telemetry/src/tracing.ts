@@ -2,6 +2,7 @@ import * as OtelTracer from "@effect/opentelemetry/Tracer"
 import * as OtelResource from "@effect/opentelemetry/Resource"
 import { context, propagation, trace } from "@opentelemetry/api"
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http"
+import { defaultResource, resourceFromAttributes } from "@opentelemetry/resources"
 import {
   AlwaysOffSampler,
   AlwaysOnSampler,
@@ -15,6 +16,7 @@ import {
 } from "@opentelemetry/sdk-trace-base"
 import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node"
 import { Effect, Layer, Option, Tracer } from "effect"
+import { randomUUID } from "node:crypto"
 import { defaultTelemetryConfig, resolveServiceName, TelemetryConfig } from "./config.js"
 import { layerOtelDiagnostics } from "./diagnostics.js"
 
@@ -64,11 +66,17 @@ const tracerWithoutOtelContext = Layer.unwrapEffect(
 export const layerTracing = (options: TracingOptions): Layer.Layer<OtelResource.Resource> => {
   const { config } = options
   if (config.disabled) return OtelResource.layerEmpty
-  const resource = OtelResource.layer({
-    serviceName: resolveServiceName(config, options.serviceName),
-    ...Option.match(config.serviceVersion, { onNone: () => ({}), onSome: (serviceVersion) => ({ serviceVersion }) }),
-    attributes: config.resourceAttributes
-  })
+  // The SDK's own attributes (telemetry.sdk.name/language/version, required by the conventions), a
+  // service.instance.id per process (OTEL_RESOURCE_ATTRIBUTES may set another), then the service's.
+  const resource = Layer.succeed(
+    OtelResource.Resource,
+    defaultResource().merge(resourceFromAttributes({
+      "service.instance.id": randomUUID(),
+      ...config.resourceAttributes,
+      "service.name": resolveServiceName(config, options.serviceName),
+      ...Option.match(config.serviceVersion, { onNone: () => ({}), onSome: (version) => ({ "service.version": version }) })
+    }))
+  )
   const provider = Layer.scoped(
     OtelTracer.OtelTracerProvider,
     Effect.flatMap(OtelResource.Resource, (resource) =>

@@ -29,7 +29,12 @@ export const PendingTimer = Schema.Struct({
   timerId: Schema.String,
   /** Epoch milliseconds. */
   dueAt: Schema.Number.pipe(Schema.int(), Schema.nonNegative()),
-  attempt: Schema.Number.pipe(Schema.int(), Schema.positive())
+  attempt: Schema.Number.pipe(Schema.int(), Schema.positive()),
+  /**
+   * W3C `traceparent` of the transition that set the timer (set by the runtime): the firing event
+   * continues that trace instead of starting a new one.
+   */
+  traceparent: Schema.optional(Schema.String)
 })
 export type PendingTimer = typeof PendingTimer.Type
 

@@ -142,6 +142,10 @@ describe("tracing interceptor", () => {
         expect(dead.attributes["error.type"]).toBe("Broken")
         expect(dead.events.map((e) => e.name)).toContain("dead_lettered")
         expect(dead.events.find((e) => e.name === "dead_lettered")!.attributes).toMatchObject({ "exception.type": "Broken", "conveyor.dead_letter.reason": "permanent", "messaging.nats.message.delivery_count": 2 })
+        // The recorded exception's stack is the handler's error's, not one made by the tracing middleware.
+        const stack = String(dead.events.find((e) => e.name === "exception")?.attributes?.["exception.stacktrace"])
+        expect(stack).toContain("tracing.test.ts")
+        expect(stack).not.toMatch(/at asError/)
       })
     ))
 

@@ -7,8 +7,17 @@ import type { Settled } from "../settle.js"
 import type { FailureInfo, Outcome } from "../step.js"
 import { andThen, isDone } from "../sync-first.js"
 
-/** A failure as the span helpers expect it: `_tag` becomes `error.type`, the message `exception.message`. */
-const asError = (info: FailureInfo): Error => Object.assign(new Error(info.message), { _tag: info.tag, name: info.tag })
+/**
+ * A failure as the span helpers expect it: `_tag` becomes `error.type`, the message
+ * `exception.message`. The stack is the handler's own error's (or the defect's) when there is one,
+ * so the recorded stack trace points at the code that failed rather than here.
+ */
+const asError = (info: FailureInfo): Error =>
+  Object.assign(
+    new Error(info.message),
+    { _tag: info.tag, name: info.tag },
+    info.cause instanceof Error && info.cause.stack !== undefined ? { stack: info.cause.stack } : {}
+  )
 
 const failureOf = (outcome: Outcome): Error =>
   outcome._tag === "Failed"
