@@ -23,6 +23,7 @@ import { defaultDeadLetters, makeJetStreamDeadLetterSink, type DeadLetterStreamO
 import { makeJetStreamPublisher } from "./publisher.js"
 import { pullDeliveries } from "./pull.js"
 import { registerConsumerCheck } from "./readiness.js"
+import { superviseConsumer } from "./supervision.js"
 
 export class InvalidConsumerConfig extends Data.TaggedError("InvalidConsumerConfig")<{ readonly consumer: string; readonly reason: string }> {
   override get message() {
@@ -96,5 +97,6 @@ export const runJetStreamConsumer = <A, I, E extends TaggedFailure, R>(handler: 
       interceptors: [tracing, ...(metrics !== undefined ? [countSettlements(metrics, spec.durable)] : [])]
     })
     yield* registerConsumerCheck(running)
+    yield* superviseConsumer(running)
     return running
   })

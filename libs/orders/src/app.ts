@@ -1,5 +1,5 @@
 import { type AppName, appAccess, appNames } from "@conveyor/domain"
-import { consumerCheckName, JetStreamPublisherLive, layerQueueMetrics, NatsChecks, NatsConnectionFromEnv, NatsReadinessLive } from "@conveyor/nats"
+import { consumerCheckName, JetStreamPublisherLive, layerQueueMetrics, NatsChecks, NatsConnectionFromEnv, NatsReadinessLive, SuperviseConnectionLive } from "@conveyor/nats"
 import { layerTelemetryWithOpsServer } from "@conveyor/telemetry"
 import { Layer } from "effect"
 import { provisionOrderTopology } from "./runtime.js"
@@ -10,6 +10,21 @@ export const OrderInfraLive = Layer.effectDiscard(provisionOrderTopology).pipe(
   Layer.provideMerge(JetStreamPublisherLive),
   Layer.provideMerge(NatsConnectionFromEnv)
 )
+
+export type OrderAppName = Exclude<AppName, "ctl">
+
+/**
+ * Each app's own HTTP port when neither HTTP_PORT nor PORT is set, so every app can run on one
+ * machine at once (`npm run dev`). Containers set HTTP_PORT=8080 themselves.
+ */
+export const defaultHttpPorts: Readonly<Record<OrderAppName, number>> = {
+  gateway: 8080,
+  orchestrator: 8081,
+  "inventory-worker": 8082,
+  "payments-worker": 8083,
+  "shipping-worker": 8084,
+  notifier: 8085
+}
 
 /** `/readyz` passes once connected and once every durable these apps consume from is being pulled. */
 export const requiredChecksOf = (apps: ReadonlyArray<AppName>): ReadonlyArray<string> => [
@@ -33,11 +48,12 @@ export const orderApp = <A, E, R, RE = never, RR = never>(
   Layer.mergeAll(
     services,
     NatsReadinessLive,
+    SuperviseConnectionLive,
     // Lag of the app's own durables as gauges on /metrics. Apps' NATS users may read only their
     // durables, so the dead-letter depth is left to the operator's side (ctl, provisioning).
     layerQueueMetrics({ consumers: readyWhen.flatMap((app) => appAccess[app].consumes), deadLetterStreams: [] })
   ).pipe(
-    Layer.provideMerge(layerTelemetryWithOpsServer({ serviceName, requiredChecks: requiredChecksOf(readyWhen) }, routes)),
+    Layer.provideMerge(layerTelemetryWithOpsServer({ serviceName, requiredChecks: requiredChecksOf(readyWhen), defaultHttpPort: defaultHttpPorts[serviceName as OrderAppName] }, routes)),
     Layer.provideMerge(SettlementsLive),
     Layer.provideMerge(OrderInfraLive)
   )

@@ -2,8 +2,8 @@ import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import { Config, Effect, Layer } from "effect"
-import { createServer } from "node:http"
+import { Config, ConfigError, Effect, Either, Layer, Option } from "effect"
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import { Metrics } from "./metrics.js"
 import { Readiness } from "./readiness.js"
 
@@ -13,15 +13,28 @@ export interface OpsServerConfig {
 }
 
 const port = (name: string) =>
-  Config.integer(name).pipe(
-    Config.validate({ message: `${name} must be a TCP port (0 picks a free one)`, validation: (p) => p >= 0 && p <= 65535 })
+  Config.string(name).pipe(
+    // mapOrFail right on the variable keeps its name in the error
+    Config.mapOrFail((raw) => {
+      const p = Number(raw.trim())
+      return /^\d+$/.test(raw.trim()) && p <= 65535 ? Either.right(p) : Either.left(ConfigError.InvalidData([], "must be a TCP port, 0 to 65535 (0 picks a free one)"))
+    })
   )
 
-/** HTTP_PORT, else PORT (what most platforms inject), else 8080; HTTP_HOST defaults to every interface. */
-export const OpsServerConfig: Config.Config<OpsServerConfig> = Config.all({
-  host: Config.string("HTTP_HOST").pipe(Config.withDefault("0.0.0.0")),
-  port: port("HTTP_PORT").pipe(Config.orElse(() => port("PORT")), Config.withDefault(8080))
-})
+/**
+ * HTTP_PORT, else PORT (what most platforms inject), else the app's default port (8080 unless
+ * given); HTTP_HOST defaults to every interface. An invalid HTTP_PORT is reported as such, not
+ * hidden behind the PORT fallback.
+ */
+export const opsServerConfig = (defaultPort = 8080): Config.Config<OpsServerConfig> =>
+  Config.all({
+    host: Config.string("HTTP_HOST").pipe(Config.withDefault("0.0.0.0")),
+    port: Config.all([Config.option(port("HTTP_PORT")), Config.option(port("PORT"))]).pipe(
+      Config.map(([http, fallback]) => Option.getOrElse(Option.orElse(http, () => fallback), () => defaultPort))
+    )
+  })
+
+export const OpsServerConfig: Config.Config<OpsServerConfig> = opsServerConfig()
 
 export const OPS_PATHS = ["/healthz", "/readyz", "/metrics"] as const
 
@@ -64,10 +77,41 @@ export const OpsRoutes = HttpLayerRouter.addAll([
   )
 ])
 
-/** A Node HTTP server on OpsServerConfig's host and port. */
-export const layerHttpServerFromEnv = Layer.unwrapEffect(
-  Effect.map(OpsServerConfig, (config) => NodeHttpServer.layer(() => createServer(), { host: config.host, port: config.port }))
-)
+/**
+ * A Node HTTP server that stops gracefully: once the app's handler is gone (its scope closed first),
+ * a request still arriving on a kept-alive connection gets 503 with `Connection: close` instead of
+ * hanging, responses in flight close their connection, and idle connections are closed, so
+ * `close()` ends as soon as the last in-flight response is written.
+ */
+export const makeGracefulServer = (): Server => {
+  const server = createServer()
+  let stopping = false
+  const inFlight = new Set<ServerResponse>()
+  server.on("request", (_req: IncomingMessage, res: ServerResponse) => {
+    if (stopping) {
+      res.writeHead(503, { connection: "close", "content-type": "application/json", "retry-after": "1" })
+      res.end(JSON.stringify({ error: "shutting down" }))
+      return
+    }
+    inFlight.add(res)
+    res.once("close", () => inFlight.delete(res))
+  })
+  const close = server.close.bind(server)
+  server.close = (callback?: (err?: Error) => void) => {
+    stopping = true
+    for (const res of inFlight) if (!res.headersSent) res.shouldKeepAlive = false
+    close(callback)
+    server.closeIdleConnections()
+    return server
+  }
+  return server
+}
+
+/** A Node HTTP server on the host and port of `opsServerConfig(defaultPort)`. */
+export const layerHttpServerFromEnv = (defaultPort?: number) =>
+  Layer.unwrapEffect(
+    Effect.map(opsServerConfig(defaultPort), (config) => NodeHttpServer.layer(makeGracefulServer, { host: config.host, port: config.port }))
+  )
 
 /**
  * Serves the ops routes plus `routes`, layers built with `HttpLayerRouter.add`/`addAll`, on one port:
@@ -76,8 +120,8 @@ export const layerHttpServerFromEnv = Layer.unwrapEffect(
  *
  * Needs Readiness and Metrics; provides HttpServer (its `address` tells the port chosen for HTTP_PORT=0).
  */
-export const layerOpsServer = <E = never, R = never>(routes?: Layer.Layer<never, E, R>) =>
+export const layerOpsServer = <E = never, R = never>(routes?: Layer.Layer<never, E, R>, defaultPort?: number) =>
   HttpLayerRouter.serve(routes === undefined ? OpsRoutes : Layer.merge(OpsRoutes, routes)).pipe(
     HttpMiddleware.withTracerDisabledForUrls(OPS_PATHS),
-    Layer.provideMerge(layerHttpServerFromEnv)
+    Layer.provideMerge(layerHttpServerFromEnv(defaultPort))
   )
