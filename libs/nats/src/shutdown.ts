@@ -133,6 +133,8 @@ export const runMain = <E, A>(main: Effect.Effect<A, E>, options: RunMainOptions
   }
   process.on("SIGTERM", onSignal)
   process.on("SIGINT", onSignal)
+  // Whoever reads the logs may go away first (a terminal job stopped with Ctrl-C): the stop goes on.
+  for (const stream of [process.stdout, process.stderr]) stream.on("error", () => {})
   // Keeps the process alive while the main fiber runs (Effect's timers alone may be unref'd).
   const keepAlive = setInterval(() => {}, 2 ** 30)
 

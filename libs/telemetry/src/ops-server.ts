@@ -78,16 +78,16 @@ export const OpsRoutes = HttpLayerRouter.addAll([
 ])
 
 /**
- * A Node HTTP server that stops gracefully: once the app's handler is gone (its scope closed first),
- * a request still arriving on a kept-alive connection gets 503 with `Connection: close` instead of
- * hanging, responses in flight close their connection, and idle connections are closed, so
- * `close()` ends as soon as the last in-flight response is written.
+ * A Node HTTP server that stops gracefully. Once the app's request handler is removed (its scope
+ * closes first), a request still arriving on a kept-alive connection gets 503 with
+ * `Connection: close` instead of hanging; on `close()`, responses in flight close their connection
+ * when written and idle connections are closed, so `close()` ends with the last in-flight response.
  */
 export const makeGracefulServer = (): Server => {
   const server = createServer()
   let stopping = false
   const inFlight = new Set<ServerResponse>()
-  server.on("request", (_req: IncomingMessage, res: ServerResponse) => {
+  const own = (_req: IncomingMessage, res: ServerResponse) => {
     if (stopping) {
       res.writeHead(503, { connection: "close", "content-type": "application/json", "retry-after": "1" })
       res.end(JSON.stringify({ error: "shutting down" }))
@@ -95,13 +95,21 @@ export const makeGracefulServer = (): Server => {
     }
     inFlight.add(res)
     res.once("close", () => inFlight.delete(res))
+  }
+  const stop = () => {
+    stopping = true
+    for (const res of inFlight) if (!res.headersSent) res.shouldKeepAlive = false
+    server.closeIdleConnections()
+  }
+  server.on("request", own)
+  // The app's handler going away is the start of the stop: from then on nobody else would answer.
+  server.on("removeListener", (event) => {
+    if (event === "request" && server.listeners("request").every((l) => l === own)) stop()
   })
   const close = server.close.bind(server)
   server.close = (callback?: (err?: Error) => void) => {
-    stopping = true
-    for (const res of inFlight) if (!res.headersSent) res.shouldKeepAlive = false
     close(callback)
-    server.closeIdleConnections()
+    stop()
     return server
   }
   return server
