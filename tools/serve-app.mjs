@@ -6,38 +6,9 @@
 // Ctrl-C and nx's own forwarding deliver one stop request several times; the app treats signals
 // within a second as one (libs/nats runMain). But a SIGTERM to `npm exec` kills only npm and its
 // shell: nx and the app would run on as orphans. So this launcher watches the processes of its own
-// terminal job (its ancestors in its process group) and stops the app once when one of them is gone.
-import { execFileSync, spawn } from "node:child_process"
-
-const info = (pid) => {
-  try {
-    const [ppid, pgid] = execFileSync("ps", ["-o", "ppid=,pgid=", "-p", String(pid)], { encoding: "utf8" }).trim().split(/\s+/).map(Number)
-    return { ppid, pgid }
-  } catch {
-    return undefined
-  }
-}
-
-const ancestorsInJob = () => {
-  const own = info(process.pid)
-  const chain = []
-  for (let pid = process.ppid; pid > 1; ) {
-    const next = info(pid)
-    if (next === undefined || own === undefined || next.pgid !== own.pgid) break
-    chain.push(pid)
-    pid = next.ppid
-  }
-  return chain
-}
-
-const alive = (pid) => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (e) {
-    return e.code === "EPERM"
-  }
-}
+// terminal job (tools/job.mjs) and stops the app once when one of them is gone.
+import { spawn } from "node:child_process"
+import { watchJob } from "./job.mjs"
 
 // The app writes to this launcher, not to nx: on Ctrl-C nx silences its output and exits before
 // the app has stopped, and an app writing into a closed pipe would die of EPIPE mid-way.
@@ -62,12 +33,9 @@ const stopApp = (signal) => {
 // to the launcher alone. Either way the app sees one stop request.
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(signal, () => stopApp(signal === "SIGHUP" ? "SIGTERM" : signal))
 
-const ancestors = ancestorsInJob()
-const watch = setInterval(() => {
-  if (ancestors.some((pid) => !alive(pid))) stopApp("SIGTERM")
-}, 500)
+const unwatch = watchJob(() => stopApp("SIGTERM"))
 
 app.on("exit", (code, signal) => {
-  clearInterval(watch)
+  unwatch()
   process.exit(code ?? (signal === "SIGINT" ? 130 : 143))
 })
