@@ -1,8 +1,10 @@
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
+import * as HttpServerError from "@effect/platform/HttpServerError"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import { Config, ConfigError, Effect, Either, Layer, Option } from "effect"
+import { Cause, Config, ConfigError, Effect, Either, Exit, FiberRef, Layer, Option } from "effect"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import { Metrics } from "./metrics.js"
 import { Readiness } from "./readiness.js"
@@ -122,6 +124,24 @@ export const layerHttpServerFromEnv = (defaultPort?: number) =>
   )
 
 /**
+ * One line per request at the level it deserves: a 5xx at error with its cause's first line, the
+ * rest at debug (the platform's own logger puts failures at info, with the cause as the message).
+ */
+const logRequests = <E, R>(app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
+  Effect.flatMap(Effect.all([HttpServerRequest.HttpServerRequest, Effect.exit(app)]), ([request, exit]) => {
+    const [response, cause] = Exit.isSuccess(exit) ? [exit.value, Option.none()] : HttpServerError.causeResponseStripped(exit.cause)
+    const line = `${request.method} ${request.url} ${response.status}`
+    const log = Effect.flatMap(FiberRef.get(HttpMiddleware.loggerDisabled), (quiet) =>
+      quiet
+        ? Effect.void
+        : response.status >= 500
+          ? Effect.logError(Option.match(cause, { onNone: () => line, onSome: (c) => `${line}: ${Cause.pretty(c).split("\n")[0]}` }))
+          : Effect.logDebug(line)
+    )
+    return Effect.zipRight(log, exit)
+  })
+
+/**
  * Serves the ops routes plus `routes`, layers built with `HttpLayerRouter.add`/`addAll`, on one port:
  *
  *   layerOpsServer(HttpLayerRouter.add("POST", "/orders", placeOrder))
@@ -129,7 +149,7 @@ export const layerHttpServerFromEnv = (defaultPort?: number) =>
  * Needs Readiness and Metrics; provides HttpServer (its `address` tells the port chosen for HTTP_PORT=0).
  */
 export const layerOpsServer = <E = never, R = never>(routes?: Layer.Layer<never, E, R>, defaultPort?: number) =>
-  HttpLayerRouter.serve(routes === undefined ? OpsRoutes : Layer.merge(OpsRoutes, routes)).pipe(
+  HttpLayerRouter.serve(routes === undefined ? OpsRoutes : Layer.merge(OpsRoutes, routes), { disableLogger: true, middleware: logRequests }).pipe(
     HttpMiddleware.withTracerDisabledForUrls(OPS_PATHS),
     Layer.provideMerge(layerHttpServerFromEnv(defaultPort))
   )
