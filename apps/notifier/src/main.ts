@@ -2,5 +2,5 @@
 // Environment and ports: `--help`, or README.md next to this folder.
 import { NotifierLive, orderApp, runOrderApp } from "@conveyor/orders"
 
-// First SIGTERM: stop pulling, finish in-flight handlers, drain; a second one (or 25 s) exits at once.
+// First SIGTERM: stop pulling, finish in-flight handlers, drain; a later one (or 20 s) exits at once.
 runOrderApp("notifier", "Publish-subscribe: its own durable `notifier` on every order event; counts and logs (debug) one notification per event.", orderApp("notifier", NotifierLive))

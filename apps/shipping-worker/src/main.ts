@@ -2,5 +2,5 @@
 // Environment and ports: `--help`, or README.md next to this folder.
 import { ShippingWorkerLive, orderApp, runOrderApp } from "@conveyor/orders"
 
-// First SIGTERM: stop pulling, finish in-flight handlers, drain; a second one (or 25 s) exits at once.
+// First SIGTERM: stop pulling, finish in-flight handlers, drain; a later one (or 20 s) exits at once.
 runOrderApp("shipping-worker", "Executes ScheduleShipment (durable `shipping-worker`).", orderApp("shipping-worker", ShippingWorkerLive))

@@ -5,10 +5,11 @@ import { ConsumerConfig } from "./runtime.js"
 import { defaultHttpPorts, type OrderAppName } from "./app.js"
 
 /**
- * Below the pods' terminationGracePeriodSeconds (30 s; deploy/scripts/manifests.ts), above the
- * consumers' 10 s shutdown grace plus the drain: Kubernetes' SIGKILL must not come first.
+ * Below the pods' terminationGracePeriodSeconds (30 s, deploy/scripts/manifests.ts) minus the
+ * gateway's 5 s preStop, which counts towards it, and above the consumers' 10 s shutdown grace
+ * plus the drain: the app gives up by itself before Kubernetes' SIGKILL comes.
  */
-export const FORCE_EXIT_AFTER_MS = 25_000
+export const FORCE_EXIT_AFTER_MS = 20_000
 
 type Variable = readonly [name: string, fallback: string, meaning: string]
 
