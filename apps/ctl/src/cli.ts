@@ -1,5 +1,8 @@
 import { Command, ValidationError } from "@effect/cli"
-import { Cause, Console, Effect, Exit, Logger, LogLevel } from "effect"
+import { describeConfigError } from "@conveyor/nats"
+import { LogSettings, makeJsonLogger, redact, redactString } from "@conveyor/telemetry"
+import { Cause, Config, Console, Effect, Exit, Layer, Logger, LogLevel } from "effect"
+import { withCliConsole } from "./console.js"
 import { ExitCode } from "./errors.js"
 import { dlqCommand } from "./commands/dlq.js"
 import { statusCommand } from "./commands/status.js"
@@ -13,11 +16,25 @@ export const conveyor = Command.make("conveyor").pipe(
 
 const run = Command.run(conveyor, { name: "conveyor", version: "0.1.0" })
 
-// Library logs (reconnects, provisioning) go to stderr, warnings and up: stdout is for results.
+// Library logs (reconnects, provisioning) go to stderr, redacted, warnings and up unless LOG_LEVEL
+// says otherwise; LOG_FORMAT=json makes them JSON lines. stdout is for results.
 const stderrLogger = Logger.make(({ logLevel, message }) => {
-  const text = (Array.isArray(message) ? message : [message]).map((m) => (typeof m === "string" ? m : JSON.stringify(m))).join(" ")
-  process.stderr.write(`conveyor: ${logLevel.label.toLowerCase()}: ${text}\n`)
+  const text = (Array.isArray(message) ? message : [message]).map((m) => (typeof m === "string" ? m : JSON.stringify(redact(m)))).join(" ")
+  process.stderr.write(`conveyor: ${logLevel.label.toLowerCase()}: ${redactString(text)}\n`)
 })
+const cliLogging = Effect.map(
+  Effect.all([Effect.orElseSucceed(Config.string("LOG_LEVEL"), () => undefined), LogSettings]),
+  ([explicitLevel, settings]) =>
+    Layer.merge(
+      Logger.replace(
+        Logger.defaultLogger,
+        settings.format === "json" && process.env["LOG_FORMAT"] !== undefined
+          ? makeJsonLogger({ serviceName: "conveyor", write: (l) => void process.stderr.write(`${l}\n`) })
+          : stderrLogger
+      ),
+      Logger.minimumLogLevel(explicitLevel === undefined ? LogLevel.Warning : settings.level)
+    )
+)
 
 /**
  * Runs the CLI on `argv` (as `process.argv`: node, script, args...) and yields the exit code. A
@@ -37,6 +54,7 @@ export const runCli = (argv: ReadonlyArray<string>) =>
       }
       return Console.error(`conveyor: unexpected failure: ${Cause.pretty(exit.cause).split("\n")[0]}`).pipe(Effect.as<number>(ExitCode.failure))
     }),
-    Logger.withMinimumLogLevel(LogLevel.Warning),
-    Effect.provide(Logger.replace(Logger.defaultLogger, stderrLogger))
+    Effect.provide(Layer.unwrapEffect(cliLogging)),
+    Effect.catchTag("ConfigError", (e) => Console.error(describeConfigError(e)).pipe(Effect.as<number>(ExitCode.usage))),
+    withCliConsole
   )

@@ -1,5 +1,5 @@
 import { Options } from "@effect/cli"
-import { natsConfig, NatsConnection, NatsConnectionLive, type NatsConfig } from "@conveyor/nats"
+import { describeConfigError, natsConfig, NatsConnection, NatsConnectionLive, type NatsConfig } from "@conveyor/nats"
 import { ConfigProvider, Effect, Option } from "effect"
 import { existsSync } from "node:fs"
 import { ctlError, CtlError, ExitCode, fromLibraryError } from "./errors.js"
@@ -13,7 +13,7 @@ export const connectionFlags = {
   creds: Options.text("creds").pipe(Options.withDescription("credentials file (env NATS_CREDS)"), Options.optional),
   tlsCa: Options.text("tls-ca").pipe(Options.withDescription("CA certificate for TLS (env NATS_TLS_CA)"), Options.optional),
   connectTimeout: Options.text("connect-timeout").pipe(
-    Options.withDescription("how long to keep trying to connect, e.g. '2 seconds' (env NATS_CONNECT_TIMEOUT; default 5 seconds)"),
+    Options.withDescription("how long to keep trying to connect, e.g. 2000, 2s or '2 seconds' (env NATS_CONNECT_TIMEOUT; default 5 seconds)"),
     Options.optional
   )
 }
@@ -24,6 +24,8 @@ export interface ConnectionFlags {
   readonly tlsCa: Option.Option<string>
   readonly connectTimeout: Option.Option<string>
 }
+
+const flagOf = new Map([["NATS_URL", "--url"], ["NATS_CREDS", "--creds"], ["NATS_TLS_CA", "--tls-ca"], ["NATS_CONNECT_TIMEOUT", "--connect-timeout"]])
 
 /**
  * Flags first, then the environment, then CLI defaults, all read through the apps' own `natsConfig`
@@ -44,7 +46,10 @@ export const resolveNatsConfig = (flags: ConnectionFlags): Effect.Effect<NatsCon
   )
   return natsConfig.pipe(
     Effect.withConfigProvider(provider),
-    Effect.mapError((e) => ctlError(ExitCode.usage, `invalid connection settings: ${String(e).replace(/\s+/g, " ")}`)),
+    // The flag's name when the value came from a flag, the variable's otherwise.
+    Effect.mapError((e) =>
+      ctlError(ExitCode.usage, [...flagOf].reduce((text, [variable, flag]) => (given.has(variable) ? text.replaceAll(variable, flag) : text), describeConfigError(e)))
+    ),
     Effect.tap((config) => {
       for (const [label, file] of [["credentials file", config.credsFile], ["TLS CA file", config.tlsCaFile]] as const) {
         if (Option.isSome(file) && !existsSync(file.value)) return Effect.fail(ctlError(ExitCode.usage, `${label} not found: ${file.value}`))

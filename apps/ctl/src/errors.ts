@@ -31,11 +31,9 @@ export class CtlError extends Data.TaggedError("CtlError")<{ readonly message: s
 
 export const ctlError = (exitCode: ExitCode, message: string) => new CtlError({ exitCode, message })
 
-const AUTH = /authori[sz]ation|authentication|user credentials|permissions? violation|bad (user|password|token)|expired/i
-
-/** The cause text of nats.js errors decides between "cannot reach" and "not allowed". */
+/** Refused credentials and an unreachable server have their own exit codes. */
 export const fromConnectionFailed = (e: ConnectionFailed): CtlError =>
-  AUTH.test(e.cause)
+  e.reason === "refused"
     ? ctlError(ExitCode.auth, `authentication failed at ${e.url}: ${e.cause}`)
     : ctlError(ExitCode.unreachable, `cannot reach NATS at ${e.url}: ${e.cause}`)
 

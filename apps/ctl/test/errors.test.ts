@@ -64,10 +64,22 @@ describe("error paths", () => {
     // No server needed: these fail before connecting, so they run in this process.
     const url = await runInProcess("status", "--url", "ftp://example")
     expect(url.code).toBe(2)
-    expect(oneLine(url)).toMatch(/^conveyor: invalid connection settings: .*NATS_URL must list/)
+    // The flag that was wrong, not the variable it stands for.
+    expect(oneLine(url)).toBe("conveyor: invalid configuration: --url: server 1 must be nats://, tls://, ws:// or wss:// with a host")
     const creds = await runInProcess("status", "--creds", "/nonexistent/user.creds")
     expect(creds).toMatchObject({ code: 2, stderr: "conveyor: credentials file not found: /nonexistent/user.creds" })
     const flag = await runInProcess("status", "--no-such-flag")
     expect(flag.code).toBe(2)
+    expect(oneLine(flag)).toBe("conveyor: Received unknown argument: '--no-such-flag'")
+    const timeout = await runInProcess("status", "--connect-timeout", "soon")
+    expect(oneLine(timeout)).toMatch(/^conveyor: invalid configuration: --connect-timeout: must be milliseconds/)
+  })
+
+  it("help into a pipe: no colours, at most 100 columns, exit 0", async () => {
+    const r = await runChild(["dlq", "--help"], { NO_COLOR: "" })
+    expect(r.code).toBe(0)
+    expect(r.stdout).toContain("replay")
+    expect(r.stdout).not.toContain("\u001b[")
+    expect(Math.max(...r.stdout.split("\n").map((l) => l.length))).toBeLessThanOrEqual(100)
   })
 })

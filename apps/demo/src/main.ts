@@ -7,7 +7,8 @@ import {
   GatewayLive, GatewayRoutesLive, InventoryWorkerLive, NotifierLive, OrchestratorLive, orderApp, PaymentsWorkerLive, ShippingWorkerLive
 } from "@conveyor/orders"
 import * as HttpServer from "@effect/platform/HttpServer"
-import { ConfigProvider, Effect, Layer, Logger, LogLevel, ManagedRuntime } from "effect"
+import { redactString } from "@conveyor/telemetry"
+import { ConfigProvider, Effect, Layer, ManagedRuntime } from "effect"
 import { parseOptions, usage, UsageError } from "./options.js"
 import { renderReport } from "./report.js"
 import { runDemo } from "./run-demo.js"
@@ -21,20 +22,19 @@ const main = async (): Promise<number> => {
   }
   const local = process.env["NATS_URL"] ? undefined : await LocalNatsProcess.start()
   const url = process.env["NATS_URL"] ?? local!.url
-  console.log(local ? `started nats-server on ${url} (store ${local.storeDir})` : `using NATS_URL=${url}`)
+  console.log(local ? `started nats-server on ${url} (store ${local.storeDir})` : `using NATS_URL=${redactString(url)}`)
   console.log(`driving ${options.orders} orders: payment faults ${Math.round(options.failureRate * 100)}%, declines, stock rejections, duplicate requests, poison messages`)
   const settings = new Map(Object.entries({
     NATS_URL: url, NATS_NAME: "conveyor-demo", HTTP_PORT: "0", HTTP_HOST: "127.0.0.1",
     PAYMENTS_FAILURE_RATE: String(options.failureRate), INVENTORY_DEFAULT_STOCK: String(STOCK),
-    OTEL_SERVICE_NAME: process.env["OTEL_SERVICE_NAME"] ?? "conveyor-demo"
+    OTEL_SERVICE_NAME: process.env["OTEL_SERVICE_NAME"] ?? "conveyor-demo",
+    // The apps' logs would bury the progress bar: errors only, unless asked for.
+    LOG_LEVEL: process.env["LOG_LEVEL"] ?? process.env["DEMO_LOG_LEVEL"] ?? "error"
   }))
   // Flags above win; anything else (OTEL_*, ORDER_STEP_TIMEOUT_MS, ...) comes from the environment.
   const config = ConfigProvider.fromMap(settings, { pathDelim: "_" }).pipe(ConfigProvider.orElse(() => ConfigProvider.fromEnv()))
   const apps = Layer.mergeAll(GatewayLive, OrchestratorLive, InventoryWorkerLive, PaymentsWorkerLive, ShippingWorkerLive, NotifierLive)
-  const layer = orderApp("demo", apps, GatewayRoutesLive).pipe(
-    Layer.provide(Logger.minimumLogLevel(process.env["DEMO_LOG_LEVEL"] === "debug" ? LogLevel.Debug : LogLevel.Error)),
-    Layer.provide(Layer.setConfigProvider(config))
-  )
+  const layer = orderApp("demo", apps, GatewayRoutesLive).pipe(Layer.provide(Layer.setConfigProvider(config)))
   const runtime = ManagedRuntime.make(layer)
   try {
     const server = await runtime.runPromise(HttpServer.HttpServer)
@@ -53,7 +53,7 @@ main().then(
   (code) => process.exit(code),
   (error: unknown) => {
     if (error instanceof UsageError) console.error(`${error.message}\n\n${usage}`)
-    else console.error(error instanceof Error ? (error.stack ?? error.message) : error)
+    else console.error(redactString(error instanceof Error ? (error.stack ?? error.message) : String(error)))
     process.exit(error instanceof UsageError ? 2 : 1)
   }
 )

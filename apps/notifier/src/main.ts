@@ -1,8 +1,6 @@
 // notifier: Publish-subscribe: its own durable `notifier` on every order event; counts and logs (debug) one notification per event.
-// Environment and ports: see README.md next to this folder (NATS_*, HTTP_PORT for /healthz /readyz /metrics).
-import { NotifierLive, orderApp } from "@conveyor/orders"
-import { runMain } from "@conveyor/nats"
-import { Layer } from "effect"
+// Environment and ports: `--help`, or README.md next to this folder.
+import { NotifierLive, orderApp, runOrderApp } from "@conveyor/orders"
 
-// First SIGTERM: stop pulling, finish in-flight handlers, drain; a second one (or 30 s) exits at once.
-runMain(Layer.launch(orderApp("notifier", NotifierLive)), { forceExitAfterMs: 30_000 })
+// First SIGTERM: stop pulling, finish in-flight handlers, drain; a later one (or 20 s) exits at once.
+runOrderApp("notifier", "Publish-subscribe: its own durable `notifier` on every order event; counts and logs (debug) one notification per event.", orderApp("notifier", NotifierLive))

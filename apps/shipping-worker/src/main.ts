@@ -1,8 +1,6 @@
 // shipping-worker: Executes ScheduleShipment and RecallShipment (durable `shipping-worker`).
-// Environment and ports: see README.md next to this folder (NATS_*, HTTP_PORT for /healthz /readyz /metrics).
-import { ShippingWorkerLive, orderApp } from "@conveyor/orders"
-import { runMain } from "@conveyor/nats"
-import { Layer } from "effect"
+// Environment and ports: `--help`, or README.md next to this folder.
+import { ShippingWorkerLive, orderApp, runOrderApp } from "@conveyor/orders"
 
-// First SIGTERM: stop pulling, finish in-flight handlers, drain; a second one (or 30 s) exits at once.
-runMain(Layer.launch(orderApp("shipping-worker", ShippingWorkerLive)), { forceExitAfterMs: 30_000 })
+// First SIGTERM: stop pulling, finish in-flight handlers, drain; a later one (or 20 s) exits at once.
+runOrderApp("shipping-worker", "Executes ScheduleShipment (durable `shipping-worker`).", orderApp("shipping-worker", ShippingWorkerLive))

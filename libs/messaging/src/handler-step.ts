@@ -22,7 +22,13 @@ const describe = (error: unknown): string =>
  */
 export const handlerStep = <A, I, E extends TaggedFailure, R>(
   handler: MessageHandler<A, I, E, R>,
-  policy: RetryPolicy
+  policy: RetryPolicy,
+  /**
+   * A handler still running after this long is interrupted and its delivery retried with backoff,
+   * like a retryable failure (tag `HandlerTimeout`): heartbeats would otherwise keep a hung
+   * handler's message forever. Undefined: no limit.
+   */
+  timeoutMs?: number
 ): Step<R> => {
   const decode = payloadDecoder(handler.schema)
   const toOutcome = (cause: Cause.Cause<E>): Effect.Effect<Outcome> => {
@@ -60,9 +66,16 @@ export const handlerStep = <A, I, E extends TaggedFailure, R>(
               while: (e) => dispositionOf(handler.errors, e) === "retry"
             })
           )
-    return retried.pipe(
+    const outcome = retried.pipe(
       Effect.map((outputs): Outcome => ({ _tag: "Processed", outputs: outputs ?? noOutputs })),
       Effect.catchAllCause(toOutcome)
     )
+    return timeoutMs === undefined
+      ? outcome
+      : Effect.timeoutTo(outcome, {
+          duration: timeoutMs,
+          onSuccess: (o): Outcome => o,
+          onTimeout: (): Outcome => failed("retry", "HandlerTimeout", `handler still running after ${timeoutMs} ms: interrupted`)
+        })
   }
 }

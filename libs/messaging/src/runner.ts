@@ -24,6 +24,8 @@ export interface RunnerOptions {
   readonly deadLetters?: DeadLetterSink["Type"]
   /** After a stop, how long in-flight handlers may take before they are interrupted (redelivered later). */
   readonly shutdownGraceMs: number
+  /** A handler still running after this long is interrupted and retried with backoff (`handlerStep`). */
+  readonly handlerTimeoutMs?: number | undefined
   /** Called after each delivery is settled (metrics, tests). */
   readonly onSettled?: (delivery: Delivery, outcome: Outcome, settlement: Settlement) => void
   /**
@@ -77,7 +79,7 @@ export const startConsumer = <A, I, E extends TaggedFailure, R, SE, SR>(
   options: RunnerOptions
 ): Effect.Effect<RunningConsumer, never, Scope.Scope | R | SR> =>
   Effect.gen(function* () {
-    const step = composeSteps(options.middlewares ?? [], handlerStep(handler, options.retry)) as Step<R>
+    const step = composeSteps(options.middlewares ?? [], handlerStep(handler, options.retry, options.handlerTimeoutMs)) as Step<R>
     const stopping = yield* Deferred.make<void>()
     let inFlight = 0
     const deferrals = makeDeferralCounter()

@@ -1,5 +1,5 @@
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream"
-import { connect, credsAuthenticator, type ConnectionOptions, type NatsConnection as RawConnection } from "@nats-io/transport-node"
+import { AuthorizationError, connect, credsAuthenticator, UserAuthenticationExpiredError, type ConnectionOptions, type NatsConnection as RawConnection } from "@nats-io/transport-node"
 import { Context, Deferred, Duration, Effect, Layer, Option, Redacted, Runtime, Schedule } from "effect"
 import { readFileSync } from "node:fs"
 import { natsConfig, type NatsConfig } from "./config.js"
@@ -44,10 +44,18 @@ export const connectionOptions = (config: NatsConfig): ConnectionOptions => {
   return options
 }
 
-/** Connects, retrying with backoff until `connectTimeout`, then fails with ConnectionFailed naming the URL. */
+/** The server refused who we are: retrying with the same credentials cannot help. */
+const isRefusal = (e: unknown): boolean => e instanceof AuthorizationError || e instanceof UserAuthenticationExpiredError
+
+/**
+ * Connects, retrying an unreachable server with backoff until `connectTimeout`, then fails with
+ * ConnectionFailed naming the URL (never with credentials: `servers` has none). Refused
+ * credentials fail at once: they are not transient.
+ */
 export const makeNatsClient = (config: NatsConfig) =>
   Effect.gen(function* () {
     const url = config.servers.join(",")
+    const timeout = Duration.toMillis(config.connectTimeout)
     let attempts = 0
     let lastError = "not attempted"
     const once = Effect.tryPromise({
@@ -57,14 +65,16 @@ export const makeNatsClient = (config: NatsConfig) =>
       },
       catch: (e) => {
         lastError = errorText(e)
-        return lastError
+        return isRefusal(e)
       }
     })
-    const deadline = Duration.toMillis(config.connectTimeout)
     const nc = yield* once.pipe(
-      Effect.retry(Schedule.exponential("100 millis", 2).pipe(Schedule.either(Schedule.spaced("2 seconds")), Schedule.upTo(deadline))),
-      Effect.timeoutFail({ duration: Duration.millis(deadline + 1_000), onTimeout: () => lastError }),
-      Effect.mapError(() => new ConnectionFailed({ url, cause: lastError, attempts }))
+      Effect.retry({
+        schedule: Schedule.exponential("100 millis", 2).pipe(Schedule.either(Schedule.spaced("2 seconds")), Schedule.upTo(timeout)),
+        while: (refused) => !refused
+      }),
+      Effect.timeoutFail({ duration: Duration.millis(timeout + 1_000), onTimeout: () => false }),
+      Effect.mapError((refused) => new ConnectionFailed({ url, cause: lastError, attempts, reason: refused ? "refused" : "unreachable", timeoutMs: timeout }))
     )
     const lostSignal = yield* Deferred.make<never, ConnectionLost>()
     let closingByUs = false
@@ -95,7 +105,7 @@ export const makeNatsClient = (config: NatsConfig) =>
     )
     const jsm = yield* Effect.tryPromise({
       try: () => jetstreamManager(nc, { timeout: 10_000 }),
-      catch: (e) => new ConnectionFailed({ url, cause: `JetStream unavailable: ${errorText(e)}`, attempts })
+      catch: (e) => new ConnectionFailed({ url, cause: `JetStream unavailable (is the server started with -js?): ${errorText(e)}`, attempts, reason: "unreachable", timeoutMs: timeout })
     })
     const client: NatsClient = {
       nc,

@@ -23,6 +23,7 @@ import { defaultDeadLetters, makeJetStreamDeadLetterSink, type DeadLetterStreamO
 import { makeJetStreamPublisher, serverAttributes } from "./publisher.js"
 import { pullDeliveries } from "./pull.js"
 import { registerConsumerCheck } from "./readiness.js"
+import { superviseConsumer } from "./supervision.js"
 
 export class InvalidConsumerConfig extends Data.TaggedError("InvalidConsumerConfig")<{ readonly consumer: string; readonly reason: string }> {
   override get message() {
@@ -35,6 +36,11 @@ export interface JetStreamConsumerOptions {
   readonly retry: RetryPolicy
   readonly concurrency?: number
   readonly shutdownGraceMs?: number
+  /**
+   * A handler still running after this long is interrupted and its delivery retried with backoff
+   * like a retryable failure (heartbeats would keep a hung handler's message forever). Default: none.
+   */
+  readonly handlerTimeoutMs?: number
   /** Idempotency store; without one, delivery is at-least-once. */
   readonly idempotency?: IdempotencyStoreShape
   /** Where dead letters go; `false` terminates without a copy (not recommended). */
@@ -92,6 +98,7 @@ export const runJetStreamConsumer = <A, I, E extends TaggedFailure, R>(handler: 
       middlewares,
       ...(options.deadLetters === false ? {} : { deadLetters: makeJetStreamDeadLetterSink(client, options.deadLetters ?? defaultDeadLetters) }),
       shutdownGraceMs: options.shutdownGraceMs ?? 10_000,
+      handlerTimeoutMs: options.handlerTimeoutMs,
       ...(options.onSettled !== undefined ? { onSettled: options.onSettled } : {}),
       interceptors: [tracing, ...(metrics !== undefined ? [countSettlements(metrics, spec.durable)] : [])]
     }).pipe(
@@ -100,5 +107,6 @@ export const runJetStreamConsumer = <A, I, E extends TaggedFailure, R>(handler: 
       Effect.annotateSpans(serverAttributes(client))
     )
     yield* registerConsumerCheck(running)
+    yield* superviseConsumer(running)
     return running
   })

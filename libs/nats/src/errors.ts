@@ -1,13 +1,20 @@
 import { Data } from "effect"
 
-/** Start-up could not reach the server within the connect timeout. */
+/**
+ * Start-up could not connect: the server was not reachable within the connect timeout, or it
+ * refused the credentials (`reason: "refused"`, reported at the first attempt).
+ */
 export class ConnectionFailed extends Data.TaggedError("ConnectionFailed")<{
   readonly url: string
   readonly cause: string
   readonly attempts: number
+  readonly reason: "unreachable" | "refused"
+  readonly timeoutMs: number
 }> {
   override get message() {
-    return `cannot connect to NATS at ${this.url} after ${this.attempts} attempt(s): ${this.cause}`
+    return this.reason === "refused"
+      ? `NATS at ${this.url} refused the credentials (NATS_USER/NATS_PASSWORD, NATS_TOKEN, NATS_CREDS or the user in NATS_URL): ${this.cause}`
+      : `cannot reach NATS at ${this.url} (NATS_URL) after ${this.attempts} attempt(s) in ${this.timeoutMs} ms (NATS_CONNECT_TIMEOUT): ${this.cause}`
   }
 }
 

@@ -19,6 +19,8 @@ export interface RunWorkflowOptions<S extends TaggedState, E extends TypedMessag
   readonly buckets: { readonly instances: string; readonly timers: string }
   readonly retry: RetryPolicy
   readonly concurrency?: number
+  /** See `runJetStreamConsumer`: a handler still running after this long is interrupted and retried. */
+  readonly handlerTimeoutMs?: number
   readonly timerPollMs?: number
   readonly publisher: Publisher["Type"]
   readonly onSettled?: RunnerOptions["onSettled"]
@@ -68,6 +70,7 @@ export const runWorkflow = <S extends TaggedState, E extends TypedMessage, C ext
       consumer: options.consumer,
       retry: options.retry,
       concurrency: options.concurrency ?? 32,
+      ...(options.handlerTimeoutMs === undefined ? {} : { handlerTimeoutMs: options.handlerTimeoutMs }),
       ...(options.onSettled === undefined ? {} : { onSettled: options.onSettled })
     })
     const scheduler = yield* runTimerScheduler({

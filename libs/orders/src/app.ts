@@ -1,5 +1,5 @@
 import { type AppName, appAccess, appNames, StreamNames } from "@conveyor/domain"
-import { consumerCheckName, JetStreamPublisherLive, layerQueueMetrics, NatsChecks, NatsConnectionFromEnv, NatsReadinessLive } from "@conveyor/nats"
+import { consumerCheckName, JetStreamPublisherLive, layerQueueMetrics, NatsChecks, NatsConnectionFromEnv, NatsReadinessLive, SuperviseConnectionLive } from "@conveyor/nats"
 import { layerOpsServer, layerTelemetry } from "@conveyor/telemetry"
 import { Layer } from "effect"
 import { provisionOrderTopology } from "./runtime.js"
@@ -10,6 +10,21 @@ export const OrderInfraLive = Layer.effectDiscard(provisionOrderTopology).pipe(
   Layer.provideMerge(JetStreamPublisherLive),
   Layer.provideMerge(NatsConnectionFromEnv)
 )
+
+export type OrderAppName = Exclude<AppName, "ctl">
+
+/**
+ * Each app's own HTTP port when neither HTTP_PORT nor PORT is set, so every app can run on one
+ * machine at once (`npm run dev`). Containers set HTTP_PORT=8080 themselves.
+ */
+export const defaultHttpPorts: Readonly<Record<OrderAppName, number>> = {
+  gateway: 8080,
+  orchestrator: 8081,
+  "inventory-worker": 8082,
+  "payments-worker": 8083,
+  "shipping-worker": 8084,
+  notifier: 8085
+}
 
 /** `/readyz` passes once connected and once every durable these apps consume from is being pulled. */
 export const requiredChecksOf = (apps: ReadonlyArray<AppName>): ReadonlyArray<string> => [
@@ -34,11 +49,12 @@ export const orderApp = <A, E, R, RE = never, RR = never>(
   return Layer.mergeAll(
     services,
     NatsReadinessLive,
+    SuperviseConnectionLive,
     // Lag of the app's own durables and, for apps that consume (so dead-letter), the dead-letter
     // depth, in total and from each of its durables; their NATS users may read that stream's info.
     layerQueueMetrics({ consumers, deadLetterStreams: consumers.length > 0 ? [StreamNames.deadLetters] : [] })
   ).pipe(
-    Layer.provideMerge(layerOpsServer(routes)),
+    Layer.provideMerge(layerOpsServer(routes, defaultHttpPorts[serviceName as OrderAppName])),
     Layer.provideMerge(SettlementsLive),
     Layer.provideMerge(OrderInfraLive),
     // Below the connection and the publisher, so publishes are timed (gateway, orchestrator outbox).

@@ -224,7 +224,7 @@ export const GatewayLive = Layer.effect(
     const requests = yield* openJsonBucket(client, Buckets.gatewayRequests, KeyRecord)
     return makeGateway({
       requests,
-      orders: makeJsonBucket(requests.kv, Buckets.gatewayRequests, OrderRecord),
+      orders: makeJsonBucket(client, requests.kv, Buckets.gatewayRequests, OrderRecord),
       workflows: yield* openJsonBucket(client, Buckets.workflows, instanceSchema(orderWorkflow)),
       publisher: yield* Publisher,
       isConnected: client.isConnected,

@@ -120,6 +120,7 @@ export const InventoryWorkerLive = Layer.scopedDiscard(
       consumer: consumerSpec(Durables.inventory),
       retry: config.retry,
       concurrency: config.concurrency,
+      handlerTimeoutMs: config.handlerTimeoutMs,
       idempotency: yield* openIdempotency(Durables.inventory),
       onSettled: yield* settlementRecorder(Durables.inventory)
     })

@@ -38,6 +38,7 @@ export const NotifierLive = Layer.scoped(
       consumer: consumerSpec(Durables.notifier),
       retry: config.retry,
       concurrency: config.concurrency,
+      handlerTimeoutMs: config.handlerTimeoutMs,
       ...(dedupe ? { idempotency: yield* openIdempotency(Durables.notifier) } : {}),
       onSettled: yield* settlementRecorder(Durables.notifier)
     })

@@ -31,6 +31,7 @@ export const OrchestratorLive = Layer.scopedDiscard(
       buckets: { instances: Buckets.workflows, timers: Buckets.timers },
       retry: consumer.retry,
       concurrency: consumer.concurrency,
+      handlerTimeoutMs: consumer.handlerTimeoutMs,
       timerPollMs: config.timerPollMs,
       publisher: yield* Publisher,
       onSettled: yield* settlementRecorder(Durables.orchestrator)

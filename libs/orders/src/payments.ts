@@ -136,6 +136,7 @@ export const PaymentsWorkerLive = Layer.scopedDiscard(
       consumer: consumerSpec(Durables.payments),
       retry: config.retry,
       concurrency: config.concurrency,
+      handlerTimeoutMs: config.handlerTimeoutMs,
       idempotency: yield* openIdempotency(Durables.payments),
       onSettled: yield* settlementRecorder(Durables.payments)
     })

@@ -17,6 +17,8 @@ export interface AppProcess {
   readonly waitReady: (timeoutMs?: number) => Promise<void>
   /** Sends the signal and resolves with the exit code (or the signal name). */
   readonly stop: (signal?: NodeJS.Signals) => Promise<number | string>
+  /** Resolves with the exit code (or the signal name) once the process exits by itself. */
+  readonly exited: Promise<number | string>
 }
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..")
@@ -36,10 +38,10 @@ const freePort = (): Promise<number> =>
     })
   })
 
-export const startAppProcess = async (app: string, env: Record<string, string>): Promise<AppProcess> => {
+export const startAppProcess = async (app: string, env: Record<string, string>, args: ReadonlyArray<string> = []): Promise<AppProcess> => {
   const port = await freePort()
   const cwd = join(root, "apps", app)
-  const child = spawn(process.execPath, ["--conditions=@conveyor/source", "--import", "tsx", "src/main.ts"], {
+  const child = spawn(process.execPath, ["--conditions=@conveyor/source", "--import", "tsx", "src/main.ts", ...args], {
     cwd,
     env: { ...process.env, HTTP_PORT: String(port), HTTP_HOST: "127.0.0.1", OTEL_SDK_DISABLED: "true", ...env },
     stdio: ["ignore", "pipe", "pipe"]
@@ -63,6 +65,7 @@ export const startAppProcess = async (app: string, env: Record<string, string>):
     pid: child.pid!,
     url,
     output: () => output,
+    exited,
     waitReady: async (timeoutMs = 60_000) => {
       const deadline = Date.now() + timeoutMs
       while (Date.now() < deadline) {

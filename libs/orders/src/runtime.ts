@@ -7,10 +7,12 @@ import { Config, Effect, Schedule } from "effect"
 /**
  * Shared consumer settings of every order app (environment):
  * `CONSUMER_CONCURRENCY` (default 32), `RETRY_MAX_ATTEMPTS` (default 10),
- * `RETRY_INITIAL_DELAY_MS` (default 200), `RETRY_MAX_DELAY_MS` (default 5000).
+ * `RETRY_INITIAL_DELAY_MS` (default 200), `RETRY_MAX_DELAY_MS` (default 5000),
+ * `HANDLER_TIMEOUT_MS` (default 60000: a handler still running then is interrupted and retried).
  */
 export const ConsumerConfig = Config.all({
   concurrency: Config.integer("CONSUMER_CONCURRENCY").pipe(Config.withDefault(32)),
+  handlerTimeoutMs: Config.integer("HANDLER_TIMEOUT_MS").pipe(Config.withDefault(60_000)),
   retry: Config.all({
     maxAttempts: Config.integer("RETRY_MAX_ATTEMPTS").pipe(Config.withDefault(10)),
     initialDelayMs: Config.integer("RETRY_INITIAL_DELAY_MS").pipe(Config.withDefault(200)),

@@ -75,6 +75,7 @@ export const ShippingWorkerLive = Layer.scopedDiscard(
       consumer: consumerSpec(Durables.shipping),
       retry: config.retry,
       concurrency: config.concurrency,
+      handlerTimeoutMs: config.handlerTimeoutMs,
       idempotency: yield* openIdempotency(Durables.shipping),
       onSettled: yield* settlementRecorder(Durables.shipping)
     })

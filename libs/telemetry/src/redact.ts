@@ -20,6 +20,8 @@ export const isSecretKey = (key: string, extraKeys: ReadonlySet<string> = new Se
 const stringPatterns: ReadonlyArray<readonly [RegExp, string]> = [
   // user:password@ in connection URLs (nats://app:s3cret@host:4222)
   [/\b([a-z][a-z0-9+.-]*:\/\/[^:/@\s]+):[^@/\s]+@/gi, `$1:${REDACTED}@`],
+  // a token alone in a NATS URL (nats://s3cret@host:4222)
+  [/\b((?:nats|tls|wss?):\/\/)[^:/@\s]+@/gi, `$1${REDACTED}@`],
   [/\b(Bearer|Basic)\s+[A-Za-z0-9\-._~+/]+=*/g, `$1 ${REDACTED}`],
   // A whole .creds file: the JWT and the nkey seed blocks
   [/-----BEGIN [A-Z ]+-----[\s\S]*?------END [A-Z ]+------/g, REDACTED],

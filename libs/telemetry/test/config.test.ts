@@ -47,7 +47,7 @@ describe("TelemetryConfig", () => {
         if (Either.isLeft(result)) expect(String(result.left)).toContain(needle)
       }
       const port = yield* load(OpsServerConfig, { HTTP_PORT: "70000" })
-      expect(Either.isLeft(port) && String(port.left)).toContain("HTTP_PORT must be a TCP port")
+      expect(Either.isLeft(port) && String(port.left)).toMatch(/HTTP_PORT.*must be a TCP port/)
       expect(Either.getOrThrow(yield* load(OpsServerConfig, { PORT: "9090" }))).toEqual({ host: "0.0.0.0", port: 9090 })
       expect(Either.getOrThrow(yield* load(OpsServerConfig, {}))).toEqual({ host: "0.0.0.0", port: 8080 })
     }))

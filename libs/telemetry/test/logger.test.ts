@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Logger, Redacted } from "effect"
-import { InMemorySpanExporter, layerTracingInMemory, makeJsonLogger, redact, REDACTED } from "../src/index.js"
+import { Cause, ConfigProvider, Effect, Either, Logger, LogLevel, Redacted } from "effect"
+import { InMemorySpanExporter, layerTracingInMemory, LogSettings, makeAppLogger, makeJsonLogger, redact, REDACTED } from "../src/index.js"
 
 const capture = () => {
   const lines: Array<string> = []
@@ -70,4 +70,33 @@ describe("JSON logger", () => {
     expect(redact(value)).toEqual({ password: REDACTED, nested: { ok: 1 }, self: "[Circular or too deep]" })
     expect(value.password).toBe("p")
   })
+
+  it.live("a cause logged without a message shows its first line, at the level it was logged", () => {
+    const { layer, parsed } = capture()
+    return Effect.gen(function* () {
+      yield* Effect.logError(Cause.fail(new Error("EADDRINUSE: address already in use")))
+      const [line] = parsed()
+      expect(line?.message).toBe("EADDRINUSE: address already in use")
+      expect(line?.level).toBe("error")
+    }).pipe(Effect.provide(layer))
+  })
+
+  it.live("a token alone in a NATS URL is redacted too", () =>
+    Effect.sync(() => expect(redact("nats://t0k3n@nats:4222 and tls://u:p4ss@h:1")).toBe(`nats://${REDACTED}@nats:4222 and tls://u:${REDACTED}@h:1`)))
+
+  it.live("LOG_LEVEL and LOG_FORMAT choose the level and one format; an unknown level is refused naming it", () =>
+    Effect.gen(function* () {
+      const load = (env: Record<string, string>) =>
+        Effect.either(LogSettings).pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)))))
+      expect(Either.getOrThrow(yield* load({ LOG_LEVEL: "WARN", LOG_FORMAT: "json" }))).toEqual({ level: LogLevel.Warning, format: "json" })
+      expect(Either.getOrThrow(yield* load({ LOG_FORMAT: "pretty" })).level).toEqual(LogLevel.Info)
+      const bad = yield* load({ LOG_LEVEL: "loud" })
+      expect(Either.isLeft(bad) && String(bad.left)).toMatch(/LOG_LEVEL.*must be one of/)
+      const lines: Array<string> = []
+      const pretty = makeAppLogger({ level: LogLevel.Info, format: "pretty" }, { serviceName: "svc", write: (l) => lines.push(l) })
+      yield* Effect.logWarning("connecting to nats://u:hunter2@h:1").pipe(Effect.annotateLogs({ orderId: "o-1" }), Effect.provide(Logger.replace(Logger.defaultLogger, pretty)))
+      expect(lines).toHaveLength(1)
+      expect(lines[0]).toMatch(/^\d\d:\d\d:\d\d\.\d{3} WARN {2}svc: connecting to nats:\/\/u:\[REDACTED\]@h:1 orderId=o-1$/)
+    }))
 })
+

@@ -2,8 +2,8 @@ import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, Effect, Layer } from "effect"
-import { layerMetrics, layerOpsServer, layerReadiness, Metrics, NotReady, readinessFlag, registerCheck } from "../src/index.js"
+import { ConfigProvider, Effect, Layer, Logger, LogLevel } from "effect"
+import { layerMetrics, layerOpsServer, makeJsonLogger, layerReadiness, Metrics, NotReady, readinessFlag, registerCheck } from "../src/index.js"
 
 const env = ConfigProvider.fromMap(
   new Map([
@@ -83,4 +83,35 @@ describe("ops server", () => {
       expect(posted.status).toBe(202)
       expect((yield* get(`${base}/nope`)).status).toBe(404)
     }).pipe(Effect.provide(OpsTest)))
+
+  it.live("logs a failing request at error with its cause, and the rest at debug", () =>
+    Effect.gen(function* () {
+      const lines: Array<{ level: string; message: string }> = []
+      const capture = Logger.replace(
+        Logger.defaultLogger,
+        makeJsonLogger({ serviceName: "ops-test", write: (l) => void lines.push(JSON.parse(l) as { level: string; message: string }) })
+      )
+      const Boom = HttpLayerRouter.add("GET", "/boom", Effect.die(new Error("kaboom")))
+      yield* Effect.gen(function* () {
+        const base = yield* baseUrl
+        expect((yield* get(`${base}/boom`)).status).toBe(500)
+        expect((yield* get(`${base}/nope`)).status).toBe(404)
+      }).pipe(
+        Effect.provide(
+          layerOpsServer(Boom).pipe(
+            Layer.provideMerge(Layer.mergeAll(layerReadiness(), layerMetrics())),
+            Layer.provide(Layer.setConfigProvider(env)),
+            Layer.provide(Logger.minimumLogLevel(LogLevel.Debug)),
+            Layer.provide(capture)
+          )
+        ),
+        Effect.scoped
+      )
+      const requests = lines.filter((l) => / \/(boom|nope) /.test(l.message))
+      expect(requests).toEqual([
+        expect.objectContaining({ level: "error", message: expect.stringMatching(/^GET \/boom 500: .*kaboom/) }),
+        expect.objectContaining({ level: "debug", message: "GET /nope 404" })
+      ])
+    }))
 })
+

@@ -1,0 +1,95 @@
+// `npm run dev`: a local nats-server (JetStream, temporary store; unless NATS_URL is set) and every
+// order app as its own process on its own port, their output prefixed by the app's name. Ctrl-C
+// (or SIGTERM) stops every app gracefully, then the server. If an app exits by itself, the
+// others are stopped too and the exit code is 1.
+//
+// DEV_PORT_OFFSET=N moves every port by N (apps and nats-server), to run beside another copy.
+import { defaultHttpPorts, type OrderAppName } from "@conveyor/orders"
+import { LocalNatsProcess } from "@conveyor/testing"
+import { type ChildProcess, spawn } from "node:child_process"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { watchJob } from "./job.mjs"
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..")
+const offset = Number(process.env["DEV_PORT_OFFSET"] ?? "0")
+if (!Number.isInteger(offset) || offset < 0) {
+  console.error(`dev: DEV_PORT_OFFSET must be a whole number, got '${process.env["DEV_PORT_OFFSET"]}'`)
+  process.exit(2)
+}
+const apps = Object.keys(defaultHttpPorts) as Array<OrderAppName>
+const width = Math.max(...apps.map((a) => a.length), "nats-server".length)
+const colour = process.stdout.isTTY && process.env["NO_COLOR"] === undefined
+const palette = [36, 33, 35, 32, 34, 31, 90]
+const prefix = (name: string, i: number) => {
+  const label = name.padEnd(width)
+  return colour ? `\u001b[${palette[i % palette.length]}m${label}\u001b[0m | ` : `${label} | `
+}
+const say = (line: string) => process.stdout.write(`${prefix("dev", palette.length - 1)}${line}\n`)
+for (const stream of [process.stdout, process.stderr]) stream.on("error", () => {})
+
+/** Copies a child's output line by line, each line prefixed. */
+const relay = (child: ChildProcess, label: string) => {
+  for (const [from, to] of [[child.stdout!, process.stdout], [child.stderr!, process.stderr]] as const) {
+    let partial = ""
+    from.on("data", (chunk: Buffer) => {
+      const lines = (partial + chunk.toString()).split("\n")
+      partial = lines.pop() ?? ""
+      for (const line of lines) to.write(`${label}${line}\n`)
+    })
+    from.on("end", () => partial !== "" && to.write(`${label}${partial}\n`))
+  }
+}
+
+const main = async () => {
+  const nats =
+    process.env["NATS_URL"] === undefined
+      ? await LocalNatsProcess.start({ port: 4222 + offset, monitorPort: 8222 + offset }).catch((e: unknown) => {
+          throw new Error(`could not start nats-server on port ${4222 + offset} (in use? set NATS_URL or DEV_PORT_OFFSET): ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`)
+        })
+      : undefined
+  const url = nats?.url ?? process.env["NATS_URL"]!
+  say(nats ? `started nats-server on ${url} (monitoring on http://127.0.0.1:${8222 + offset})` : "using NATS_URL")
+  const env = { ...process.env, NATS_URL: url, LOG_FORMAT: process.env["LOG_FORMAT"] ?? (process.stdout.isTTY ? "pretty" : "json") }
+  delete env["HTTP_PORT"]
+  delete env["PORT"]
+  const children = apps.map((app, i) => {
+    const child = spawn(process.execPath, ["--conditions=@conveyor/source", "--import", "tsx", "src/main.ts"], {
+      cwd: join(root, "apps", app),
+      env: { ...env, HTTP_PORT: String(defaultHttpPorts[app] + offset) },
+      // Its own process group: Ctrl-C reaches the apps only through this runner, once each.
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    relay(child, prefix(app, i))
+    const exited = new Promise<number>((resolve) => child.once("exit", (code, signal) => resolve(code ?? (signal === null ? 1 : 128))))
+    return { app, child, exited }
+  })
+  say(`every app is starting: ${apps.map((a) => `${a} http://127.0.0.1:${defaultHttpPorts[a] + offset}`).join(", ")}; Ctrl-C stops them all`)
+
+  let stopping = false
+  const stopAll = (why: string) => {
+    if (stopping) return
+    stopping = true
+    say(`${why}: stopping every app`)
+    for (const { child } of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM")
+  }
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => stopAll(`${signal} received`))
+  const unwatch = watchJob(() => stopAll("the terminal job is gone"))
+  for (const { app, exited } of children) void exited.then((code) => !stopping && stopAll(`${app} exited with ${code}`))
+
+  const codes = await Promise.all(children.map((c) => c.exited))
+  unwatch()
+  await nats?.stop()
+  const failed = children.flatMap((c, i) => (codes[i] === 0 ? [] : [`${c.app} (${codes[i]})`]))
+  say(failed.length === 0 ? "every app stopped cleanly" : `not every app stopped cleanly: ${failed.join(", ")}`)
+  return failed.length === 0 ? 0 : 1
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(`dev: ${error instanceof Error ? error.message : String(error)}`)
+    process.exit(1)
+  }
+)
