@@ -10,7 +10,7 @@ import { type AppName, appAccess, appNames } from "@conveyor/domain"
 export const NAMESPACE = "conveyor"
 export const SECRET = "conveyor-nats-users"
 export const IMAGE_TAG = "0.1.0"
-export const NATS_IMAGE = "nats:2.14.4-alpine"
+export const NATS_IMAGE = "nats:2.15.1-alpine"
 export const JAEGER_IMAGE = "jaegertracing/jaeger:2.21.0"
 export const HTTP_PORT = 8080
 
