@@ -1,4 +1,5 @@
 import { afterAll, beforeAll } from "vitest"
+import { LocalNatsCluster } from "./local-cluster.js"
 import { startTestNatsServer, type TestNatsServer } from "./test-server.js"
 
 /**
@@ -34,5 +35,12 @@ export const useNatsServer = (): TestNatsServer => {
     stop: () => get().stop()
   }
 }
+
+/**
+ * A three-node JetStream cluster of local nats-server processes for one test file (needs the
+ * local binary: NATS_SERVER_BIN or nats-server on PATH), stopped in `afterAll`.
+ */
+export const useNatsCluster = (): (() => LocalNatsCluster) =>
+  perTestFile(() => LocalNatsCluster.start(), (cluster) => cluster.stop(), "useNatsCluster: the cluster is not started yet (read it inside a test or hook)")
 
 export { uniqueName } from "./unique-name.js"

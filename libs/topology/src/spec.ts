@@ -89,3 +89,13 @@ export const mergeTopologies = (...parts: ReadonlyArray<Topology>): Topology => 
   consumers: parts.flatMap((p) => p.consumers),
   buckets: parts.flatMap((p) => p.buckets)
 })
+
+/**
+ * The same topology with every stream and bucket kept on `replicas` nodes (consumers follow their
+ * stream): a cluster's copy of a topology declared for one node.
+ */
+export const replicatedTopology = (topology: Topology, replicas: number): Topology => ({
+  streams: topology.streams.map((s) => ({ ...s, replicas })),
+  consumers: topology.consumers,
+  buckets: topology.buckets.map((b) => ({ ...b, replicas }))
+})
