@@ -1,7 +1,7 @@
 import { subjectMatches } from "@conveyor/topology"
 import { Schema } from "effect"
 import { AllCommands, AllDeadLetters, AllEvents, eventSubject, StreamNames } from "./subjects.js"
-import { Buckets, Durables } from "./topology.js"
+import { Buckets, Durables, orderTopology } from "./topology.js"
 
 export const AppName = Schema.Literal(
   "gateway", "orchestrator", "inventory-worker", "payments-worker", "shipping-worker", "notifier", "ctl"
@@ -67,8 +67,9 @@ export const appAccess: { readonly [A in AppName]: AppAccess } = {
     admin: false
   },
   ctl: {
-    // Replaying a dead letter republishes it to its original subject.
-    publish: [AllEvents, AllCommands],
+    // Replaying a dead letter republishes it to the failed durable's replay subject (or, for a
+    // durable without one, to its original subject).
+    publish: [AllEvents, AllCommands, ...orderTopology.consumers.flatMap((c) => (c.replaySubject === undefined ? [] : [c.replaySubject]))],
     consumes: [],
     buckets: Object.values(Buckets).map((bucket) => ({ bucket, access: "read" as const })),
     admin: true

@@ -11,8 +11,8 @@ const inStream = (subject: string) => orderTopology.streams.filter((s) => s.subj
 describe("order topology", () => {
   it("declares the three file-backed streams with a 2 minute duplicate window", () => {
     expect(orderTopology.streams.map((s) => [s.name, s.subjects])).toEqual([
-      [StreamNames.events, ["orders.events.>"]],
-      [StreamNames.commands, ["orders.commands.>"]],
+      [StreamNames.events, ["orders.events.>", "replay.ORDER_EVENTS.*"]],
+      [StreamNames.commands, ["orders.commands.>", "replay.ORDER_COMMANDS.*"]],
       [StreamNames.deadLetters, ["dlq.>"]]
     ])
     for (const s of orderTopology.streams) {
@@ -20,6 +20,16 @@ describe("order topology", () => {
       expect(s.maxAgeMs).toBeGreaterThan(0)
     }
     expect(stream(StreamNames.deadLetters).maxAgeMs).toBeGreaterThan(stream(StreamNames.events).maxAgeMs)
+  })
+
+  it("gives every durable a replay subject in its own stream that no other durable takes", () => {
+    for (const c of orderTopology.consumers) {
+      expect(c.replaySubject).toBe(`replay.${c.stream}.${c.durable}`)
+      expect(inStream(c.replaySubject!).map((s) => s.name)).toEqual([c.stream])
+      const takers = orderTopology.consumers.filter((o) => [o.filterSubject!, o.replaySubject!].some((f) => subjectMatches(f, c.replaySubject!)))
+      expect(takers.map((o) => o.durable)).toEqual([c.durable])
+    }
+    expect(appAccess.ctl.publish).toEqual(expect.arrayContaining(orderTopology.consumers.map((c) => c.replaySubject!)))
   })
 
   it("routes every message and dead letter to exactly one stream", () => {

@@ -1,4 +1,4 @@
-import { defineTopology } from "@conveyor/topology"
+import { defineTopology, withReplaySubjects } from "@conveyor/topology"
 import { AllCommands, AllDeadLetters, AllEvents, StreamNames, workerSubject } from "./subjects.js"
 
 const HOUR = 3_600_000
@@ -36,7 +36,8 @@ const consumer = (stream: string, durable: string, filterSubject: string, descri
   // would silently strand a message with no dead letter.
 })
 
-export const orderTopology = defineTopology({
+// Each durable takes a replay subject of its own: replaying its dead letter reaches it alone.
+export const orderTopology = withReplaySubjects(defineTopology({
   streams: [
     {
       name: StreamNames.events, subjects: [AllEvents], description: "Order events (facts), fanned out to every interested durable",
@@ -69,4 +70,4 @@ export const orderTopology = defineTopology({
     { name: Buckets.inventoryStock, description: "Stock levels and reservations per order", history: 1 },
     { name: Buckets.paymentsLedger, description: "Captures and refunds per order", history: 1 }
   ]
-})
+}))

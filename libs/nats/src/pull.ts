@@ -1,5 +1,6 @@
 import type { JsMsg } from "@nats-io/jetstream"
-import { AckFailed, type Delivery } from "@conveyor/messaging"
+import { AckFailed, DeadLetterHeaders, type Delivery } from "@conveyor/messaging"
+import { REPLAY_SUBJECT_PREFIX } from "@conveyor/topology"
 import { Chunk, Data, Effect, Option, Stream } from "effect"
 import type { NatsClient } from "./connection.js"
 import { ConnectionLost, errorText } from "./errors.js"
@@ -42,9 +43,10 @@ class JetStreamDelivery implements Delivery {
   private id: string | undefined
   constructor(private readonly m: JsMsg, private readonly confirmAcks: boolean) {
     const info = m.info
-    this.subject = m.subject
     this.payload = m.data
     this.headers = m.headers === undefined ? noHeaders : fromMsgHdrs(m.headers)
+    // A dead letter replayed to this durable's replay subject is handled as on its own subject.
+    this.subject = m.subject.startsWith(REPLAY_SUBJECT_PREFIX) ? (this.headers[DeadLetterHeaders.replayOfSubject] ?? m.subject) : m.subject
     this.stream = info.stream
     this.consumer = info.consumer
     this.streamSequence = info.streamSequence
