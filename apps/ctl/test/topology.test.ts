@@ -31,22 +31,22 @@ describe("conveyor topology", () => {
     const before = await runInProcess("topology", "diff", ...url, "--json")
     expect(before.code).toBe(0)
     const plan = JSON.parse(before.stdout) as TopologyDiff
-    expect(plan.summary).toEqual({ create: 14, update: 0, drift: 0, inSync: 0 })
+    expect(plan.summary).toEqual({ create: 15, update: 0, drift: 0, inSync: 0 })
     expect(plan.diffs.map((d) => `${d.plan.kind} ${d.plan.name}`)).toContain("stream DEAD_LETTERS")
 
     const changed = await runInProcess("topology", "diff", ...url, "--fail-on-change")
     expect(changed.code).toBe(6)
     expect(changed.stdout).toContain("+ stream ORDER_EVENTS: missing, apply creates it")
-    expect(changed.stderr).toBe("conveyor: topology differs: 14 to create, 0 to update, 0 drifted")
+    expect(changed.stderr).toBe("conveyor: topology differs: 15 to create, 0 to update, 0 drifted")
 
     const applied = await runInProcess("topology", "apply", ...url)
     expect(applied.code).toBe(0)
-    expect(applied.stdout).toContain("applied: 14 created, 0 updated")
+    expect(applied.stdout).toContain("applied: 15 created, 0 updated")
 
     const after = await runInProcess("topology", "diff", ...url, "--fail-on-change")
     expect(after.code).toBe(0)
     expect(after.stdout).toContain("= consumer ORDER_EVENTS/orchestrator: in sync")
-    expect(after.stdout).toContain("0 to create, 0 to update, 0 drifted, 14 in sync, 0 undeclared")
+    expect(after.stdout).toContain("0 to create, 0 to update, 0 drifted, 15 in sync, 0 undeclared")
   })
 
   it("shows an updatable change field by field and apply fixes it", async () => {

@@ -38,7 +38,7 @@ export const appAccess: { readonly [A in AppName]: AppAccess } = {
     publish: [
       AllCommands, eventSubject("OrderCompleted"), eventSubject("OrderCancelled"), eventSubject("StepTimedOut"), ...deadLetters
     ],
-    consumes: [{ stream: StreamNames.events, durable: Durables.orchestrator }],
+    consumes: [{ stream: StreamNames.events, durable: Durables.orchestrator }, { stream: `KV_${Buckets.timers}`, durable: Durables.orchestratorTimers }],
     buckets: [{ bucket: Buckets.workflows, access: "write" }, { bucket: Buckets.timers, access: "write" }, idempotency],
     admin: false
   },

@@ -9,7 +9,9 @@ export const Durables = {
   inventory: "inventory-worker",
   payments: "payments-worker",
   shipping: "shipping-worker",
-  notifier: "notifier"
+  notifier: "notifier",
+  /** On the timer bucket's stream, shared by every orchestrator replica: each timer fires once. */
+  orchestratorTimers: "orchestrator-timers"
 } as const
 
 export const Buckets = {
@@ -59,7 +61,12 @@ export const orderTopology = withReplaySubjects(defineTopology({
     consumer(StreamNames.commands, Durables.inventory, workerSubject("inventory"), "Reserves and releases stock"),
     consumer(StreamNames.commands, Durables.payments, workerSubject("payments"), "Captures and refunds payments"),
     consumer(StreamNames.commands, Durables.shipping, workerSubject("shipping"), "Schedules shipments"),
-    consumer(StreamNames.events, Durables.notifier, AllEvents, "Publish-subscribe: sees every order event")
+    consumer(StreamNames.events, Durables.notifier, AllEvents, "Publish-subscribe: sees every order event"),
+    {
+      // Every pending timer is one unacked message (held by the server until due): no cap.
+      ...consumer(`KV_${Buckets.timers}`, Durables.orchestratorTimers, `$KV.${Buckets.timers}.>`, "Fires each workflow timer once across orchestrator replicas"),
+      maxAckPending: -1
+    }
   ],
   buckets: [
     // A few revisions let an operator see how an instance got where it is; CAS uses only the latest.

@@ -5,6 +5,7 @@ import { type Instance, PendingTimer, instanceSchema, type TaggedState, type Typ
 import { Effect, Option, type Schema } from "effect"
 import { makeWorkflowEngine, type WorkflowEngine } from "./engine.js"
 import { openJsonBucket } from "./json-bucket.js"
+import { runSharedTimerScheduler } from "./timer-consumer.js"
 import { runTimerScheduler } from "./timers.js"
 
 export interface RunWorkflowOptions<S extends TaggedState, E extends TypedMessage, C extends TypedMessage, A> {
@@ -18,7 +19,13 @@ export interface RunWorkflowOptions<S extends TaggedState, E extends TypedMessag
   readonly buckets: { readonly instances: string; readonly timers: string }
   readonly retry: RetryPolicy
   readonly concurrency?: number
+  /** How often due timers are looked for (the per-replica scheduler, without `timerDurable`). */
   readonly timerPollMs?: number
+  /**
+   * A durable on the timer bucket's stream (`timerConsumerOf`) shared by every replica: each timer
+   * then fires once across replicas (`runSharedTimerScheduler`) instead of once per replica.
+   */
+  readonly timerDurable?: string
   readonly publisher: Publisher["Type"]
   readonly onSettled?: RunnerOptions["onSettled"]
   readonly onConflict?: (workflowId: string) => void
@@ -69,10 +76,9 @@ export const runWorkflow = <S extends TaggedState, E extends TypedMessage, C ext
       concurrency: options.concurrency ?? 32,
       ...(options.onSettled === undefined ? {} : { onSettled: options.onSettled })
     })
-    const scheduler = yield* runTimerScheduler({
-      timers,
-      pollMs: options.timerPollMs ?? 200,
-      fire: (timer) => Effect.flatMap(engine.timerMessage(timer), (m) => options.publisher.publish(m))
-    })
+    const fire = (timer: PendingTimer) => Effect.flatMap(engine.timerMessage(timer), (m) => options.publisher.publish(m))
+    const scheduler = yield* (options.timerDurable === undefined
+      ? runTimerScheduler({ timers, pollMs: options.timerPollMs ?? 200, fire })
+      : runSharedTimerScheduler({ client, timers, durable: options.timerDurable, fire }))
     return { engine, consumer, scheduler }
   })

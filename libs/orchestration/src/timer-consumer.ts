@@ -1,7 +1,8 @@
-import type { NatsClient } from "@conveyor/nats"
+import { consumerCheckName, type NatsClient } from "@conveyor/nats"
+import { Readiness } from "@conveyor/telemetry"
 import { PendingTimer } from "@conveyor/workflow"
 import type { ConsumerMessages, JsMsg } from "@nats-io/jetstream"
-import { Effect, Either, Schema, type Scope } from "effect"
+import { Effect, Either, Option, Schema, type Scope } from "effect"
 import type { RunningScheduler, TimerBucket } from "./timers.js"
 
 const decodeTimer = Schema.decodeUnknownEither(Schema.parseJson(PendingTimer))
@@ -79,6 +80,11 @@ export const runSharedTimerScheduler = (options: SharedTimerSchedulerOptions): E
       Effect.promise((): Promise<ConsumerMessages> => consumer.consume({ max_messages: 256 })),
       (iterator) => Effect.promise(() => iterator.close().then(() => undefined, () => undefined))
     )
+    // With Readiness provided, "consumer <stream>/<durable>" shows on /readyz like any consumer's.
+    const readiness = yield* Effect.serviceOption(Readiness)
+    const flag = Option.isSome(readiness) ? Option.some(yield* readiness.value.flag(consumerCheckName(`${stream}/${options.durable}`), true)) : Option.none()
+    let stopping = false
+    yield* Effect.addFinalizer(() => Effect.sync(() => void (stopping = true)))
     const runtime = yield* Effect.runtime<never>()
     yield* Effect.forkScoped(Effect.promise(async () => {
       for await (const m of messages) {
@@ -90,7 +96,9 @@ export const runSharedTimerScheduler = (options: SharedTimerSchedulerOptions): E
           else m.nak(result.nakMs)
         })
       }
-    }))
+    }).pipe(
+      Effect.zipRight(Effect.suspend(() => (stopping || Option.isNone(flag) ? Effect.void : flag.value.set(false, "stopped"))))
+    ))
     return {
       pending: Effect.promise(() => consumer.info().then((i) => i.num_pending + i.num_ack_pending, () => 0)),
       fired: Effect.sync(() => fired)

@@ -115,13 +115,15 @@ export const replaySubjectOf = (stream: string, durable: string): string => `${R
 export const replaySubjectsOf = (stream: string): string => `${REPLAY_SUBJECT_PREFIX}${stream}.*`
 
 /**
- * Gives every durable with a filter subject a replay subject of its own and each of their streams
+ * Gives every durable with a filter subject on one of the topology's streams a replay subject of its own and each of those streams
  * the subjects those live under. A durable without a filter takes every subject of its stream,
  * other durables' replays included: it gets none, and its stream's replays reach it too.
  */
 export const withReplaySubjects = (topology: Topology): Topology => {
+  // Only on the topology's own streams: a bucket's stream keeps its subjects.
+  const streams = new Set(topology.streams.map((s) => s.name))
   const consumers = topology.consumers.map((c) =>
-    c.filterSubject === undefined || c.replaySubject !== undefined ? c : { ...c, replaySubject: replaySubjectOf(c.stream, c.durable) })
+    c.filterSubject === undefined || c.replaySubject !== undefined || !streams.has(c.stream) ? c : { ...c, replaySubject: replaySubjectOf(c.stream, c.durable) })
   const replayed = new Set(consumers.filter((c) => c.replaySubject !== undefined).map((c) => c.stream))
   return {
     streams: topology.streams.map((s) =>
