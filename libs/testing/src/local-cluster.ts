@@ -45,7 +45,7 @@ export class LocalNatsCluster {
       })))
     const nodes = started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []))
     const failed = started.find((s): s is PromiseRejectedResult => s.status === "rejected")
-    const cluster = new LocalNatsCluster(name, nodes, options.readyTimeoutMs ?? 45_000)
+    const cluster = new LocalNatsCluster(name, nodes, options.readyTimeoutMs ?? 90_000)
     if (failed !== undefined) {
       await cluster.stop()
       throw failed.reason

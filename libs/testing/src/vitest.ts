@@ -6,11 +6,11 @@ import { startTestNatsServer, type TestNatsServer } from "./test-server.js"
  * One resource per test file: opened in `beforeAll`, closed in `afterAll` (also when tests fail).
  * The getter throws `notOpen` when read before the resource is open (at module load, say).
  */
-export const perTestFile = <A>(open: () => Promise<A>, close: (a: A) => Promise<void>, notOpen: string): (() => A) => {
+export const perTestFile = <A>(open: () => Promise<A>, close: (a: A) => Promise<void>, notOpen: string, openTimeoutMs?: number): (() => A) => {
   let value: A | undefined
   beforeAll(async () => {
     value = await open()
-  })
+  }, openTimeoutMs)
   afterAll(async () => {
     if (value !== undefined) await close(value)
   })
@@ -41,6 +41,7 @@ export const useNatsServer = (): TestNatsServer => {
  * local binary: NATS_SERVER_BIN or nats-server on PATH), stopped in `afterAll`.
  */
 export const useNatsCluster = (): (() => LocalNatsCluster) =>
-  perTestFile(() => LocalNatsCluster.start(), (cluster) => cluster.stop(), "useNatsCluster: the cluster is not started yet (read it inside a test or hook)")
+  // Three servers electing a meta leader on a busy machine can take longer than one server's start.
+  perTestFile(() => LocalNatsCluster.start(), (cluster) => cluster.stop(), "useNatsCluster: the cluster is not started yet (read it inside a test or hook)", 150_000)
 
 export { uniqueName } from "./unique-name.js"
