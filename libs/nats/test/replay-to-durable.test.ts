@@ -55,7 +55,7 @@ describe("dead-letter replay to the failed durable only", () => {
     // Handled as on its own subject, and stored under the durable's replay subject.
     expect(handled.failing[0]).toEqual({ orderId: "o1", subject: `${prefix}.placed` })
     const stored = await conn.client.jsm.streams.getMessage(stream, { last_by_subj: replaySubjectOf(stream, "failing") })
-    expect(stored.header.get(DeadLetterHeaders.replayOfSubject)).toBe(`${prefix}.placed`)
+    expect(stored?.header.get(DeadLetterHeaders.replayOfSubject)).toBe(`${prefix}.placed`)
     // The other durable is past the replay with nothing more handled.
     await eventually(async () => (await conn.client.jsm.consumers.info(stream, "other")).num_pending === 0, 15_000, "the other durable caught up")
     expect(handled.other).toEqual(["o1"])
