@@ -1,18 +1,15 @@
-// Installs what the demo and the tests need on a fresh machine, then gets out of the way:
-// Node dependencies (npm ci when node_modules is missing or older than the lock file) and a
-// nats-server binary (apt-get when running as root on Debian/Ubuntu, else a clear message); with
-// `--redis` (the bench and its test, which compare with BullMQ) also redis-server.
-import { execFileSync, spawnSync } from "node:child_process"
+// Installs what the demo, the tests and the bench need on a fresh machine, then runs the command
+// given after it (`node tools/ensure-prereqs.mjs nx run-many ...`) with the environment the
+// installers chose (NATS_SERVER_BIN); without a command it prints that environment as `export`
+// lines. Each prerequisite is its own module in tools/prereqs/ returning variables to set.
+import { spawn, spawnSync } from "node:child_process"
 import { existsSync, statSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { ensureNatsServer } from "./prereqs/nats-server.mjs"
+import { ensureRedisServer } from "./prereqs/redis-server.mjs"
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..")
-const run = (cmd, args) => {
-  const r = spawnSync(cmd, args, { cwd: root, stdio: "inherit" })
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (exit ${r.status})`)
-}
-const has = (cmd, args = ["--version"]) => spawnSync(cmd, args, { stdio: "ignore" }).status === 0
 
 const [major] = process.versions.node.split(".").map(Number)
 if (major < 20) {
@@ -20,47 +17,37 @@ if (major < 20) {
   process.exit(1)
 }
 
-const marker = join(root, "node_modules", ".package-lock.json")
-if (!existsSync(marker) || statSync(marker).mtimeMs < statSync(join(root, "package-lock.json")).mtimeMs) {
+/** npm ci when node_modules is missing or older than the lock file. */
+const ensureNodeModules = () => {
+  const marker = join(root, "node_modules", ".package-lock.json")
+  if (existsSync(marker) && statSync(marker).mtimeMs >= statSync(join(root, "package-lock.json")).mtimeMs) return {}
   console.error("[setup] installing Node dependencies (npm ci)...")
-  run("npm", ["ci", "--no-audit", "--no-fund"])
+  const r = spawnSync("npm", ["ci", "--no-audit", "--no-fund"], { cwd: root, stdio: "inherit" })
+  if (r.status !== 0) throw new Error(`npm ci failed (exit ${r.status})`)
+  return {}
 }
 
-const needsServer = !process.env.NATS_URL
-const binary = process.env.NATS_SERVER_BIN ?? "nats-server"
-if (needsServer && !has(binary)) {
-  const isRoot = process.getuid?.() === 0
-  if (isRoot && has("apt-get", ["--version"])) {
-    console.error("[setup] installing nats-server with apt-get...")
-    run("apt-get", ["update", "-qq"])
-    run("apt-get", ["install", "-y", "-qq", "nats-server"])
-  } else if (!existsSync("/var/run/docker.sock") && !process.env.DOCKER_HOST) {
-    console.error(
-      "nats-server is not installed and no Docker engine is reachable.\n" +
-        "Install one of: `sudo apt-get install -y nats-server`, `brew install nats-server`,\n" +
-        "a release binary from https://github.com/nats-io/nats-server/releases (set NATS_SERVER_BIN),\n" +
-        "or point NATS_URL at a running server started with -js."
-    )
-    process.exit(1)
-  }
-}
-if (needsServer && has(binary)) {
-  console.error(`[setup] ${execFileSync(binary, ["--version"]).toString().trim()}`)
+// `--redis` before the command: also redis-server (the bench and its test compare with BullMQ).
+const withRedis = process.argv[2] === "--redis"
+const [command, ...args] = process.argv.slice(withRedis ? 3 : 2)
+
+let env = {}
+try {
+  for (const ensure of [ensureNodeModules, ensureNatsServer, ...(withRedis ? [ensureRedisServer] : [])]) env = { ...env, ...ensure() }
+} catch (error) {
+  console.error(error instanceof Error ? error.message : String(error))
+  process.exit(1)
 }
 
-/** redis-server for the bench's BullMQ chain: apt-get as root on Debian/Ubuntu, else a clear message. */
-const ensureRedisServer = () => {
-  const binary = process.env.REDIS_SERVER_BIN ?? "redis-server"
-  if (!has(binary)) {
-    if (process.getuid?.() === 0 && has("apt-get", ["--version"])) {
-      console.error("[setup] installing redis-server with apt-get (the bench compares with BullMQ on Redis)...")
-      run("apt-get", ["update", "-qq"])
-      run("apt-get", ["install", "-y", "-qq", "redis-server"])
-    } else {
-      console.error("redis-server is not installed (the bench compares with BullMQ on Redis): `sudo apt-get install -y redis-server`, or set REDIS_SERVER_BIN.")
-      process.exit(1)
-    }
-  }
-  console.error(`[setup] ${execFileSync(binary, ["--version"]).toString().trim()}`)
+if (command === undefined) {
+  for (const [name, value] of Object.entries(env)) console.log(`export ${name}=${value}`)
+} else {
+  const child = spawn(command, args, { cwd: process.cwd(), stdio: "inherit", env: { ...process.env, ...env } })
+  // The terminal signals the whole process group; the child decides how to stop, we wait for it.
+  for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal))
+  child.on("error", (error) => {
+    console.error(`${command}: ${error.message}`)
+    process.exit(127)
+  })
+  child.on("exit", (code, signal) => process.exit(code ?? (signal === "SIGINT" ? 130 : 1)))
 }
-if (process.argv.includes("--redis")) ensureRedisServer()

@@ -1,6 +1,6 @@
 import { natsUsers, renderAuthConf } from "@conveyor/auth"
 import { orderTopology } from "@conveyor/domain"
-import type { Topology } from "@conveyor/topology"
+import { replicatedTopology } from "@conveyor/topology"
 import { stringify } from "yaml"
 import { appObjects, cpuAutoscalers, jaegerObjects, kedaMonitoringPolicy, natsObjects, provisionJob, scaledObjects } from "./manifests.js"
 
@@ -30,12 +30,6 @@ quotes ("..."): compose and the StatefulSet add them.`
 
 /** Production streams and buckets keep three copies: one node can fail (or be drained) without loss. */
 export const PROD_REPLICAS = 3
-
-export const replicatedTopology = (topology: Topology, replicas: number): Topology => ({
-  streams: topology.streams.map((s) => ({ ...s, replicas })),
-  consumers: topology.consumers,
-  buckets: topology.buckets.map((b) => ({ ...b, replicas }))
-})
 
 const manifests = (objects: ReadonlyArray<unknown>, source: string): string =>
   `# ${header(source)}\n${objects.map((o) => stringify(o, { lineWidth: 0 })).join("---\n")}`

@@ -13,7 +13,7 @@ export const SECRET = "conveyor-nats-users"
 /** Their bcrypt hashes, one key per user: only nats-server gets them. */
 export const SERVER_SECRET = "conveyor-nats-server"
 export const IMAGE_TAG = "0.1.0"
-export const NATS_IMAGE = "nats:2.14.4-alpine"
+export const NATS_IMAGE = "nats:2.15.1-alpine"
 export const JAEGER_IMAGE = "jaegertracing/jaeger:2.21.0"
 export const HTTP_PORT = 8080
 

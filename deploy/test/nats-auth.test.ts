@@ -132,10 +132,15 @@ describe("generated NATS users on a real nats-server", () => {
       }
 
       for (const { stream, durable } of access.consumes) {
-        // Feed the durable through whoever may publish there: the real flow between identities.
         const filter = orderTopology.consumers.find((c) => c.durable === durable)!.filterSubject!
-        const subject = sampleSubjects.find((s) => subjectMatches(filter, s) && publishersOf(s).some((p) => p !== "ctl"))!
-        await Effect.runPromise(publish(publishersOf(subject).find((p) => p !== "ctl")!, subject))
+        if (stream.startsWith("KV_")) {
+          // A durable on a bucket's stream (the timers'): fed by the app's own writes to the bucket.
+          await (await new Kvm(client(app).js).open(stream.slice("KV_".length))).put(`auth-test-feed.${app}`, "1")
+        } else {
+          // Feed the durable through whoever may publish there: the real flow between identities.
+          const subject = sampleSubjects.find((s) => subjectMatches(filter, s) && publishersOf(s).some((p) => p !== "ctl"))!
+          await Effect.runPromise(publish(publishersOf(subject).find((p) => p !== "ctl")!, subject))
+        }
         const pulled = await Effect.runPromise(pullOne(app, stream, durable))
         expect(pulled).toHaveLength(1)
         expect(subjectMatches(filter, pulled[0]!)).toBe(true)

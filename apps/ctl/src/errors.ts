@@ -1,4 +1,4 @@
-import { ConnectionFailed, ConnectionLost, ProvisioningFailed, TopologyDrift } from "@conveyor/nats"
+import { ConnectionFailed, ConnectionLost, ProvisioningFailed, TopologyDrift, UnsupportedServer } from "@conveyor/nats"
 import { JetStreamApiError } from "@nats-io/jetstream"
 import { Data } from "effect"
 
@@ -50,11 +50,12 @@ export const fromApiError = (what: string) => (e: unknown): CtlError => {
 }
 
 /** The errors of the libraries a command uses, mapped once, at the edge. */
-export const fromLibraryError = (e: ConnectionFailed | ConnectionLost | ProvisioningFailed | TopologyDrift | CtlError): CtlError => {
+export const fromLibraryError = (e: ConnectionFailed | ConnectionLost | ProvisioningFailed | TopologyDrift | UnsupportedServer | CtlError): CtlError => {
   switch (e._tag) {
     case "CtlError": return e
     case "ConnectionFailed": return fromConnectionFailed(e)
     case "ConnectionLost": return ctlError(ExitCode.unreachable, e.message)
+    case "UnsupportedServer": return ctlError(ExitCode.failure, e.message)
     case "TopologyDrift": return ctlError(ExitCode.drift, e.message)
     case "ProvisioningFailed": return ctlError(/permission|authori[sz]ation/i.test(e.cause) ? ExitCode.auth : ExitCode.failure, e.message)
   }

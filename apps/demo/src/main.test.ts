@@ -1,14 +1,5 @@
-import { execFile } from "node:child_process"
 import { describe, expect, it } from "vitest"
-
-const runDemo = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv) =>
-  new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = execFile(process.execPath, ["--conditions=@conveyor/source", "--import", "tsx", "src/main.ts", ...args], {
-      env, cwd: new URL("..", import.meta.url).pathname, timeout: 110_000, killSignal: "SIGKILL", maxBuffer: 10_000_000
-    }, (error, stdout, stderr) => resolve({ code: error === null ? 0 : (typeof error.code === "number" ? error.code : null), stdout, stderr }))
-    // Belt and braces: a failing assertion never leaves the demo (and its nats-server) running.
-    process.once("exit", () => child.kill("SIGKILL"))
-  })
+import { countIn, runDemoProcess as runDemo } from "./demo-process.js"
 
 describe("demo", () => {
   it("starts its own nats-server, drives orders through every app and prints a reconciled table", async () => {
@@ -19,7 +10,7 @@ describe("demo", () => {
     expect(stderr.replace(/^\(node:\d+\) Warning:.*\n(\(Use `node --trace-warnings.*\n)?/gm, "")).toBe("")
     expect(stdout).toMatch(/started nats-server on nats:\/\/127\.0\.0\.1:\d+/)
     expect(stdout).toMatch(/\| orders\s+\|\s+60 \|/)
-    const count = (row: string) => Number(new RegExp(`\\| ${row}\\s+\\|\\s+(\\d+)`).exec(stdout)?.[1])
+    const count = (row: string) => countIn(stdout, row)
     // The mix is decided by index: 5 declines (i % 13 == 5) and 2 stock rejections among 60.
     expect(count("completed")).toBe(53)
     expect(count("compensated")).toBe(5)

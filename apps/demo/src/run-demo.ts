@@ -5,6 +5,7 @@ import { type JsonBucket, openJsonBucket } from "@conveyor/orchestration"
 import { Gateway, LedgerEntry, Notifications, Settlements, Shipment, shipmentKey, SkuStock, skuKey } from "@conveyor/orders"
 import { instanceSchema } from "@conveyor/workflow"
 import { Effect } from "effect"
+import type { MidRun } from "./cluster.js"
 import { type DemoOptions } from "./options.js"
 import { demoOrder, limitedSku, type DemoOrder, SKUS, skuName, STOCK } from "./orders.js"
 import { makeProgress } from "./progress.js"
@@ -19,10 +20,11 @@ const post = async (base: string, order: DemoOrder) => {
       headers: { "content-type": "application/json", "idempotency-key": order.idempotencyKey },
       body: JSON.stringify(order.body)
     }).catch((e: unknown) => e as Error)
-    // A 503 (broker busy) is retried with the same key, which is exactly what the key is for.
+    // A 503 (broker busy, or a cluster electing a new leader) is retried with the same key, which
+    // is exactly what the key is for.
     if (!(response instanceof Error) && response.status === 202) return (await response.json()) as { orderId: string; duplicate: boolean; traceId?: string }
-    if (attempt >= 5) throw new Error(`POST /orders for ${order.orderId} failed: ${response instanceof Error ? response.message : `${response.status} ${await response.text()}`}`)
-    await new Promise((r) => setTimeout(r, 200 * attempt))
+    if (attempt >= 12) throw new Error(`POST /orders for ${order.orderId} failed: ${response instanceof Error ? response.message : `${response.status} ${await response.text()}`}`)
+    await new Promise((r) => setTimeout(r, Math.min(200 * attempt, 2_000)))
   }
 }
 
@@ -46,7 +48,8 @@ const eventually = (check: () => Promise<boolean>, timeoutMs: number) =>
     }
   })
 
-export const runDemo = (base: string, options: DemoOptions, log: (line: string) => void) =>
+/** `midRun` runs once a third of the orders finished (the cluster's node kill); the run waits for it before reconciling. */
+export const runDemo = (base: string, options: DemoOptions, log: (line: string) => void, midRun?: (run: MidRun) => Promise<void>) =>
   Effect.gen(function* () {
     const client = yield* NatsConnection
     const publisher = yield* Publisher
@@ -58,6 +61,8 @@ export const runDemo = (base: string, options: DemoOptions, log: (line: string) 
     const byId = new Map(orders.map((o) => [o.orderId, o]))
     const deadLettersBefore = (yield* Effect.promise(() => client.jsm.streams.info(StreamNames.deadLetters))).state.messages
 
+    let midRunDone: Promise<void> | undefined
+    let midRunFailed: string | undefined
     // Finish times, from the workflow's own outcome events (a plain subscription: watching, not consuming).
     const postedAt = new Map<string, number>()
     const finishedAt = new Map<string, number>()
@@ -82,6 +87,12 @@ export const runDemo = (base: string, options: DemoOptions, log: (line: string) 
             if (byId.has(orderId) && !finishedAt.has(orderId)) {
               finishedAt.set(orderId, Date.now())
               waiters.get(orderId)?.()
+              if (midRun !== undefined && midRunDone === undefined && finishedAt.size >= orders.length / 3) {
+                progress.end()
+                midRunDone = midRun({ client, finished: () => finishedAt.size, orders: orders.length, log }).catch((e: unknown) => {
+                  midRunFailed = e instanceof Error ? e.message : String(e)
+                })
+              }
             }
           } catch {
             // not ours to judge; the consumers dead-letter it
@@ -96,6 +107,8 @@ export const runDemo = (base: string, options: DemoOptions, log: (line: string) 
     let traceId: string | undefined
     let placed = 0
     let duplicatesSent = 0
+    let duplicatesAnswered = 0
+    const problems: Array<string> = []
     const ticker = setInterval(() => progress.update(finishedAt.size, placed, ""), 250)
     yield* Effect.addFinalizer(() => Effect.sync(() => clearInterval(ticker)))
 
@@ -110,9 +123,14 @@ export const runDemo = (base: string, options: DemoOptions, log: (line: string) 
         const answer = await post(base, order)
         traceId ??= answer.traceId
         placed++
+        // A first request retried after a failed attempt that had stored its key is answered as
+        // a duplicate too: the gateway must count exactly the duplicates it answered.
+        if (answer.duplicate) duplicatesAnswered++
         if (order.duplicate) {
           duplicatesSent++
-          await post(base, order)
+          const again = await post(base, order)
+          if (again.duplicate) duplicatesAnswered++
+          else problems.push(`${order.orderId}: a repeated Idempotency-Key was not answered as a duplicate`)
         }
         // Closed loop: a slot places its next order when this one is finished, so latency is
         // the workflow's, not time spent queued behind thousands of orders placed at once.
@@ -120,6 +138,7 @@ export const runDemo = (base: string, options: DemoOptions, log: (line: string) 
       }), { concurrency: options.concurrency, discard: true })
 
     const allFinished = yield* eventually(async () => finishedAt.size === orders.length, Math.max(0, deadline - Date.now()))
+    if (midRunDone !== undefined) yield* Effect.promise(() => midRunDone!)
     progress.update(finishedAt.size, placed, "")
     const seconds = (Math.max(...finishedAt.values(), Date.now() * (allFinished ? 0 : 1)) - started) / 1000
     // Every app runs in this process: its CPU over the run is what the orders cost (the driver's HTTP client included).
@@ -135,7 +154,6 @@ export const runDemo = (base: string, options: DemoOptions, log: (line: string) 
     const stock = yield* openJsonBucket(client, Buckets.inventoryStock, SkuStock)
     const ledger = yield* openJsonBucket(client, Buckets.paymentsLedger, LedgerEntry)
     const shipments = yield* openJsonBucket(client, Buckets.shipments, Shipment)
-    const problems: Array<string> = []
     const summaries = yield* Effect.forEach(orders, (order) =>
       instances.get(order.orderId).pipe(Effect.map((i) => ({ order, instance: i?.value }))), { concurrency: 64 })
     let completed = 0, compensated = 0, rejected = 0, unfinished = 0, stepResends = 0
@@ -156,6 +174,7 @@ export const runDemo = (base: string, options: DemoOptions, log: (line: string) 
       if (summary.status !== expected) problems.push(`${order.orderId} (${order.kind}) ended ${summary.status}: ${summary.reason ?? ""}`)
     }
     if (unfinished > 0) problems.push(`${unfinished} orders not in a terminal state`)
+    if (midRunFailed !== undefined) problems.push(`the mid-run node kill failed: ${midRunFailed}`)
 
     // Payments: captured once for every completed order, nothing kept for a cancelled one.
     yield* Effect.forEach(orders, (order) =>
@@ -218,7 +237,7 @@ export const runDemo = (base: string, options: DemoOptions, log: (line: string) 
       return deadLettered >= deadLetteredExpected
     }, 15_000)
     if (deadLettered !== deadLetteredExpected) problems.push(`${deadLettered} dead letters, expected ${deadLetteredExpected}`)
-    if (gateway.duplicates() !== duplicatesSent) problems.push(`${gateway.duplicates()} requests de-duplicated, ${duplicatesSent} repeated`)
+    if (gateway.duplicates() !== duplicatesAnswered) problems.push(`${gateway.duplicates()} requests de-duplicated, ${duplicatesAnswered} answered as duplicates (${duplicatesSent} repeated on purpose)`)
     // The notifier has its own durable: it must see one outcome per order, however far behind it is.
     const outcomes = () => (notifications.counts().OrderCompleted ?? 0) + (notifications.counts().OrderCancelled ?? 0)
     yield* eventually(async () => outcomes() >= orders.length - unfinished, 15_000)

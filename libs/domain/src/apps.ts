@@ -1,7 +1,7 @@
 import { subjectMatches } from "@conveyor/topology"
 import { Schema } from "effect"
 import { AllCommands, AllEvents, deadLetterSubject, eventSubject, StreamNames } from "./subjects.js"
-import { Buckets, Durables, idempotencyBucket } from "./topology.js"
+import { Buckets, Durables, idempotencyBucket, orderTopology } from "./topology.js"
 
 export const AppName = Schema.Literal(
   "gateway", "orchestrator", "inventory-worker", "payments-worker", "shipping-worker", "notifier", "ctl"
@@ -54,10 +54,10 @@ export const appAccess: { readonly [A in AppName]: AppAccess } = {
       AllCommands, eventSubject("OrderCompleted"), eventSubject("OrderCancelled"), eventSubject("StepTimedOut"),
       ...deadLetters(StreamNames.events, Durables.orchestrator)
     ],
-    consumes: [{ stream: StreamNames.events, durable: Durables.orchestrator }],
+    consumes: [{ stream: StreamNames.events, durable: Durables.orchestrator }, { stream: `KV_${Buckets.timers}`, durable: Durables.orchestratorTimers }],
     // Instances advance by compare-and-set on their revision: no idempotency store. The step
-    // timers are watched.
-    buckets: [{ bucket: Buckets.workflows, access: "write" }, { bucket: Buckets.timers, access: "write", watch: true }],
+    // timers are read through a durable of their own (fired once across replicas), not watched.
+    buckets: [{ bucket: Buckets.workflows, access: "write" }, { bucket: Buckets.timers, access: "write" }],
     operator: false
   },
   "inventory-worker": {
@@ -85,8 +85,9 @@ export const appAccess: { readonly [A in AppName]: AppAccess } = {
     operator: false
   },
   ctl: {
-    // Replaying a dead letter republishes it to its original subject.
-    publish: [AllEvents, AllCommands],
+    // Replaying a dead letter republishes it to the failed durable's replay subject (or, for a
+    // durable without one, to its original subject).
+    publish: [AllEvents, AllCommands, ...orderTopology.consumers.flatMap((c) => (c.replaySubject === undefined ? [] : [c.replaySubject]))],
     consumes: [],
     buckets: Object.values(Buckets).map((bucket) => ({ bucket, access: "read" as const })),
     operator: true

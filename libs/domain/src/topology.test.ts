@@ -11,8 +11,8 @@ const inStream = (subject: string) => orderTopology.streams.filter((s) => s.subj
 describe("order topology", () => {
   it("declares the three file-backed streams with a 2 minute duplicate window", () => {
     expect(orderTopology.streams.map((s) => [s.name, s.subjects])).toEqual([
-      [StreamNames.events, ["orders.events.>"]],
-      [StreamNames.commands, ["orders.commands.>"]],
+      [StreamNames.events, ["orders.events.>", "replay.ORDER_EVENTS.*"]],
+      [StreamNames.commands, ["orders.commands.>", "replay.ORDER_COMMANDS.*"]],
       [StreamNames.deadLetters, ["dlq.>"]]
     ])
     for (const s of orderTopology.streams) {
@@ -20,6 +20,16 @@ describe("order topology", () => {
       expect(s.maxAgeMs).toBeGreaterThan(0)
     }
     expect(stream(StreamNames.deadLetters).maxAgeMs).toBeGreaterThan(stream(StreamNames.events).maxAgeMs)
+  })
+
+  it("gives every durable on an order stream a replay subject in its own stream that no other durable takes", () => {
+    for (const c of orderTopology.consumers.filter((c) => c.stream !== `KV_${Buckets.timers}`)) {
+      expect(c.replaySubject).toBe(`replay.${c.stream}.${c.durable}`)
+      expect(inStream(c.replaySubject!).map((s) => s.name)).toEqual([c.stream])
+      const takers = orderTopology.consumers.filter((o) => [o.filterSubject, o.replaySubject].some((f) => f !== undefined && subjectMatches(f, c.replaySubject!)))
+      expect(takers.map((o) => o.durable)).toEqual([c.durable])
+    }
+    expect(appAccess.ctl.publish).toEqual(expect.arrayContaining(orderTopology.consumers.flatMap((c) => (c.replaySubject === undefined ? [] : [c.replaySubject]))))
   })
 
   it("routes every message and dead letter to exactly one stream", () => {
@@ -31,15 +41,18 @@ describe("order topology", () => {
     }
   })
 
-  it("declares the five durables with one filter each, 30 s ack wait and bounded ack pending", () => {
+  it("declares the five durables with one filter each, 30 s ack wait and bounded ack pending, and the timers' durable", () => {
     expect(orderTopology.consumers.map((c) => [c.stream, c.durable, c.filterSubject])).toEqual([
       [StreamNames.events, "orchestrator", "orders.events.>"],
       [StreamNames.commands, "inventory-worker", "orders.commands.inventory.>"],
       [StreamNames.commands, "payments-worker", "orders.commands.payments.>"],
       [StreamNames.commands, "shipping-worker", "orders.commands.shipping.>"],
-      [StreamNames.events, "notifier", "orders.events.>"]
+      [StreamNames.events, "notifier", "orders.events.>"],
+      [`KV_${Buckets.timers}`, "orchestrator-timers", `$KV.${Buckets.timers}.>`]
     ])
-    for (const c of orderTopology.consumers) {
+    // Each pending timer is an unacked message of the timers' durable: it has no cap.
+    expect(orderTopology.consumers.at(-1)!.maxAckPending).toBe(-1)
+    for (const c of orderTopology.consumers.slice(0, -1)) {
       expect(c.ackWaitMs).toBe(30_000)
       expect(c.maxAckPending).toBeGreaterThan(0)
       expect(stream(c.stream).subjects.some((p) => subjectMatches(p, c.filterSubject!.replace(">", "x")))).toBe(true)
@@ -60,7 +73,10 @@ describe("app access", () => {
   it("gives every durable exactly one consuming app, and every app's durable exists", () => {
     const consumed = appNames.flatMap((app) => appAccess[app].consumes.map((c) => `${c.stream}/${c.durable}`))
     expect(consumed.sort()).toEqual(orderTopology.consumers.map((c) => `${c.stream}/${c.durable}`).sort())
-    expect(appAccess.orchestrator.consumes).toEqual([{ stream: StreamNames.events, durable: Durables.orchestrator }])
+    expect(appAccess.orchestrator.consumes).toEqual([
+      { stream: StreamNames.events, durable: Durables.orchestrator },
+      { stream: `KV_${Buckets.timers}`, durable: Durables.orchestratorTimers }
+    ])
   })
 
   it("uses only declared buckets and gives every bucket a writer (ctl only reads)", () => {

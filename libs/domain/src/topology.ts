@@ -1,4 +1,4 @@
-import { defineTopology } from "@conveyor/topology"
+import { defineTopology, withReplaySubjects } from "@conveyor/topology"
 import { AllCommands, AllDeadLetters, AllEvents, StreamNames, workerSubject } from "./subjects.js"
 
 const HOUR = 3_600_000
@@ -9,7 +9,9 @@ export const Durables = {
   inventory: "inventory-worker",
   payments: "payments-worker",
   shipping: "shipping-worker",
-  notifier: "notifier"
+  notifier: "notifier",
+  /** On the timer bucket's stream, shared by every orchestrator replica: each timer fires once. */
+  orchestratorTimers: "orchestrator-timers"
 } as const
 
 export const Buckets = {
@@ -47,7 +49,8 @@ const consumer = (stream: string, durable: string, filterSubject: string, descri
   // would silently strand a message with no dead letter.
 })
 
-export const orderTopology = defineTopology({
+// Each durable takes a replay subject of its own: replaying its dead letter reaches it alone.
+export const orderTopology = withReplaySubjects(defineTopology({
   streams: [
     {
       name: StreamNames.events, subjects: [AllEvents], description: "Order events (facts), fanned out to every interested durable",
@@ -69,7 +72,12 @@ export const orderTopology = defineTopology({
     consumer(StreamNames.commands, Durables.inventory, workerSubject("inventory"), "Reserves and releases stock"),
     consumer(StreamNames.commands, Durables.payments, workerSubject("payments"), "Captures and refunds payments"),
     consumer(StreamNames.commands, Durables.shipping, workerSubject("shipping"), "Schedules shipments"),
-    consumer(StreamNames.events, Durables.notifier, AllEvents, "Publish-subscribe: sees every order event")
+    consumer(StreamNames.events, Durables.notifier, AllEvents, "Publish-subscribe: sees every order event"),
+    {
+      // Every pending timer is one unacked message (held by the server until due): no cap.
+      ...consumer(`KV_${Buckets.timers}`, Durables.orchestratorTimers, `$KV.${Buckets.timers}.>`, "Fires each workflow timer once across orchestrator replicas"),
+      maxAckPending: -1
+    }
   ],
   buckets: [
     // A few revisions let an operator see how an instance got where it is; CAS uses only the latest.
@@ -81,4 +89,4 @@ export const orderTopology = defineTopology({
     { name: Buckets.paymentsLedger, description: "Captures and refunds per order", history: 1 },
     { name: Buckets.shipments, description: "Shipments scheduled and recalled per order", history: 1 }
   ]
-})
+}))

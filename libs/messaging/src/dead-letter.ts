@@ -16,7 +16,9 @@ export const DeadLetterHeaders = {
   deadLetteredAt: "Conveyor-Dead-Lettered-At",
   /** The original trace context, kept so a replay can link back to it. */
   originalTraceparent: "Conveyor-Original-Traceparent",
-  replayOf: "Conveyor-Replay-Of"
+  replayOf: "Conveyor-Replay-Of",
+  /** On a replay sent to the failed durable's replay subject: the subject it is handled as. */
+  replayOfSubject: "Conveyor-Replay-Of-Subject"
 } as const
 
 export interface DeadLetterRecord {

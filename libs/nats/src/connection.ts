@@ -3,7 +3,8 @@ import { AuthorizationError, connect, credsAuthenticator, UserAuthenticationExpi
 import { Context, Deferred, Duration, Effect, Layer, Option, Redacted, Runtime, Schedule } from "effect"
 import { readFileSync } from "node:fs"
 import { natsConfig, type NatsConfig } from "./config.js"
-import { ConnectionFailed, ConnectionLost, errorText } from "./errors.js"
+import { ConnectionFailed, ConnectionLost, errorText, UnsupportedServer } from "./errors.js"
+import { isAtLeast, MINIMUM_SERVER_VERSION } from "./server-version.js"
 
 export interface NatsClient {
   readonly nc: RawConnection
@@ -16,6 +17,8 @@ export interface NatsClient {
   readonly isConnected: Effect.Effect<boolean>
   /** Where replies to this client go (NATS_INBOX_PREFIX, else `_INBOX`). */
   readonly inboxPrefix: string
+  /** The version the server reported when the connection was made ("2.15.1"). */
+  readonly serverVersion: string
 }
 
 /** A live NATS connection with its JetStream handles; the scope that built it drains it. */
@@ -50,7 +53,8 @@ const isRefusal = (e: unknown): boolean => e instanceof AuthorizationError || e 
 /**
  * Connects, retrying an unreachable server with backoff until `connectTimeout`, then fails with
  * ConnectionFailed naming the URL (never with credentials: `servers` has none). Refused
- * credentials fail at once: they are not transient.
+ * credentials fail at once: they are not transient. A server older than MINIMUM_SERVER_VERSION fails
+ * with UnsupportedServer at once.
  */
 export const makeNatsClient = (config: NatsConfig) =>
   Effect.gen(function* () {
@@ -76,6 +80,11 @@ export const makeNatsClient = (config: NatsConfig) =>
       Effect.timeoutFail({ duration: Duration.millis(timeout + 1_000), onTimeout: () => false }),
       Effect.mapError((refused) => new ConnectionFailed({ url, cause: lastError, attempts, reason: refused ? "refused" : "unreachable", timeoutMs: timeout }))
     )
+    const serverVersion = nc.info?.version ?? "unknown"
+    if (!isAtLeast(serverVersion, MINIMUM_SERVER_VERSION)) {
+      yield* Effect.promise(() => nc.close())
+      return yield* new UnsupportedServer({ url, version: serverVersion, minimum: MINIMUM_SERVER_VERSION })
+    }
     const lostSignal = yield* Deferred.make<never, ConnectionLost>()
     let closingByUs = false
     let connected = true
@@ -114,7 +123,8 @@ export const makeNatsClient = (config: NatsConfig) =>
       url,
       lost: Deferred.await(lostSignal),
       isConnected: Effect.sync(() => connected && !nc.isClosed()),
-      inboxPrefix: Option.getOrElse(config.inboxPrefix, () => "_INBOX")
+      inboxPrefix: Option.getOrElse(config.inboxPrefix, () => "_INBOX"),
+      serverVersion
     }
     const drain = Effect.promise(async () => {
       closingByUs = true
@@ -128,7 +138,7 @@ export const makeNatsClient = (config: NatsConfig) =>
 export const scopedNatsClient = (config: NatsConfig) =>
   Effect.acquireRelease(makeNatsClient(config), ({ drain }) => drain).pipe(Effect.map(({ client }) => client))
 
-export const NatsConnectionLive = (config: NatsConfig): Layer.Layer<NatsConnection, ConnectionFailed> =>
+export const NatsConnectionLive = (config: NatsConfig): Layer.Layer<NatsConnection, ConnectionFailed | UnsupportedServer> =>
   Layer.scoped(NatsConnection, scopedNatsClient(config))
 
 /** Reads config from the environment (`NATS_*`); a bad value fails with a ConfigError naming it. */

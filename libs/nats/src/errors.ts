@@ -18,6 +18,17 @@ export class ConnectionFailed extends Data.TaggedError("ConnectionFailed")<{
   }
 }
 
+/** The server answered but is older than Conveyor supports (`MINIMUM_SERVER_VERSION`). */
+export class UnsupportedServer extends Data.TaggedError("UnsupportedServer")<{
+  readonly url: string
+  readonly version: string
+  readonly minimum: string
+}> {
+  override get message() {
+    return `nats-server ${this.version} at ${this.url} is too old: Conveyor needs ${this.minimum} or newer (consumers with several filter subjects)`
+  }
+}
+
 /** The connection closed without us closing it (reconnect attempts exhausted, auth revoked). */
 export class ConnectionLost extends Data.TaggedError("ConnectionLost")<{ readonly url: string; readonly cause: string }> {
   override get message() {

@@ -7,6 +7,7 @@ import {
   diffBucket,
   diffConsumer,
   diffStream,
+  replaySubjectOf,
   type ResourceDiff,
   type StreamSpec,
   type Topology
@@ -64,7 +65,10 @@ export const streamSpecOf = (c: StreamConfig): StreamSpec => ({
 export const consumerConfigOf = (c: ConsumerSpec): Partial<ConsumerConfig> => ({
   durable_name: c.durable,
   ...(c.description !== undefined ? { description: c.description } : {}),
-  ...(c.filterSubject !== undefined ? { filter_subject: c.filterSubject } : {}),
+  // With a replay subject the durable takes two subjects (filter_subjects, nats-server 2.10+).
+  ...(c.filterSubject !== undefined && c.replaySubject !== undefined
+    ? { filter_subjects: [c.filterSubject, c.replaySubject] }
+    : c.filterSubject !== undefined ? { filter_subject: c.filterSubject } : {}),
   ack_policy: AckPolicy.Explicit,
   ack_wait: nanos(c.ackWaitMs),
   max_deliver: c.maxDeliver,
@@ -72,11 +76,23 @@ export const consumerConfigOf = (c: ConsumerSpec): Partial<ConsumerConfig> => ({
   deliver_policy: c.deliverPolicy === "all" ? DeliverPolicy.All : DeliverPolicy.New
 })
 
+/** The filter of a durable that has a replay subject is its other filter subject. */
+const filtersOf = (stream: string, durable: string, c: ConsumerConfig): { filterSubject?: string; replaySubject?: string } => {
+  if (c.filter_subject) return { filterSubject: c.filter_subject }
+  const subjects = c.filter_subjects ?? []
+  const replay = subjects.find((f) => f === replaySubjectOf(stream, durable))
+  const others = subjects.filter((f) => f !== replay)
+  return {
+    ...(others.length > 0 ? { filterSubject: others.join(",") } : {}),
+    ...(replay !== undefined ? { replaySubject: replay } : {})
+  }
+}
+
 export const consumerSpecOf = (stream: string, c: ConsumerConfig): ConsumerSpec => ({
   stream,
   durable: c.durable_name ?? c.name ?? "",
   ...(c.description ? { description: c.description } : {}),
-  ...(c.filter_subject ? { filterSubject: c.filter_subject } : {}),
+  ...filtersOf(stream, c.durable_name ?? c.name ?? "", c),
   ackWaitMs: millis(c.ack_wait ?? 0),
   maxDeliver: c.max_deliver ?? -1,
   maxAckPending: c.max_ack_pending ?? -1,
@@ -189,7 +205,9 @@ const streamUpdateOf = (s: StreamSpec): Partial<StreamConfig> => {
 
 const consumerUpdateOf = (c: ConsumerSpec): Partial<ConsumerConfig> => {
   const { filter_subject: _filter, deliver_policy: _deliver, ...mutable } = consumerConfigOf(c)
-  return mutable
+  // Adding the replay subject turns the one filter into two; nats.js merges the update into the
+  // current config, so the old single filter must go or the server refuses both at once.
+  return mutable.filter_subjects === undefined ? mutable : ({ ...mutable, filter_subject: undefined } as unknown as Partial<ConsumerConfig>)
 }
 
 const rank = (d: ResourceDiff) => (d.plan.kind === "stream" ? 0 : d.plan.kind === "bucket" ? 1 : 2)

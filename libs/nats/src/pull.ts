@@ -1,5 +1,6 @@
 import type { JsMsg } from "@nats-io/jetstream"
-import { AckFailed, type Delivery } from "@conveyor/messaging"
+import { AckFailed, DeadLetterHeaders, type Delivery } from "@conveyor/messaging"
+import { REPLAY_SUBJECT_PREFIX } from "@conveyor/topology"
 import { Chunk, Data, Effect, Option, Runtime, Stream } from "effect"
 import type { NatsClient } from "./connection.js"
 import { ConnectionLost, errorText } from "./errors.js"
@@ -44,9 +45,10 @@ class JetStreamDelivery implements Delivery {
   /** `confirm`: where confirmed acks wait for the server's reply; without it, acks are fire-and-forget. */
   constructor(private readonly m: JsMsg, private readonly confirm: PubAckPipeline | undefined) {
     const info = m.info
-    this.subject = m.subject
     this.payload = m.data
     this.headers = m.headers === undefined ? noHeaders : fromMsgHdrs(m.headers)
+    // A dead letter replayed to this durable's replay subject is handled as on its own subject.
+    this.subject = m.subject.startsWith(REPLAY_SUBJECT_PREFIX) ? (this.headers[DeadLetterHeaders.replayOfSubject] ?? m.subject) : m.subject
     this.stream = info.stream
     this.consumer = info.consumer
     this.streamSequence = info.streamSequence

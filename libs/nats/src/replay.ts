@@ -1,4 +1,4 @@
-import { subjectMatches } from "@conveyor/topology"
+import { replaySubjectOf, subjectMatches } from "@conveyor/topology"
 import { DeliverPolicy, type JsMsg } from "@nats-io/jetstream"
 import { DeadLetterHeaders } from "@conveyor/messaging"
 import { Data, Effect } from "effect"
@@ -157,11 +157,16 @@ export const inspectDeadLetter = (
     return m === null ? undefined : toDeadLetter(m.seq, m.subject, m.data, fromMsgHdrs(m.header), m.time)
   })
 
-/** What a replay sends for a dead letter: the original payload and headers, a new id, the lineage. */
-export const replayMessage = (letter: DeadLetter, deadLetterStream: string) => {
+/**
+ * What a replay sends for a dead letter: the original payload and headers, a new id, the lineage.
+ * `replaySubject`, the failed durable's own replay subject when it has one, is where it goes
+ * instead of the original subject, so only that durable processes it again.
+ */
+export const replayMessage = (letter: DeadLetter, deadLetterStream: string, replaySubject?: string) => {
   const headers: Record<string, string> = {}
   for (const [k, v] of Object.entries(letter.headers)) if (!dropOnReplay(k)) headers[k] = v
   headers[DeadLetterHeaders.replayOf] = letter.originalMessageId
+  if (replaySubject !== undefined) headers[DeadLetterHeaders.replayOfSubject] = letter.originalSubject
   const traceparent = letter.headers[DeadLetterHeaders.originalTraceparent] ?? letter.headers["traceparent"]
   if (traceparent !== undefined) headers[DeadLetterHeaders.originalTraceparent] = traceparent
   // The replay starts a trace of its own that links to the original, rather than continuing one
@@ -169,7 +174,7 @@ export const replayMessage = (letter: DeadLetter, deadLetterStream: string) => {
   delete headers["traceparent"]
   delete headers["tracestate"]
   return {
-    subject: letter.originalSubject,
+    subject: replaySubject ?? letter.originalSubject,
     payload: letter.payload,
     headers,
     // New, but stable per dead letter: replaying again after a crash between the republish and
@@ -205,7 +210,20 @@ export interface ReplayReport {
 }
 
 /**
- * Replays the matching dead letters to their original subjects, one at a time and in order,
+ * The replay subject of the durable that dead-lettered `letter`, when that durable takes one
+ * (nats-server 2.10+ filter subjects); else undefined and the letter goes to its original subject,
+ * where every durable on it gets it again.
+ */
+const replaySubjectFor = async (client: NatsClient, letter: DeadLetter): Promise<string | undefined> => {
+  if (letter.originalStream === "" || letter.consumer === "") return undefined
+  const subject = replaySubjectOf(letter.originalStream, letter.consumer)
+  const info = await client.jsm.consumers.info(letter.originalStream, letter.consumer).catch(() => undefined)
+  return info?.config.filter_subjects?.includes(subject) === true ? subject : undefined
+}
+
+/**
+ * Replays the matching dead letters, one at a time and in order, to the replay subject of the
+ * durable that failed them (only it processes them again) or, when it has none, to their original subjects,
  * each with a new message id, `Conveyor-Replay-Of` set to the original id and the original trace
  * context in `Conveyor-Original-Traceparent`. A letter is removed from the dead-letter stream
  * only after the target stream acked its republish; one that fails stays and is reported. So does
@@ -221,6 +239,13 @@ export const replayDeadLetters = (client: NatsClient, filter: DeadLetterFilter, 
     const failed: Array<{ letter: DeadLetter; reason: string }> = []
     const gapMs = options.ratePerSecond !== undefined && options.ratePerSecond > 0 ? 1_000 / options.ratePerSecond : 0
     let done = 0
+    // Looked up once per durable.
+    const targets = new Map<string, Promise<string | undefined>>()
+    const targetOf = (letter: DeadLetter) => {
+      const key = `${letter.originalStream}/${letter.consumer}`
+      if (!targets.has(key)) targets.set(key, replaySubjectFor(client, letter))
+      return targets.get(key)!
+    }
     for (const letter of letters) {
       if (gapMs > 0 && done > 0 && !dryRun) yield* Effect.sleep(gapMs)
       let result: ReplayProgress["result"] = "would-replay"
@@ -229,7 +254,7 @@ export const replayDeadLetters = (client: NatsClient, filter: DeadLetterFilter, 
         failed.push({ letter, reason: `not replayed: ${refused}` })
         result = "failed"
       } else if (!dryRun) {
-        const message = replayMessage(letter, stream)
+        const message = replayMessage(letter, stream, yield* Effect.promise(() => targetOf(letter)))
         const sent = yield* Effect.either(
           api("republish", async () => {
             await client.js.publish(message.subject, message.payload, { msgID: message.msgId, headers: toMsgHdrs(message.headers)! })

@@ -2,9 +2,9 @@ import { Duration, Effect, Exit, Layer, ManagedRuntime, Scope } from "effect"
 import { perTestFile } from "@conveyor/testing/vitest"
 import { makeNatsConfig, NatsConnection, NatsConnectionLive, type NatsClient } from "../src/index.js"
 
-/** A scope-owned client for one test; `close` drains it. */
+/** A scope-owned client for one test (`url` may list several servers, comma-separated); `close` drains it. */
 export const openClient = async (url: string, name = "test") => {
-  const runtime = ManagedRuntime.make(NatsConnectionLive(makeNatsConfig({ servers: [url], name, connectTimeout: Duration.seconds(5), reconnectFor: Duration.seconds(30) })))
+  const runtime = ManagedRuntime.make(NatsConnectionLive(makeNatsConfig({ servers: url.split(","), name, connectTimeout: Duration.seconds(5), reconnectFor: Duration.seconds(30) })))
   const client: NatsClient = await runtime.runPromise(NatsConnection)
   return { client, runtime, close: () => runtime.dispose() }
 }

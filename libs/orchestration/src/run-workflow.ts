@@ -6,6 +6,7 @@ import { type Instance, PendingTimer, instanceSchema, type TaggedState, type Typ
 import { Effect, Option, type Schema } from "effect"
 import { makeWorkflowEngine, type WorkflowEngine } from "./engine.js"
 import { openJsonBucket } from "./json-bucket.js"
+import { runSharedTimerScheduler } from "./timer-consumer.js"
 import { runTimerScheduler } from "./timers.js"
 
 export interface RunWorkflowOptions<S extends TaggedState, E extends TypedMessage, C extends TypedMessage, A> {
@@ -21,7 +22,13 @@ export interface RunWorkflowOptions<S extends TaggedState, E extends TypedMessag
   readonly concurrency?: number
   /** See `runJetStreamConsumer`: a handler still running after this long is interrupted and retried. */
   readonly handlerTimeoutMs?: number
+  /** How often due timers are looked for (the per-replica scheduler, without `timerDurable`). */
   readonly timerPollMs?: number
+  /**
+   * A durable on the timer bucket's stream (`timerConsumerOf`) shared by every replica: each timer
+   * then fires once across replicas (`runSharedTimerScheduler`) instead of once per replica.
+   */
+  readonly timerDurable?: string
   readonly publisher: Publisher["Type"]
   readonly onSettled?: RunnerOptions["onSettled"]
   readonly onConflict?: (workflowId: string) => void
@@ -73,14 +80,13 @@ export const runWorkflow = <S extends TaggedState, E extends TypedMessage, C ext
       ...(options.handlerTimeoutMs === undefined ? {} : { handlerTimeoutMs: options.handlerTimeoutMs }),
       ...(options.onSettled === undefined ? {} : { onSettled: options.onSettled })
     })
-    const scheduler = yield* runTimerScheduler({
-      timers,
-      pollMs: options.timerPollMs ?? 200,
-      // Published as part of the trace that set the timer (its PRODUCER span a child of that transition's span).
-      fire: (timer) =>
-        continueTrace(timer.traceparent === undefined ? undefined : { traceparent: timer.traceparent })(
-          Effect.flatMap(engine.timerMessage(timer), (m) => options.publisher.publish(m))
-        )
-    })
+    // Published as part of the trace that set the timer (its PRODUCER span a child of that transition's span).
+    const fire = (timer: PendingTimer) =>
+      continueTrace(timer.traceparent === undefined ? undefined : { traceparent: timer.traceparent })(
+        Effect.flatMap(engine.timerMessage(timer), (m) => options.publisher.publish(m))
+      )
+    const scheduler = yield* (options.timerDurable === undefined
+      ? runTimerScheduler({ timers, pollMs: options.timerPollMs ?? 200, fire })
+      : runSharedTimerScheduler({ client, timers, durable: options.timerDurable, fire }))
     return { engine, consumer, scheduler }
   })

@@ -7,8 +7,8 @@ import { settlementRecorder } from "./settlements.js"
 
 /**
  * Environment: `ORDER_STEP_TIMEOUT_MS` (default 30000), `ORDER_MAX_ATTEMPTS` (forward-step
- * attempts before compensating, default 3), `TIMER_POLL_MS` (how often due timers are looked for,
- * default 200).
+ * attempts before compensating, default 3), `TIMER_POLL_MS` (unused: timers fire through the
+ * shared durable `orchestrator-timers`, once across replicas; kept for the per-replica scheduler).
  */
 export const OrchestratorConfig = Config.all({
   stepTimeoutMs: Config.integer("ORDER_STEP_TIMEOUT_MS").pipe(Config.withDefault(30_000)),
@@ -33,6 +33,7 @@ export const OrchestratorLive = Layer.scopedDiscard(
       concurrency: consumer.concurrency,
       handlerTimeoutMs: consumer.handlerTimeoutMs,
       timerPollMs: config.timerPollMs,
+      timerDurable: Durables.orchestratorTimers,
       publisher: yield* Publisher,
       onSettled: yield* settlementRecorder(Durables.orchestrator)
     })

@@ -1,7 +1,7 @@
 import { makeRetryPolicy, type RetryPolicy } from "@conveyor/messaging"
 import { ensureTopology, NatsConnection, openKvIdempotencyStore } from "@conveyor/nats"
 import { idempotencyBucket, orderTopology } from "@conveyor/domain"
-import type { ConsumerSpec } from "@conveyor/topology"
+import { type ConsumerSpec, replicatedTopology } from "@conveyor/topology"
 import { Config, Effect, Schedule } from "effect"
 
 /**
@@ -29,13 +29,15 @@ export const consumerSpec = (durable: string): ConsumerSpec => {
 
 /**
  * Creates or updates the order topology unless `CONVEYOR_ENSURE_TOPOLOGY=false` (when a separate
- * provisioning identity owns it). Several apps starting at once race to create the same streams,
- * so a failure is retried a few times before it stops start-up.
+ * provisioning identity owns it), with every stream and bucket on `CONVEYOR_TOPOLOGY_REPLICAS`
+ * nodes (default 1; 3 on a three-node cluster). Several apps starting at once race to create the
+ * same streams, so a failure is retried a few times before it stops start-up.
  */
 export const provisionOrderTopology = Effect.gen(function* () {
   const enabled = yield* Config.boolean("CONVEYOR_ENSURE_TOPOLOGY").pipe(Config.withDefault(true))
   if (!enabled) return
-  yield* ensureTopology(orderTopology).pipe(
+  const replicas = yield* Config.integer("CONVEYOR_TOPOLOGY_REPLICAS").pipe(Config.withDefault(1), Config.validate({ message: "must be 1 to 5", validation: (n) => n >= 1 && n <= 5 }))
+  yield* ensureTopology(replicatedTopology(orderTopology, replicas)).pipe(
     Effect.retry({ times: 5, schedule: Schedule.spaced("500 millis") })
   )
 })

@@ -51,7 +51,7 @@ describe("test nats-server", () => {
       delete process.env["NATS_URL"]
       process.env["CONVEYOR_TEST_NATS"] = "local"
       process.env["NATS_SERVER_BIN"] = "/nonexistent/nats-server"
-      await expect(startTestNatsServer()).rejects.toThrow(/apt-get install -y nats-server/)
+      await expect(startTestNatsServer()).rejects.toThrow(/tools\/ensure-prereqs\.mjs/)
     } finally {
       process.env = saved
     }

@@ -24,9 +24,9 @@ export class NatsServerUnavailable extends Error {
 }
 
 const INSTALL_HINT = [
-  "Conveyor's tests need a real nats-server with JetStream. Provide one of:",
-  "  - a local binary on PATH: `apt-get install -y nats-server` (Debian/Ubuntu), `brew install nats-server`,",
-  "    or download it from https://github.com/nats-io/nats-server/releases (set NATS_SERVER_BIN to its path);",
+  "Conveyor's tests need a real nats-server 2.10 or newer with JetStream (tested on 2.15). Provide one of:",
+  "  - a local binary: `node tools/ensure-prereqs.mjs` fetches the tested one and prints its NATS_SERVER_BIN,",
+  "    or `brew install nats-server`, or https://github.com/nats-io/nats-server/releases (set NATS_SERVER_BIN);",
   "  - a reachable Docker engine (testcontainers then runs the official `nats` image);",
   "  - NATS_URL pointing at a running server started with `-js`."
 ].join("\n")
@@ -61,8 +61,8 @@ const fromLocal = async (binary: string): Promise<TestNatsServer> => {
   }
 }
 
-// The official image; 2.10.23+ per JETSTREAM-NOTES (older 2.10 lines could lose streams on restart).
-export const NATS_IMAGE = "nats:2.10.29-alpine"
+// The official image of the tested line (tools/prereqs/nats-server.mjs), as deploy/ pins it.
+export const NATS_IMAGE = "nats:2.15.1-alpine"
 
 const fromContainer = async (): Promise<TestNatsServer> => {
   const { GenericContainer, Wait, getContainerRuntimeClient } = await import("testcontainers")

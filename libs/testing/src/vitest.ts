@@ -1,15 +1,16 @@
 import { afterAll, beforeAll } from "vitest"
+import { LocalNatsCluster } from "./local-cluster.js"
 import { startTestNatsServer, type TestNatsServer } from "./test-server.js"
 
 /**
  * One resource per test file: opened in `beforeAll`, closed in `afterAll` (also when tests fail).
  * The getter throws `notOpen` when read before the resource is open (at module load, say).
  */
-export const perTestFile = <A>(open: () => Promise<A>, close: (a: A) => Promise<void>, notOpen: string): (() => A) => {
+export const perTestFile = <A>(open: () => Promise<A>, close: (a: A) => Promise<void>, notOpen: string, openTimeoutMs?: number): (() => A) => {
   let value: A | undefined
   beforeAll(async () => {
     value = await open()
-  })
+  }, openTimeoutMs)
   afterAll(async () => {
     if (value !== undefined) await close(value)
   })
@@ -34,5 +35,13 @@ export const useNatsServer = (): TestNatsServer => {
     stop: () => get().stop()
   }
 }
+
+/**
+ * A three-node JetStream cluster of local nats-server processes for one test file (needs the
+ * local binary: NATS_SERVER_BIN or nats-server on PATH), stopped in `afterAll`.
+ */
+export const useNatsCluster = (): (() => LocalNatsCluster) =>
+  // Three servers electing a meta leader on a busy machine can take longer than one server's start.
+  perTestFile(() => LocalNatsCluster.start(), (cluster) => cluster.stop(), "useNatsCluster: the cluster is not started yet (read it inside a test or hook)", 150_000)
 
 export { uniqueName } from "./unique-name.js"

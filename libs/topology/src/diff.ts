@@ -62,7 +62,7 @@ export const diffStream = (declared: StreamSpec, actual: StreamSpec | undefined)
 
 export const diffConsumer = (declared: ConsumerSpec, actual: ConsumerSpec | undefined): ResourceDiff =>
   diffWith("consumer", `${declared.stream}/${declared.durable}`, declared, actual,
-    ["description", "ackWaitMs", "maxDeliver", "maxAckPending"],
+    ["description", "ackWaitMs", "maxDeliver", "maxAckPending", "replaySubject"],
     ["filterSubject", "deliverPolicy"])
 
 export const diffBucket = (declared: BucketSpec, actual: BucketSpec | undefined): ResourceDiff =>

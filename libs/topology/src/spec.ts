@@ -33,6 +33,12 @@ export const ConsumerSpec = Schema.Struct({
   durable: Name,
   description: Schema.optional(Schema.String),
   filterSubject: Schema.optional(Schema.String),
+  /**
+   * A subject of the stream that only this durable takes besides `filterSubject` (a second filter
+   * subject, nats-server 2.10+): dead-letter replay sends this durable's letters there, so no
+   * other durable on the stream processes them again. `withReplaySubjects` fills it.
+   */
+  replaySubject: Schema.optional(Schema.String),
   ackWaitMs: Schema.optionalWith(Millis.pipe(Schema.greaterThanOrEqualTo(1_000)), { default: () => 30_000 }),
   /** Deliveries the server attempts; the runtime's retry policy dead-letters before this. -1 = unlimited. */
   maxDeliver: Schema.optionalWith(Count, { default: () => -1 }),
@@ -89,3 +95,40 @@ export const mergeTopologies = (...parts: ReadonlyArray<Topology>): Topology => 
   consumers: parts.flatMap((p) => p.consumers),
   buckets: parts.flatMap((p) => p.buckets)
 })
+
+/**
+ * The same topology with every stream and bucket kept on `replicas` nodes (consumers follow their
+ * stream): a cluster's copy of a topology declared for one node.
+ */
+export const replicatedTopology = (topology: Topology, replicas: number): Topology => ({
+  streams: topology.streams.map((s) => ({ ...s, replicas })),
+  consumers: topology.consumers,
+  buckets: topology.buckets.map((b) => ({ ...b, replicas }))
+})
+
+export const REPLAY_SUBJECT_PREFIX = "replay."
+
+/** Where replays of `durable`'s dead letters go: a subject of its stream no other durable takes. */
+export const replaySubjectOf = (stream: string, durable: string): string => `${REPLAY_SUBJECT_PREFIX}${stream}.${durable}`
+
+/** Every replay subject of a stream (its durables' replay subjects are below it). */
+export const replaySubjectsOf = (stream: string): string => `${REPLAY_SUBJECT_PREFIX}${stream}.*`
+
+/**
+ * Gives every durable with a filter subject on one of the topology's streams a replay subject of its own and each of those streams
+ * the subjects those live under. A durable without a filter takes every subject of its stream,
+ * other durables' replays included: it gets none, and its stream's replays reach it too.
+ */
+export const withReplaySubjects = (topology: Topology): Topology => {
+  // Only on the topology's own streams: a bucket's stream keeps its subjects.
+  const streams = new Set(topology.streams.map((s) => s.name))
+  const consumers = topology.consumers.map((c) =>
+    c.filterSubject === undefined || c.replaySubject !== undefined || !streams.has(c.stream) ? c : { ...c, replaySubject: replaySubjectOf(c.stream, c.durable) })
+  const replayed = new Set(consumers.filter((c) => c.replaySubject !== undefined).map((c) => c.stream))
+  return {
+    streams: topology.streams.map((s) =>
+      replayed.has(s.name) && !s.subjects.includes(replaySubjectsOf(s.name)) ? { ...s, subjects: [...s.subjects, replaySubjectsOf(s.name)] } : s),
+    consumers,
+    buckets: topology.buckets
+  }
+}

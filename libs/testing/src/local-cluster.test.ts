@@ -1,0 +1,45 @@
+import { jetstream, jetstreamManager } from "@nats-io/jetstream"
+import { connect } from "@nats-io/transport-node"
+import { describe, expect, it } from "vitest"
+import { useNatsCluster } from "./vitest.js"
+
+const cluster = useNatsCluster()
+
+describe("local JetStream cluster", () => {
+  it("keeps a replicas-3 stream writable with its leader's node killed, and the node catches up after restart", async () => {
+    const nc = await connect({ servers: cluster().urls as Array<string> })
+    try {
+      const jsm = await jetstreamManager(nc)
+      const js = jetstream(nc)
+      await jsm.streams.add({ name: "CLUSTERED", subjects: ["clustered.>"], num_replicas: 3 })
+      await js.publish("clustered.a", "1")
+      const leader = (await jsm.streams.info("CLUSTERED")).cluster?.leader
+      expect(leader).toMatch(/^n[123]$/)
+      const node = cluster().node(leader!)
+      const pid = node.pid
+      await node.kill()
+      expect(() => process.kill(pid!, 0)).toThrow()
+      // A new leader among the other two takes writes (the client retries while it is elected).
+      for (let i = 0; ; i++) {
+        const ack = await js.publish("clustered.b", "2", { msgID: "b" }).catch((e: unknown) => e as Error)
+        if (!(ack instanceof Error)) break
+        if (i > 100) throw ack
+        await new Promise((r) => setTimeout(r, 100))
+      }
+      const newLeader = (await jsm.streams.info("CLUSTERED")).cluster?.leader
+      expect(newLeader).not.toBe(leader)
+      await node.restart()
+      await cluster().waitReady()
+      // The restarted node is a current replica again, with both messages.
+      for (let i = 0; ; i++) {
+        const replicas = (await jsm.streams.info("CLUSTERED")).cluster?.replicas ?? []
+        if (replicas.find((r) => r.name === leader)?.current === true) break
+        if (i > 300) throw new Error(`${leader} did not catch up: ${JSON.stringify(replicas)}`)
+        await new Promise((r) => setTimeout(r, 100))
+      }
+      expect((await jsm.streams.info("CLUSTERED")).state.messages).toBe(2)
+    } finally {
+      await nc.close()
+    }
+  }, 60_000)
+})
