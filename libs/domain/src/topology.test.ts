@@ -109,7 +109,10 @@ describe("app access", () => {
   it("lets each durable's app, and only it, dead-letter that durable's messages", () => {
     for (const c of orderTopology.consumers) {
       const owner = appNames.filter((app) => appAccess[app].consumes.some((o) => o.stream === c.stream && o.durable === c.durable))
-      expect(publishersOf(deadLetterSubject(c.stream, c.durable)), c.durable).toEqual(owner)
+      // The timer durable never dead-letters (a timer not yet due is nak'ed until it is, then
+      // fired and acked), so nobody may publish a dead letter in its name.
+      const expected = c.durable === Durables.orchestratorTimers ? [] : owner
+      expect(publishersOf(deadLetterSubject(c.stream, c.durable)), c.durable).toEqual(expected)
     }
     for (const app of appNames) expect(publishersOf("dlq.orders.events.x"), app).not.toContain(app)
   })
