@@ -258,8 +258,11 @@ describe("the attacks of issue 16, with the generated users", () => {
   })
 
   it("a push consumer aimed at the payments worker's pull inbox gets nothing executed: only its own durable's deliveries come out", async () => {
-    // The orchestrator is the one app that may create a consumer (its timer watch, on
-    // KV_order-timers); the server does not check where that consumer delivers (nats-server 8274).
+    // The attack needs a right to create a consumer, since the server does not check where one
+    // delivers (nats-server 8274). No app has one any more (the orchestrator's timers have a
+    // provisioned durable): every app is refused, so nothing forged reaches the inbox. The pull
+    // loop's own check (deliveries not from its durable are dropped) is tested without auth in
+    // libs/nats/test/pull-foreign.test.ts.
     const stream = StreamNames.commands
     const durable = Durables.payments
     const victim = await users.connect("payments-worker", "auth-test-pull-victim")
@@ -270,16 +273,13 @@ describe("the attacks of issue 16, with the generated users", () => {
       inboxes = (await subscriptionsOf("auth-test-pull-victim")).filter((s) => s.startsWith(inboxPrefixOf("payments-worker")) && !/[*>]/.test(s))
       return inboxes.length > 0
     }, 15_000, "the pull inbox listed by /connz")
-
-    const orchestrator = client("orchestrator")
-    const timers = await new Kvm(orchestrator.js).open("order-timers")
-    const capture = { type: "CapturePayment", orderId: "forged-order", amountCents: 100_000 }
-    await timers.put("forged-capture", new TextEncoder().encode(JSON.stringify(capture)))
-    for (const inbox of inboxes) {
-      const pusher = await orchestrator.jsm.consumers.add("KV_order-timers", {
-        deliver_subject: inbox, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.LastPerSubject, filter_subject: "$KV.order-timers.forged-capture"
-      })
-      await eventually(async () => (await orchestrator.jsm.consumers.info("KV_order-timers", pusher.name)).delivered.consumer_seq > 0, 15_000, "the forged push delivered")
+    for (const app of appNames) {
+      for (const inbox of inboxes) {
+        const refused = await client(app).jsm.consumers.add("KV_order-timers", {
+          deliver_subject: inbox, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.LastPerSubject, filter_subject: "$KV.order-timers.>"
+        }).then(() => "created", (e: unknown) => String(e))
+        expect(refused, app).toMatch(denied)
+      }
     }
     const real = await Effect.runPromise(publish("orchestrator", "orders.commands.payments.capture"))
     const [first] = await pulled

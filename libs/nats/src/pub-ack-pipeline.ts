@@ -1,5 +1,5 @@
 import type { MsgHdrs, Msg, NatsConnection as RawConnection, Subscription } from "@nats-io/transport-node"
-import { nuid } from "@nats-io/transport-node"
+import { nuid, PermissionViolationError } from "@nats-io/transport-node"
 import { Data, Effect } from "effect"
 
 /** What a JetStream publish came to: the stored sequence, or why not. */
@@ -56,6 +56,20 @@ export const makePubAckPipeline = (nc: RawConnection, options: { readonly inboxP
     if (w === undefined) return // timed out already
     settle(token, w, msg)
   }
+  // A publish the server refuses for permissions gets no reply, only a `-ERR` naming the subject:
+  // like nats.js's own requests, the oldest one waiting on that subject fails with it at once
+  // (not retryable), instead of timing out as if the server were slow.
+  void (async () => {
+    for await (const status of nc.status()) {
+      const error = status.type === "error" ? status.error : undefined
+      if (!(error instanceof PermissionViolationError) || error.operation !== "publish") continue
+      for (const [token, w] of waiting) {
+        if (w.subject !== error.subject) continue
+        settle(token, w, new JsPublishError({ subject: w.subject, message: error.message }))
+        break
+      }
+    }
+  })()
   const sweep = () => {
     const now = Date.now()
     for (const [token, w] of waiting) {
