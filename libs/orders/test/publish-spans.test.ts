@@ -31,6 +31,7 @@ describe("publish spans of the order workflow", () => {
     const stack = await startStack(server.url, {
       ...otel, INVENTORY_DEFAULT_STOCK: "100", PAYMENTS_DECLINE_ABOVE_CENTS: "100000"
     }, Layer.mergeAll(OrchestratorLive, InventoryWorkerLive, PaymentsWorkerLive, ShippingWorkerLive, NotifierLive), GatewayRoutesLive, "spans")
+    // Two apps in one process: the second one's OTel global registration is refused (logged), its spans still export.
     const replica = await startStack(server.url, otel, OrchestratorLive, undefined, "spans-replica")
     try {
       // Completed orders and one cancelled (a declined payment releases the stock): every kind of step.
@@ -52,6 +53,11 @@ describe("publish spans of the order workflow", () => {
       const id = String(attribute(span, "messaging.message.id"))
       byId.set(id, [...(byId.get(id) ?? []), span])
     }
+    // Both orchestrators published (took part), so a re-publish by either would have been seen.
+    const publishers = new Set(otlp.received.flatMap((r) => r.resourceSpans
+      .filter((rs) => rs.scopeSpans.some((s) => s.spans.some((span) => span.kind === PRODUCER)))
+      .map((rs) => rs.resource.attributes.find((a) => a.key === "service.name")?.value.stringValue)))
+    expect(publishers).toContain("spans-replica")
     // Five orders, each several commands and events: a broken capture would pass the checks below vacuously.
     expect(byId.size).toBeGreaterThanOrEqual(5 * 6)
     const repeated = [...byId].filter(([, spans]) => spans.length > 1).map(([id, spans]) => `${id} ×${spans.length}`)
