@@ -40,3 +40,7 @@ export const encodeMessage = <A, I>(
  * so re-publishing after a crash is dropped by the stream's duplicate window.
  */
 export const derivedMessageId = (incomingId: string, label: string | number): string => `${incomingId}>${label}`
+
+/** Whether `messageId` is `incomingId` or was produced, at any remove, while processing it. */
+export const isDerivedFrom = (messageId: string, incomingId: string): boolean =>
+  messageId === incomingId || messageId.startsWith(derivedMessageId(incomingId, ""))

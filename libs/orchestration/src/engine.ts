@@ -1,4 +1,4 @@
-import { encodeMessage, type EncodeError, type OutgoingMessage, type Publisher, type PublishError } from "@conveyor/messaging"
+import { encodeMessage, type EncodeError, isDerivedFrom, type OutgoingMessage, type Publisher, type PublishError } from "@conveyor/messaging"
 import { injectTraceHeaders } from "@conveyor/telemetry"
 import {
   alreadyApplied, firingId, type IllegalTransition, type Instance, markPublished, mustPersist, type PendingTimer, step, type TaggedState,
@@ -105,9 +105,11 @@ export const makeWorkflowEngine = <S extends TaggedState, E extends TypedMessage
         // The outbox still holds the previous transition's messages: they were published before
         // that event was acked, unless it crashed in between. Publishing them again (same ids) before
         // dropping them in this write means no message is ever only in a dropped outbox. Skipped
-        // when this engine saw their PubAcks itself.
+        // when this engine saw their PubAcks itself, and for a message this event is, or was
+        // produced from (a worker's answer to the command): it was consumed, so it was published.
+        // Another replica (or a restart) then re-publishes only what it cannot know went out.
         const leftover = current?.value.outbox ?? []
-        if (cached?.published !== true) yield* publishOutbox(leftover)
+        if (cached?.published !== true) yield* publishOutbox(leftover.filter((o) => !isDerivedFrom(messageId, o.id)))
         const base = current === undefined ? undefined : markPublished(current.value, leftover.map((o) => o.id))
         // The consumer span's trace is the event's trace: kept in history so operators can open it.
         // (Without a tracer there is no consumer span, only the remote parent: its trace is the same.)

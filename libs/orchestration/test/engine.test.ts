@@ -1,4 +1,4 @@
-import { PublishFailed } from "@conveyor/messaging"
+import { derivedMessageId, PublishFailed } from "@conveyor/messaging"
 import { makeJetStreamPublisher } from "@conveyor/nats"
 import { uniqueName, useNatsServer } from "@conveyor/testing/vitest"
 import { firingId, instanceSchema, PendingTimer } from "@conveyor/workflow"
@@ -86,6 +86,27 @@ describe("workflow engine on KV", () => {
     expect((await run(a.handle({ type: "Inc", id: "c1" }, "a-3")))._tag).toBe("Redelivered")
     expect(reads).toBe(3)
     expect((await conn.client.jsm.streams.info(t.stream)).state.messages).toBe(5)
+  })
+
+  it("another engine re-publishes a leftover outbox unless the event it handles was produced from it (a worker's answer)", async () => {
+    const t = await setup()
+    const real = makeJetStreamPublisher(conn.client)
+    let published: Array<string> = []
+    const counting: typeof real = { ...real, publishAll: (messages, o) => Effect.suspend(() => (published.push(...[...messages].map((m) => m.msgId!)), real.publishAll(messages, o))) }
+    await run(t.engine().handle({ type: "Start", id: "r1" }, "start"))
+    await run(t.engine().handle({ type: "Inc", id: "r1" }, "i1"))
+    const [note] = (await run(t.instances.get("r1")))!.value.outbox.map((o) => o.id)
+    // A fresh engine (another replica) has no record of that Note's PubAck, but an answer to it proves it went out.
+    await run(t.engine(counting).handle({ type: "Inc", id: "r1" }, derivedMessageId(note!, 0)))
+    expect(published).not.toContain(note)
+    expect(published).toHaveLength(1)
+    // An event that proves nothing: the leftover Note is published again (a duplicate, dropped by the stream).
+    const [second] = (await run(t.instances.get("r1")))!.value.outbox.map((o) => o.id)
+    published = []
+    await run(t.engine(counting).handle({ type: "Inc", id: "r1" }, "unrelated"))
+    expect(published[0]).toBe(second)
+    expect(published).toHaveLength(2)
+    expect((await conn.client.jsm.streams.info(t.stream)).state.messages).toBe(3)
   })
 
   it("a decision that writes nothing is made on the stored instance, not on a cached one another orchestrator has advanced", async () => {

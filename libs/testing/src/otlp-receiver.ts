@@ -8,6 +8,7 @@ export interface OtlpSpan {
   readonly parentSpanId?: string
   readonly name: string
   readonly kind: number
+  readonly attributes?: ReadonlyArray<{ readonly key: string; readonly value: { stringValue?: string; boolValue?: boolean; intValue?: string } }>
   readonly links?: ReadonlyArray<{ readonly traceId: string; readonly spanId: string }>
 }
 
