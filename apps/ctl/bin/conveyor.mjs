@@ -1,34 +1,15 @@
 #!/usr/bin/env node
-// The `conveyor` command. Runs the built JavaScript (apps/ctl/dist, `npx nx run ctl:build`) when
-// it is newer than every source it was built from: that starts in a fraction of the time. Else it
-// runs the TypeScript sources in a second Node process, because the libraries resolve to their
-// sources only under the "@conveyor/source" condition, which is a start-up flag.
+// The `conveyor` command. Runs the built JavaScript (apps/ctl/dist, `npx nx run ctl:build`; `npm run
+// conveyor` builds it when stale) when it is newer than every source it was built from: that starts
+// in a fraction of the time. Else it runs the TypeScript sources in a second Node process, because
+// the libraries resolve to their sources only under the "@conveyor/source" condition, which is a
+// start-up flag.
 import { spawn } from "node:child_process"
-import { existsSync, readdirSync, statSync } from "node:fs"
 import { createRequire } from "node:module"
 import { constants } from "node:os"
-import { dirname, join } from "node:path"
-import { fileURLToPath, pathToFileURL } from "node:url"
-
-const here = dirname(fileURLToPath(import.meta.url))
-const ctl = join(here, "..")
-const root = join(ctl, "..", "..")
-const built = join(ctl, "dist", "main.js")
-
-const newestIn = (dir) => {
-  let newest = 0
-  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (entry.isFile() && entry.name.endsWith(".ts")) newest = Math.max(newest, statSync(join(entry.parentPath ?? entry.path, entry.name)).mtimeMs)
-  }
-  return newest
-}
-
-const isFresh = () => {
-  if (!existsSync(built)) return false
-  const sources = [join(ctl, "src"), ...readdirSync(join(root, "libs")).map((lib) => join(root, "libs", lib, "src"))].filter(existsSync)
-  const builtAt = statSync(built).mtimeMs
-  return sources.every((dir) => newestIn(dir) <= builtAt)
-}
+import { join } from "node:path"
+import { pathToFileURL } from "node:url"
+import { built, ctl, isFresh } from "./built.mjs"
 
 if (isFresh()) {
   await import(pathToFileURL(built).href)

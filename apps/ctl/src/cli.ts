@@ -1,9 +1,11 @@
 import { Command, ValidationError } from "@effect/cli"
-import { describeConfigError } from "@conveyor/nats"
-import { LogSettings, makeJsonLogger, redact, redactString } from "@conveyor/telemetry"
+// Subpaths, not the packages: the CLI's entry must not load the NATS client or OpenTelemetry (start-up time).
+import { LogSettings, makeJsonLogger } from "@conveyor/telemetry/logger"
+import { redact, redactString } from "@conveyor/telemetry/redact"
 import { Cause, Config, Console, Effect, Exit, Layer, Logger, LogLevel } from "effect"
 import { withCliConsole } from "./console.js"
 import { ExitCode } from "./errors.js"
+import { runFrom } from "./lazy.js"
 import { dlqCommand } from "./commands/dlq.js"
 import { statusCommand } from "./commands/status.js"
 import { topologyCommand } from "./commands/topology.js"
@@ -55,6 +57,8 @@ export const runCli = (argv: ReadonlyArray<string>) =>
       return Console.error(`conveyor: unexpected failure: ${Cause.pretty(exit.cause).split("\n")[0]}`).pipe(Effect.as<number>(ExitCode.failure))
     }),
     Effect.provide(Layer.unwrapEffect(cliLogging)),
-    Effect.catchTag("ConfigError", (e) => Console.error(describeConfigError(e)).pipe(Effect.as<number>(ExitCode.usage))),
+    Effect.catchTag("ConfigError", (e) =>
+      runFrom(() => import("./config-error.js"), ({ describeConfigError }) => Console.error(describeConfigError(e))).pipe(Effect.as<number>(ExitCode.usage))
+    ),
     withCliConsole
   )

@@ -1,29 +1,11 @@
-import { Options } from "@effect/cli"
-import { describeConfigError, natsConfig, NatsConnection, NatsConnectionLive, type NatsConfig } from "@conveyor/nats"
+// Modules, not the package: the package index loads OpenTelemetry and every consumer (start-up time).
+import { natsConfig, type NatsConfig } from "@conveyor/nats/config"
+import { NatsConnection, NatsConnectionLive } from "@conveyor/nats/connection"
 import { ConfigProvider, Effect, Option } from "effect"
+import type { ConnectionFlags } from "./connection-flags.js"
 import { existsSync } from "node:fs"
 import { ctlError, CtlError, ExitCode, fromLibraryError } from "./errors.js"
-
-/** The connection flags every command takes; each falls back to its `NATS_*` variable. */
-export const connectionFlags = {
-  url: Options.text("url").pipe(
-    Options.withDescription("NATS server URL(s), comma-separated (env NATS_URL; default nats://127.0.0.1:4222)"),
-    Options.optional
-  ),
-  creds: Options.text("creds").pipe(Options.withDescription("credentials file (env NATS_CREDS)"), Options.optional),
-  tlsCa: Options.text("tls-ca").pipe(Options.withDescription("CA certificate for TLS (env NATS_TLS_CA)"), Options.optional),
-  connectTimeout: Options.text("connect-timeout").pipe(
-    Options.withDescription("how long to keep trying to connect, e.g. 2000, 2s or '2 seconds' (env NATS_CONNECT_TIMEOUT; default 5 seconds)"),
-    Options.optional
-  )
-}
-
-export interface ConnectionFlags {
-  readonly url: Option.Option<string>
-  readonly creds: Option.Option<string>
-  readonly tlsCa: Option.Option<string>
-  readonly connectTimeout: Option.Option<string>
-}
+import { runFrom } from "./lazy.js"
 
 const flagOf = new Map([["NATS_URL", "--url"], ["NATS_CREDS", "--creds"], ["NATS_TLS_CA", "--tls-ca"], ["NATS_CONNECT_TIMEOUT", "--connect-timeout"]])
 
@@ -47,8 +29,10 @@ export const resolveNatsConfig = (flags: ConnectionFlags): Effect.Effect<NatsCon
   return natsConfig.pipe(
     Effect.withConfigProvider(provider),
     // The flag's name when the value came from a flag, the variable's otherwise.
-    Effect.mapError((e) =>
-      ctlError(ExitCode.usage, [...flagOf].reduce((text, [variable, flag]) => (given.has(variable) ? text.replaceAll(variable, flag) : text), describeConfigError(e)))
+    Effect.catchAll((e) =>
+      runFrom(() => import("./config-error.js"), ({ describeConfigError }) =>
+        Effect.fail(ctlError(ExitCode.usage, [...flagOf].reduce((text, [variable, flag]) => (given.has(variable) ? text.replaceAll(variable, flag) : text), describeConfigError(e))))
+      )
     ),
     Effect.tap((config) => {
       for (const [label, file] of [["credentials file", config.credsFile], ["TLS CA file", config.tlsCaFile]] as const) {

@@ -1,4 +1,4 @@
-import { ConnectionFailed, ConnectionLost, ProvisioningFailed, TopologyDrift, UnsupportedServer } from "@conveyor/nats"
+import type { ConnectionFailed, ConnectionLost, ProvisioningFailed, TopologyDrift, UnsupportedServer } from "@conveyor/nats"
 import { JetStreamApiError } from "@nats-io/jetstream"
 import { Data } from "effect"
 

@@ -1,4 +1,6 @@
-import { NodeContext, NodeRuntime } from "@effect/platform-node"
+// The modules, not the package index: that would load the HTTP server, undici and ws (start-up time).
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, Effect, Exit } from "effect"
 import { runCli } from "./cli.js"
 

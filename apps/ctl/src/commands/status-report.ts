@@ -1,4 +1,4 @@
-import { NatsConnection, type NatsClient } from "@conveyor/nats"
+import { NatsConnection, type NatsClient } from "@conveyor/nats/connection"
 import type { ConsumerInfo, StreamInfo } from "@nats-io/jetstream"
 import { Effect } from "effect"
 import { ago, bytes, table } from "../format.js"

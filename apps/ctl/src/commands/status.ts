@@ -1,9 +1,8 @@
 import { Command, Options } from "@effect/cli"
-import { Console, Duration, Effect, Option, Schedule } from "effect"
-import { connectionFlags, withNats } from "../connection.js"
-import { collectStatus, lagCheck, renderStatus, type StatusReport } from "./status-report.js"
+import { connectionFlags } from "../connection-flags.js"
+import { runFrom } from "../lazy.js"
 
-const flags = {
+export const statusFlags = {
   nats: connectionFlags,
   json: Options.boolean("json").pipe(Options.withDescription("print JSON instead of tables (one object per refresh with --watch)")),
   watch: Options.boolean("watch").pipe(Options.withDescription("refresh in place until interrupted")),
@@ -16,23 +15,6 @@ const flags = {
   all: Options.boolean("all").pipe(Options.withDescription("include the KV_* streams behind KV buckets"))
 }
 
-// Home, then clear: the table is redrawn where it was instead of scrolling.
-const CLEAR = "\x1b[H\x1b[2J"
-
-export const statusCommand = Command.make("status", flags, (args) =>
-  withNats(
-    args.nats,
-    Effect.gen(function* () {
-      const interactive = args.watch && !args.json && process.stdout.isTTY === true
-      const once = Effect.gen(function* () {
-        const report: StatusReport = yield* collectStatus({ streams: args.stream, includeKv: args.all })
-        if (args.json) yield* Console.log(JSON.stringify(report, null, args.watch ? undefined : 2))
-        else if (interactive) yield* Console.log(`${CLEAR}conveyor status  ${report.at}  (every ${args.interval}s, Ctrl-C to stop)\n\n${renderStatus(report)}`)
-        else yield* Console.log(`${args.watch ? `--- ${report.at}\n` : ""}${renderStatus(report)}`)
-        const failed = Option.flatMap(args.failOnLag, (limit) => Option.fromNullable(lagCheck(report, limit)))
-        if (Option.isSome(failed)) return yield* failed.value
-      })
-      yield* args.watch ? Effect.repeat(once, Schedule.spaced(Duration.seconds(Math.max(1, args.interval)))) : once
-    })
-  )
-).pipe(Command.withDescription("streams and consumers: messages, bytes, sequences, pending, ack pending, redeliveries, waiting pulls, lag"))
+export const statusCommand = Command.make("status", statusFlags, (args) => runFrom(() => import("./status-run.js"), (m) => m.status(args))).pipe(
+  Command.withDescription("streams and consumers: messages, bytes, sequences, pending, ack pending, redeliveries, waiting pulls, lag")
+)

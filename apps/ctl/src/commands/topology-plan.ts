@@ -1,5 +1,6 @@
 import { orderTopology } from "@conveyor/domain"
-import { kvStreamName, NatsConnection, planTopology, type TopologyReport } from "@conveyor/nats"
+import { NatsConnection } from "@conveyor/nats/connection"
+import { kvStreamName, planTopology, type TopologyReport } from "@conveyor/nats/provisioning"
 import { type ResourceDiff, type Topology, defineTopology, type TopologyInput } from "@conveyor/topology"
 import { Effect } from "effect"
 import { readFileSync } from "node:fs"

@@ -1,5 +1,6 @@
 import { Buckets, orderWorkflow } from "@conveyor/domain"
-import { kvStreamName, NatsConnection } from "@conveyor/nats"
+import { NatsConnection } from "@conveyor/nats/connection"
+import { kvStreamName } from "@conveyor/nats/provisioning"
 import { instanceJson } from "@conveyor/workflow"
 import { Kvm } from "@nats-io/kv"
 import { Effect, Either, ParseResult, Schema } from "effect"
