@@ -24,28 +24,49 @@ interface Broker {
 /** JetStream fsyncs every write before it acks it (the server's default flushes every 2 minutes). */
 const FSYNC_CONFIG = "jetstream {\n  sync_interval: always\n}\n"
 
-const startFsyncNode = async (): Promise<Broker> => {
+/** A config file with `sync_interval: always`, in a directory of its own; `remove` deletes it. */
+const fsyncConfig = () => {
   const dir = mkdtempSync(join(tmpdir(), "conveyor-bench-fsync-"))
-  const config = join(dir, "fsync.conf")
-  writeFileSync(config, FSYNC_CONFIG)
-  const server = await LocalNatsProcess.start({ args: ["-c", config] })
+  const path = join(dir, "fsync.conf")
+  writeFileSync(path, FSYNC_CONFIG)
+  return { args: ["-c", path], remove: () => rmSync(dir, { recursive: true, force: true }) }
+}
+
+/** Starts `start` with the fsync config; fails unless the server reports it fsyncs every write. */
+const withFsync = async (start: (args: ReadonlyArray<string>) => Promise<Broker & { readonly monitorPort: number }>): Promise<Broker> => {
+  const config = fsyncConfig()
+  const broker = await start(config.args).catch((e: unknown) => {
+    config.remove()
+    throw e
+  })
   const stop = async () => {
-    await server.stop()
-    rmSync(dir, { recursive: true, force: true })
+    await broker.stop()
+    config.remove()
   }
   // The bench would otherwise report an unsynced server's figures as the fsync row's.
-  const jsz = (await (await fetch(`http://127.0.0.1:${server.monitorPort}/jsz?config=true`)).json()) as { config?: { sync_always?: boolean } }
+  const jsz = (await (await fetch(`http://127.0.0.1:${broker.monitorPort}/jsz?config=true`)).json()) as { config?: { sync_always?: boolean } }
   if (jsz.config?.sync_always !== true) {
     await stop()
     throw new Error("nats-server did not take sync_interval: always (needs 2.10 or later)")
   }
-  return { url: server.url, stop }
+  return { url: broker.url, stop }
+}
+
+const node = async (args: ReadonlyArray<string> = []) => {
+  const s = await LocalNatsProcess.start({ args })
+  return { url: s.url, monitorPort: s.monitorPort, stop: () => s.stop() }
+}
+
+const cluster = async (args: ReadonlyArray<string> = []) => {
+  const c = await LocalNatsCluster.start({ args })
+  return { url: c.url, monitorPort: c.nodes[0]!.monitorPort, stop: () => c.stop() }
 }
 
 const SETUPS = {
-  one: { label: "one node", replicas: 1, start: async (): Promise<Broker> => { const s = await LocalNatsProcess.start(); return { url: s.url, stop: () => s.stop() } } },
-  fsync: { label: "one node with sync_interval: always", replicas: 1, start: startFsyncNode },
-  r3: { label: "three-node cluster, replicas 3", replicas: 3, start: async (): Promise<Broker> => { const c = await LocalNatsCluster.start(); return { url: c.url, stop: () => c.stop() } } }
+  one: { label: "one node", replicas: 1, start: () => node() },
+  fsync: { label: "one node with sync_interval: always", replicas: 1, start: () => withFsync(node) },
+  r3: { label: "three-node cluster, replicas 3", replicas: 3, start: () => cluster() },
+  r3fsync: { label: "three-node cluster, replicas 3, sync_interval: always (the production overlay)", replicas: 3, start: () => withFsync(cluster) }
 } as const
 type Setup = keyof typeof SETUPS
 
@@ -87,7 +108,7 @@ const measure = async (setup: Setup, s: DurabilitySettings): Promise<Figures> =>
 }
 
 /**
- * What fsync on every write and replicas 3 cost: Conveyor's publish (256 B, PubAcks) and order
+ * What fsync on every write, replicas 3 and both together cost: Conveyor's publish (256 B, PubAcks) and order
  * workflow figures, each setup on a fresh broker one after the other, against one default node.
  * Left column: the setup; right column: one node.
  */
@@ -98,7 +119,7 @@ export const benchDurability = async (s: DurabilitySettings, log: (line: string)
     figures[setup] = await measure(setup, s)
   }
   const one = figures.one
-  return (["fsync", "r3"] as const).flatMap((setup) => {
+  return (["fsync", "r3", "r3fsync"] as const).flatMap((setup) => {
     const f = figures[setup]
     const vs = `left: ${SETUPS[setup].label}, right: one node`
     return [

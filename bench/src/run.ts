@@ -111,7 +111,7 @@ export const runBench = async (s: BenchSettings, command: string): Promise<Repor
       rows.push(...(await benchRss(server.url, rawDefault, { backlog: s.backlog, runs: s.runs, concurrency: s.concurrency }, log)))
     }
     if (s.sections.includes("durability")) {
-      log("durability: publish and workflow on one node, with fsync on every write, and on a three-node cluster at replicas 3")
+      log("durability: publish and workflow on one node, with fsync on every write, and on a three-node cluster at replicas 3 without and with it")
       rows.push(...(await benchDurability({
         publishMessages: s.publishMessages, window: s.window, runs: s.runs,
         workflow: { rate: s.workflowRate, seconds: s.workflowSeconds, stepSeconds: s.stepSeconds, maxRate: s.maxRate }

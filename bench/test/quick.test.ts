@@ -28,7 +28,7 @@ const expectedRows = [
   "chain-raw-floor",
   "rss-backlog",
   "rss-backlog-rate",
-  ...["fsync", "r3"].flatMap((setup) => ["publish", "p50", "p99", "max-rate"].map((figure) => `durability-${setup}-${figure}`))
+  ...["fsync", "r3", "r3fsync"].flatMap((setup) => ["publish", "p50", "p99", "max-rate"].map((figure) => `durability-${setup}-${figure}`))
 ]
 
 describe("bench --quick, end to end with tiny counts", () => {
