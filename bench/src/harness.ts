@@ -4,9 +4,12 @@ import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManage
 import { connect, type NatsConnection as RawConnection } from "@nats-io/transport-node"
 import { Effect, Layer, Logger, LogLevel, ManagedRuntime } from "effect"
 
+/** The servers of `url`: one, or a cluster's nodes comma-separated (as NATS_URL takes them). */
+const serversOf = (url: string): Array<string> => url.split(",")
+
 /** Conveyor's connection layer as an app builds it (its connection options included). */
 export const conveyorLayer = (url: string, name = "bench") =>
-  JetStreamPublisherLive.pipe(Layer.provideMerge(NatsConnectionLive(makeNatsConfig({ servers: [url], name }))), Layer.provide(Logger.minimumLogLevel(LogLevel.Warning)))
+  JetStreamPublisherLive.pipe(Layer.provideMerge(NatsConnectionLive(makeNatsConfig({ servers: serversOf(url), name }))), Layer.provide(Logger.minimumLogLevel(LogLevel.Warning)))
 
 export type ConveyorRuntime = ManagedRuntime.ManagedRuntime<NatsConnection | Publisher, unknown>
 
@@ -20,7 +23,7 @@ export interface RawClient {
 }
 
 export const rawClient = async (url: string, options: { noAsyncTraces?: boolean } = {}): Promise<RawClient> => {
-  const nc = await connect({ servers: url, ...options })
+  const nc = await connect({ servers: serversOf(url), ...options })
   return { nc, js: jetstream(nc), jsm: await jetstreamManager(nc) }
 }
 

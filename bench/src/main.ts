@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [--runs N] [--backlog N] [--only publish,consume,workflow,chain,rss] [--orders N] [--in-flight N] [--no-processes] [--json file]`
+// `npm run bench [-- --quick] [--runs N] [--backlog N] [--only publish,consume,workflow,chain,rss,durability] [--orders N] [--in-flight N] [--no-processes] [--json file]`
 import { writeFileSync } from "node:fs"
 import { parseArgs } from "node:util"
 import { formatTable } from "./report.js"

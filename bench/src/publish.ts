@@ -13,6 +13,8 @@ export interface PublishSettings {
   readonly sizes: ReadonlyArray<number>
   /** Measure only these sides (profiling). */
   readonly only?: ReadonlyArray<"conveyor" | "conveyorTraced" | "raw" | "rawFast">
+  /** Replicas of the stream published to (on a cluster); 1 by default. */
+  readonly replicas?: number
 }
 
 const STREAM = "BENCH_PUB"
@@ -32,7 +34,7 @@ const label = (size: number) => (size >= 1024 ? `${size / 1024} KiB` : `${size} 
 const spansNotExported = layerTracing({ config: defaultTelemetryConfig, serviceName: "bench", spanProcessors: [] })
 
 export const benchPublish = async (runtime: ConveyorRuntime, rawDefault: RawClient, rawFast: RawClient, s: PublishSettings): Promise<Row[]> => {
-  await rawDefault.jsm.streams.add({ name: STREAM, subjects: ["bench.pub.>"], storage: "file" as never })
+  await rawDefault.jsm.streams.add({ name: STREAM, subjects: ["bench.pub.>"], storage: "file" as never, num_replicas: s.replicas ?? 1 })
   const plain = await runEffect(runtime, Effect.map(NatsConnection, makeJetStreamPublisher))
   const publishers: Record<"conveyor" | "conveyorTraced", Publisher["Type"]> = { conveyor: plain, conveyorTraced: tracedPublisher(plain) }
   const rows: Row[] = []

@@ -1,6 +1,7 @@
 import { LocalNatsProcess } from "@conveyor/testing"
 import { benchChain } from "./chain.js"
 import { benchConsume } from "./consume.js"
+import { benchDurability } from "./durability.js"
 import { conveyorRuntime, rawClient } from "./harness.js"
 import { benchPublish } from "./publish.js"
 import { startRedis } from "./redis.js"
@@ -9,7 +10,7 @@ import { benchRss } from "./rss.js"
 import { startOtlpSink } from "./sink.js"
 import { benchWorkflow } from "./workflow.js"
 
-export const SECTIONS = ["publish", "consume", "workflow", "chain", "rss"] as const
+export const SECTIONS = ["publish", "consume", "workflow", "chain", "rss", "durability"] as const
 export type Section = (typeof SECTIONS)[number]
 
 export interface BenchSettings {
@@ -108,6 +109,13 @@ export const runBench = async (s: BenchSettings, command: string): Promise<Repor
     if (s.sections.includes("rss")) {
       log(`peak RSS while a ${s.backlog}-message backlog drains`)
       rows.push(...(await benchRss(server.url, rawDefault, { backlog: s.backlog, runs: s.runs, concurrency: s.concurrency }, log)))
+    }
+    if (s.sections.includes("durability")) {
+      log("durability: publish and workflow on one node, with fsync on every write, and on a three-node cluster at replicas 3 without and with it")
+      rows.push(...(await benchDurability({
+        publishMessages: s.publishMessages, window: s.window, runs: s.runs,
+        workflow: { rate: s.workflowRate, seconds: s.workflowSeconds, stepSeconds: s.stepSeconds, maxRate: s.maxRate }
+      }, log)))
     }
   } finally {
     await sink.stop()

@@ -16,6 +16,8 @@ export interface WorkflowSettings {
   readonly stepSeconds: number
   readonly maxRate: number
   readonly runs: number
+  /** Replicas of every stream and bucket, both sides (on a cluster); 1 by default. */
+  readonly replicas?: number
 }
 
 /** Something that takes orders over HTTP and announces each finished one on a subject. */
@@ -26,9 +28,10 @@ export interface Stack {
 }
 
 /** Every order app of libs/orders in this process (gateway, orchestrator, three workers, notifier), as apps/demo composes them. */
-export const conveyorStack = async (url: string): Promise<Stack> => {
+export const conveyorStack = async (url: string, replicas = 1): Promise<Stack> => {
   const env = {
     NATS_URL: url,
+    CONVEYOR_TOPOLOGY_REPLICAS: String(replicas),
     HTTP_PORT: "0",
     HTTP_HOST: "127.0.0.1",
     OTEL_SDK_DISABLED: "true",
@@ -61,8 +64,8 @@ const HOPS = 8
  * next subject (awaiting the PubAck) before acking, as the orchestrator and workers do. No KV
  * (workflow state, idempotency, stock, ledger) and no decoding: a floor, not an equivalent.
  */
-export const rawStack = async (raw: RawClient): Promise<Stack> => {
-  await raw.jsm.streams.add({ name: RAW_STREAM, subjects: ["rawflow.>"], storage: "file" as never })
+export const rawStack = async (raw: RawClient, replicas = 1): Promise<Stack> => {
+  await raw.jsm.streams.add({ name: RAW_STREAM, subjects: ["rawflow.>"], storage: "file" as never, num_replicas: replicas })
   const iterators: Array<{ stop: () => void }> = []
   for (let hop = 0; hop < HOPS; hop++) {
     const durable = `hop${hop}`
@@ -214,7 +217,7 @@ const highestHeldRate = async (raw: RawClient, stack: Stack, from: number, max: 
  * against the raw-client chain of the same hops.
  */
 export const benchWorkflow = async (url: string, raw: RawClient, s: WorkflowSettings): Promise<Row[]> => {
-  const stacks = { conveyor: await conveyorStack(url), raw: await rawStack(raw) }
+  const stacks = { conveyor: await conveyorStack(url, s.replicas), raw: await rawStack(raw, s.replicas) }
   const p50 = { conveyor: [] as number[], raw: [] as number[] }
   const p99 = { conveyor: [] as number[], raw: [] as number[] }
   const rates = { conveyor: [] as number[], raw: [] as number[] }

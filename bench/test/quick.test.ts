@@ -27,7 +27,8 @@ const expectedRows = [
   "chain-broker-ops",
   "chain-raw-floor",
   "rss-backlog",
-  "rss-backlog-rate"
+  "rss-backlog-rate",
+  ...["fsync", "r3", "r3fsync"].flatMap((setup) => ["publish", "p50", "p99", "max-rate"].map((figure) => `durability-${setup}-${figure}`))
 ]
 
 describe("bench --quick, end to end with tiny counts", () => {
@@ -58,5 +59,5 @@ describe("bench --quick, end to end with tiny counts", () => {
     expect(targets).toEqual(["publish-256", "publish-4096", "consume-runner", "consume-kv", "consume-traced", "workflow-p50", "chain-throughput", "chain-p50", "rss-backlog"])
     const table = formatTable(report)
     expect(table.split("\n")).toHaveLength(2 + expectedRows.length)
-  }, 240_000)
+  }, 360_000)
 })
