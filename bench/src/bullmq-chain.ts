@@ -1,6 +1,6 @@
 import { Queue, Worker } from "bullmq"
 import { Redis } from "ioredis"
-import { createServer, type Server } from "node:http"
+import { serveOrderIngress } from "./order-ingress.js"
 
 /** The steps of the order chain, one BullMQ queue and Worker each. */
 const STEPS = ["reserve", "capture", "ship", "notify"] as const
@@ -54,34 +54,16 @@ export const startBullmqChain = async (port: number, concurrency: number): Promi
     }, { connection, concurrency })
   )
   await Promise.all([...queues.map((q) => q.waitUntilReady()), ...workers.map((w) => w.waitUntilReady())])
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = []
-    req.on("data", (c: Buffer) => chunks.push(c))
-    req.on("end", () => {
-      const order = JSON.parse(Buffer.concat(chunks).toString("utf8")) as OrderJob
-      queues[0]!.add(STEPS[0], order, jobOptions(order.orderId, STEPS[0])).then(
-        () => {
-          res.writeHead(202, { "content-type": "application/json" })
-          res.end(JSON.stringify({ orderId: order.orderId, status: "accepted" }))
-        },
-        () => {
-          res.writeHead(503)
-          res.end()
-        }
-      )
-    })
-  })
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-  const address = server.address()
+  const ingress = await serveOrderIngress((_body, order) => queues[0]!.add(STEPS[0], order as OrderJob, jobOptions(order.orderId, STEPS[0])))
   return {
-    base: `http://127.0.0.1:${typeof address === "object" && address !== null ? address.port : 0}`,
+    base: ingress.base,
     onFinished: (listener) => {
       listeners.add(listener)
       return () => listeners.delete(listener)
     },
     commands: async () => Number(/total_commands_processed:(\d+)/.exec(await store.info("stats"))?.[1] ?? 0),
     close: async () => {
-      await new Promise<void>((resolve) => server.close(() => resolve()))
+      await ingress.close()
       await Promise.all(workers.map((w) => w.close()))
       await Promise.all(queues.map((q) => q.close()))
       store.disconnect()

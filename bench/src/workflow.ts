@@ -3,8 +3,8 @@ import { GatewayRoutesLive, InventoryWorkerLive, NotifierLive, OrchestratorLive,
 import * as HttpServer from "@effect/platform/HttpServer"
 import { AckPolicy, DeliverPolicy } from "@nats-io/jetstream"
 import { ConfigProvider, Layer, Logger, LogLevel, ManagedRuntime } from "effect"
-import { createServer, type Server } from "node:http"
 import type { RawClient } from "./harness.js"
+import { serveOrderIngress } from "./order-ingress.js"
 import { row, type Row } from "./report.js"
 import { percentile, summarize } from "./stats.js"
 
@@ -87,33 +87,13 @@ export const rawStack = async (raw: RawClient, replicas = 1): Promise<Stack> => 
       }
     })()
   }
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = []
-    req.on("data", (c: Buffer) => chunks.push(c))
-    req.on("end", () => {
-      const body = Buffer.concat(chunks)
-      const order = JSON.parse(body.toString("utf8")) as { orderId: string }
-      raw.js.publish("rawflow.h0", body, { msgID: `placed:${order.orderId}` }).then(
-        () => {
-          res.writeHead(202, { "content-type": "application/json" })
-          res.end(JSON.stringify({ orderId: order.orderId, status: "accepted" }))
-        },
-        () => {
-          res.writeHead(503)
-          res.end()
-        }
-      )
-    })
-  })
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-  const address = server.address()
-  const port = typeof address === "object" && address !== null ? address.port : 0
+  const ingress = await serveOrderIngress((body, order) => raw.js.publish("rawflow.h0", body, { msgID: `placed:${order.orderId}` }))
   return {
-    base: `http://127.0.0.1:${port}`,
+    base: ingress.base,
     finishedSubjects: [`rawflow.h${HOPS}`],
     close: async () => {
       for (const it of iterators) it.stop()
-      await new Promise<void>((resolve) => server.close(() => resolve()))
+      await ingress.close()
       await raw.jsm.streams.delete(RAW_STREAM).catch(() => undefined)
     }
   }
