@@ -2,7 +2,7 @@
 // orchestrator are SIGKILLed and restarted. Afterwards every order must be finished and the stores
 // must reconcile: no payment captured twice, stock back to start and no live shipment for every
 // cancelled order, no timer lost (timers set before the orchestrator died fire after it restarts).
-import { Buckets } from "@conveyor/domain"
+import { Buckets, Durables, orderTopology } from "@conveyor/domain"
 import { ledgerKey, shipmentKey, skuKey } from "@conveyor/orders"
 import { type AppProcess, startAppProcess } from "@conveyor/orders/processes"
 import { eventually } from "@conveyor/testing"
@@ -126,15 +126,18 @@ describe("apps as separate processes", () => {
         expect(Object.keys(entry.held).filter((id) => !completed.has(id))).toEqual([])
       }
       // Timers: none left for good, and some set before the orchestrator died fired after it came back.
-      // One may outlive its finished instance for up to a step timeout: a kill between storing the
-      // instance and deleting the timer leaves it, and it goes when it fires (the engine ignores the firing).
+      // One may outlive its finished instance: a kill between storing the instance and deleting the
+      // timer leaves it, and it goes when it fires (the engine ignores the firing). A timer the killed
+      // orchestrator held on the shared timer durable comes back only after that durable's ack wait,
+      // so it may take that long plus a step timeout.
       const timers = await kvm.open(Buckets.timers)
       const timerKeys = async () => {
         const keys: Array<string> = []
         for await (const key of await timers.keys()) keys.push(key)
         return keys
       }
-      await eventually(async () => (await timerKeys()).length === 0, 15_000, "no timer left").catch(() => undefined)
+      const timerAckWaitMs = orderTopology.consumers.find((c) => c.durable === Durables.orchestratorTimers)!.ackWaitMs
+      await eventually(async () => (await timerKeys()).length === 0, timerAckWaitMs + 15_000, "no timer left").catch(() => undefined)
       expect(await timerKeys()).toEqual([])
       const survivedRestart = instances.flatMap((x) =>
         x.history.filter((h: any, j: number) => h.event === "StepTimedOut" && h.at >= restartedAt && (x.history[j - 1]?.at ?? Infinity) < killedAt))
