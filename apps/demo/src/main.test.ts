@@ -1,3 +1,7 @@
+import { eventSubject } from "@conveyor/domain"
+import { LocalNatsProcess } from "@conveyor/testing"
+import { jetstream } from "@nats-io/jetstream"
+import { connect } from "@nats-io/transport-node"
 import { describe, expect, it } from "vitest"
 import { countIn, runDemoProcess as runDemo } from "./demo-process.js"
 
@@ -24,6 +28,26 @@ describe("demo", () => {
     expect(stdout).toContain("reconciled: every order finished")
     expect(code).toBe(0)
   }, 120_000)
+
+  it("counts only its own orders' outcomes on a server it shares", async () => {
+    const server = await LocalNatsProcess.start()
+    try {
+      const env: NodeJS.ProcessEnv = { ...process.env, NATS_URL: server.url, DEMO_ORDERS: "20" }
+      const first = await runDemo(["--failure-rate", "0"], env)
+      expect(first.code, first.stdout.slice(-2_000) + first.stderr).toBe(0)
+      // Another run's outcome, not yet seen by the notifier's durable: the next demo's notifier gets it.
+      const nc = await connect({ servers: server.url })
+      await jetstream(nc).publish(eventSubject("OrderCompleted"), JSON.stringify({
+        type: "OrderCompleted", version: 1, orderId: "someone-elses-order", paymentId: "p-1", trackingId: "t-1"
+      }))
+      await nc.close()
+      const second = await runDemo(["--failure-rate", "0"], env)
+      expect(second.stdout).toContain("reconciled: every order finished")
+      expect(second.code, second.stdout.slice(-2_000)).toBe(0)
+    } finally {
+      await server.stop()
+    }
+  }, 180_000)
 
   it("rejects a bad flag with the usage and exit code 2", async () => {
     const { code, stderr } = await runDemo(["--orders", "many"], { ...process.env })

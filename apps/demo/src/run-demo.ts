@@ -59,6 +59,11 @@ export const runDemo = (base: string, options: DemoOptions, log: (line: string) 
     const run = `d${Date.now().toString(36)}`
     const orders = Array.from({ length: options.orders }, (_, i) => demoOrder(run, i))
     const byId = new Map(orders.map((o) => [o.orderId, o]))
+    // Outcome notifications for this run's orders only: the notifier may serve other runs on a shared server.
+    const notified = new Map<string, number>()
+    const stopCounting = notifications.onOutcome((orderId) => {
+      if (byId.has(orderId)) notified.set(orderId, (notified.get(orderId) ?? 0) + 1)
+    })
     const deadLettersBefore = (yield* Effect.promise(() => client.jsm.streams.info(StreamNames.deadLetters))).state.messages
 
     let midRunDone: Promise<void> | undefined
@@ -239,9 +244,12 @@ export const runDemo = (base: string, options: DemoOptions, log: (line: string) 
     if (deadLettered !== deadLetteredExpected) problems.push(`${deadLettered} dead letters, expected ${deadLetteredExpected}`)
     if (gateway.duplicates() !== duplicatesAnswered) problems.push(`${gateway.duplicates()} requests de-duplicated, ${duplicatesAnswered} answered as duplicates (${duplicatesSent} repeated on purpose)`)
     // The notifier has its own durable: it must see one outcome per order, however far behind it is.
-    const outcomes = () => (notifications.counts().OrderCompleted ?? 0) + (notifications.counts().OrderCancelled ?? 0)
+    const outcomes = () => [...notified.values()].reduce((a, b) => a + b, 0)
     yield* eventually(async () => outcomes() >= orders.length - unfinished, 15_000)
+    stopCounting()
+    const twice = [...notified].filter(([, n]) => n > 1).map(([id]) => id)
     if (outcomes() !== orders.length - unfinished) problems.push(`notifier saw ${outcomes()} outcomes for ${orders.length - unfinished} finished orders`)
+    if (twice.length > 0) problems.push(`notifier notified ${twice.length} orders more than once (${twice.slice(0, 3).join(", ")})`)
 
     const latencies = orders.flatMap((o) => {
       const end = finishedAt.get(o.orderId)

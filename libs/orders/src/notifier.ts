@@ -8,7 +8,15 @@ import { settlementRecorder } from "./settlements.js"
 /** Notifications sent, by event type; what a real notifier would e-mail, here counted and logged. */
 export class Notifications extends Context.Tag("@conveyor/orders/Notifications")<
   Notifications,
-  { readonly counts: () => Readonly<Partial<Record<OrderEventType, number>>>; readonly total: () => number }
+  {
+    readonly counts: () => Readonly<Partial<Record<OrderEventType, number>>>
+    readonly total: () => number
+    /**
+     * Calls `listener` for every outcome notification (OrderCompleted, OrderCancelled) from now on,
+     * so a caller can count its own orders on a notifier that serves others too; returns the unsubscribe.
+     */
+    readonly onOutcome: (listener: (orderId: string) => void) => () => void
+  }
 >() {}
 
 /**
@@ -22,13 +30,16 @@ export const NotifierLive = Layer.scoped(
     const config = yield* ConsumerConfig
     const dedupe = yield* Config.boolean("NOTIFIER_IDEMPOTENCY").pipe(Config.withDefault(true))
     const counts = new Map<OrderEventType, number>()
+    const outcomeListeners = new Set<(orderId: string) => void>()
     const handler = defineHandler({
       schema: OrderEventMessage,
       handle: (event) =>
         Effect.sync(() => void counts.set(event.type, (counts.get(event.type) ?? 0) + 1)).pipe(
           Effect.zipRight(
             event.type === "OrderCompleted" || event.type === "OrderCancelled"
-              ? Effect.logDebug(`notify customer: order ${event.orderId} ${event.type === "OrderCompleted" ? "completed" : "cancelled"}`)
+              ? Effect.sync(() => outcomeListeners.forEach((listener) => listener(event.orderId))).pipe(
+                  Effect.zipRight(Effect.logDebug(`notify customer: order ${event.orderId} ${event.type === "OrderCompleted" ? "completed" : "cancelled"}`))
+                )
               : Effect.void
           )
         ),
@@ -44,7 +55,11 @@ export const NotifierLive = Layer.scoped(
     })
     return {
       counts: () => Object.fromEntries(counts),
-      total: () => [...counts.values()].reduce((a, b) => a + b, 0)
+      total: () => [...counts.values()].reduce((a, b) => a + b, 0),
+      onOutcome: (listener) => {
+        outcomeListeners.add(listener)
+        return () => void outcomeListeners.delete(listener)
+      }
     }
   })
 )
