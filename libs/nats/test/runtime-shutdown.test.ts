@@ -1,3 +1,4 @@
+import { eventually } from "@conveyor/testing"
 import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -6,7 +7,7 @@ import { uniqueName, useNatsServer } from "@conveyor/testing/vitest"
 import { defineTopology } from "@conveyor/topology"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { ensureTopology } from "../src/index.js"
-import { eventually, openClient } from "./support.js"
+import { openClient } from "./support.js"
 
 const server = useNatsServer()
 let conn: Awaited<ReturnType<typeof openClient>>

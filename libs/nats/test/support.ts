@@ -1,3 +1,6 @@
+// Test clients for this lib's tests and, as "@conveyor/nats/testing" (source condition only, never
+// built), for the tests of libs that use it: libs/testing cannot hold them, since it would then
+// depend on this lib whose tests depend on it (a cycle in the project graph).
 import { Duration, Effect, Exit, Layer, ManagedRuntime, Scope } from "effect"
 import { perTestFile } from "@conveyor/testing/vitest"
 import { makeNatsConfig, NatsConnection, NatsConnectionLive, type NatsClient } from "../src/index.js"
@@ -32,6 +35,5 @@ export const runScoped = async <A, E>(runtime: TestRuntime, effect: Effect.Effec
   return { value, close: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
 }
 
-export { eventually } from "@conveyor/testing"
 
 export const layerOf = (client: NatsClient) => Layer.succeed(NatsConnection, client)

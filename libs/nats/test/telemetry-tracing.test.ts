@@ -1,3 +1,4 @@
+import { eventually } from "@conveyor/testing"
 import { DeadLetterHeaders, defineHandler, makeRetryPolicy, Publisher, publishEvent } from "@conveyor/messaging"
 import { InMemorySpanExporter, layerTracingInMemory } from "@conveyor/telemetry"
 import { uniqueName, useNatsServer } from "@conveyor/testing/vitest"
@@ -18,7 +19,6 @@ import {
   replayDeadLetters,
   runJetStreamConsumer
 } from "../src/index.js"
-import { eventually } from "./support.js"
 
 const Order = Schema.Struct({ id: Schema.String })
 class Flaky extends Schema.TaggedError<Flaky>()("Flaky", {}) {}

@@ -1,3 +1,4 @@
+import { eventually } from "@conveyor/testing"
 import { makeRetryPolicy, Publisher } from "@conveyor/messaging"
 import { JetStreamPublisherLive, makeNatsConfig, NatsConnection, NatsConnectionLive } from "@conveyor/nats"
 import { InMemorySpanExporter, layerTracingInMemory } from "@conveyor/telemetry"
@@ -7,7 +8,7 @@ import { Duration, Effect, Layer, ManagedRuntime, Option, Scope, Exit } from "ef
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { runWorkflow } from "../src/index.js"
 import { CounterEvent, counterWorkflow } from "./counter-workflow.js"
-import { createBucket, eventually } from "./support.js"
+import { createBucket } from "./support.js"
 
 const server = useNatsServer()
 const exporter = new InMemorySpanExporter()

@@ -1,3 +1,4 @@
+import { eventually } from "@conveyor/testing"
 import { Buckets } from "@conveyor/domain"
 import { Kvm } from "@nats-io/kv"
 import { jetstream, jetstreamManager } from "@nats-io/jetstream"
@@ -8,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
   GatewayRoutesLive, InventoryWorkerLive, ledgerKey, NotifierLive, OrchestratorLive, PaymentsWorkerLive, ShippingWorkerLive, skuKey
 } from "../src/index.js"
-import { eventually, order, postOrder, startStack, terminal } from "./support.js"
+import { order, postOrder, startStack, terminal } from "./support.js"
 
 const server = useNatsServer()
 let stack: Awaited<ReturnType<typeof startStack>>

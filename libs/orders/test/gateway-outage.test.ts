@@ -1,9 +1,10 @@
+import { eventually } from "@conveyor/testing"
 import { useNatsServer } from "@conveyor/testing/vitest"
 import { Layer } from "effect"
 import { createConnection, createServer, type Server, type Socket } from "node:net"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { GatewayRoutesLive } from "../src/index.js"
-import { eventually, startStack } from "./support.js"
+import { startStack } from "./support.js"
 
 // Its own file: the server is killed and restarted, which would disturb other tests.
 const server = useNatsServer()

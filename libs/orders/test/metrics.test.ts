@@ -1,3 +1,4 @@
+import { eventually } from "@conveyor/testing"
 import { defineHandler, makeMemoryIdempotencyStore, makeRetryPolicy, publishEvent } from "@conveyor/messaging"
 import { deadLetterTopology, ensureTopology, NatsConnection, runJetStreamConsumer } from "@conveyor/nats"
 import { defineTopology } from "@conveyor/topology"
@@ -6,7 +7,7 @@ import { Effect, Layer, Schema } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Durables, eventSubject, StreamNames } from "@conveyor/domain"
 import { GatewayRoutesLive, NotifierLive, settlementRecorder, Settlements } from "../src/index.js"
-import { eventually, getOrder, postOrder, startStack } from "./support.js"
+import { getOrder, postOrder, startStack } from "./support.js"
 
 // A consumer wired as every order app wires its own (settlementRecorder as onSettled, under orderApp's
 // Metrics), on a stream of its own, with a handler that produces each outcome on purpose.

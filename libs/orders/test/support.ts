@@ -1,5 +1,6 @@
 import * as HttpServer from "@effect/platform/HttpServer"
 import { ConfigProvider, Layer, ManagedRuntime } from "effect"
+import { eventually } from "@conveyor/testing"
 import { orderApp } from "../src/index.js"
 
 /** Builds an order app in-process against `url` with extra environment; `close` releases it. */
@@ -18,16 +19,6 @@ export const startStack = async <A, E>(
   const address = server.address
   const base = address._tag === "TcpAddress" ? `http://127.0.0.1:${address.port}` : ""
   return { runtime, base, close: () => runtime.dispose() }
-}
-
-export const eventually = async <T>(check: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000, what = "condition"): Promise<T> => {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await check()
-    if (value !== undefined && value !== false) return value
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
 }
 
 export const postOrder = async (base: string, body: unknown, headers: Record<string, string> = {}) => {

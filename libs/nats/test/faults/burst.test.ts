@@ -1,3 +1,4 @@
+import { eventually } from "@conveyor/testing"
 import { defineHandler, makeRetryPolicy } from "@conveyor/messaging"
 import { useNatsServer } from "@conveyor/testing/vitest"
 import { Effect } from "effect"
@@ -5,7 +6,7 @@ import v8 from "node:v8"
 import vm from "node:vm"
 import { afterAll, describe, expect, it } from "vitest"
 import { runJetStreamConsumer } from "../../src/index.js"
-import { eventually, useTestClient, runScoped } from "../support.js"
+import { useTestClient, runScoped } from "../support.js"
 import { Job } from "./fixtures/job.js"
 import { cleanupFaults, faultSetup } from "./support.js"
 

@@ -1,9 +1,10 @@
+import { eventually } from "@conveyor/testing"
 import { defineHandler, makeRetryPolicy } from "@conveyor/messaging"
 import { useNatsServer } from "@conveyor/testing/vitest"
 import { Effect } from "effect"
 import { afterAll, describe, expect, it } from "vitest"
 import { kvStreamName, openKvIdempotencyStore, runJetStreamConsumer } from "../../src/index.js"
-import { eventually, runScoped, useTestClient } from "../support.js"
+import { runScoped, useTestClient } from "../support.js"
 import { Job } from "./fixtures/job.js"
 import { cleanupFaults, faultSetup, jobs, publishJobs, storedMessageIds, waitDrained } from "./support.js"
 

@@ -1,9 +1,10 @@
+import { eventually } from "@conveyor/testing"
 import { defineHandler, makeRetryPolicy } from "@conveyor/messaging"
 import { useNatsServer } from "@conveyor/testing/vitest"
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { openKvIdempotencyStore, runJetStreamConsumer } from "../../src/index.js"
-import { eventually, openClient, runScoped } from "../support.js"
+import { openClient, runScoped } from "../support.js"
 import { Job } from "./fixtures/job.js"
 import { cleanupFaults, type FaultSetup, faultSetup, jobs, publishJobs, storedMessageIds, waitDrained } from "./support.js"
 

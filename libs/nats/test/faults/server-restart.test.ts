@@ -1,9 +1,10 @@
+import { eventually } from "@conveyor/testing"
 import { defineHandler, makeRetryPolicy, Publisher } from "@conveyor/messaging"
 import { useNatsServer } from "@conveyor/testing/vitest"
 import { Effect } from "effect"
 import { afterAll, describe, expect, it } from "vitest"
 import { JetStreamPublisherLive, openKvIdempotencyStore, runJetStreamConsumer } from "../../src/index.js"
-import { eventually, useTestClient, runScoped } from "../support.js"
+import { useTestClient, runScoped } from "../support.js"
 import { Job } from "./fixtures/job.js"
 import { cleanupFaults, faultSetup, jobMessage, jobs, storedMessageIds, waitDrained } from "./support.js"
 

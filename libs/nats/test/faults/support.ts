@@ -1,3 +1,4 @@
+import { eventually } from "@conveyor/testing"
 import { Publisher } from "@conveyor/messaging"
 import { uniqueName } from "@conveyor/testing/vitest"
 import { defineTopology, type Topology } from "@conveyor/topology"
@@ -8,7 +9,7 @@ import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { ensureTopology, JetStreamPublisherLive, type NatsClient } from "../../src/index.js"
-import { eventually, type TestRuntime } from "../support.js"
+import type { TestRuntime } from "../support.js"
 import type { Job, WorkerConfig } from "./fixtures/job.js"
 
 const here = dirname(fileURLToPath(import.meta.url))
