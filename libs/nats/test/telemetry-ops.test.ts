@@ -5,7 +5,7 @@ import { uniqueName, useNatsServer } from "@conveyor/testing/vitest"
 import { defineTopology } from "@conveyor/topology"
 import * as HttpServer from "@effect/platform/HttpServer"
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, Context, Duration, Effect, Layer, Schema } from "effect"
+import { ConfigProvider, Context, Duration, Effect, Layer } from "effect"
 import {
   deadLetterTopology,
   ensureTopologyReady,
@@ -17,12 +17,9 @@ import {
   registerConnectionCheck,
   runJetStreamConsumer
 } from "../src/index.js"
+import { outcomeHandler, Work } from "./support.js"
 
 const server = useNatsServer()
-
-const Order = Schema.Struct({ id: Schema.String, fail: Schema.optional(Schema.Literal("once", "always")) })
-class Flaky extends Schema.TaggedError<Flaky>()("Flaky", {}) {}
-class Rejected extends Schema.TaggedError<Rejected>()("Rejected", {}) {}
 
 const env = ConfigProvider.fromMap(
   new Map([
@@ -82,17 +79,7 @@ describe("metrics and readiness of a running consumer", () => {
       yield* idempotency.complete(claim.claim, [])
 
       const settled: Array<Settlement> = []
-      const attempts = new Map<string, number>()
-      const handler = defineHandler({
-        schema: Order,
-        handle: (order): Effect.Effect<void, Flaky | Rejected> => {
-          const n = (attempts.get(order.id) ?? 0) + 1
-          attempts.set(order.id, n)
-          if (order.fail === "always") return Effect.fail(new Rejected())
-          return order.fail === "once" && n === 1 ? Effect.fail(new Flaky()) : Effect.void
-        },
-        errors: { Flaky: "retry", Rejected: "dead-letter" }
-      })
+      const handler = outcomeHandler()
       const worker = topology.consumers.find((c) => c.durable === "worker")!
       yield* Effect.provide(
         runJetStreamConsumer(handler, {
@@ -107,7 +94,7 @@ describe("metrics and readiness of a running consumer", () => {
       yield* Effect.provide(pollQueueMetrics({ consumers: topology.consumers, deadLetterStreams: [deadLetters.stream], interval: "100 millis" }), ctx)
 
       const orders = [{ id: "a1" }, { id: "a2" }, { id: "a3" }, { id: "r", fail: "once" as const }, { id: "d", fail: "always" as const }, { id: "dup" }]
-      for (const order of orders) yield* Effect.provide(publishEvent(Order, subject, order, { msgId: order.id }), ctx)
+      for (const order of orders) yield* Effect.provide(publishEvent(Work, subject, order, { msgId: order.id }), ctx)
       yield* Effect.promise(() => eventually(() => settled.length >= 7, 20_000, "7 settlements"))
       expect([...settled].sort()).toEqual(["acked", "acked", "acked", "acked", "dead-lettered", "duplicate", "retried"])
 
@@ -164,7 +151,7 @@ describe("metrics and readiness of a running consumer", () => {
       const { topology } = topologyFor(uniqueName("READY"))
       yield* Effect.provide(ensureTopologyReady(topology), ctx)
       const worker = topology.consumers.find((c) => c.durable === "worker")!
-      const handler = defineHandler({ schema: Order, handle: () => Effect.void, errors: {} })
+      const handler = defineHandler({ schema: Work, handle: () => Effect.void, errors: {} })
       yield* Effect.provide(runJetStreamConsumer(handler, { consumer: worker, retry: makeRetryPolicy({ maxAttempts: 3 }), deadLetters: false }), ctx)
       expect(yield* readyz).toEqual({ status: 200, failing: [] })
 

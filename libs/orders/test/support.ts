@@ -1,6 +1,7 @@
 import * as HttpServer from "@effect/platform/HttpServer"
 import { ConfigProvider, Layer, ManagedRuntime } from "effect"
 import { eventually } from "@conveyor/testing"
+import { perTestFile } from "@conveyor/testing/vitest"
 import { orderApp } from "../src/index.js"
 
 /** Builds an order app in-process against `url` with extra environment; `close` releases it. */
@@ -19,6 +20,23 @@ export const startStack = async <A, E>(
   const address = server.address
   const base = address._tag === "TcpAddress" ? `http://127.0.0.1:${address.port}` : ""
   return { runtime, base, close: () => runtime.dispose() }
+}
+
+/**
+ * One in-process stack per test file on the file's server (see `startStack`): built in `beforeAll`,
+ * released in `afterAll`. Read `base` and `runtime` inside tests.
+ */
+export const useStack = <A, E>(
+  server: { readonly url: string },
+  env: Record<string, string>,
+  services: Layer.Layer<A, E, any>,
+  routes?: Layer.Layer<never, any, any>
+) => {
+  const get = perTestFile(() => startStack(server.url, env, services, routes), (stack) => stack.close(), "useStack: the stack is not started yet (read it inside a test or hook)")
+  return {
+    get base() { return get().base },
+    get runtime() { return get().runtime }
+  }
 }
 
 export const postOrder = async (base: string, body: unknown, headers: Record<string, string> = {}) => {
