@@ -4,7 +4,7 @@ import { deadLetterTopology, ensureTopology, makeNatsConfig, NatsConnection, Nat
 import { uniqueName, useNatsServer } from "@conveyor/testing/vitest"
 import { defineTopology, mergeTopologies } from "@conveyor/topology"
 import { Duration, Effect, Exit, Logger, LogLevel, ManagedRuntime, Schema, Scope } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { runChild, runInProcess, runOnTerminal } from "./support.js"
 
 const server = useNatsServer()

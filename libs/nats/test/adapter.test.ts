@@ -3,7 +3,7 @@ import { defineHandler, makeRetryPolicy, Publisher, publishEvent } from "@convey
 import { uniqueName, useNatsServer } from "@conveyor/testing/vitest"
 import { defineTopology } from "@conveyor/topology"
 import { Effect, Schema } from "effect"
-import { describe, expect, it } from "vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { ensureTopology, JetStreamPublisherLive, runJetStreamConsumer } from "../src/index.js"
 import { useTestClient, runScoped } from "./support.js"
 

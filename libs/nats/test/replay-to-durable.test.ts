@@ -5,7 +5,7 @@ import { DeadLetterHeaders, defineHandler, makeRetryPolicy } from "@conveyor/mes
 import { uniqueName, useNatsServer } from "@conveyor/testing/vitest"
 import { defineTopology, mergeTopologies, replaySubjectOf, withReplaySubjects } from "@conveyor/topology"
 import { Effect, Schema } from "effect"
-import { describe, expect, it } from "vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { deadLetterTopology, ensureTopology, listDeadLetters, planTopology, replayDeadLetters, runJetStreamConsumer } from "../src/index.js"
 import { runScoped, useTestClient } from "./support.js"
 

@@ -6,7 +6,7 @@ import { defineTopology } from "@conveyor/topology"
 import { SpanKind, SpanStatusCode } from "@opentelemetry/api"
 import type { ReadableSpan } from "@opentelemetry/sdk-trace-base"
 import { Duration, Effect, Exit, Layer, ManagedRuntime, Schema, Scope } from "effect"
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "@effect/vitest"
 import {
   deadLetterTopology,
   ensureTopology,

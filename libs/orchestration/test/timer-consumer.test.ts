@@ -6,7 +6,7 @@ import { useNatsServer, uniqueName } from "@conveyor/testing/vitest"
 import { defineTopology } from "@conveyor/topology"
 import { PendingTimer } from "@conveyor/workflow"
 import { Effect, Exit, Scope } from "effect"
-import { describe, expect, it } from "vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { makeJsonBucket, runSharedTimerScheduler, timerConsumerOf, timerKey } from "../src/index.js"
 import { createBucket, timer } from "./support.js"
 

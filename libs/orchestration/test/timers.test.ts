@@ -3,7 +3,7 @@ import { useTestClient } from "@conveyor/nats/testing"
 import { useNatsServer, uniqueName } from "@conveyor/testing/vitest"
 import { PendingTimer } from "@conveyor/workflow"
 import { Effect, Exit, Scope } from "effect"
-import { describe, expect, it } from "vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { makeJsonBucket, runTimerScheduler, timerKey } from "../src/index.js"
 import { createBucket, timer } from "./support.js"
 

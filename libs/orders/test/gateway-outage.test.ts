@@ -2,7 +2,7 @@ import { eventually } from "@conveyor/testing"
 import { useNatsServer } from "@conveyor/testing/vitest"
 import { Layer } from "effect"
 import { createConnection, createServer, type Server, type Socket } from "node:net"
-import { describe, expect, it } from "vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { GatewayRoutesLive } from "../src/index.js"
 import { startStack, useStack } from "./support.js"
 

@@ -4,7 +4,7 @@ import { connect } from "@nats-io/transport-node"
 import { useNatsServer } from "@conveyor/testing/vitest"
 import { Layer } from "effect"
 import { request } from "node:http"
-import { describe, expect, it } from "vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { GatewayRoutesLive } from "../src/index.js"
 import { getOrder, order, postOrder, useStack } from "./support.js"
 

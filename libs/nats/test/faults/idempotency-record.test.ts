@@ -1,7 +1,7 @@
 import { eventually } from "@conveyor/testing"
 import { useNatsServer } from "@conveyor/testing/vitest"
 import { Effect } from "effect"
-import { afterAll, describe, expect, it } from "vitest"
+import { afterAll, describe, expect, it } from "@effect/vitest"
 import { kvStreamName } from "../../src/index.js"
 import { useTestClient } from "../support.js"
 import { cleanupFaults, faultSetup, jobs, publishJobs, runJobWorker, storedMessageIds, waitDrained } from "./support.js"

@@ -3,7 +3,7 @@ import { DeadLetterHeaders, defineHandler, makeRetryPolicy, type Settlement } fr
 import { useNatsServer } from "@conveyor/testing/vitest"
 import { defineTopology } from "@conveyor/topology"
 import { Data, Effect } from "effect"
-import { afterAll, describe, expect, it } from "vitest"
+import { afterAll, describe, expect, it } from "@effect/vitest"
 import { deadLetterTopology, ensureTopology, kvStreamName, openKvIdempotencyStore, runJetStreamConsumer } from "../../src/index.js"
 import { useTestClient, runScoped } from "../support.js"
 import { Job } from "./fixtures/job.js"

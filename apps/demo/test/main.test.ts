@@ -1,5 +1,5 @@
-import { describe, expect, it } from "vitest"
-import { countIn, runDemoProcess as runDemo } from "./demo-process.js"
+import { describe, expect, it } from "@effect/vitest"
+import { countIn, runDemoProcess as runDemo } from "../src/demo-process.js"
 
 describe("demo", () => {
   it("starts its own nats-server, drives orders through every app and prints a reconciled table", async () => {
