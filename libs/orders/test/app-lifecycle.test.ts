@@ -1,7 +1,8 @@
 // The apps as processes: each becomes ready and stops cleanly, `--help`, start-up errors as one
 // line with a documented exit code, and a consumer that stops for good (the server gone past
 // NATS_RECONNECT_FOR) failing /readyz and ending the process with exit 1.
-import { eventually, freePort, LocalNatsProcess, startAppProcess } from "@conveyor/testing"
+import { startAppProcess } from "@conveyor/testing/app-process"
+import { eventually, freePort, LocalNatsProcess } from "@conveyor/testing"
 import { createServer } from "node:net"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 

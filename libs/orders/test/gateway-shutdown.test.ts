@@ -4,7 +4,7 @@
 import { useNatsServer } from "@conveyor/testing/vitest"
 import { Agent, request } from "node:http"
 import { describe, expect, it } from "@effect/vitest"
-import { startAppProcess } from "@conveyor/testing"
+import { startAppProcess } from "@conveyor/testing/app-process"
 
 const server = useNatsServer()
 

@@ -1,4 +1,5 @@
-import { type AppProcess, eventually, startAppProcess } from "@conveyor/testing"
+import { type AppProcess, startAppProcess } from "@conveyor/testing/app-process"
+import { eventually } from "@conveyor/testing"
 import { Buckets, commandSubject, encodeCommand, StreamNames } from "@conveyor/domain"
 import { Kvm } from "@nats-io/kv"
 import { jetstream, jetstreamManager } from "@nats-io/jetstream"
