@@ -41,6 +41,18 @@ export default tseslint.config(
     rules: { "@nx/enforce-module-boundaries": ["error", boundaries(true)] }
   },
   {
+    // The testing convention (README, Tests): tests import vitest through @effect/vitest and live in
+    // test/, never src/. libs/messaging is left out until its own test move is merged; then drop it.
+    files: ["**/*.test.ts", "**/test/**/*.ts"],
+    ignores: ["libs/messaging/**"],
+    rules: { "no-restricted-imports": ["error", { paths: [{ name: "vitest", message: "import from @effect/vitest (README, Tests)" }] }] }
+  },
+  {
+    files: ["**/src/**/*.test.ts"],
+    ignores: ["libs/messaging/**"],
+    rules: { "no-restricted-syntax": ["error", { selector: "Program", message: "tests live in the project's test/ folder, not in src/ (README, Tests)" }] }
+  },
+  {
     // Test configs share one root file outside any project.
     files: ["**/vitest.config.ts"],
     rules: { "@nx/enforce-module-boundaries": "off" }

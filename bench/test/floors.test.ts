@@ -1,6 +1,6 @@
 import { useNatsServer } from "@conveyor/testing/vitest"
 import { Kvm } from "@nats-io/kv"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { kvWriteRate, otelSpanMicros } from "../src/floors.js"
 import { rawClient, type RawClient } from "../src/harness.js"
 import { type OtlpSink, startOtlpSink } from "../src/sink.js"

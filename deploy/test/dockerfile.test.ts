@@ -1,7 +1,7 @@
 // No Docker engine here, so the image is checked by reading: the invariants a reviewer would.
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
-import { describe, expect, it } from "vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { deployDir } from "./render.js"
 
 const dockerfile = readFileSync(join(deployDir, "docker", "Dockerfile"), "utf8")

@@ -2,7 +2,7 @@
 // Kubernetes (and KEDA) schemas, and checks the invariants operators rely on.
 import { natsUsers, PROVISIONING_USER } from "@conveyor/auth"
 import { appAccess, orderTopology } from "@conveyor/domain"
-import { describe, expect, it } from "vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { authConf, PROD_REPLICAS } from "../scripts/generated.js"
 import { consumerApps, NATS_POD_GRACE_SECONDS, POD_GRACE_SECONDS, SECRET, SERVER_SECRET, services, SHUTDOWN_GRACE_SECONDS } from "../scripts/manifests.js"
 import { byKind, type K8sObject, named, podSpec, renderOverlay, validateAgainstSchema, workloads } from "./render.js"

@@ -18,7 +18,7 @@ import { AckPolicy, DeliverPolicy } from "@nats-io/jetstream"
 import { Kvm } from "@nats-io/kv"
 import { Chunk, Duration, Effect, Option, Redacted, Stream } from "effect"
 import { randomBytes } from "node:crypto"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { connectUsers, denied, randomPasswords, sampleSubjects, startAuthServer, type UserConnections } from "./auth-server.js"
 
 const passwords = randomPasswords()

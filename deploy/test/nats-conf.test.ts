@@ -6,7 +6,7 @@ import { spawn, spawnSync } from "node:child_process"
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { afterAll, describe, expect, it } from "vitest"
+import { afterAll, describe, expect, it } from "@effect/vitest"
 import { deployDir } from "./render.js"
 
 const dir = mkdtempSync(join(tmpdir(), "conveyor-nats-conf-"))

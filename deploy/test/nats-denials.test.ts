@@ -8,7 +8,7 @@ import { type AppAccess, appAccess, deadLetterSubject, orderTopology, StreamName
 import { ensureTopology, NatsConnection } from "@conveyor/nats"
 import type { LocalNatsProcess } from "@conveyor/testing"
 import { Effect } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { connectUsers, denied, randomPasswords, sampleSubjects, startAuthServer, type UserConnections, users } from "./auth-server.js"
 
 const passwords = randomPasswords()

@@ -1,7 +1,7 @@
 import { natsUsers } from "@conveyor/auth"
 import bcrypt from "bcryptjs"
 import { parseAllDocuments } from "yaml"
-import { describe, expect, it } from "vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { SECRET, SERVER_SECRET } from "../scripts/manifests.js"
 import { bcryptHash, composeEnv, randomPassword, randomPasswords, secretManifest } from "../scripts/secrets.js"
 import { validateAgainstSchema } from "./render.js"

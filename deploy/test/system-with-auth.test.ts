@@ -2,11 +2,11 @@
 // `conveyor topology apply` as the provisioning user, then every app as its own process with its
 // own user and CONVEYOR_ENSURE_TOPOLOGY=false. An order placed at the gateway must complete.
 import { inboxPrefixOf, PROVISIONING_USER } from "@conveyor/auth"
-import { type AppProcess, startAppProcess } from "@conveyor/orders/processes"
+import { type AppProcess, startAppProcess } from "@conveyor/testing/app-process"
 import type { LocalNatsProcess } from "@conveyor/testing"
 import { spawn } from "node:child_process"
 import { join } from "node:path"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { services } from "../scripts/manifests.js"
 import { randomPasswords, startAuthServer } from "./auth-server.js"
 import { deployDir } from "./render.js"

@@ -1,10 +1,11 @@
+import { eventually } from "@conveyor/testing"
 import { DeadLetterHeaders, defineHandler, makeRetryPolicy } from "@conveyor/messaging"
 import { deadLetterTopology, ensureTopology, makeNatsConfig, NatsConnection, NatsConnectionLive, runJetStreamConsumer } from "@conveyor/nats"
 import { uniqueName, useNatsServer } from "@conveyor/testing/vitest"
 import { defineTopology, mergeTopologies } from "@conveyor/topology"
 import { Duration, Effect, Exit, Logger, LogLevel, ManagedRuntime, Schema, Scope } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { eventually, runChild, runInProcess, runOnTerminal } from "./support.js"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { runChild, runInProcess, runOnTerminal } from "./support.js"
 
 const server = useNatsServer()
 let runtime: ManagedRuntime.ManagedRuntime<NatsConnection, unknown>

@@ -3,7 +3,7 @@
 import { freePort, LocalNatsProcess } from "@conveyor/testing"
 import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { runChild, runInProcess, withoutForcedColor, type CliResult } from "./support.js"
 
 let secured: LocalNatsProcess

@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
-import { describe, expect, it } from "vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { withoutForcedColor } from "./support.js"
 
 const main = fileURLToPath(new URL("../src/main.ts", import.meta.url))

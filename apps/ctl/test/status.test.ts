@@ -1,9 +1,10 @@
+import { eventually } from "@conveyor/testing"
 import { AckPolicy, type JsMsg, jetstream, jetstreamManager } from "@nats-io/jetstream"
 import { connect, type NatsConnection } from "@nats-io/transport-node"
 import { uniqueName, useNatsServer } from "@conveyor/testing/vitest"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import type { StatusReport } from "../src/index.js"
-import { eventually, runInProcess, spawnCli } from "./support.js"
+import { runInProcess, spawnCli } from "./support.js"
 
 const server = useNatsServer()
 let nc: NatsConnection

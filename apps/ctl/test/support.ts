@@ -97,4 +97,3 @@ export const runOnTerminal = (args: ReadonlyArray<string>, prompt: string, answe
     })
   })
 
-export { eventually } from "@conveyor/testing"

@@ -5,7 +5,7 @@ import { jetstream } from "@nats-io/jetstream"
 import { connect, type NatsConnection } from "@nats-io/transport-node"
 import { uniqueName, useNatsServer } from "@conveyor/testing/vitest"
 import { Either, Schema } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import type { WorkflowView } from "../src/index.js"
 import { runInProcess } from "./support.js"
 

@@ -1,10 +1,11 @@
+import { eventually } from "@conveyor/testing"
 import { defineHandler, makeRetryPolicy, Publisher, publishEvent } from "@conveyor/messaging"
 import { uniqueName, useNatsServer } from "@conveyor/testing/vitest"
 import { defineTopology } from "@conveyor/topology"
 import { Effect, Schema } from "effect"
-import { describe, expect, it } from "vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { ensureTopology, JetStreamPublisherLive, runJetStreamConsumer } from "../src/index.js"
-import { eventually, useTestClient, runScoped } from "./support.js"
+import { useTestClient, runScoped } from "./support.js"
 
 const OrderPlaced = Schema.Struct({ orderId: Schema.String, quantity: Schema.Number.pipe(Schema.int(), Schema.positive()) })
 type OrderPlaced = typeof OrderPlaced.Type

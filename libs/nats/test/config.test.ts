@@ -1,5 +1,5 @@
 import { ConfigProvider, Duration, Effect, Either, Option, Redacted } from "effect"
-import { describe, expect, it } from "vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { describeConfigError, natsConfig, parseDuration, parseServers } from "../src/index.js"
 
 const load = (env: Record<string, string>) =>

@@ -3,7 +3,7 @@ import { defineHandler, makeRetryPolicy, type OutgoingMessage } from "@conveyor/
 import { uniqueName, useNatsServer } from "@conveyor/testing/vitest"
 import { defineTopology } from "@conveyor/topology"
 import { Effect, Schema } from "effect"
-import { describe, expect, it } from "vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { ensureTopology, makeKvIdempotencyStore, openKvIdempotencyStore, runJetStreamConsumer } from "../src/index.js"
 import { useTestClient, runScoped } from "./support.js"
 

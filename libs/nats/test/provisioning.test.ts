@@ -2,7 +2,7 @@ import { LocalNatsProcess } from "@conveyor/testing"
 import { uniqueName, useNatsServer } from "@conveyor/testing/vitest"
 import { defineTopology } from "@conveyor/topology"
 import { Duration, Effect } from "effect"
-import { describe, expect, it } from "vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { ensureTopology, makeNatsClient, makeNatsConfig, planTopology } from "../src/index.js"
 import { useTestClient } from "./support.js"
 

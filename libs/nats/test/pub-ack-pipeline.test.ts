@@ -1,7 +1,7 @@
 import { uniqueName, useNatsServer } from "@conveyor/testing/vitest"
 import { headers } from "@nats-io/transport-node"
 import { Effect } from "effect"
-import { describe, expect, it } from "vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { makePubAckPipeline } from "../src/index.js"
 import { openClient, useTestClient } from "./support.js"
 

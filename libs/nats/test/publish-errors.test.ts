@@ -2,7 +2,7 @@ import { Publisher } from "@conveyor/messaging"
 import { uniqueName, useNatsServer } from "@conveyor/testing/vitest"
 import { defineTopology } from "@conveyor/topology"
 import { Effect } from "effect"
-import { describe, expect, it } from "vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { ensureTopology, JetStreamPublisherLive } from "../src/index.js"
 import { useTestClient } from "./support.js"
 

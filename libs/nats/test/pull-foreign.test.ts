@@ -1,13 +1,14 @@
 // A pull inbox receives whatever a push consumer is aimed at (nats-server does not check a
 // consumer's deliver subject, issue 8274): the pull loop must hand out only its own durable's
 // deliveries. deploy/test/nats-auth.test.ts has the same attack with the generated users.
+import { eventually } from "@conveyor/testing"
 import { uniqueName, useNatsServer } from "@conveyor/testing/vitest"
 import { AckPolicy, DeliverPolicy, StorageType } from "@nats-io/jetstream"
 import { Chunk, Effect, Stream } from "effect"
-import { describe, expect, it } from "vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { pullDeliveries } from "../src/index.js"
 import { setupRuntime } from "./runtime-support.js"
-import { eventually, useTestClient } from "./support.js"
+import { useTestClient } from "./support.js"
 
 const server = useNatsServer()
 const conn = useTestClient(server)

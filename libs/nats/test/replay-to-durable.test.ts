@@ -1,12 +1,13 @@
 // Replaying a dead letter reaches only the durable that failed it: each durable takes a replay
 // subject of its own as a second filter subject (nats-server 2.10+), and replay publishes there.
+import { eventually } from "@conveyor/testing"
 import { DeadLetterHeaders, defineHandler, makeRetryPolicy } from "@conveyor/messaging"
 import { uniqueName, useNatsServer } from "@conveyor/testing/vitest"
 import { defineTopology, mergeTopologies, replaySubjectOf, withReplaySubjects } from "@conveyor/topology"
 import { Effect, Schema } from "effect"
-import { describe, expect, it } from "vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { deadLetterTopology, ensureTopology, listDeadLetters, planTopology, replayDeadLetters, runJetStreamConsumer } from "../src/index.js"
-import { eventually, runScoped, useTestClient } from "./support.js"
+import { runScoped, useTestClient } from "./support.js"
 
 const server = useNatsServer()
 const conn = useTestClient(server)

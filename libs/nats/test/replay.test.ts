@@ -1,10 +1,11 @@
+import { eventually } from "@conveyor/testing"
 import { DeadLetterHeaders, defineHandler, makeRetryPolicy } from "@conveyor/messaging"
 import { useNatsServer } from "@conveyor/testing/vitest"
 import { Effect, Schema } from "effect"
-import { describe, expect, it } from "vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { inspectDeadLetter, listDeadLetters, purgeDeadLetters, type ReplayProgress, replayDeadLetters, runJetStreamConsumer } from "../src/index.js"
 import { setupRuntime } from "./runtime-support.js"
-import { eventually, useTestClient, runScoped } from "./support.js"
+import { useTestClient, runScoped } from "./support.js"
 
 const Order = Schema.Struct({ orderId: Schema.String, kind: Schema.Literal("stock", "fraud") })
 class OutOfStock extends Schema.TaggedError<OutOfStock>()("OutOfStock", {}) {}

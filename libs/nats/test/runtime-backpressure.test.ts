@@ -1,10 +1,11 @@
+import { eventually } from "@conveyor/testing"
 import { defineHandler, makeRetryPolicy } from "@conveyor/messaging"
 import { useNatsServer } from "@conveyor/testing/vitest"
 import { Effect, Schema } from "effect"
-import { describe, expect, it } from "vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { makeJetStreamPublisher, runJetStreamConsumer } from "../src/index.js"
 import { setupRuntime } from "./runtime-support.js"
-import { eventually, useTestClient, runScoped } from "./support.js"
+import { useTestClient, runScoped } from "./support.js"
 
 const server = useNatsServer()
 const conn = useTestClient(server)

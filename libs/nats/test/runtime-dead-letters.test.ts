@@ -1,10 +1,11 @@
+import { eventually } from "@conveyor/testing"
 import { DeadLetterHeaders, defineHandler, makeRetryPolicy, type Settlement } from "@conveyor/messaging"
 import { useNatsServer } from "@conveyor/testing/vitest"
 import { Effect, Schema } from "effect"
-import { describe, expect, it } from "vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { runJetStreamConsumer } from "../src/index.js"
 import { setupRuntime } from "./runtime-support.js"
-import { eventually, useTestClient, runScoped } from "./support.js"
+import { useTestClient, runScoped } from "./support.js"
 
 const OrderPlaced = Schema.Struct({ type: Schema.Literal("OrderPlaced"), orderId: Schema.String, quantity: Schema.Number.pipe(Schema.int(), Schema.positive()) })
 class OutOfStock extends Schema.TaggedError<OutOfStock>()("OutOfStock", { orderId: Schema.String }) {}

@@ -1,12 +1,13 @@
+import { eventually } from "@conveyor/testing"
 import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { uniqueName, useNatsServer } from "@conveyor/testing/vitest"
 import { defineTopology } from "@conveyor/topology"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { ensureTopology } from "../src/index.js"
-import { eventually, openClient } from "./support.js"
+import { openClient } from "./support.js"
 
 const server = useNatsServer()
 let conn: Awaited<ReturnType<typeof openClient>>

@@ -2,7 +2,7 @@ import { useNatsServer } from "@conveyor/testing/vitest"
 import { Duration, Effect } from "effect"
 import { execFileSync } from "node:child_process"
 import { createServer, type Server } from "node:net"
-import { describe, expect, it } from "vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { isAtLeast, makeNatsClient, makeNatsConfig, MINIMUM_SERVER_VERSION } from "../src/index.js"
 
 const server = useNatsServer()

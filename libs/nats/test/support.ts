@@ -1,4 +1,8 @@
-import { Duration, Effect, Exit, Layer, ManagedRuntime, Scope } from "effect"
+// Test clients for this lib's tests and, as "@conveyor/nats/testing" (source condition only, never
+// built), for the tests of libs that use it: libs/testing cannot hold them, since it would then
+// depend on this lib whose tests depend on it (a cycle in the project graph).
+import { defineHandler } from "@conveyor/messaging"
+import { Duration, Effect, Exit, Layer, ManagedRuntime, Schema, Scope } from "effect"
 import { perTestFile } from "@conveyor/testing/vitest"
 import { makeNatsConfig, NatsConnection, NatsConnectionLive, type NatsClient } from "../src/index.js"
 
@@ -32,6 +36,25 @@ export const runScoped = async <A, E>(runtime: TestRuntime, effect: Effect.Effec
   return { value, close: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
 }
 
-export { eventually } from "@conveyor/testing"
 
 export const layerOf = (client: NatsClient) => Layer.succeed(NatsConnection, client)
+
+/** A message that says how its handler fails: `once` (retried, then acked) or `always` (dead-lettered). */
+export const Work = Schema.Struct({ id: Schema.String, fail: Schema.optional(Schema.Literal("once", "always")) })
+class Flaky extends Schema.TaggedError<Flaky>()("Flaky", {}) {}
+class Rejected extends Schema.TaggedError<Rejected>()("Rejected", {}) {}
+
+/** A handler of `Work` that produces each outcome on purpose, for tests that count outcomes. */
+export const outcomeHandler = () => {
+  const attempts = new Map<string, number>()
+  return defineHandler({
+    schema: Work,
+    handle: (work): Effect.Effect<void, Flaky | Rejected> => {
+      const n = (attempts.get(work.id) ?? 0) + 1
+      attempts.set(work.id, n)
+      if (work.fail === "always") return Effect.fail(new Rejected())
+      return work.fail === "once" && n === 1 ? Effect.fail(new Flaky()) : Effect.void
+    },
+    errors: { Flaky: "retry", Rejected: "dead-letter" }
+  })
+}

@@ -1,10 +1,11 @@
 import { defineHandler, makeMemoryIdempotencyStore, makeRetryPolicy, publishEvent, type Settlement } from "@conveyor/messaging"
 import { layerTelemetryWithOpsServer } from "@conveyor/telemetry"
+import { eventually } from "@conveyor/testing"
 import { uniqueName, useNatsServer } from "@conveyor/testing/vitest"
 import { defineTopology } from "@conveyor/topology"
 import * as HttpServer from "@effect/platform/HttpServer"
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, Context, Duration, Effect, Layer, Schema } from "effect"
+import { ConfigProvider, Context, Duration, Effect, Layer } from "effect"
 import {
   deadLetterTopology,
   ensureTopologyReady,
@@ -16,12 +17,9 @@ import {
   registerConnectionCheck,
   runJetStreamConsumer
 } from "../src/index.js"
+import { outcomeHandler, Work } from "./support.js"
 
 const server = useNatsServer()
-
-const Order = Schema.Struct({ id: Schema.String, fail: Schema.optional(Schema.Literal("once", "always")) })
-class Flaky extends Schema.TaggedError<Flaky>()("Flaky", {}) {}
-class Rejected extends Schema.TaggedError<Rejected>()("Rejected", {}) {}
 
 const env = ConfigProvider.fromMap(
   new Map([
@@ -46,19 +44,6 @@ const get = (url: string) =>
   Effect.promise(async () => {
     const res = await fetch(url)
     return { status: res.status, body: await res.text() }
-  })
-
-/** Polls `effect` until `done` holds, failing with the last value after the deadline. */
-const until = <A>(effect: Effect.Effect<A>, done: (a: A) => boolean, what: string, timeoutMs = 20_000) =>
-  Effect.gen(function* () {
-    const deadline = Date.now() + timeoutMs
-    let last = yield* effect
-    while (!done(last) && Date.now() < deadline) {
-      yield* Effect.sleep("100 millis")
-      last = yield* effect
-    }
-    if (!done(last)) return yield* Effect.dieMessage(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`)
-    return last
   })
 
 const topologyFor = (stream: string) => {
@@ -94,17 +79,7 @@ describe("metrics and readiness of a running consumer", () => {
       yield* idempotency.complete(claim.claim, [])
 
       const settled: Array<Settlement> = []
-      const attempts = new Map<string, number>()
-      const handler = defineHandler({
-        schema: Order,
-        handle: (order): Effect.Effect<void, Flaky | Rejected> => {
-          const n = (attempts.get(order.id) ?? 0) + 1
-          attempts.set(order.id, n)
-          if (order.fail === "always") return Effect.fail(new Rejected())
-          return order.fail === "once" && n === 1 ? Effect.fail(new Flaky()) : Effect.void
-        },
-        errors: { Flaky: "retry", Rejected: "dead-letter" }
-      })
+      const handler = outcomeHandler()
       const worker = topology.consumers.find((c) => c.durable === "worker")!
       yield* Effect.provide(
         runJetStreamConsumer(handler, {
@@ -119,22 +94,21 @@ describe("metrics and readiness of a running consumer", () => {
       yield* Effect.provide(pollQueueMetrics({ consumers: topology.consumers, deadLetterStreams: [deadLetters.stream], interval: "100 millis" }), ctx)
 
       const orders = [{ id: "a1" }, { id: "a2" }, { id: "a3" }, { id: "r", fail: "once" as const }, { id: "d", fail: "always" as const }, { id: "dup" }]
-      for (const order of orders) yield* Effect.provide(publishEvent(Order, subject, order, { msgId: order.id }), ctx)
-      yield* until(Effect.sync(() => settled.length), (n) => n >= 7, "7 settlements")
+      for (const order of orders) yield* Effect.provide(publishEvent(Work, subject, order, { msgId: order.id }), ctx)
+      yield* Effect.promise(() => eventually(() => settled.length >= 7, 20_000, "7 settlements"))
       expect([...settled].sort()).toEqual(["acked", "acked", "acked", "acked", "dead-lettered", "duplicate", "retried"])
 
       const line = (name: string, labels: string) => `${name}{${labels}}`
-      const text = yield* until(
-        Effect.map(get(`${base}/metrics`), (r) => r.body),
-        (body) =>
-          [
-            `${line("conveyor_consumer_pending", `stream="${stream}",consumer="backlog"`)} 6`,
-            `${line("conveyor_consumer_pending", `stream="${stream}",consumer="worker"`)} 0`,
-            `${line("conveyor_consumer_ack_pending", `stream="${stream}",consumer="worker"`)} 0`,
-            `${line("conveyor_dead_letter_depth", `stream="${deadLetters.stream}"`)} 1`
-          ].every((l) => body.split("\n").includes(l)),
-        "queue gauges of the settled run"
-      )
+      const settledGauges = [
+        `${line("conveyor_consumer_pending", `stream="${stream}",consumer="backlog"`)} 6`,
+        `${line("conveyor_consumer_pending", `stream="${stream}",consumer="worker"`)} 0`,
+        `${line("conveyor_consumer_ack_pending", `stream="${stream}",consumer="worker"`)} 0`,
+        `${line("conveyor_dead_letter_depth", `stream="${deadLetters.stream}"`)} 1`
+      ]
+      const text = yield* Effect.promise(() => eventually(async () => {
+        const body = (await Effect.runPromise(get(`${base}/metrics`))).body
+        return settledGauges.every((l) => body.split("\n").includes(l)) ? body : undefined
+      }, 20_000, "queue gauges of the settled run"))
       const lines = text.split("\n")
       const has = (l: string) => expect(lines).toContain(l)
       has('conveyor_messages_processed_total{consumer="worker",outcome="acked"} 4')
@@ -177,17 +151,17 @@ describe("metrics and readiness of a running consumer", () => {
       const { topology } = topologyFor(uniqueName("READY"))
       yield* Effect.provide(ensureTopologyReady(topology), ctx)
       const worker = topology.consumers.find((c) => c.durable === "worker")!
-      const handler = defineHandler({ schema: Order, handle: () => Effect.void, errors: {} })
+      const handler = defineHandler({ schema: Work, handle: () => Effect.void, errors: {} })
       yield* Effect.provide(runJetStreamConsumer(handler, { consumer: worker, retry: makeRetryPolicy({ maxAttempts: 3 }), deadLetters: false }), ctx)
       expect(yield* readyz).toEqual({ status: 200, failing: [] })
 
       yield* Effect.promise(() => server.kill())
-      const down = yield* until(readyz, (r) => r.status === 503, "not ready after the kill")
+      const down = yield* Effect.promise(() => eventually(() => Effect.runPromise(readyz).then((r) => (r.status === 503 ? r : undefined)), 20_000, "not ready after the kill"))
       expect(down.failing).toContain("nats-connected")
       expect(yield* healthz).toBe(200)
 
       yield* Effect.promise(() => server.restart())
-      yield* until(readyz, (r) => r.status === 200, "ready after the restart", 30_000)
+      yield* Effect.promise(() => eventually(() => Effect.runPromise(readyz).then((r) => r.status === 200), 30_000, "ready after the restart"))
       expect(yield* healthz).toBe(200)
     }), 60_000)
 })

@@ -1,3 +1,4 @@
+import { eventually } from "@conveyor/testing"
 import { DeadLetterHeaders, defineHandler, makeRetryPolicy, Publisher, publishEvent } from "@conveyor/messaging"
 import { InMemorySpanExporter, layerTracingInMemory } from "@conveyor/telemetry"
 import { uniqueName, useNatsServer } from "@conveyor/testing/vitest"
@@ -5,7 +6,7 @@ import { defineTopology } from "@conveyor/topology"
 import { SpanKind, SpanStatusCode } from "@opentelemetry/api"
 import type { ReadableSpan } from "@opentelemetry/sdk-trace-base"
 import { Duration, Effect, Exit, Layer, ManagedRuntime, Schema, Scope } from "effect"
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "@effect/vitest"
 import {
   deadLetterTopology,
   ensureTopology,
@@ -18,7 +19,6 @@ import {
   replayDeadLetters,
   runJetStreamConsumer
 } from "../src/index.js"
-import { eventually } from "./support.js"
 
 const Order = Schema.Struct({ id: Schema.String })
 class Flaky extends Schema.TaggedError<Flaky>()("Flaky", {}) {}

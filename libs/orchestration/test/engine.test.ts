@@ -1,21 +1,17 @@
+import { eventually } from "@conveyor/testing"
 import { derivedMessageId, PublishFailed } from "@conveyor/messaging"
 import { makeJetStreamPublisher } from "@conveyor/nats"
+import { useTestClient } from "@conveyor/nats/testing"
 import { uniqueName, useNatsServer } from "@conveyor/testing/vitest"
 import { firingId, instanceSchema, PendingTimer } from "@conveyor/workflow"
 import { Effect, Exit, Scope } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { KvUnavailable, makeJsonBucket, makeWorkflowEngine, runTimerScheduler, timerKey } from "../src/index.js"
 import { counterWorkflow, gateWorkflow } from "./counter-workflow.js"
-import { createBucket, eventually, openClient } from "./support.js"
+import { createBucket } from "./support.js"
 
 const server = useNatsServer()
-let conn: Awaited<ReturnType<typeof openClient>>
-beforeAll(async () => {
-  conn = await openClient(server.url)
-})
-afterAll(async () => {
-  await conn?.close()
-})
+const conn = useTestClient(server)
 
 const setup = async () => {
   const name = uniqueName("ctr").toLowerCase()

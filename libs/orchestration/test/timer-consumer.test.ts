@@ -1,24 +1,17 @@
 // Timers fire once across orchestrator replicas: one durable on the timer bucket's stream, shared.
+import { eventually } from "@conveyor/testing"
 import { ensureTopology } from "@conveyor/nats"
+import { useTestClient } from "@conveyor/nats/testing"
 import { useNatsServer, uniqueName } from "@conveyor/testing/vitest"
 import { defineTopology } from "@conveyor/topology"
 import { PendingTimer } from "@conveyor/workflow"
 import { Effect, Exit, Scope } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { makeJsonBucket, runSharedTimerScheduler, timerConsumerOf, timerKey } from "../src/index.js"
-import { createBucket, eventually, openClient } from "./support.js"
+import { createBucket, timer } from "./support.js"
 
 const server = useNatsServer()
-let conn: Awaited<ReturnType<typeof openClient>>
-beforeAll(async () => {
-  conn = await openClient(server.url)
-})
-afterAll(async () => {
-  await conn?.close()
-})
-
-const timer = (workflowId: string, dueAt: number): PendingTimer =>
-  ({ workflowId, name: "expire", timerId: `${workflowId}:1:timer:expire`, dueAt, attempt: 1 })
+const conn = useTestClient(server)
 
 const setup = async () => {
   const name = uniqueName("stimers").toLowerCase()

@@ -1,13 +1,14 @@
+import { eventually } from "@conveyor/testing"
 import { makeRetryPolicy, Publisher } from "@conveyor/messaging"
 import { JetStreamPublisherLive, makeNatsConfig, NatsConnection, NatsConnectionLive } from "@conveyor/nats"
 import { InMemorySpanExporter, layerTracingInMemory } from "@conveyor/telemetry"
 import { uniqueName, useNatsServer } from "@conveyor/testing/vitest"
 import { SpanKind } from "@opentelemetry/api"
 import { Duration, Effect, Layer, ManagedRuntime, Option, Scope, Exit } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { runWorkflow } from "../src/index.js"
 import { CounterEvent, counterWorkflow } from "./counter-workflow.js"
-import { createBucket, eventually } from "./support.js"
+import { createBucket } from "./support.js"
 
 const server = useNatsServer()
 const exporter = new InMemorySpanExporter()

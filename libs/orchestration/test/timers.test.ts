@@ -1,21 +1,14 @@
+import { eventually } from "@conveyor/testing"
+import { useTestClient } from "@conveyor/nats/testing"
 import { useNatsServer, uniqueName } from "@conveyor/testing/vitest"
 import { PendingTimer } from "@conveyor/workflow"
 import { Effect, Exit, Scope } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { makeJsonBucket, runTimerScheduler, timerKey } from "../src/index.js"
-import { createBucket, eventually, openClient } from "./support.js"
+import { createBucket, timer } from "./support.js"
 
 const server = useNatsServer()
-let conn: Awaited<ReturnType<typeof openClient>>
-beforeAll(async () => {
-  conn = await openClient(server.url)
-})
-afterAll(async () => {
-  await conn?.close()
-})
-
-const timer = (workflowId: string, dueAt: number): PendingTimer =>
-  ({ workflowId, name: "expire", timerId: `${workflowId}:1:timer:expire`, dueAt, attempt: 1 })
+const conn = useTestClient(server)
 
 describe("timer scheduler", () => {
   it("fires timers stored before it started (a restarted orchestrator loses none), then deletes them", async () => {

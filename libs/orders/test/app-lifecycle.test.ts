@@ -1,10 +1,10 @@
-// The apps as processes: `--help`, start-up errors as one line with a documented exit code, and a
-// consumer that stops for good (the server gone past NATS_RECONNECT_FOR) failing /readyz and
-// ending the process with exit 1.
-import { startAppProcess } from "../src/processes.js"
+// The apps as processes: each becomes ready and stops cleanly, `--help`, start-up errors as one
+// line with a documented exit code, and a consumer that stops for good (the server gone past
+// NATS_RECONNECT_FOR) failing /readyz and ending the process with exit 1.
+import { startAppProcess } from "@conveyor/testing/app-process"
 import { eventually, freePort, LocalNatsProcess } from "@conveyor/testing"
 import { createServer } from "node:net"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 
 let server: LocalNatsProcess
 beforeAll(async () => {
@@ -22,6 +22,21 @@ const expectOneLine = (output: string, pattern: RegExp) => {
   expect(JSON.parse(errors[0]!).message).toMatch(pattern)
   expect(output, "no stack trace without LOG_LEVEL=debug").not.toMatch(/\n\s+at /)
 }
+
+const apps = ["gateway", "orchestrator", "inventory-worker", "payments-worker", "shipping-worker", "notifier"] as const
+
+describe.each(apps)("%s as a process", (name) => {
+  it("becomes ready against NATS_URL, serves health and metrics, and exits cleanly on SIGTERM", async () => {
+    const app = await startAppProcess(name, { NATS_URL: server.url })
+    try {
+      await app.waitReady()
+      expect((await fetch(`${app.url}/healthz`)).status).toBe(200)
+      expect(await (await fetch(`${app.url}/metrics`)).text()).toContain(`service_name="${name}"`)
+    } finally {
+      expect(await app.stop("SIGTERM")).toBe(0)
+    }
+  }, 90_000)
+})
 
 describe.concurrent("app start-up", () => {
   it("--help prints the app's variables and exits 0 without starting", async () => {

@@ -3,7 +3,7 @@
 import { eventually } from "@conveyor/testing"
 import { spawn } from "node:child_process"
 import { createServer } from "node:net"
-import { afterAll, describe, expect, it } from "vitest"
+import { afterAll, describe, expect, it } from "@effect/vitest"
 import { defaultHttpPorts } from "../src/index.js"
 
 const root = new URL("../../..", import.meta.url).pathname

@@ -1,25 +1,20 @@
+import { eventually } from "@conveyor/testing"
 import { Buckets } from "@conveyor/domain"
 import { Kvm } from "@nats-io/kv"
 import { jetstream, jetstreamManager } from "@nats-io/jetstream"
 import { connect } from "@nats-io/transport-node"
 import { useNatsServer } from "@conveyor/testing/vitest"
 import { Layer } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "@effect/vitest"
 import {
   GatewayRoutesLive, InventoryWorkerLive, ledgerKey, NotifierLive, OrchestratorLive, PaymentsWorkerLive, ShippingWorkerLive, skuKey
 } from "../src/index.js"
-import { eventually, order, postOrder, startStack, terminal } from "./support.js"
+import { order, postOrder, terminal, useStack } from "./support.js"
 
 const server = useNatsServer()
-let stack: Awaited<ReturnType<typeof startStack>>
-beforeAll(async () => {
-  stack = await startStack(server.url, {
-    PAYMENTS_FAILURE_RATE: "0.3", PAYMENTS_DECLINE_ABOVE_CENTS: "100000", INVENTORY_DEFAULT_STOCK: "100", RETRY_INITIAL_DELAY_MS: "20"
-  }, Layer.mergeAll(OrchestratorLive, InventoryWorkerLive, PaymentsWorkerLive, ShippingWorkerLive, NotifierLive), GatewayRoutesLive)
-})
-afterAll(async () => {
-  await stack?.close()
-})
+const stack = useStack(server, {
+  PAYMENTS_FAILURE_RATE: "0.3", PAYMENTS_DECLINE_ABOVE_CENTS: "100000", INVENTORY_DEFAULT_STOCK: "100", RETRY_INITIAL_DELAY_MS: "20"
+}, Layer.mergeAll(OrchestratorLive, InventoryWorkerLive, PaymentsWorkerLive, ShippingWorkerLive, NotifierLive), GatewayRoutesLive)
 
 const readJson = async (bucket: string, key: string) => {
   const nc = await connect({ servers: server.url })

@@ -1,19 +1,14 @@
+import { eventually } from "@conveyor/testing"
 import { useNatsServer } from "@conveyor/testing/vitest"
 import { Layer } from "effect"
 import { createConnection, createServer, type Server, type Socket } from "node:net"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { GatewayRoutesLive } from "../src/index.js"
-import { eventually, startStack } from "./support.js"
+import { startStack, useStack } from "./support.js"
 
 // Its own file: the server is killed and restarted, which would disturb other tests.
 const server = useNatsServer()
-let stack: Awaited<ReturnType<typeof startStack>>
-beforeAll(async () => {
-  stack = await startStack(server.url, { GATEWAY_REQUEST_TIMEOUT_MS: "1000" }, Layer.empty, GatewayRoutesLive)
-})
-afterAll(async () => {
-  await stack?.close()
-})
+const stack = useStack(server, { GATEWAY_REQUEST_TIMEOUT_MS: "1000" }, Layer.empty, GatewayRoutesLive)
 
 // Far above the gateway's 1 s request timeout, far below the 10-20 s a request used to hang.
 const CLIENT_PATIENCE_MS = 8_000

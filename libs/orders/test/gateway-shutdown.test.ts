@@ -3,8 +3,8 @@
 // after it), none hangs, and the process exits 0 without its watchdog.
 import { useNatsServer } from "@conveyor/testing/vitest"
 import { Agent, request } from "node:http"
-import { describe, expect, it } from "vitest"
-import { startAppProcess } from "../src/processes.js"
+import { describe, expect, it } from "@effect/vitest"
+import { startAppProcess } from "@conveyor/testing/app-process"
 
 const server = useNatsServer()
 

@@ -4,19 +4,13 @@ import { connect } from "@nats-io/transport-node"
 import { useNatsServer } from "@conveyor/testing/vitest"
 import { Layer } from "effect"
 import { request } from "node:http"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { GatewayRoutesLive } from "../src/index.js"
-import { getOrder, order, postOrder, startStack } from "./support.js"
+import { getOrder, order, postOrder, useStack } from "./support.js"
 
 // Only the gateway runs: these tests are about the HTTP contract, not the workflow behind it.
 const server = useNatsServer()
-let stack: Awaited<ReturnType<typeof startStack>>
-beforeAll(async () => {
-  stack = await startStack(server.url, { GATEWAY_MAX_BODY_BYTES: "16384" }, Layer.empty, GatewayRoutesLive)
-})
-afterAll(async () => {
-  await stack?.close()
-})
+const stack = useStack(server, { GATEWAY_MAX_BODY_BYTES: "16384" }, Layer.empty, GatewayRoutesLive)
 
 describe("gateway HTTP API", () => {
   it("accepts a valid order with 202 and its id, then shows it", async () => {

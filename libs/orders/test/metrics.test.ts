@@ -1,12 +1,14 @@
-import { defineHandler, makeMemoryIdempotencyStore, makeRetryPolicy, publishEvent } from "@conveyor/messaging"
+import { eventually } from "@conveyor/testing"
+import { makeMemoryIdempotencyStore, makeRetryPolicy, publishEvent } from "@conveyor/messaging"
 import { deadLetterTopology, ensureTopology, NatsConnection, runJetStreamConsumer } from "@conveyor/nats"
+import { outcomeHandler, Work } from "@conveyor/nats/testing"
 import { defineTopology } from "@conveyor/topology"
 import { uniqueName, useNatsServer } from "@conveyor/testing/vitest"
-import { Effect, Layer, Schema } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { Effect, Layer } from "effect"
+import { describe, expect, it } from "@effect/vitest"
 import { Durables, eventSubject, StreamNames } from "@conveyor/domain"
 import { GatewayRoutesLive, NotifierLive, settlementRecorder, Settlements } from "../src/index.js"
-import { eventually, getOrder, postOrder, startStack } from "./support.js"
+import { getOrder, postOrder, startStack, useStack } from "./support.js"
 
 // A consumer wired as every order app wires its own (settlementRecorder as onSettled, under orderApp's
 // Metrics), on a stream of its own, with a handler that produces each outcome on purpose.
@@ -19,22 +21,8 @@ const topology = defineTopology({
   consumers: [{ stream, durable: "counted", filterSubject: subject, ackWaitMs: 5_000 }]
 })
 
-const Work = Schema.Struct({ id: Schema.String, fail: Schema.optional(Schema.Literal("once", "always")) })
-class Flaky extends Schema.TaggedError<Flaky>()("Flaky", {}) {}
-class Rejected extends Schema.TaggedError<Rejected>()("Rejected", {}) {}
-
 const idempotency = makeMemoryIdempotencyStore()
-const attempts = new Map<string, number>()
-const handler = defineHandler({
-  schema: Work,
-  handle: (work): Effect.Effect<void, Flaky | Rejected> => {
-    const n = (attempts.get(work.id) ?? 0) + 1
-    attempts.set(work.id, n)
-    if (work.fail === "always") return Effect.fail(new Rejected())
-    return work.fail === "once" && n === 1 ? Effect.fail(new Flaky()) : Effect.void
-  },
-  errors: { Flaky: "retry", Rejected: "dead-letter" }
-})
+const handler = outcomeHandler()
 
 const Counted = Layer.scopedDiscard(Effect.gen(function* () {
   yield* ensureTopology(topology)
@@ -47,13 +35,7 @@ const Counted = Layer.scopedDiscard(Effect.gen(function* () {
   })
 }))
 
-let stack: Awaited<ReturnType<typeof startStack>>
-beforeAll(async () => {
-  stack = await startStack(server.url, {}, Counted)
-})
-afterAll(async () => {
-  await stack?.close()
-})
+const stack = useStack(server, {}, Counted)
 
 const processed = async () => {
   const text = await (await fetch(`${stack.base}/metrics`)).text()
@@ -74,9 +56,9 @@ describe("conveyor_messages_processed_total in an order app", () => {
 
     const publish = (work: typeof Work.Type) => stack.runtime.runPromise(publishEvent(Work, subject, work, { msgId: work.id }))
     for (const work of [{ id: "ok" }, { id: "flaky", fail: "once" as const }, { id: "bad", fail: "always" as const }, { id: "dup" }, { id: "held" }]) await publish(work)
-    await eventually(async () => ((await settled()).deferred ?? 0) >= 1 || undefined, 20_000, "the held message to be deferred")
+    await eventually(async () => ((await settled()).deferred ?? 0) >= 1, 20_000, "the held message to be deferred")
     await Effect.runPromise(idempotency.release(held.claim))
-    await eventually(async () => ((await settled()).acked ?? 0) >= 3 || undefined, 20_000, "ok, flaky and held to be acked")
+    await eventually(async () => ((await settled()).acked ?? 0) >= 3, 20_000, "ok, flaky and held to be acked")
 
     expect(await settled()).toEqual({ acked: 3, retried: 1, "dead-lettered": 1, duplicate: 1, deferred: 1 })
     expect(await processed()).toEqual({ acked: 3, retried: 1, dead_lettered: 1, duplicate: 1, deferred: 1, abandoned: 0, dead_letter_failed: 0 })

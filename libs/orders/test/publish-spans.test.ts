@@ -5,7 +5,7 @@
 import { otlpReceiver, type OtlpSpan } from "@conveyor/testing"
 import { useNatsServer } from "@conveyor/testing/vitest"
 import { Effect, Exit, Layer, Scope } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { GatewayRoutesLive, InventoryWorkerLive, NotifierLive, OrchestratorLive, PaymentsWorkerLive, ShippingWorkerLive } from "../src/index.js"
 import { order, postOrder, startStack, terminal } from "./support.js"
 

@@ -4,7 +4,7 @@
 import { eventually, freePort, LocalNatsProcess } from "@conveyor/testing"
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import { stripVTControlCharacters } from "node:util"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 
 const root = new URL("../../..", import.meta.url).pathname
 let server: LocalNatsProcess

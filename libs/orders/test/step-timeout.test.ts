@@ -1,13 +1,14 @@
+import { type AppProcess, startAppProcess } from "@conveyor/testing/app-process"
+import { eventually } from "@conveyor/testing"
 import { Buckets, commandSubject, encodeCommand, StreamNames } from "@conveyor/domain"
 import { Kvm } from "@nats-io/kv"
 import { jetstream, jetstreamManager } from "@nats-io/jetstream"
 import { connect, type NatsConnection } from "@nats-io/transport-node"
 import { useNatsServer } from "@conveyor/testing/vitest"
 import { Layer } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { GatewayRoutesLive, InventoryWorkerLive, ledgerKey, OrchestratorLive, PaymentsWorkerLive, shipmentKey, skuKey } from "../src/index.js"
-import { type AppProcess, startAppProcess } from "../src/processes.js"
-import { eventually, getOrder, order, postOrder, startStack, terminal } from "./support.js"
+import { getOrder, order, postOrder, startStack, terminal } from "./support.js"
 
 // The shipping worker (its own process) is SIGKILLed and stays down while the ship step uses up its
 // attempts; it comes back later and finds those abandoned ScheduleShipment attempts still queued.

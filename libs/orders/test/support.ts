@@ -1,5 +1,7 @@
 import * as HttpServer from "@effect/platform/HttpServer"
 import { ConfigProvider, Layer, ManagedRuntime } from "effect"
+import { eventually } from "@conveyor/testing"
+import { perTestFile } from "@conveyor/testing/vitest"
 import { orderApp } from "../src/index.js"
 
 /** Builds an order app in-process against `url` with extra environment; `close` releases it. */
@@ -20,13 +22,20 @@ export const startStack = async <A, E>(
   return { runtime, base, close: () => runtime.dispose() }
 }
 
-export const eventually = async <T>(check: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000, what = "condition"): Promise<T> => {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await check()
-    if (value !== undefined && value !== false) return value
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 50))
+/**
+ * One in-process stack per test file on the file's server (see `startStack`): built in `beforeAll`,
+ * released in `afterAll`. Read `base` and `runtime` inside tests.
+ */
+export const useStack = <A, E>(
+  server: { readonly url: string },
+  env: Record<string, string>,
+  services: Layer.Layer<A, E, any>,
+  routes?: Layer.Layer<never, any, any>
+) => {
+  const get = perTestFile(() => startStack(server.url, env, services, routes), (stack) => stack.close(), "useStack: the stack is not started yet (read it inside a test or hook)")
+  return {
+    get base() { return get().base },
+    get runtime() { return get().runtime }
   }
 }
 

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { createServer, connect } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { killOnExit } from "./kill-on-exit.js"
 
 /** A nats-server process on 127.0.0.1 with JetStream and its own store directory. */
 export interface LocalServerOptions {
@@ -37,16 +38,6 @@ const canConnect = (port: number): Promise<boolean> =>
     socket.once("error", () => resolve(false))
   })
 
-// Processes this module started; killed on exit so a crashed test run never leaks a server.
-const live = new Set<ChildProcess>()
-let exitHookInstalled = false
-const installExitHook = () => {
-  if (exitHookInstalled) return
-  exitHookInstalled = true
-  process.once("exit", () => {
-    for (const child of live) child.kill("SIGKILL")
-  })
-}
 
 export class LocalNatsProcess {
   private child: ChildProcess | undefined
@@ -110,7 +101,6 @@ export class LocalNatsProcess {
   }
 
   private async launch(): Promise<void> {
-    installExitHook()
     const args = [
       "-js",
       "-a", "127.0.0.1",
@@ -122,13 +112,12 @@ export class LocalNatsProcess {
     const child = spawn(this.binary, args, { stdio: ["ignore", "pipe", "pipe"] })
     this.child = child
     this.output = ""
-    live.add(child)
+    killOnExit(child)
     const append = (chunk: Buffer) => {
       this.output = (this.output + chunk.toString()).slice(-8_000)
     }
     child.stdout?.on("data", append)
     child.stderr?.on("data", append)
-    child.once("exit", () => live.delete(child))
     const spawnError = new Promise<never>((_, reject) => child.once("error", reject))
     spawnError.catch(() => undefined)
     const deadline = Date.now() + this.startTimeoutMs

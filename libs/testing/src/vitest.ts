@@ -1,4 +1,4 @@
-import { afterAll, beforeAll } from "vitest"
+import { afterAll, beforeAll } from "@effect/vitest"
 import { LocalNatsCluster } from "./local-cluster.js"
 import { startTestNatsServer, type TestNatsServer } from "./test-server.js"
 

@@ -1,12 +1,13 @@
 // On a three-node JetStream cluster (replicas 3): the topology is ensured and its drift reported as
 // on one node, and a consumer keeps consuming when the node it is connected to is SIGKILLed.
+import { eventually } from "@conveyor/testing"
 import { defineHandler, makeRetryPolicy, Publisher } from "@conveyor/messaging"
 import { uniqueName, useNatsCluster } from "@conveyor/testing/vitest"
 import { defineTopology, replicatedTopology } from "@conveyor/topology"
 import { Effect } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { ensureTopology, JetStreamPublisherLive, planTopology, runJetStreamConsumer } from "../../src/index.js"
-import { eventually, openClient, runScoped, type TestClient } from "../support.js"
+import { openClient, runScoped, type TestClient } from "../support.js"
 import { Job } from "./fixtures/job.js"
 import { jobMessage, jobs } from "./support.js"
 

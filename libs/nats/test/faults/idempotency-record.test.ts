@@ -1,11 +1,10 @@
-import { defineHandler, makeRetryPolicy } from "@conveyor/messaging"
+import { eventually } from "@conveyor/testing"
 import { useNatsServer } from "@conveyor/testing/vitest"
 import { Effect } from "effect"
-import { afterAll, describe, expect, it } from "vitest"
-import { kvStreamName, openKvIdempotencyStore, runJetStreamConsumer } from "../../src/index.js"
-import { eventually, runScoped, useTestClient } from "../support.js"
-import { Job } from "./fixtures/job.js"
-import { cleanupFaults, faultSetup, jobs, publishJobs, storedMessageIds, waitDrained } from "./support.js"
+import { afterAll, describe, expect, it } from "@effect/vitest"
+import { kvStreamName } from "../../src/index.js"
+import { useTestClient } from "../support.js"
+import { cleanupFaults, faultSetup, jobs, publishJobs, runJobWorker, storedMessageIds, waitDrained } from "./support.js"
 
 const server = useNatsServer()
 const conn = useTestClient(server)
@@ -17,30 +16,18 @@ describe("the write completing an idempotency record fails after the effect happ
     const bucketStream = kvStreamName(setup.bucket)
     // The store refuses the completing write for a while: a real server-side refusal of the KV put
     // (the record is larger than the bucket now allows), the claim's pending record already stored.
+    const runs = new Map<string, number>()
     let restored: Promise<unknown> | undefined
     const refuseWrites = async () => {
       await conn.client.jsm.streams.update(bucketStream, { max_msg_size: 8 })
       restored = new Promise((r) => setTimeout(r, 1_500)).then(() => conn.client.jsm.streams.update(bucketStream, { max_msg_size: -1 }))
     }
-    const runs = new Map<string, number>()
-    const handler = defineHandler({
-      schema: Job,
-      handle: (job, ctx) =>
-        Effect.gen(function* () {
-          runs.set(job.id, (runs.get(job.id) ?? 0) + 1)
-          if (runs.get(job.id) === 1) yield* Effect.promise(refuseWrites)
-          return [yield* ctx.message(Job, setup.outputSubject, job, "done")]
-        }),
-      errors: { EncodeError: "dead-letter" }
+    const consumer = await runJobWorker(conn, setup, {
+      runs,
+      before: (job) => (runs.get(job.id) === 1 ? Effect.promise(refuseWrites) : Effect.void),
+      retry: { maxAttempts: 10, initialDelayMs: 100, maxDelayMs: 500 },
+      concurrency: 4
     })
-    const store = await conn.runtime.runPromise(openKvIdempotencyStore(conn.client, setup.bucket))
-    const consumer = await runScoped(conn.runtime, runJetStreamConsumer(handler, {
-      consumer: setup.consumer,
-      retry: makeRetryPolicy({ maxAttempts: 10, initialDelayMs: 100, maxDelayMs: 500 }),
-      concurrency: 4,
-      idempotency: store,
-      deadLetters: false
-    }))
     try {
       const [job] = jobs("rec", 1)
       await publishJobs(conn.runtime, setup.jobSubject, [job!])
@@ -51,7 +38,7 @@ describe("the write completing an idempotency record fails after the effect happ
       expect(await storedMessageIds(conn.client, setup.outputStream)).toHaveLength(1)
       // The record is done: another delivery of this id (a re-publish past the duplicate window, a
       // replay) is acked as a duplicate at once instead of waiting out a lease and running again.
-      const again = await Effect.runPromise(store.claim(`${setup.consumer.durable}.${job!.id}`, 2_000))
+      const again = await Effect.runPromise(consumer.store.claim(`${setup.consumer.durable}.${job!.id}`, 2_000))
       expect(again._tag).toBe("AlreadyDone")
     } finally {
       await consumer.close()

@@ -1,11 +1,9 @@
-import { defineHandler, makeRetryPolicy } from "@conveyor/messaging"
+import { eventually } from "@conveyor/testing"
 import { useNatsServer } from "@conveyor/testing/vitest"
 import { Effect } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { openKvIdempotencyStore, runJetStreamConsumer } from "../../src/index.js"
-import { eventually, openClient, runScoped } from "../support.js"
-import { Job } from "./fixtures/job.js"
-import { cleanupFaults, type FaultSetup, faultSetup, jobs, publishJobs, storedMessageIds, waitDrained } from "./support.js"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { openClient } from "../support.js"
+import { cleanupFaults, type FaultSetup, faultSetup, jobs, publishJobs, runJobWorker, storedMessageIds, waitDrained } from "./support.js"
 
 const server = useNatsServer()
 let conn: Awaited<ReturnType<typeof openClient>>
@@ -27,29 +25,13 @@ const startRunner = async (setup: FaultSetup, label: string) => {
   const own = await openClient(server.url, label)
   opened.push(own)
   let handled = 0
-  const handler = defineHandler({
-    schema: Job,
-    handle: (job, ctx) =>
-      Effect.gen(function* () {
-        runs.set(job.id, (runs.get(job.id) ?? 0) + 1)
-        handled++
-        yield* Effect.sleep("5 millis")
-        return [yield* ctx.message(Job, setup.outputSubject, job, "done")]
-      }),
-    errors: { EncodeError: "dead-letter" }
+  const running = await runJobWorker(own, setup, {
+    runs,
+    before: () => Effect.zipRight(Effect.sync(() => void handled++), Effect.sleep("5 millis")),
+    retry: { maxAttempts: 10, initialDelayMs: 200, maxDelayMs: 1_000 },
+    concurrency: 4,
+    shutdownGraceMs: 10_000
   })
-  const store = await own.runtime.runPromise(openKvIdempotencyStore(own.client, setup.bucket))
-  const running = await runScoped(
-    own.runtime,
-    runJetStreamConsumer(handler, {
-      consumer: setup.consumer,
-      retry: makeRetryPolicy({ maxAttempts: 10, initialDelayMs: 200, maxDelayMs: 1_000 }),
-      concurrency: 4,
-      idempotency: store,
-      deadLetters: false,
-      shutdownGraceMs: 10_000
-    })
-  )
   return {
     handled: () => handled,
     /** Graceful: stop pulling, finish in-flight handlers, then drain the connection. */

@@ -1,11 +1,11 @@
-import { defineHandler, makeRetryPolicy, Publisher } from "@conveyor/messaging"
+import { eventually } from "@conveyor/testing"
+import { Publisher } from "@conveyor/messaging"
 import { useNatsServer } from "@conveyor/testing/vitest"
 import { Effect } from "effect"
-import { afterAll, describe, expect, it } from "vitest"
-import { JetStreamPublisherLive, openKvIdempotencyStore, runJetStreamConsumer } from "../../src/index.js"
-import { eventually, useTestClient, runScoped } from "../support.js"
-import { Job } from "./fixtures/job.js"
-import { cleanupFaults, faultSetup, jobMessage, jobs, storedMessageIds, waitDrained } from "./support.js"
+import { afterAll, describe, expect, it } from "@effect/vitest"
+import { JetStreamPublisherLive } from "../../src/index.js"
+import { useTestClient } from "../support.js"
+import { cleanupFaults, faultSetup, jobMessage, jobs, runJobWorker, storedMessageIds, waitDrained } from "./support.js"
 
 const server = useNatsServer()
 const conn = useTestClient(server)
@@ -15,27 +15,12 @@ describe("nats-server SIGKILLed and restarted under publish and consume load", (
   it("processes every PubAck'd event exactly once in effect and loses none", { timeout: 120_000 }, async () => {
     const setup = await faultSetup(conn.runtime, "RESTART", { ackWaitMs: 2_000 })
     const runs = new Map<string, number>()
-    const handler = defineHandler({
-      schema: Job,
-      handle: (job, ctx) =>
-        Effect.gen(function* () {
-          runs.set(job.id, (runs.get(job.id) ?? 0) + 1)
-          yield* Effect.sleep("2 millis")
-          return [yield* ctx.message(Job, setup.outputSubject, job, "done")]
-        }),
-      errors: { EncodeError: "dead-letter" }
+    const consumer = await runJobWorker(conn, setup, {
+      runs,
+      before: () => Effect.sleep("2 millis"),
+      retry: { maxAttempts: 50, initialDelayMs: 200, maxDelayMs: 1_000 },
+      concurrency: 16
     })
-    const store = await conn.runtime.runPromise(openKvIdempotencyStore(conn.client, setup.bucket))
-    const consumer = await runScoped(
-      conn.runtime,
-      runJetStreamConsumer(handler, {
-        consumer: setup.consumer,
-        retry: makeRetryPolicy({ maxAttempts: 50, initialDelayMs: 200, maxDelayMs: 1_000 }),
-        concurrency: 16,
-        idempotency: store,
-        deadLetters: false
-      })
-    )
 
     // The publisher retries a failed publish with the same message id until the stream confirms
     // it; only confirmed ids count.

@@ -1,4 +1,5 @@
-import { Publisher } from "@conveyor/messaging"
+import { eventually } from "@conveyor/testing"
+import { defineHandler, makeRetryPolicy, Publisher, type RetryPolicy } from "@conveyor/messaging"
 import { uniqueName } from "@conveyor/testing/vitest"
 import { defineTopology, type Topology } from "@conveyor/topology"
 import { Effect } from "effect"
@@ -7,9 +8,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { ensureTopology, JetStreamPublisherLive, type NatsClient } from "../../src/index.js"
-import { eventually, type TestRuntime } from "../support.js"
-import type { Job, WorkerConfig } from "./fixtures/job.js"
+import { ensureTopology, JetStreamPublisherLive, type NatsClient, openKvIdempotencyStore, runJetStreamConsumer } from "../../src/index.js"
+import { runScoped, type TestRuntime } from "../support.js"
+import { Job, type WorkerConfig } from "./fixtures/job.js"
 
 const here = dirname(fileURLToPath(import.meta.url))
 const projectRoot = join(here, "..", "..")
@@ -94,6 +95,45 @@ export const waitDrained = (client: NatsClient, stream: string, durable: string,
   eventually(() => drained(client, stream, durable), timeoutMs, `${stream}/${durable} to have nothing pending`)
 
 export const jobs = (prefix: string, n: number, from = 0): Array<Job> => Array.from({ length: n }, (_, i) => ({ id: `${prefix}-${from + i}`, n: from + i }))
+
+/**
+ * The in-process worker of the fault tests (fixtures/worker.ts is the same as a process): counts
+ * each job's runs in `runs`, goes through `before` (a pause, a fault), and answers with a "done"
+ * output whose id derives from the job (the output stream stores it once). It runs on the setup's
+ * durable with the KV idempotency store of its bucket (`store`) and no dead letters; `close` stops it.
+ */
+export const runJobWorker = async (
+  conn: { readonly runtime: TestRuntime; readonly client: NatsClient },
+  setup: FaultSetup,
+  options: {
+    readonly runs: Map<string, number>
+    readonly before?: (job: Job) => Effect.Effect<void>
+    readonly retry: Partial<RetryPolicy>
+    readonly concurrency: number
+    readonly shutdownGraceMs?: number
+  }
+) => {
+  const handler = defineHandler({
+    schema: Job,
+    handle: (job, ctx) =>
+      Effect.gen(function* () {
+        options.runs.set(job.id, (options.runs.get(job.id) ?? 0) + 1)
+        if (options.before !== undefined) yield* options.before(job)
+        return [yield* ctx.message(Job, setup.outputSubject, job, "done")]
+      }),
+    errors: { EncodeError: "dead-letter" }
+  })
+  const store = await conn.runtime.runPromise(openKvIdempotencyStore(conn.client, setup.bucket))
+  const running = await runScoped(conn.runtime, runJetStreamConsumer(handler, {
+    consumer: setup.consumer,
+    retry: makeRetryPolicy(options.retry),
+    concurrency: options.concurrency,
+    idempotency: store,
+    deadLetters: false,
+    ...(options.shutdownGraceMs !== undefined ? { shutdownGraceMs: options.shutdownGraceMs } : {})
+  }))
+  return { store, close: running.close }
+}
 
 // ---- worker child processes ------------------------------------------------------------------
 

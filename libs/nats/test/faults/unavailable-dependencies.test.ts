@@ -1,10 +1,11 @@
+import { eventually } from "@conveyor/testing"
 import { DeadLetterHeaders, defineHandler, makeRetryPolicy, type Settlement } from "@conveyor/messaging"
 import { useNatsServer } from "@conveyor/testing/vitest"
 import { defineTopology } from "@conveyor/topology"
 import { Data, Effect } from "effect"
-import { afterAll, describe, expect, it } from "vitest"
+import { afterAll, describe, expect, it } from "@effect/vitest"
 import { deadLetterTopology, ensureTopology, kvStreamName, openKvIdempotencyStore, runJetStreamConsumer } from "../../src/index.js"
-import { eventually, useTestClient, runScoped } from "../support.js"
+import { useTestClient, runScoped } from "../support.js"
 import { Job } from "./fixtures/job.js"
 import { cleanupFaults, type FaultSetup, faultSetup, jobs, publishJobs, storedMessageIds, waitDrained } from "./support.js"
 

@@ -1,5 +1,5 @@
 import { useNatsServer } from "@conveyor/testing/vitest"
-import { afterAll, describe, expect, it } from "vitest"
+import { afterAll, describe, expect, it } from "@effect/vitest"
 import { useTestClient } from "../support.js"
 import type { StopPoint } from "./fixtures/job.js"
 import { cleanupFaults, faultSetup, jobs, publishJobs, readLedger, spawnWorker, storedMessageIds, waitDrained } from "./support.js"

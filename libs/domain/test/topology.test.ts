@@ -1,9 +1,9 @@
-import { describe, expect, it } from "vitest"
-import { sampleCommands, sampleEvents } from "../test/samples.js"
+import { describe, expect, it } from "@effect/vitest"
+import { sampleCommands, sampleEvents } from "./samples.js"
 import {
   appAccess, appNames, Buckets, commandSubject, deadLetterSubject, Durables, eventSubject, idempotencyBucket, IdempotentDurables, orderTopology, publishersOf,
   StreamNames, subjectMatches
-} from "./index.js"
+} from "../src/index.js"
 
 const stream = (name: string) => orderTopology.streams.find((s) => s.name === name)!
 const inStream = (subject: string) => orderTopology.streams.filter((s) => s.subjects.some((p) => subjectMatches(p, subject)))

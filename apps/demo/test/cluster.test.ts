@@ -1,8 +1,8 @@
 // `--cluster`: the order workflow on three nodes at replicas 3 keeps running while the node leading
 // the events stream and the workflow bucket is SIGKILLed and while it restarts, and the stores
 // reconcile afterwards: every order finished once, captured once, stock whole, no dead letter extra.
-import { describe, expect, it } from "vitest"
-import { countIn, runDemoProcess } from "./demo-process.js"
+import { describe, expect, it } from "@effect/vitest"
+import { countIn, runDemoProcess } from "../src/demo-process.js"
 
 describe("demo --cluster", () => {
   it("kills and restarts the leaders' node mid-run and still reconciles", async () => {

@@ -1,11 +1,11 @@
 import { dueTimers, instanceJson } from "@conveyor/workflow"
 import { Either, Schema } from "effect"
-import { describe, expect, it } from "vitest"
-import { ev, items, ORDER, OrderRun, T0 } from "../test/order-run.js"
+import { describe, expect, it } from "@effect/vitest"
+import { ev, items, ORDER, OrderRun, T0 } from "./order-run.js"
 import {
   decodeCommand, decodeEvent, defaultOrderWorkflowConfig, isOrderWorkflowEvent, orderWorkflow, OrderWorkflowOutput, subjectOf,
   type OrderWorkflowEvent
-} from "./index.js"
+} from "../src/index.js"
 
 const placedAndReserved = () => {
   const run = new OrderRun()

@@ -1,7 +1,7 @@
 import { Either, Schema } from "effect"
-import { describe, expect, it } from "vitest"
-import { approval } from "../test/approval-workflow.js"
-import { commandId, IllegalTransition, instanceJson, instanceSchema, start, timerId } from "./index.js"
+import { describe, expect, it } from "@effect/vitest"
+import { approval } from "./approval-workflow.js"
+import { commandId, IllegalTransition, instanceJson, instanceSchema, start, timerId } from "../src/index.js"
 
 const instance = () => {
   const r = start(approval, { type: "Requested", id: "w1" }, 1_000, { causationId: "m" })

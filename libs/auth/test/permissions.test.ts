@@ -1,8 +1,6 @@
 import { appAccess, appNames, deadLetterSubject, Durables, idempotencyBucket, IdempotentDurables, orderTopology, StreamNames } from "@conveyor/domain"
-import { describe, expect, it } from "vitest"
-import { renderAuthConf } from "./conf.js"
-import { forbiddenGrants } from "./permissions.js"
-import { natsUsers, passwordEnv, passwordHashEnv, PROVISIONING_USER } from "./users.js"
+import { describe, expect, it } from "@effect/vitest"
+import { forbiddenGrants, natsUsers, passwordEnv, passwordHashEnv, PROVISIONING_USER, renderAuthConf } from "../src/index.js"
 
 const users = natsUsers()
 const byName = new Map(users.map((u) => [u.name, u]))

@@ -1,9 +1,9 @@
 import { Either } from "effect"
-import { describe, expect, it } from "vitest"
-import { approval, type ApprovalCommand, type ApprovalEvent, type ApprovalState, makeApprovalWorkflow, TIMEOUT_MS } from "../test/approval-workflow.js"
+import { describe, expect, it } from "@effect/vitest"
+import { approval, type ApprovalCommand, type ApprovalEvent, type ApprovalState, makeApprovalWorkflow, TIMEOUT_MS } from "./approval-workflow.js"
 import {
   alreadyApplied, type Applied, apply, type Instance, markPublished, mustPersist, start, step, IllegalTransition
-} from "./index.js"
+} from "../src/index.js"
 
 type I = Instance<ApprovalState, ApprovalCommand>
 const T0 = 1_700_000_000_000

@@ -1,7 +1,7 @@
 import { jetstream, jetstreamManager } from "@nats-io/jetstream"
 import { connect } from "@nats-io/transport-node"
-import { describe, expect, it } from "vitest"
-import { useNatsCluster } from "./vitest.js"
+import { describe, expect, it } from "@effect/vitest"
+import { useNatsCluster } from "../src/vitest.js"
 
 const cluster = useNatsCluster()
 

@@ -1,12 +1,13 @@
-import { type ChildProcess, spawn } from "node:child_process"
-import { createServer } from "node:net"
+import { spawn } from "node:child_process"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { killOnExit } from "./kill-on-exit.js"
+import { freePort } from "./local-server.js"
 
 /**
  * Runs an app's `src/main.ts` as its own process (for end-to-end tests): the same entry point as
  * `nx run <app>:serve`, through tsx with the source condition. Kill it by its pid; nothing here
- * outlives the caller (an exit hook SIGKILLs what is still running).
+ * outlives the caller (`killOnExit`).
  */
 export interface AppProcess {
   readonly name: string
@@ -21,22 +22,8 @@ export interface AppProcess {
   readonly exited: Promise<number | string>
 }
 
+// The repository root, from libs/testing/src (or dist).
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..")
-const live = new Set<ChildProcess>()
-process.once("exit", () => {
-  for (const child of live) child.kill("SIGKILL")
-})
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.on("error", reject)
-    srv.listen(0, "127.0.0.1", () => {
-      const address = srv.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      srv.close(() => resolve(port))
-    })
-  })
 
 export const startAppProcess = async (app: string, env: Record<string, string>, args: ReadonlyArray<string> = []): Promise<AppProcess> => {
   const port = await freePort()
@@ -46,7 +33,7 @@ export const startAppProcess = async (app: string, env: Record<string, string>, 
     env: { ...process.env, HTTP_PORT: String(port), HTTP_HOST: "127.0.0.1", OTEL_SDK_DISABLED: "true", ...env },
     stdio: ["ignore", "pipe", "pipe"]
   })
-  live.add(child)
+  killOnExit(child)
   let output = ""
   const keep = (chunk: Buffer) => {
     output = (output + chunk.toString()).slice(-20_000)
@@ -55,7 +42,6 @@ export const startAppProcess = async (app: string, env: Record<string, string>, 
   child.stderr!.on("data", keep)
   const exited = new Promise<number | string>((resolve) =>
     child.once("exit", (code, signal) => {
-      live.delete(child)
       resolve(code ?? signal ?? "unknown")
     })
   )

@@ -1,6 +1,6 @@
 import { Option, Schema } from "effect"
-import { describe, expect, it } from "vitest"
-import { dueTimers, nextDueAt, PendingTimerJson, planTimers, type PendingTimer, TimerRequest, timerStatus, Transition } from "./index.js"
+import { describe, expect, it } from "@effect/vitest"
+import { dueTimers, nextDueAt, PendingTimerJson, planTimers, type PendingTimer, TimerRequest, timerStatus, Transition } from "../src/index.js"
 
 const timer = (name: string, dueAt: number, timerId = `w:1:timer:${name}`): PendingTimer =>
   ({ workflowId: "w", name, timerId, dueAt, attempt: 1 })

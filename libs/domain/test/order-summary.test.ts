@@ -1,6 +1,6 @@
-import { describe, expect, it } from "vitest"
-import { ev, OrderRun } from "../test/order-run.js"
-import { currentStep, isTerminal, summarizeOrder } from "./index.js"
+import { describe, expect, it } from "@effect/vitest"
+import { ev, OrderRun } from "./order-run.js"
+import { currentStep, isTerminal, summarizeOrder } from "../src/index.js"
 
 describe("summarizeOrder", () => {
   it("reports a completed order with no retries", () => {

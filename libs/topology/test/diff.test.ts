@@ -1,6 +1,5 @@
-import { describe, expect, it } from "vitest"
-import { diffConsumer, diffStream } from "./diff.js"
-import { defineTopology } from "./spec.js"
+import { describe, expect, it } from "@effect/vitest"
+import { defineTopology, diffConsumer, diffStream } from "../src/index.js"
 
 const topo = defineTopology({
   streams: [{ name: "ORDERS", subjects: ["orders.>"] }],

@@ -4,12 +4,12 @@
 // cancelled order, no timer lost (timers set before the orchestrator died fire after it restarts).
 import { Buckets, Durables, orderTopology } from "@conveyor/domain"
 import { ledgerKey, shipmentKey, skuKey } from "@conveyor/orders"
-import { type AppProcess, startAppProcess } from "@conveyor/orders/processes"
+import { type AppProcess, startAppProcess } from "@conveyor/testing/app-process"
 import { eventually } from "@conveyor/testing"
 import { useNatsServer } from "@conveyor/testing/vitest"
 import { Kvm } from "@nats-io/kv"
 import { connect } from "@nats-io/transport-node"
-import { afterAll, describe, expect, it } from "vitest"
+import { afterAll, describe, expect, it } from "@effect/vitest"
 
 const server = useNatsServer()
 const running = new Map<string, AppProcess>()

@@ -1,11 +1,11 @@
 import { Either, Schema } from "effect"
-import { describe, expect, it } from "vitest"
-import { sampleCommands, sampleEvents } from "../test/samples.js"
+import { describe, expect, it } from "@effect/vitest"
+import { sampleCommands, sampleEvents } from "./samples.js"
 import {
   commandRegistry, decodeCommand, decodeEvent, type DecodeError, encodeCommand, encodeEvent, eventRegistry,
   InvalidMessage, MalformedMessage, OrderCommandMessage, type OrderEvent, OrderEventMessage, UnknownMessageType,
   UnknownMessageVersion
-} from "./index.js"
+} from "../src/index.js"
 
 const failure = (r: Either.Either<unknown, DecodeError>): DecodeError => {
   if (Either.isRight(r)) throw new Error("expected a decode failure")

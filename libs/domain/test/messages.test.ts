@@ -1,6 +1,6 @@
 import { Either, Schema } from "effect"
-import { describe, expect, it } from "vitest"
-import { CapturePayment, OrderPlaced, PaymentRefunded, RefundPayment, StockRejected, itemsTotalCents } from "./index.js"
+import { describe, expect, it } from "@effect/vitest"
+import { CapturePayment, OrderPlaced, PaymentRefunded, RefundPayment, StockRejected, itemsTotalCents } from "../src/index.js"
 
 const valid = {
   type: "OrderPlaced", version: 1, orderId: "o-1", customerId: "c-1",

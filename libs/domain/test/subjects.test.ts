@@ -1,8 +1,8 @@
-import { describe, expect, it } from "vitest"
-import { sampleCommands, sampleEvents } from "../test/samples.js"
+import { describe, expect, it } from "@effect/vitest"
+import { sampleCommands, sampleEvents } from "./samples.js"
 import {
   commandSubject, deadLetterSubject, eventSubject, subjectMatches, subjectOf, workerSubject
-} from "./index.js"
+} from "../src/index.js"
 
 describe("subjects", () => {
   it("put events under orders.events.<type-kebab>", () => {

@@ -1,8 +1,7 @@
 import { connect } from "@nats-io/transport-node"
 import { jetstreamManager } from "@nats-io/jetstream"
-import { afterEach, describe, expect, it } from "vitest"
-import { LocalNatsProcess } from "./local-server.js"
-import { startTestNatsServer, type TestNatsServer } from "./test-server.js"
+import { afterEach, describe, expect, it } from "@effect/vitest"
+import { LocalNatsProcess, startTestNatsServer, type TestNatsServer } from "../src/index.js"
 
 describe("test nats-server", () => {
   const started: Array<TestNatsServer> = []

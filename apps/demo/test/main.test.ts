@@ -1,9 +1,9 @@
 import { eventSubject } from "@conveyor/domain"
 import { LocalNatsProcess } from "@conveyor/testing"
+import { describe, expect, it } from "@effect/vitest"
 import { jetstream } from "@nats-io/jetstream"
 import { connect } from "@nats-io/transport-node"
-import { describe, expect, it } from "vitest"
-import { countIn, runDemoProcess as runDemo } from "./demo-process.js"
+import { countIn, runDemoProcess as runDemo } from "../src/demo-process.js"
 
 describe("demo", () => {
   it("starts its own nats-server, drives orders through every app and prints a reconciled table", async () => {

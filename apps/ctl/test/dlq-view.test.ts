@@ -1,7 +1,7 @@
 import type { DeadLetter } from "@conveyor/nats"
 import { Either, Option } from "effect"
-import { describe, expect, it } from "vitest"
-import { parseTime, renderLetter, selection } from "./dlq-view.js"
+import { describe, expect, it } from "@effect/vitest"
+import { parseTime, renderLetter, selection } from "../src/commands/dlq-view.js"
 
 const letter = (subject: string, payload: string | Uint8Array): DeadLetter => ({
   sequence: 7,

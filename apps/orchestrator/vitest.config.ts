@@ -1,3 +1,0 @@
-import { projectConfig } from "../../vitest.shared.mjs"
-
-export default projectConfig()
