@@ -6,7 +6,7 @@ import {
   StockReserved
 } from "@conveyor/domain"
 import { Config, Data, Effect, Layer, Schema } from "effect"
-import { ConsumerConfig, consumerSpec } from "./runtime.js"
+import { ConsumerConfig, consumerSpec, idempotentAcks } from "./runtime.js"
 import { settlementRecorder } from "./settlements.js"
 import { cachedValues, type CachedValues } from "./step-store.js"
 
@@ -125,6 +125,7 @@ export const InventoryWorkerLive = Layer.scopedDiscard(
       retry: config.retry,
       concurrency: config.concurrency,
       handlerTimeoutMs: config.handlerTimeoutMs,
+      ...idempotentAcks,
       onSettled: yield* settlementRecorder(Durables.inventory)
     })
   })

@@ -6,7 +6,7 @@ import {
 } from "@conveyor/domain"
 import { Config, Data, Effect, Layer, Option, Schema } from "effect"
 import { UnexpectedCommand } from "./inventory.js"
-import { ConsumerConfig, consumerSpec } from "./runtime.js"
+import { ConsumerConfig, consumerSpec, idempotentAcks } from "./runtime.js"
 import { settlementRecorder } from "./settlements.js"
 import { modifyExpectingNew } from "./step-store.js"
 
@@ -138,6 +138,7 @@ export const PaymentsWorkerLive = Layer.scopedDiscard(
       retry: config.retry,
       concurrency: config.concurrency,
       handlerTimeoutMs: config.handlerTimeoutMs,
+      ...idempotentAcks,
       onSettled: yield* settlementRecorder(Durables.payments)
     })
   })

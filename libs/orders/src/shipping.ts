@@ -4,7 +4,7 @@ import { openJsonBucket, type JsonBucket } from "@conveyor/orchestration"
 import { Buckets, Durables, eventSubject, OrderCommandMessage, ShipmentRecalled, ShipmentScheduled } from "@conveyor/domain"
 import { Effect, Layer, Schema } from "effect"
 import { UnexpectedCommand } from "./inventory.js"
-import { ConsumerConfig, consumerSpec } from "./runtime.js"
+import { ConsumerConfig, consumerSpec, idempotentAcks } from "./runtime.js"
 import { settlementRecorder } from "./settlements.js"
 import { modifyExpectingNew } from "./step-store.js"
 
@@ -77,6 +77,7 @@ export const ShippingWorkerLive = Layer.scopedDiscard(
       retry: config.retry,
       concurrency: config.concurrency,
       handlerTimeoutMs: config.handlerTimeoutMs,
+      ...idempotentAcks,
       onSettled: yield* settlementRecorder(Durables.shipping)
     })
   })
