@@ -14,6 +14,7 @@ import { eventually, startStack } from "./support.js"
 // nothing and answer the same event under the same message id.
 const server = useNatsServer()
 let stack: Awaited<ReturnType<typeof startStack>>
+let second: Awaited<ReturnType<typeof startStack>> | undefined
 let nc: NatsConnection
 const STOCK = 50
 beforeAll(async () => {
@@ -25,6 +26,7 @@ beforeAll(async () => {
   for (const stream of [StreamNames.commands, StreamNames.events]) await jsm.streams.update(stream, { duplicate_window: 100_000_000 })
 }, 120_000)
 afterAll(async () => {
+  await second?.close()
   await stack?.close()
   await nc?.close()
 })
@@ -109,5 +111,34 @@ describe("a duplicate after the worker's store write", () => {
     // The workflow ignores it as a late answer to a step it already left; the goods stay free.
     expect(answers[2]?.payload).toMatchObject({ type: "StockRejected" })
     expect((await read(Buckets.inventoryStock, skuKey("dup-c")))?.value).toMatchObject({ available: STOCK, held: {} })
+  })
+})
+
+describe("two inventory workers on the same SKUs", () => {
+  it("each starting from the SKU values it last wrote, hold and release every order exactly once", async () => {
+    // A second worker on the same durable (competing consumers), with its own connection and cache:
+    // each one's cached values go stale whenever the other writes the SKU.
+    second = await startStack(server.url, { INVENTORY_DEFAULT_STOCK: String(STOCK) }, InventoryWorkerLive)
+    const skus = ["race-a", "race-b", "race-c"]
+    const itemsOf = (i: number) => [{ sku: skus[i % 3]!, quantity: 1, unitPriceCents: 1 }, { sku: skus[(i + 1) % 3]!, quantity: 1, unitPriceCents: 1 }]
+    const N = 40
+    const answered = async (type: string, count: number) =>
+      eventually(async () => {
+        const info = await (await jetstreamManager(nc)).streams.info(StreamNames.events, { subjects_filter: `orders.events.${type}` })
+        return (info.state.subjects?.[`orders.events.${type}`] ?? 0) >= count ? true : undefined
+      }, 30_000, `${count} ${type}`)
+    await Promise.all(Array.from({ length: N }, (_, i) => send({ type: "ReserveStock", version: 1, orderId: `race-${i}`, attempt: 1, items: itemsOf(i) }, `race-${i}:1:0`)))
+    await answered("stock-reserved", N)
+    // Release every other order, through both workers again.
+    const released = Array.from({ length: N / 2 }, (_, k) => 2 * k)
+    await Promise.all(released.map((i) => send({ type: "ReleaseStock", version: 1, orderId: `race-${i}`, attempt: 1, items: itemsOf(i) }, `race-${i}:2:0`)))
+    await answered("stock-released", N / 2)
+    for (const sku of skus) {
+      const value = (await read(Buckets.inventoryStock, skuKey(sku)))!.value
+      const holders = Object.keys(value.held)
+      const expected = Array.from({ length: N }, (_, i) => i).filter((i) => !released.includes(i) && itemsOf(i).some((it) => it.sku === sku))
+      expect(holders.sort()).toEqual(expected.map((i) => `race-${i}`).sort())
+      expect(value.available + holders.length).toBe(STOCK)
+    }
   })
 })
