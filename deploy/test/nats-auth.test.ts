@@ -4,7 +4,7 @@
 // operator shrinking the dead-letter stream) fail. nats-denials.test.ts has the full matrix.
 import { inboxPrefixOf, PROVISIONING_USER, type UserName } from "@conveyor/auth"
 import {
-  type AppName, appAccess, appNames, deadLetterSubject, Durables, eventSubject, idempotencyBucket, IdempotentDurables, orderTopology, publishersOf,
+  type AppName, appAccess, appNames, Buckets, deadLetterSubject, Durables, eventSubject, idempotencyBucket, IdempotentDurables, orderTopology, publishersOf,
   StreamNames, subjectMatches
 } from "@conveyor/domain"
 import { DeadLetterHeaders, PublishFailed } from "@conveyor/messaging"
@@ -245,15 +245,26 @@ const drain = async (c: NatsClient, stream: string, durable: string) => {
 }
 
 describe("the attacks of issue 16, with the generated users", () => {
-  it("the notifier cannot plant or read an idempotency record of the payments worker; the worker's own claim is unaffected", async () => {
-    const bucket = idempotencyBucket(Durables.payments)
-    const id = `${Durables.payments}.order-forged:2:0`
-    const forged = new TextEncoder().encode(JSON.stringify({ s: "done", out: [{ subject: eventSubject("PaymentCaptured"), payload: "e30=" }] }))
-    const planted = await Effect.runPromise(Effect.flip(publish("notifier", `$KV.${bucket}.${idempotencyKey(id)}`, { payload: forged })))
+  it("the notifier cannot plant or read the payments worker's ledger entry (its idempotency record); the worker's own capture is unaffected", async () => {
+    // A refund tombstone planted for an order would make the worker refuse its capture.
+    const key = "order.order-forged"
+    const forged = new TextEncoder().encode(JSON.stringify({ status: "refunded", capturedCents: 0, refundedCents: 0 }))
+    const planted = await Effect.runPromise(Effect.flip(publish("notifier", `$KV.${Buckets.paymentsLedger}.${key}`, { payload: forged })))
     expect((planted as PublishFailed).reason).toMatch(denied)
-    const opened = await Effect.runPromise(Effect.either(openKvIdempotencyStore(client("notifier"), bucket)))
+    await expect((await new Kvm(client("notifier").js).open(Buckets.paymentsLedger)).get(key)).rejects.toThrow(denied)
+    const ledger = await new Kvm(client("payments-worker").js).open(Buckets.paymentsLedger)
+    expect(await ledger.create(key, new TextEncoder().encode(JSON.stringify({ status: "captured", capturedCents: 100, refundedCents: 0 })))).toBeGreaterThan(0)
+  })
+
+  it("the payments worker cannot plant or read an idempotency record of the notifier; the notifier's own claim is unaffected", async () => {
+    const bucket = idempotencyBucket(Durables.notifier)
+    const id = `${Durables.notifier}.order-forged:2:0`
+    const forged = new TextEncoder().encode(JSON.stringify({ s: "done", out: [] }))
+    const planted = await Effect.runPromise(Effect.flip(publish("payments-worker", `$KV.${bucket}.${idempotencyKey(id)}`, { payload: forged })))
+    expect((planted as PublishFailed).reason).toMatch(denied)
+    const opened = await Effect.runPromise(Effect.either(openKvIdempotencyStore(client("payments-worker"), bucket)))
     expect(opened._tag === "Left" && opened.left.reason).toMatch(denied)
-    const store = await Effect.runPromise(openKvIdempotencyStore(client("payments-worker"), bucket))
+    const store = await Effect.runPromise(openKvIdempotencyStore(client("notifier"), bucket))
     expect((await Effect.runPromise(store.claim(id, 5_000)))._tag).toBe("Claimed")
   })
 

@@ -4,7 +4,7 @@
 // stores), not read back from the generated allow lists. nats-auth.test.ts shows that each user
 // can still do its whole job; system-with-auth.test.ts runs the apps under these users.
 import { inboxPrefixOf, PROVISIONING_USER, topologyStreams, type UserName } from "@conveyor/auth"
-import { type AppAccess, appAccess, deadLetterSubject, orderTopology, StreamNames, subjectMatches } from "@conveyor/domain"
+import { type AppAccess, appAccess, deadLetterSubject, Durables, idempotencyBucket, orderTopology, StreamNames, subjectMatches } from "@conveyor/domain"
 import { ensureTopology, NatsConnection } from "@conveyor/nats"
 import type { LocalNatsProcess } from "@conveyor/testing"
 import { Effect } from "effect"
@@ -38,6 +38,7 @@ interface Forbidden {
 
 const streams = topologyStreams(orderTopology)
 const kvStream = (bucket: string) => `KV_${bucket}`
+const retiredBuckets = [Durables.inventory, Durables.payments, Durables.shipping].map(idempotencyBucket)
 
 /** Everything `user` must be refused, by the categories of issue 16. */
 const forbiddenFor = (user: UserName): ReadonlyArray<Forbidden> => {
@@ -59,6 +60,13 @@ const forbiddenFor = (user: UserName): ReadonlyArray<Forbidden> => {
     }
     if (mine?.access !== "write") add("write another app's bucket", `$KV.${name}.some-key`)
     if (mine?.watch !== true) add("create a consumer on a KV stream", `$JS.API.CONSUMER.CREATE.${stream}`, `$JS.API.CONSUMER.CREATE.${stream}.rogue.$KV.${name}.>`)
+  }
+
+  // The workers' former idempotency buckets (each worker's store is its idempotency record now):
+  // nobody reads, writes, inspects or creates them, the operator and provisioning included.
+  for (const name of retiredBuckets) {
+    const stream = kvStream(name)
+    add("touch a retired bucket", `$JS.API.STREAM.INFO.${stream}`, `$JS.API.STREAM.CREATE.${stream}`, `$JS.API.DIRECT.GET.${stream}`, `$JS.API.STREAM.MSG.GET.${stream}`, `$KV.${name}.some-key`)
   }
 
   // Consumers on the data streams: only provisioning creates (its declared durables), and only the

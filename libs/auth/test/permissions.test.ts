@@ -60,7 +60,9 @@ describe("generated NATS permissions", () => {
   it("gives the provisioning user topology rights and no data subjects", () => {
     const p = byName.get(PROVISIONING_USER)!.permissions.publish
     expect(p).toContain(`$JS.API.STREAM.CREATE.${StreamNames.events}`)
-    expect(p).toContain(`$JS.API.STREAM.CREATE.KV_${idempotencyBucket("payments-worker")}`)
+    expect(p).toContain(`$JS.API.STREAM.CREATE.KV_${idempotencyBucket("notifier")}`)
+    // The workers' stores are their idempotency records: they have no idempotency bucket to create.
+    expect(p).not.toContain(`$JS.API.STREAM.CREATE.KV_${idempotencyBucket("payments-worker")}`)
     expect(p.filter((g) => !g.startsWith("$JS.API."))).toEqual([])
   })
 
@@ -85,6 +87,12 @@ describe("generated NATS permissions", () => {
     }
   })
 
+  it("grants nobody the workers' former idempotency buckets: each worker's store is its idempotency record", () => {
+    for (const bucket of [Durables.inventory, Durables.payments, Durables.shipping].map(idempotencyBucket)) {
+      for (const u of users) expect([...u.permissions.publish, ...u.permissions.subscribe].filter((g) => g.includes(bucket)), `${u.name} ${bucket}`).toEqual([])
+    }
+  })
+
   it("keeps each consumer's idempotency records to its own app", () => {
     for (const c of orderTopology.consumers) {
       const subject = `$KV.${idempotencyBucket(c.durable)}.>`
@@ -93,8 +101,10 @@ describe("generated NATS permissions", () => {
       const readers = users
         .filter((u) => u.name !== "ctl" && u.permissions.publish.some((g) => /\.(MSG|DIRECT)\.GET\./.test(`${g}.`) && g.includes(`KV_${idempotencyBucket(c.durable)}`)))
         .map((u) => u.name)
-      if (!(IdempotentDurables as ReadonlyArray<string>).includes(c.durable)) expect(writers, c.durable).toEqual([])
-      else {
+      if (!(IdempotentDurables as ReadonlyArray<string>).includes(c.durable)) {
+        expect(writers, c.durable).toEqual([])
+        expect(readers, c.durable).toEqual([])
+      } else {
         expect(writers, c.durable).toEqual([c.durable])
         expect(readers, c.durable).toEqual([c.durable])
       }

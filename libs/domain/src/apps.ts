@@ -63,19 +63,19 @@ export const appAccess: { readonly [A in AppName]: AppAccess } = {
   "inventory-worker": {
     publish: [eventSubject("StockReserved"), eventSubject("StockRejected"), eventSubject("StockReleased"), ...deadLetters(StreamNames.commands, Durables.inventory)],
     consumes: [{ stream: StreamNames.commands, durable: Durables.inventory }],
-    buckets: [{ bucket: Buckets.inventoryStock, access: "write" }, idempotency(Durables.inventory)],
+    buckets: [{ bucket: Buckets.inventoryStock, access: "write" }],
     operator: false
   },
   "payments-worker": {
     publish: [eventSubject("PaymentCaptured"), eventSubject("PaymentDeclined"), eventSubject("PaymentRefunded"), ...deadLetters(StreamNames.commands, Durables.payments)],
     consumes: [{ stream: StreamNames.commands, durable: Durables.payments }],
-    buckets: [{ bucket: Buckets.paymentsLedger, access: "write" }, idempotency(Durables.payments)],
+    buckets: [{ bucket: Buckets.paymentsLedger, access: "write" }],
     operator: false
   },
   "shipping-worker": {
     publish: [eventSubject("ShipmentScheduled"), eventSubject("ShipmentRecalled"), ...deadLetters(StreamNames.commands, Durables.shipping)],
     consumes: [{ stream: StreamNames.commands, durable: Durables.shipping }],
-    buckets: [{ bucket: Buckets.shipments, access: "write" }, idempotency(Durables.shipping)],
+    buckets: [{ bucket: Buckets.shipments, access: "write" }],
     operator: false
   },
   notifier: {

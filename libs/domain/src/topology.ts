@@ -31,8 +31,11 @@ export const Buckets = {
  */
 export const idempotencyBucket = (durable: string): string => `idempotency-${durable}`
 
-/** The durables whose handlers have side effects to make once: each has an idempotency bucket. */
-export const IdempotentDurables = [Durables.inventory, Durables.payments, Durables.shipping, Durables.notifier] as const
+/**
+ * The durables de-duplicated by message id, each with an idempotency bucket. The workers are not:
+ * the compare-and-set on their own store (stock, ledger, shipments) is their idempotency record.
+ */
+export const IdempotentDurables = [Durables.notifier] as const
 
 /**
  * Bounded in-flight work per durable. Each unacked message costs a slot; past this the server stops

@@ -62,6 +62,8 @@ describe("order topology", () => {
   it("declares the buckets with the TTLs the runtime relies on", () => {
     const bucket = (name: string) => orderTopology.buckets.find((b) => b.name === name)!
     expect(orderTopology.buckets.map((b) => b.name).sort()).toEqual([...Object.values(Buckets), ...IdempotentDurables.map(idempotencyBucket)].sort())
+    // Only the notifier de-duplicates by message id: each worker's store write is its idempotency record.
+    expect(orderTopology.buckets.map((b) => b.name).filter((name) => name.startsWith("idempotency-"))).toEqual(["idempotency-notifier"])
     for (const durable of IdempotentDurables) expect(bucket(`idempotency-${durable}`).ttlMs).toBe(3_600_000)
     expect(bucket("gateway-requests").ttlMs).toBe(86_400_000)
     expect(bucket("order-workflows").ttlMs).toBe(0)

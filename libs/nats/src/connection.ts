@@ -2,6 +2,7 @@ import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManage
 import { AuthorizationError, connect, credsAuthenticator, UserAuthenticationExpiredError, type ConnectionOptions, type NatsConnection as RawConnection } from "@nats-io/transport-node"
 import { Context, Deferred, Duration, Effect, Layer, Option, Redacted, Runtime, Schedule } from "effect"
 import { readFileSync } from "node:fs"
+import { coalesceWrites } from "./coalesced-writes.js"
 import { natsConfig, type NatsConfig } from "./config.js"
 import { ConnectionFailed, ConnectionLost, errorText, UnsupportedServer } from "./errors.js"
 import { isAtLeast, MINIMUM_SERVER_VERSION } from "./server-version.js"
@@ -85,6 +86,7 @@ export const makeNatsClient = (config: NatsConfig) =>
       yield* Effect.promise(() => nc.close())
       return yield* new UnsupportedServer({ url, version: serverVersion, minimum: MINIMUM_SERVER_VERSION })
     }
+    coalesceWrites(nc)
     const lostSignal = yield* Deferred.make<never, ConnectionLost>()
     let closingByUs = false
     let connected = true

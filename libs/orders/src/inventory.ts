@@ -6,8 +6,9 @@ import {
   StockReserved
 } from "@conveyor/domain"
 import { Config, Data, Effect, Layer, Schema } from "effect"
-import { ConsumerConfig, consumerSpec, openIdempotency } from "./runtime.js"
+import { ConsumerConfig, consumerSpec, idempotentAcks } from "./runtime.js"
 import { settlementRecorder } from "./settlements.js"
+import { cachedValues, type CachedValues } from "./step-store.js"
 
 const Units = Schema.Number.pipe(Schema.int(), Schema.nonNegative())
 
@@ -54,23 +55,26 @@ export class UnexpectedCommand extends Data.TaggedError("UnexpectedCommand")<{ r
 
 export interface Inventory {
   readonly stock: JsonBucket<SkuStock>
+  /** Compare-and-set on `stock` from the SKU values this process last saw (no read before each hold). */
+  readonly skus: CachedValues<SkuStock>
   readonly defaultStock: number
 }
 
 const fresh = (inventory: Inventory): SkuStock => ({ available: inventory.defaultStock, held: {}, closed: [] })
 
 const releaseAll = (inventory: Inventory, orderId: string, items: ReadonlyArray<LineItem>) =>
-  Effect.forEach(items, (item) => inventory.stock.modify(skuKey(item.sku), (s) => release(s ?? fresh(inventory), orderId)), { discard: true })
+  Effect.forEach(items, (item) => inventory.skus.modify(skuKey(item.sku), (s) => release(s ?? fresh(inventory), orderId)), { discard: true })
 
 /**
  * Reserves every line or none: lines are held one SKU at a time (each a compare-and-set), and a
  * line that cannot be held releases the ones that were. Every step is keyed by the order, so a
- * re-run after a crash or a re-sent attempt converges on the same holdings.
+ * re-run after a crash, a duplicate or a re-sent attempt converges on the same holdings: the SKU
+ * values are the worker's idempotency record (`step-store.ts`).
  */
 export const reserveStock = (inventory: Inventory, command: ReserveStock) =>
   Effect.gen(function* () {
     for (const item of command.items) {
-      const result = yield* inventory.stock.modify(skuKey(item.sku), (s) => hold(s ?? fresh(inventory), command.orderId, item.quantity))
+      const result = yield* inventory.skus.modify(skuKey(item.sku), (s) => hold(s ?? fresh(inventory), command.orderId, item.quantity))
       if (result === "closed" || result === "insufficient") {
         yield* releaseAll(inventory, command.orderId, command.items)
         return { ok: false as const, reason: result === "closed" ? "the order's stock was already released" : `not enough ${item.sku}` }
@@ -105,7 +109,7 @@ export const inventoryHandler = (inventory: Inventory) =>
 
 export const openInventory = (defaultStock: number) =>
   Effect.flatMap(NatsConnection, (client) => openJsonBucket(client, Buckets.inventoryStock, SkuStock)).pipe(
-    Effect.map((stock): Inventory => ({ stock, defaultStock }))
+    Effect.map((stock): Inventory => ({ stock, skus: cachedValues(stock, { capacity: 10_000 }), defaultStock }))
   )
 
 /**
@@ -121,7 +125,7 @@ export const InventoryWorkerLive = Layer.scopedDiscard(
       retry: config.retry,
       concurrency: config.concurrency,
       handlerTimeoutMs: config.handlerTimeoutMs,
-      idempotency: yield* openIdempotency(Durables.inventory),
+      ...idempotentAcks,
       onSettled: yield* settlementRecorder(Durables.inventory)
     })
   })

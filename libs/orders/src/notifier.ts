@@ -2,7 +2,7 @@ import { defineHandler } from "@conveyor/messaging"
 import { runJetStreamConsumer } from "@conveyor/nats"
 import { Durables, OrderEventMessage, type OrderEventType } from "@conveyor/domain"
 import { Config, Context, Effect, Layer } from "effect"
-import { ConsumerConfig, consumerSpec, openIdempotency } from "./runtime.js"
+import { ConsumerConfig, consumerSpec, idempotentAcks, openIdempotency } from "./runtime.js"
 import { settlementRecorder } from "./settlements.js"
 
 /** Notifications sent, by event type; what a real notifier would e-mail, here counted and logged. */
@@ -50,6 +50,7 @@ export const NotifierLive = Layer.scoped(
       retry: config.retry,
       concurrency: config.concurrency,
       handlerTimeoutMs: config.handlerTimeoutMs,
+      ...idempotentAcks,
       ...(dedupe ? { idempotency: yield* openIdempotency(Durables.notifier) } : {}),
       onSettled: yield* settlementRecorder(Durables.notifier)
     })

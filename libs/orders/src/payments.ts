@@ -6,8 +6,9 @@ import {
 } from "@conveyor/domain"
 import { Config, Data, Effect, Layer, Option, Schema } from "effect"
 import { UnexpectedCommand } from "./inventory.js"
-import { ConsumerConfig, consumerSpec, openIdempotency } from "./runtime.js"
+import { ConsumerConfig, consumerSpec, idempotentAcks } from "./runtime.js"
 import { settlementRecorder } from "./settlements.js"
+import { modifyExpectingNew } from "./step-store.js"
 
 const Cents = Schema.Number.pipe(Schema.int(), Schema.nonNegative())
 
@@ -104,7 +105,7 @@ export const paymentsHandler = (payments: Payments) => {
       Effect.gen(function* () {
         if (command.type === "CapturePayment") {
           if (random() < payments.rules.failureRate) return yield* new PaymentProviderUnavailable({ orderId: command.orderId })
-          const entry = yield* payments.ledger.modify(ledgerKey(command.orderId), (e) => capture(payments.rules, e, command))
+          const entry = yield* modifyExpectingNew(payments.ledger, ledgerKey(command.orderId), (e) => capture(payments.rules, e, command))
           const answer = answerCapture(command, entry)
           return [answer.schema === PaymentCaptured
             ? yield* ctx.message(PaymentCaptured, eventSubject("PaymentCaptured"), answer.value as PaymentCaptured, "captured")
@@ -137,7 +138,7 @@ export const PaymentsWorkerLive = Layer.scopedDiscard(
       retry: config.retry,
       concurrency: config.concurrency,
       handlerTimeoutMs: config.handlerTimeoutMs,
-      idempotency: yield* openIdempotency(Durables.payments),
+      ...idempotentAcks,
       onSettled: yield* settlementRecorder(Durables.payments)
     })
   })

@@ -42,5 +42,14 @@ export const provisionOrderTopology = Effect.gen(function* () {
   )
 })
 
+/**
+ * Options of the consumers whose deliveries are idempotent (the workers, through their stores; the
+ * notifier, through its idempotency records): acks without waiting for the server's confirmation.
+ * A lost ack only brings the message back after its ack wait, and a delivery of a message already
+ * handled changes nothing and answers the same, so the confirmation bought nothing but a reply to
+ * read per message.
+ */
+export const idempotentAcks = { confirmAcks: false } as const
+
 /** The idempotency store of one durable: its own bucket, which no other app may read or write. */
 export const openIdempotency = (durable: string) => Effect.flatMap(NatsConnection, (client) => openKvIdempotencyStore(client, idempotencyBucket(durable)))

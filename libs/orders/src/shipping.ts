@@ -4,8 +4,9 @@ import { openJsonBucket, type JsonBucket } from "@conveyor/orchestration"
 import { Buckets, Durables, eventSubject, OrderCommandMessage, ShipmentRecalled, ShipmentScheduled } from "@conveyor/domain"
 import { Effect, Layer, Schema } from "effect"
 import { UnexpectedCommand } from "./inventory.js"
-import { ConsumerConfig, consumerSpec, openIdempotency } from "./runtime.js"
+import { ConsumerConfig, consumerSpec, idempotentAcks } from "./runtime.js"
 import { settlementRecorder } from "./settlements.js"
+import { modifyExpectingNew } from "./step-store.js"
 
 /** The tracking id is derived from the order, so scheduling twice books the same shipment. */
 export const trackingIdOf = (orderId: string): string => `trk-${orderId}`.slice(0, 64)
@@ -43,7 +44,7 @@ export const shippingHandler = (shipments: JsonBucket<Shipment>) =>
     handle: (command, ctx) =>
       Effect.gen(function* () {
         if (command.type === "ScheduleShipment") {
-          const entry = yield* shipments.modify(shipmentKey(command.orderId), (e) => schedule(e, command.orderId))
+          const entry = yield* modifyExpectingNew(shipments, shipmentKey(command.orderId), (e) => schedule(e, command.orderId))
           if (entry.status === "recalled") {
             // The workflow gave up on this step and recalled it: an abandoned attempt, answered by nobody.
             yield* Effect.logInfo("ScheduleShipment refused: the order's shipment was recalled").pipe(
@@ -76,7 +77,7 @@ export const ShippingWorkerLive = Layer.scopedDiscard(
       retry: config.retry,
       concurrency: config.concurrency,
       handlerTimeoutMs: config.handlerTimeoutMs,
-      idempotency: yield* openIdempotency(Durables.shipping),
+      ...idempotentAcks,
       onSettled: yield* settlementRecorder(Durables.shipping)
     })
   })
