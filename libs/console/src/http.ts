@@ -11,7 +11,8 @@ export const securityHeaders: Record<string, string> = {
   "content-security-policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   "x-content-type-options": "nosniff",
   "x-frame-options": "DENY",
-  "referrer-policy": "no-referrer",
+  // same-origin, not no-referrer: with no-referrer Chrome sends `Origin: null` on our own form posts.
+  "referrer-policy": "same-origin",
   "cache-control": "no-store"
 }
 
