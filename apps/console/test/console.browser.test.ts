@@ -160,7 +160,7 @@ describe("the console in a browser", () => {
     expect(await page.locator("#error-message").textContent()).toBe(`<img src=x onerror="window.__pwned = true">`)
     await page.goto(`${consoleBase}/dead-letters`)
     await page.goto(`${consoleBase}/dead-letters/${ack.seq}`)
-    expect(await page.evaluate(() => (window as unknown as { __pwned?: boolean }).__pwned)).toBeUndefined()
+    expect(await page.evaluate(() => (globalThis as { __pwned?: boolean }).__pwned)).toBeUndefined()
     expect(await page.locator("main script, main img").count()).toBe(0)
     await page.screenshot({ path: join(docs, "dead-letter-escaped.png"), fullPage: true })
   })
@@ -171,7 +171,8 @@ describe("the console in a browser", () => {
     expect(await viewer.locator("button", { hasText: "Replay" }).count()).toBe(0)
     const post = (page: Page, withToken: boolean) =>
       page.evaluate(async (withToken) => {
-        const csrf = (document.querySelector("input[name=csrf]") as HTMLInputElement).value
+        // Runs in the page: the DOM's types are not in this project's lib.
+        const csrf = (globalThis as any).document.querySelector("input[name=csrf]").value as string
         const body = new URLSearchParams({ action: "purge", seq: "1", ...(withToken ? { csrf } : {}) })
         return (await fetch("/dead-letters/preview", { method: "POST", body, redirect: "manual" })).status
       }, withToken)

@@ -30,7 +30,7 @@ const help = `console: the operator web console: queues and lag, dead letters wi
 Usage: npx nx run console:serve, or node dist/main.js, configured by the environment:
 
   CONSOLE_HOST                 interface to listen on (default: 127.0.0.1)
-  CONSOLE_PORT                 port (default: ${DEFAULT_CONSOLE_PORT}; 0 picks a free one)
+  CONSOLE_PORT (else HTTP_PORT) port (default: ${DEFAULT_CONSOLE_PORT}; 0 picks a free one)
   CONSOLE_OPERATOR_USER        name of the operator login (default: operator)
   CONSOLE_OPERATOR_PASSWORD    its password, 8+ characters: may replay and purge (one of the two passwords is required)
   CONSOLE_VIEWER_USER          name of the read-only login (default: viewer)

@@ -32,12 +32,17 @@ export const DEFAULT_CONSOLE_PORT = 8090
 
 const invalid = (message: string) => Either.left(ConfigError.InvalidData([], message))
 
-const port = Config.string("CONSOLE_PORT").pipe(
-  Config.mapOrFail((raw) => {
-    const p = Number(raw.trim())
-    return /^\d+$/.test(raw.trim()) && p <= 65535 ? Either.right(p) : invalid("must be a TCP port, 0 to 65535 (0 picks a free one)")
-  }),
-  Config.withDefault(DEFAULT_CONSOLE_PORT)
+const portVariable = (name: string) =>
+  Config.string(name).pipe(
+    Config.mapOrFail((raw) => {
+      const p = Number(raw.trim())
+      return /^\d+$/.test(raw.trim()) && p <= 65535 ? Either.right(p) : invalid("must be a TCP port, 0 to 65535 (0 picks a free one)")
+    })
+  )
+
+/** CONSOLE_PORT, else HTTP_PORT (what the images and manifests set for every app), else 8090. */
+const port = Config.all([Config.option(portVariable("CONSOLE_PORT")), Config.option(portVariable("HTTP_PORT"))]).pipe(
+  Config.map(([own, shared]) => Option.getOrElse(Option.orElse(own, () => shared), () => DEFAULT_CONSOLE_PORT))
 )
 
 /** `name=url,name=url`: the apps whose readiness the overview shows. */

@@ -22,6 +22,8 @@ export const ConsoleLive: Layer.Layer<Console, unknown, NatsConnection> = Layer.
     const config = yield* ConsoleConfig
     const client = yield* NatsConnection
     const index = new DeadLetterIndex(client, config.deadLetterStream)
+    // Read the dead-letter stream now, not on the first page view (10,000 letters take seconds).
+    yield* Effect.forkDaemon(Effect.ignore(index.refresh(true)))
     return {
       config,
       client,
