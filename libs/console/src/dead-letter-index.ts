@@ -76,13 +76,15 @@ export class DeadLetterIndex {
   /** The stream did not exist at the last refresh. */
   missing = false
 
-  constructor(private readonly client: NatsClient, readonly stream: string, private readonly maxAgeMs = 1_000) {}
+  // A page shows every letter stored before it was asked for: by default each request checks the
+  // stream's state (one small API call; nothing is read when nothing is new).
+  constructor(private readonly client: NatsClient, readonly stream: string, private readonly maxAgeMs = 0) {}
 
-  /** Brings the index up to the stream, at most once per `maxAgeMs` (concurrent callers share one read). */
+  /** Brings the index up to the stream (at most once per `maxAgeMs`; concurrent callers share one read). */
   refresh(force = false): Effect.Effect<void, Error> {
     return Effect.tryPromise({
       try: () => {
-        if (!force && Date.now() - this.refreshedAt < this.maxAgeMs) return Promise.resolve()
+        if (!force && this.maxAgeMs > 0 && Date.now() - this.refreshedAt < this.maxAgeMs) return Promise.resolve()
         const running = this.refreshing ?? this.read().finally(() => {
           this.refreshing = undefined
         })

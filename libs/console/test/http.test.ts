@@ -1,5 +1,6 @@
 import { uniqueName, useNatsServer } from "@conveyor/testing/vitest"
-import { jetstream, jetstreamManager } from "@nats-io/jetstream"
+import { StreamNames } from "@conveyor/domain"
+import { jetstream, jetstreamManager, StorageType } from "@nats-io/jetstream"
 import { headers as natsHeaders } from "@nats-io/nats-core"
 import { connect, type NatsConnection } from "@nats-io/transport-node"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -107,6 +108,32 @@ describe("console over HTTP", () => {
     expect(ok.headers.get("location")).toMatch(/^\/jobs\//)
   })
 
+  it("marks a letter that failed again after a replay", async () => {
+    const h = natsHeaders()
+    h.set("Conveyor-Error-Tag", "OutOfStock")
+    h.set("Conveyor-Original-Subject", "replay.ORDER_COMMANDS.inventory")
+    h.set("Conveyor-Original-Stream", "ORDER_COMMANDS")
+    h.set("Conveyor-Consumer", "inventory")
+    h.set("Conveyor-Replay-Of", "m-original")
+    const ack = await jetstream(nc).publish(`${prefix}.ORDER_COMMANDS.inventory`, "{}", { headers: h })
+    const c = new Client(console_.base)
+    await c.login(VIEWER)
+    expect((await c.get("/dead-letters")).text).toMatch(new RegExp(`data-seq="${ack.seq}">[\\s\\S]*?failed again after replay`))
+    expect((await c.get(`/dead-letters/${ack.seq}`)).text).toContain("Failed again after a replay of <code>m-original</code>")
+    expect((await c.get("/dead-letters/1")).text).not.toContain("Failed again after a replay")
+  })
+
+  it("shows the topology declared against the server, drift highlighted", async () => {
+    // Declared with file storage: a memory stream of that name is drift only an operator can fix.
+    await (await jetstreamManager(nc)).streams.add({ name: StreamNames.events, subjects: ["orders.events.>"], storage: StorageType.Memory })
+    const c = new Client(console_.base)
+    await c.login(VIEWER)
+    const page = (await c.get("/topology")).text
+    expect(page).toMatch(new RegExp(`<tr class="drift" data-resource="stream ${StreamNames.events}"><td>stream ${StreamNames.events}</td><td>drift \\(needs an operator\\)</td><td>storage</td><td><code>&quot;memory&quot;</code></td><td><code>&quot;file&quot;</code></td>`))
+    expect(page).toMatch(new RegExp(`data-resource="stream ${StreamNames.commands}"><td>stream ${StreamNames.commands}</td><td>missing</td>`))
+    expect(page).toContain(`<tr class="update"><td>stream ${DLQ}</td><td>on the server, not declared</td>`)
+  })
+
   it("pages 10,000 dead letters on the server: groups count all, a page holds 50", async () => {
     const js = jetstream(nc)
     const pending: Array<Promise<unknown>> = []
@@ -124,14 +151,15 @@ describe("console over HTTP", () => {
     const c = new Client(console_.base)
     await c.login(VIEWER)
     const page = await c.get("/dead-letters")
-    expect(page.text).toContain("Page 1 of 201 (10001 matching)")
+    // 10,000 here, and the two letters above.
+    expect(page.text).toContain("Page 1 of 201 (10002 matching)")
     expect(page.text.match(/<tr data-seq=/g)?.length).toBe(50)
-    expect(page.text).toMatch(/data-group="ORDER_COMMANDS\/inventory OutOfStock">[\s\S]*?<td class="num">5001<\/td>/)
+    expect(page.text).toMatch(/data-group="ORDER_COMMANDS\/inventory OutOfStock">[\s\S]*?<td class="num">5002<\/td>/)
     expect(page.text).toMatch(/data-group="ORDER_COMMANDS\/payments Declined">[\s\S]*?<td class="num">5000<\/td>/)
     const filtered = await c.get("/dead-letters?subject=orders.commands.capture-payment&error=bulk%2010001&page=1")
     expect(filtered.text).toContain("(1 matching)")
     const last = await c.get("/dead-letters?page=201")
-    expect(last.text.match(/<tr data-seq=/g)?.length).toBe(1)
+    expect(last.text.match(/<tr data-seq=/g)?.length).toBe(2)
     expect(last.text).toContain('data-seq="1"')
   }, 120_000)
 })
