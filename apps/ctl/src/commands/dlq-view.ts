@@ -1,4 +1,4 @@
-import { utf8, viewPayload } from "@conveyor/console/reads"
+import { utf8, viewPayload } from "@conveyor/console/reads/payload"
 import type { DeadLetter, DeadLetterFilter } from "@conveyor/nats"
 import { Either, Option } from "effect"
 import { ctlError, type CtlError, ExitCode } from "../errors.js"

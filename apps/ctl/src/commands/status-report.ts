@@ -1,11 +1,11 @@
-import { collectStatus as readStatus, type StatusOptions, type StatusReport } from "@conveyor/console/reads"
+import { collectStatus as readStatus, type StatusOptions, type StatusReport } from "@conveyor/console/reads/status"
 import type { NatsConnection } from "@conveyor/nats/connection"
 import { Effect } from "effect"
 import { ago, bytes, table } from "../format.js"
 import { ctlError, type CtlError, ExitCode, fromApiError } from "../errors.js"
 
-export type { ConsumerRow, StatusOptions, StatusReport, StreamRow } from "@conveyor/console/reads"
-export { consumerRow, streamRow } from "@conveyor/console/reads"
+export type { ConsumerRow, StatusOptions, StatusReport, StreamRow } from "@conveyor/console/reads/status"
+export { consumerRow, streamRow } from "@conveyor/console/reads/status"
 
 /** One snapshot of every stream and its consumers, sorted by name (the library's, with the CLI's exit codes). */
 export const collectStatus = (options: StatusOptions): Effect.Effect<StatusReport, CtlError, NatsConnection> =>

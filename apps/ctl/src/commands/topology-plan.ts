@@ -1,5 +1,5 @@
 import { orderTopology } from "@conveyor/domain"
-import { diffTopology as diff, type TopologyDiff } from "@conveyor/console/reads"
+import { diffTopology as diff, type TopologyDiff } from "@conveyor/console/reads/topology"
 import type { NatsConnection } from "@conveyor/nats/connection"
 import { type Topology, defineTopology, type TopologyInput } from "@conveyor/topology"
 import { Effect } from "effect"
@@ -34,7 +34,7 @@ export const mergeByName = (parts: ReadonlyArray<Topology>): Topology => {
   }
 }
 
-export { hasChanges, summarize, type TopologyDiff } from "@conveyor/console/reads"
+export { hasChanges, summarize, type TopologyDiff } from "@conveyor/console/reads/topology"
 
 export const diffTopology = (topology: Topology): Effect.Effect<TopologyDiff, CtlError, NatsConnection> =>
   diff(topology).pipe(Effect.mapError((e) => ctlError(/permission|authori[sz]ation/i.test(e.cause) ? ExitCode.auth : ExitCode.failure, e.message)))

@@ -1,10 +1,10 @@
-import { readWorkflow as read, type WorkflowView } from "@conveyor/console/reads"
+import { readWorkflow as read, type WorkflowView } from "@conveyor/console/reads/workflow"
 import type { NatsConnection } from "@conveyor/nats/connection"
 import { Effect } from "effect"
 import { ctlError, type CtlError, ExitCode, fromApiError } from "../errors.js"
 import { table } from "../format.js"
 
-export { defaultWorkflowBucket, traceIdOf, type WorkflowView } from "@conveyor/console/reads"
+export { defaultWorkflowBucket, traceIdOf, type WorkflowView } from "@conveyor/console/reads/workflow"
 
 export const readWorkflow = (id: string, bucket: string): Effect.Effect<WorkflowView, CtlError, NatsConnection> =>
   read(id, bucket).pipe(
