@@ -162,4 +162,29 @@ describe("console over HTTP", () => {
     expect(last.text.match(/<tr data-seq=/g)?.length).toBe(2)
     expect(last.text).toContain('data-seq="1"')
   }, 120_000)
+
+  it("purges only after a preview and a confirmation, with a result per letter", async () => {
+    const c = new Client(console_.base)
+    await c.login(OPERATOR)
+    const csrf = Client.csrfOf((await c.get("/dead-letters/1")).text)
+    const finished = async (location: string) => {
+      for (;;) {
+        const page = await c.get(location.replace("/jobs/", "/fragments/jobs/"))
+        if (page.text.includes('data-finished="true"')) return page.text
+        await new Promise((r) => setTimeout(r, 50))
+      }
+    }
+    const preview = await c.post("/dead-letters/preview", { csrf, action: "purge", seq: "1" })
+    const previewed = await finished(preview.headers.get("location")!)
+    expect(previewed).toContain('data-seq="1" data-result="would-purge"')
+    // The dry run removed nothing.
+    expect((await c.get("/dead-letters/1")).status).toBe(200)
+    const id = /action="\/jobs\/([^/]+)\/confirm"/.exec(previewed)![1]!
+    expect((await c.post(`/jobs/${id}/confirm`, {})).status).toBe(403)
+    const run = await c.post(`/jobs/${id}/confirm`, { csrf })
+    const done = await finished(run.headers.get("location")!)
+    expect(done).toContain('data-seq="1" data-result="purged"')
+    expect((await c.get("/dead-letters/1")).status).toBe(404)
+    expect((await (await jetstreamManager(nc)).streams.getMessage(DLQ, { seq: 1 }))).toBeNull()
+  })
 })
