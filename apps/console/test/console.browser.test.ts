@@ -13,7 +13,7 @@ import { mkdirSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import type { Browser, Page } from "playwright-core"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { launchChromium, OPERATOR, startApps, VIEWER } from "./support.js"
 
 // The console in Debian's chromium against a real nats-server and the order apps (in-process): the

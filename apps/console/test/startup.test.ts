@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { describe, expect, it } from "vitest"
+import { describe, expect, it } from "@effect/vitest"
 
 // Start-up failures are one line and an exit code, like the other apps (libs/nats runMain).
 const cwd = join(dirname(fileURLToPath(import.meta.url)), "..")

@@ -3,7 +3,7 @@ import { StreamNames } from "@conveyor/domain"
 import { jetstream, jetstreamManager, StorageType } from "@nats-io/jetstream"
 import { headers as natsHeaders } from "@nats-io/nats-core"
 import { connect, type NatsConnection } from "@nats-io/transport-node"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Client, OPERATOR, startConsole, VIEWER } from "./support.js"
 
 // The console over HTTP, without a browser: login, roles, CSRF, escaping, pagination.

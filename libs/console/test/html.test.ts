@@ -1,5 +1,5 @@
-import { describe, expect, it } from "vitest"
-import { escapeHtml, html, safeHref } from "./html.js"
+import { describe, expect, it } from "@effect/vitest"
+import { escapeHtml, html, safeHref } from "../src/html.js"
 
 describe("html", () => {
   it("escapes every interpolated value", () => {

@@ -1,6 +1,6 @@
 import { Redacted } from "effect"
-import { describe, expect, it } from "vitest"
-import { canOperate, sessionCookie, Sessions } from "./sessions.js"
+import { describe, expect, it } from "@effect/vitest"
+import { canOperate, sessionCookie, Sessions } from "../src/sessions.js"
 
 const users = [
   { name: "operator", role: "operator" as const, password: Redacted.make("op-password") },
