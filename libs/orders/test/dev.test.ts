@@ -1,6 +1,5 @@
 // `npm run dev`: a local nats-server and every app as its own process on its own port, output
 // prefixed by app name; Ctrl-C stops them all gracefully, then the server.
-import { DEFAULT_CONSOLE_PORT } from "@conveyor/console"
 import { eventually } from "@conveyor/testing"
 import { spawn } from "node:child_process"
 import { createServer } from "node:net"
@@ -28,7 +27,7 @@ const isFree = (port: number) =>
 const freeOffset = async () => {
   for (;;) {
     const offset = 20_000 + Math.floor(Math.random() * 20_000)
-    const ports = [4222, 8222, DEFAULT_CONSOLE_PORT, ...Object.values(defaultHttpPorts)].map((p) => p + offset)
+    const ports = [4222, 8222, ...Object.values(defaultHttpPorts)].map((p) => p + offset)
     if ((await Promise.all(ports.map(isFree))).every(Boolean)) return offset
   }
 }
@@ -45,8 +44,7 @@ describe("npm run dev", () => {
     child.stderr!.on("data", (d: Buffer) => (output += d.toString()))
     const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
 
-    // Every order app and the web console.
-    const urls = [...Object.entries(defaultHttpPorts), ["console", DEFAULT_CONSOLE_PORT] as const].map(([app, port]) => [app, `http://127.0.0.1:${port + offset}`] as const)
+    const urls = Object.entries(defaultHttpPorts).map(([app, port]) => [app, `http://127.0.0.1:${port + offset}`] as const)
     await eventually(
       async () => (await Promise.all(urls.map(([, url]) => fetch(`${url}/readyz`).then((r) => r.ok, () => false)))).every(Boolean),
       240_000,
