@@ -4,9 +4,13 @@
 // others are stopped too and the exit code is 1.
 //
 // DEV_PORT_OFFSET=N moves every port by N (apps and nats-server), to run beside another copy.
+// The web console runs too, on 8090: its operator password is CONSOLE_OPERATOR_PASSWORD, or a
+// random one printed at start (this terminal only).
+import { DEFAULT_CONSOLE_PORT } from "@conveyor/console"
 import { defaultHttpPorts, type OrderAppName } from "@conveyor/orders"
 import { LocalNatsProcess } from "@conveyor/testing"
 import { type ChildProcess, spawn } from "node:child_process"
+import { randomBytes } from "node:crypto"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { watchJob } from "./job.mjs"
@@ -17,7 +21,9 @@ if (!Number.isInteger(offset) || offset < 0) {
   console.error(`dev: DEV_PORT_OFFSET must be a whole number, got '${process.env["DEV_PORT_OFFSET"]}'`)
   process.exit(2)
 }
-const apps = Object.keys(defaultHttpPorts) as Array<OrderAppName>
+const orderApps = Object.keys(defaultHttpPorts) as Array<OrderAppName>
+const apps = [...orderApps, "console"] as const
+const portOf = (app: (typeof apps)[number]) => (app === "console" ? DEFAULT_CONSOLE_PORT : defaultHttpPorts[app]) + offset
 const width = Math.max(...apps.map((a) => a.length), "nats-server".length)
 const colour = process.stdout.isTTY && process.env["NO_COLOR"] === undefined
 const palette = [36, 33, 35, 32, 34, 31, 90]
@@ -53,10 +59,16 @@ const main = async () => {
   const env = { ...process.env, NATS_URL: url, LOG_FORMAT: process.env["LOG_FORMAT"] ?? (process.stdout.isTTY ? "pretty" : "json") }
   delete env["HTTP_PORT"]
   delete env["PORT"]
+  const consolePassword = process.env["CONSOLE_OPERATOR_PASSWORD"] ?? randomBytes(12).toString("base64url")
+  const consoleEnv = {
+    CONSOLE_PORT: String(portOf("console")),
+    CONSOLE_OPERATOR_PASSWORD: consolePassword,
+    CONSOLE_READYZ_URLS: orderApps.map((a) => `${a}=http://127.0.0.1:${portOf(a)}/readyz`).join(",")
+  }
   const children = apps.map((app, i) => {
     const child = spawn(process.execPath, ["--conditions=@conveyor/source", "--import", "tsx", "src/main.ts"], {
       cwd: join(root, "apps", app),
-      env: { ...env, HTTP_PORT: String(defaultHttpPorts[app] + offset) },
+      env: { ...env, ...(app === "console" ? consoleEnv : { HTTP_PORT: String(portOf(app)) }) },
       // Its own process group: Ctrl-C reaches the apps only through this runner, once each.
       detached: true,
       stdio: ["ignore", "pipe", "pipe"]
@@ -65,7 +77,8 @@ const main = async () => {
     const exited = new Promise<number>((resolve) => child.once("exit", (code, signal) => resolve(code ?? (signal === null ? 1 : 128))))
     return { app, child, exited }
   })
-  say(`every app is starting: ${apps.map((a) => `${a} http://127.0.0.1:${defaultHttpPorts[a] + offset}`).join(", ")}; Ctrl-C stops them all`)
+  say(`every app is starting: ${apps.map((a) => `${a} http://127.0.0.1:${portOf(a)}`).join(", ")}; Ctrl-C stops them all`)
+  if (process.env["CONSOLE_OPERATOR_PASSWORD"] === undefined) say(`console: log in as operator with password ${consolePassword} (or set CONSOLE_OPERATOR_PASSWORD)`)
 
   let stopping = false
   const stopAll = (why: string) => {

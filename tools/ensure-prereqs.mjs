@@ -6,6 +6,7 @@ import { spawn, spawnSync } from "node:child_process"
 import { existsSync, statSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { ensureChromium } from "./prereqs/chromium.mjs"
 import { ensureNatsServer } from "./prereqs/nats-server.mjs"
 import { ensureRedisServer } from "./prereqs/redis-server.mjs"
 
@@ -27,13 +28,17 @@ const ensureNodeModules = () => {
   return {}
 }
 
-// `--redis` before the command: also redis-server (the bench and its test compare with BullMQ).
-const withRedis = process.argv[2] === "--redis"
-const [command, ...args] = process.argv.slice(withRedis ? 3 : 2)
+// Flags before the command: `--redis` also installs redis-server (the bench and its test compare
+// with BullMQ), `--chromium` Debian's chromium (the console's browser tests).
+const optional = { "--redis": ensureRedisServer, "--chromium": ensureChromium }
+const rest = process.argv.slice(2)
+const extras = []
+while (rest[0] in optional) extras.push(optional[rest.shift()])
+const [command, ...args] = rest
 
 let env = {}
 try {
-  for (const ensure of [ensureNodeModules, ensureNatsServer, ...(withRedis ? [ensureRedisServer] : [])]) env = { ...env, ...ensure() }
+  for (const ensure of [ensureNodeModules, ensureNatsServer, ...extras]) env = { ...env, ...ensure() }
 } catch (error) {
   console.error(error instanceof Error ? error.message : String(error))
   process.exit(1)

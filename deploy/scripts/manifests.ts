@@ -59,6 +59,20 @@ export const appEnv = (app: AppName, natsUser: string = app) => [
   { name: "NODE_OPTIONS", value: "--max-old-space-size=192" }
 ]
 
+/**
+ * The web console's own settings: it listens on every interface of its pod (reached through its
+ * Service with `kubectl port-forward`, never exposed by an Ingress here), and its login passwords
+ * are keys of the same Secret as the NATS passwords (deploy/scripts/secret.ts writes them).
+ */
+export const CONSOLE_LOGIN_KEYS = { operator: "console-operator-password", viewer: "console-viewer-password" } as const
+const consoleEnv = [
+  // HTTP_PORT (appEnv) is its port too.
+  { name: "CONSOLE_HOST", value: "0.0.0.0" },
+  secretEnv("CONSOLE_OPERATOR_PASSWORD", CONSOLE_LOGIN_KEYS.operator),
+  { name: "CONSOLE_VIEWER_PASSWORD", valueFrom: { secretKeyRef: { name: SECRET, key: CONSOLE_LOGIN_KEYS.viewer, optional: true } } },
+  { name: "CONSOLE_JAEGER_URL", value: "http://localhost:16686" }
+]
+
 /** Apps that run as Deployments; ctl runs as the provisioning Job. */
 export const services: ReadonlyArray<AppName> = appNames.filter((a) => a !== "ctl")
 /** Apps that pull from a durable: the ones scaled on consumer lag. */
@@ -69,8 +83,9 @@ const deployment = (app: AppName): Obj => ({
   kind: "Deployment",
   metadata: { name: app, labels: labels(app) },
   spec: {
-    // Consumers leave replicas to their autoscaler (KEDA or the HPA component); the gateway keeps two.
-    ...(consumerApps.includes(app) ? {} : { replicas: 2 }),
+    // Consumers leave replicas to their autoscaler (KEDA or the HPA component); the gateway keeps
+    // two; the console one (its sessions and replay jobs live in its memory).
+    ...(consumerApps.includes(app) ? {} : { replicas: app === "console" ? 1 : 2 }),
     selector: selector(app),
     strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
     template: {
@@ -84,7 +99,7 @@ const deployment = (app: AppName): Obj => ({
             name: app,
             image: image(app),
             ports: [{ name: "http", containerPort: HTTP_PORT }],
-            env: appEnv(app),
+            env: app === "console" ? [...appEnv(app), ...consoleEnv] : appEnv(app),
             startupProbe: { httpGet: { path: "/healthz", port: "http" }, periodSeconds: 2, failureThreshold: 30 },
             readinessProbe: { httpGet: { path: "/readyz", port: "http" }, periodSeconds: 5, failureThreshold: 2 },
             livenessProbe: { httpGet: { path: "/healthz", port: "http" }, periodSeconds: 10, failureThreshold: 3 },
@@ -109,14 +124,18 @@ const pdb = (name: string): Obj => ({
   spec: { maxUnavailable: 1, selector: selector(name) }
 })
 
+const service = (name: string): Obj => ({
+  apiVersion: "v1",
+  kind: "Service",
+  metadata: { name, labels: labels(name) },
+  spec: { selector: selector(name).matchLabels, ports: [{ name: "http", port: 80, targetPort: "http" }] }
+})
+
 export const appObjects = (): ReadonlyArray<Obj> => [
   ...services.flatMap((app) => [deployment(app), pdb(app)]),
-  {
-    apiVersion: "v1",
-    kind: "Service",
-    metadata: { name: "gateway", labels: labels("gateway") },
-    spec: { selector: selector("gateway").matchLabels, ports: [{ name: "http", port: 80, targetPort: "http" }] }
-  }
+  service("gateway"),
+  // `kubectl -n conveyor port-forward svc/console 8090:80`, then http://127.0.0.1:8090
+  service("console")
 ]
 
 export const provisionJob = (): Obj => ({

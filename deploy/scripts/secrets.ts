@@ -2,7 +2,7 @@ import { natsUsers } from "@conveyor/auth"
 import bcrypt from "bcryptjs"
 import { randomInt } from "node:crypto"
 import { stringify } from "yaml"
-import { NAMESPACE, SECRET, SERVER_SECRET } from "./manifests.js"
+import { CONSOLE_LOGIN_KEYS, NAMESPACE, SECRET, SERVER_SECRET } from "./manifests.js"
 
 const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
@@ -32,7 +32,12 @@ const secret = (name: string, data: Record<string, string>) =>
  */
 export const secretManifest = (passwords: ReadonlyMap<string, string>): string =>
   [
-    secret(SECRET, Object.fromEntries(natsUsers().map((u) => [u.name, passwords.get(u.name)!]))),
+    // Plus the web console's login passwords (not NATS users: nats-server gets no hash of them).
+    secret(SECRET, {
+      ...Object.fromEntries(natsUsers().map((u) => [u.name, passwords.get(u.name)!])),
+      [CONSOLE_LOGIN_KEYS.operator]: randomPassword(),
+      [CONSOLE_LOGIN_KEYS.viewer]: randomPassword()
+    }),
     secret(SERVER_SECRET, Object.fromEntries(natsUsers().map((u) => [u.name, bcryptHash(passwords.get(u.name)!)])))
   ].join("---\n")
 
@@ -44,4 +49,5 @@ export const secretManifest = (passwords: ReadonlyMap<string, string>): string =
 export const composeEnv = (passwords: ReadonlyMap<string, string>): string =>
   natsUsers()
     .flatMap((u) => [`${u.passwordEnv}=${passwords.get(u.name)!}`, `${u.passwordHashEnv}='${bcryptHash(passwords.get(u.name)!)}'`])
+    .concat([`CONSOLE_OPERATOR_PASSWORD=${randomPassword()}`, `CONSOLE_VIEWER_PASSWORD=${randomPassword()}`])
     .join("\n") + "\n"

@@ -138,8 +138,8 @@ describe("generated NATS users on a real nats-server", () => {
           await (await new Kvm(client(app).js).open(stream.slice("KV_".length))).put(`auth-test-feed.${app}`, "1")
         } else {
           // Feed the durable through whoever may publish there: the real flow between identities.
-          const subject = sampleSubjects.find((s) => subjectMatches(filter, s) && publishersOf(s).some((p) => p !== "ctl"))!
-          await Effect.runPromise(publish(publishersOf(subject).find((p) => p !== "ctl")!, subject))
+          const subject = sampleSubjects.find((s) => subjectMatches(filter, s) && publishersOf(s).some((p) => !appAccess[p].operator))!
+          await Effect.runPromise(publish(publishersOf(subject).find((p) => !appAccess[p].operator)!, subject))
         }
         const pulled = await Effect.runPromise(pullOne(app, stream, durable))
         expect(pulled).toHaveLength(1)
@@ -183,8 +183,8 @@ describe("generated NATS users on a real nats-server", () => {
 
     it("is refused outside its grants with a typed error, and keeps working", async () => {
       const foreign = sampleSubjects.find((s) => !mayPublish(app, s))
-      if (app !== "ctl") {
-        // ctl may publish every event and command (dead-letter replay); its limits are below.
+      if (!access.operator) {
+        // The operator apps (ctl, console) may publish every event and command (dead-letter replay); their limits are below.
         expect(foreign).toBeDefined()
         const refused = await Effect.runPromise(Effect.flip(publish(app, foreign!)))
         expect(refused).toBeInstanceOf(PublishFailed)
@@ -194,7 +194,7 @@ describe("generated NATS users on a real nats-server", () => {
 
       const others = orderTopology.consumers.filter((c) => !access.consumes.some((o) => o.durable === c.durable))
       const other = others[0]!
-      if (app === "ctl") {
+      if (access.operator) {
         // The operator may read every declared durable's info (lag), so binding succeeds; taking
         // its messages does not. (The pull loop would retry a refused pull forever: ask once.)
         const next = `$JS.API.CONSUMER.MSG.NEXT.${other.stream}.${other.durable}`

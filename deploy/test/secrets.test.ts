@@ -2,7 +2,7 @@ import { natsUsers } from "@conveyor/auth"
 import bcrypt from "bcryptjs"
 import { parseAllDocuments } from "yaml"
 import { describe, expect, it } from "@effect/vitest"
-import { SECRET, SERVER_SECRET } from "../scripts/manifests.js"
+import { CONSOLE_LOGIN_KEYS, SECRET, SERVER_SECRET } from "../scripts/manifests.js"
 import { bcryptHash, composeEnv, randomPassword, randomPasswords, secretManifest } from "../scripts/secrets.js"
 import { validateAgainstSchema } from "./render.js"
 
@@ -13,9 +13,10 @@ describe("secret generator", () => {
     for (const s of [users, server]) validateAgainstSchema(s)
     expect(users.metadata.name).toBe(SECRET)
     expect(server.metadata.name).toBe(SERVER_SECRET)
-    expect(Object.keys(users.stringData)).toEqual(natsUsers().map((u) => u.name))
+    // The NATS users' passwords, and the console's two login passwords (no NATS user, no hash).
+    expect(Object.keys(users.stringData)).toEqual([...natsUsers().map((u) => u.name), CONSOLE_LOGIN_KEYS.operator, CONSOLE_LOGIN_KEYS.viewer])
     expect(Object.keys(server.stringData)).toEqual(natsUsers().map((u) => u.name))
-    expect(new Set(Object.values(users.stringData)).size).toBe(natsUsers().length)
+    expect(new Set(Object.values(users.stringData)).size).toBe(natsUsers().length + 2)
     for (const u of natsUsers()) {
       expect(server.stringData[u.name]).toMatch(/^\$2a\$11\$[./A-Za-z0-9]{53}$/)
       expect(bcrypt.compareSync(users.stringData[u.name], server.stringData[u.name])).toBe(true)

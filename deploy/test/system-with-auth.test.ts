@@ -60,7 +60,8 @@ describe("the system with least-privilege NATS users", () => {
   }, 120_000)
 
   it("runs every app under its own user, completes an order end to end, and stops cleanly", async () => {
-    for (const app of services) apps.push(await startAppProcess(app, clientEnv(app)))
+    // The console needs a login password to start; it listens on HTTP_PORT like the others.
+    for (const app of services) apps.push(await startAppProcess(app, { ...clientEnv(app), ...(app === "console" ? { CONSOLE_OPERATOR_PASSWORD: "console-test-password" } : {}) }))
     await Promise.all(apps.map((a) => a.waitReady(90_000)))
     const gateway = apps.find((a) => a.name === "gateway")!
     const placed = await fetch(`${gateway.url}/orders`, {

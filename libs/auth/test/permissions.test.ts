@@ -38,7 +38,7 @@ describe("generated NATS permissions", () => {
     for (const app of appNames) {
       const pulls = byName.get(app)!.permissions.publish.filter((g) => g.startsWith("$JS.API.CONSUMER.MSG.NEXT."))
       const own = appAccess[app].consumes.map((c) => `$JS.API.CONSUMER.MSG.NEXT.${c.stream}.${c.durable}`)
-      if (app === "ctl") expect(pulls).toEqual([`$JS.API.CONSUMER.MSG.NEXT.${StreamNames.deadLetters}.>`])
+      if (appAccess[app].operator) expect(pulls).toEqual([`$JS.API.CONSUMER.MSG.NEXT.${StreamNames.deadLetters}.>`])
       else expect(pulls).toEqual(own)
     }
   })
@@ -72,7 +72,8 @@ describe("generated NATS permissions", () => {
     for (const u of users.filter((u) => u.name !== PROVISIONING_USER)) {
       const creates = u.permissions.publish.filter((g) => g.startsWith("$JS.API.CONSUMER.CREATE.") || g.startsWith("$JS.API.CONSUMER.DURABLE.CREATE."))
       const expected: Record<string, ReadonlyArray<string>> = {
-        ctl: [`$JS.API.CONSUMER.CREATE.${StreamNames.deadLetters}`, `$JS.API.CONSUMER.CREATE.${StreamNames.deadLetters}.>`]
+        ctl: [`$JS.API.CONSUMER.CREATE.${StreamNames.deadLetters}`, `$JS.API.CONSUMER.CREATE.${StreamNames.deadLetters}.>`],
+        console: [`$JS.API.CONSUMER.CREATE.${StreamNames.deadLetters}`, `$JS.API.CONSUMER.CREATE.${StreamNames.deadLetters}.>`]
       }
       expect(creates, u.name).toEqual(expected[u.name] ?? [])
     }
@@ -99,7 +100,7 @@ describe("generated NATS permissions", () => {
       const writers = users.filter((u) => u.permissions.publish.includes(subject)).map((u) => u.name)
       // Besides the operator, who reads every declared stream.
       const readers = users
-        .filter((u) => u.name !== "ctl" && u.permissions.publish.some((g) => /\.(MSG|DIRECT)\.GET\./.test(`${g}.`) && g.includes(`KV_${idempotencyBucket(c.durable)}`)))
+        .filter((u) => !(u.name in appAccess && appAccess[u.name as keyof typeof appAccess].operator) && u.permissions.publish.some((g) => /\.(MSG|DIRECT)\.GET\./.test(`${g}.`) && g.includes(`KV_${idempotencyBucket(c.durable)}`)))
         .map((u) => u.name)
       if (!(IdempotentDurables as ReadonlyArray<string>).includes(c.durable)) {
         expect(writers, c.durable).toEqual([])
@@ -111,10 +112,12 @@ describe("generated NATS permissions", () => {
     }
   })
 
-  it("gives ctl no way to change, purge or delete a stream or a durable", () => {
-    const ctl = byName.get("ctl")!.permissions.publish
-    expect(ctl.filter((g) => /^\$JS\.API\.(STREAM\.(CREATE|UPDATE|PURGE|DELETE)|CONSUMER\.DURABLE\.CREATE)\./.test(g))).toEqual([])
-    expect(ctl.filter((g) => /^\$JS\.API\.CONSUMER\.(CREATE|DELETE)\./.test(g) && !g.includes(`.${StreamNames.deadLetters}`))).toEqual([])
+  it("gives the operators (ctl, console) no way to change, purge or delete a stream or a durable", () => {
+    for (const name of ["ctl", "console"] as const) {
+      const grants = byName.get(name)!.permissions.publish
+      expect(grants.filter((g) => /^\$JS\.API\.(STREAM\.(CREATE|UPDATE|PURGE|DELETE)|CONSUMER\.DURABLE\.CREATE)\./.test(g))).toEqual([])
+      expect(grants.filter((g) => /^\$JS\.API\.CONSUMER\.(CREATE|DELETE)\./.test(g) && !g.includes(`.${StreamNames.deadLetters}`))).toEqual([])
+    }
   })
 
   it("renders a config whose passwords are variables and whose subjects are quoted strings", () => {

@@ -4,7 +4,7 @@ import { AllCommands, AllEvents, deadLetterSubject, eventSubject, StreamNames } 
 import { Buckets, Durables, idempotencyBucket, orderTopology } from "./topology.js"
 
 export const AppName = Schema.Literal(
-  "gateway", "orchestrator", "inventory-worker", "payments-worker", "shipping-worker", "notifier", "ctl"
+  "gateway", "orchestrator", "inventory-worker", "payments-worker", "shipping-worker", "notifier", "ctl", "console"
 )
 export type AppName = typeof AppName.Type
 
@@ -41,6 +41,19 @@ export type AppAccess = typeof AppAccess.Type
  */
 const deadLetters = (stream: string, durable: string) => [deadLetterSubject(stream, durable)]
 const idempotency = (durable: string) => ({ bucket: idempotencyBucket(durable), access: "write" }) as const
+
+/**
+ * The operator's rights (`conveyor` and the web console): read every declared stream, durable and
+ * bucket; read, replay and remove dead letters; change no stream or durable.
+ */
+const operatorAccess: AppAccess = {
+  // Replaying a dead letter republishes it to the failed durable's replay subject (or, for a
+  // durable without one, to its original subject).
+  publish: [AllEvents, AllCommands, ...orderTopology.consumers.flatMap((c) => (c.replaySubject === undefined ? [] : [c.replaySubject]))],
+  consumes: [],
+  buckets: Object.values(Buckets).map((bucket) => ({ bucket, access: "read" as const })),
+  operator: true
+}
 
 export const appAccess: { readonly [A in AppName]: AppAccess } = {
   gateway: {
@@ -84,14 +97,9 @@ export const appAccess: { readonly [A in AppName]: AppAccess } = {
     buckets: [idempotency(Durables.notifier)],
     operator: false
   },
-  ctl: {
-    // Replaying a dead letter republishes it to the failed durable's replay subject (or, for a
-    // durable without one, to its original subject).
-    publish: [AllEvents, AllCommands, ...orderTopology.consumers.flatMap((c) => (c.replaySubject === undefined ? [] : [c.replaySubject]))],
-    consumes: [],
-    buckets: Object.values(Buckets).map((bucket) => ({ bucket, access: "read" as const })),
-    operator: true
-  }
+  ctl: operatorAccess,
+  // Its own user with the same rights, so its credentials can be revoked apart from the CLI's.
+  console: operatorAccess
 }
 
 export const appNames: ReadonlyArray<AppName> = AppName.literals

@@ -97,8 +97,8 @@ describe("app access", () => {
     }
   })
 
-  it("has one producing service per message (ctl replays anything)", () => {
-    const producers = (subject: string) => publishersOf(subject).filter((a) => a !== "ctl")
+  it("has one producing service per message (the operator apps, ctl and console, replay anything)", () => {
+    const producers = (subject: string) => publishersOf(subject).filter((a) => !appAccess[a].operator)
     expect(producers(eventSubject("OrderPlaced"))).toEqual(["gateway"])
     expect(producers(eventSubject("StockReserved"))).toEqual(["inventory-worker"])
     expect(producers(eventSubject("PaymentRefunded"))).toEqual(["payments-worker"])

@@ -188,6 +188,10 @@ export interface ReplayProgress {
   readonly total: number
   readonly letter: DeadLetter
   readonly result: "replayed" | "would-replay" | "failed" | "purged" | "would-purge"
+  /** Replays: the subject the letter was (or, in a dry run, would be) republished to. */
+  readonly target?: string
+  /** Failed replays: why the letter stayed. */
+  readonly reason?: string
 }
 
 export interface ReplayOptions {
@@ -249,29 +253,36 @@ export const replayDeadLetters = (client: NatsClient, filter: DeadLetterFilter, 
     for (const letter of letters) {
       if (gapMs > 0 && done > 0 && !dryRun) yield* Effect.sleep(gapMs)
       let result: ReplayProgress["result"] = "would-replay"
+      let target: string | undefined
+      let reason: string | undefined
       const refused = yield* checkDeadLetter(client, letter)
       if (refused !== undefined) {
-        failed.push({ letter, reason: `not replayed: ${refused}` })
+        reason = `not replayed: ${refused}`
+        failed.push({ letter, reason })
         result = "failed"
-      } else if (!dryRun) {
+      } else {
         const message = replayMessage(letter, stream, yield* Effect.promise(() => targetOf(letter)))
-        const sent = yield* Effect.either(
-          api("republish", async () => {
-            await client.js.publish(message.subject, message.payload, { msgID: message.msgId, headers: toMsgHdrs(message.headers)! })
-            // Only now: the republish is stored, so removing the copy cannot lose the message.
-            await client.jsm.streams.deleteMessage(stream, letter.sequence, false)
-          })
-        )
-        if (sent._tag === "Right") {
-          replayed.push(letter)
-          result = "replayed"
-        } else {
-          failed.push({ letter, reason: sent.left.cause })
-          result = "failed"
+        target = message.subject
+        if (!dryRun) {
+          const sent = yield* Effect.either(
+            api("republish", async () => {
+              await client.js.publish(message.subject, message.payload, { msgID: message.msgId, headers: toMsgHdrs(message.headers)! })
+              // Only now: the republish is stored, so removing the copy cannot lose the message.
+              await client.jsm.streams.deleteMessage(stream, letter.sequence, false)
+            })
+          )
+          if (sent._tag === "Right") {
+            replayed.push(letter)
+            result = "replayed"
+          } else {
+            reason = sent.left.cause
+            failed.push({ letter, reason })
+            result = "failed"
+          }
         }
       }
       done++
-      options.onProgress?.({ done, total: letters.length, letter, result })
+      options.onProgress?.({ done, total: letters.length, letter, result, ...(target !== undefined ? { target } : {}), ...(reason !== undefined ? { reason } : {}) })
     }
     return { dryRun, matched: letters.length, replayed: dryRun ? [] : replayed, failed }
   })

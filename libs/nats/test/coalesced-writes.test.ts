@@ -1,6 +1,6 @@
 import { useNatsServer } from "@conveyor/testing/vitest"
 import { connect, type NatsConnection } from "@nats-io/transport-node"
-import { afterEach, describe, expect, it } from "vitest"
+import { afterEach, describe, expect, it } from "@effect/vitest"
 import { coalesceWrites } from "../src/coalesced-writes.js"
 
 const server = useNatsServer()

@@ -11,7 +11,7 @@ export const OrderInfraLive = Layer.effectDiscard(provisionOrderTopology).pipe(
   Layer.provideMerge(NatsConnectionFromEnv)
 )
 
-export type OrderAppName = Exclude<AppName, "ctl">
+export type OrderAppName = Exclude<AppName, "ctl" | "console">
 
 /**
  * Each app's own HTTP port when neither HTTP_PORT nor PORT is set, so every app can run on one

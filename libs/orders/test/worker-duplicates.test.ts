@@ -4,7 +4,7 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream"
 import { connect, headers, type NatsConnection } from "@nats-io/transport-node"
 import { useNatsServer } from "@conveyor/testing/vitest"
 import { Layer } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { InventoryWorkerLive, ledgerKey, PaymentsWorkerLive, shipmentKey, ShippingWorkerLive, skuKey } from "../src/index.js"
 import { eventually, startStack } from "./support.js"
 

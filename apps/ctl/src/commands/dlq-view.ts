@@ -1,4 +1,4 @@
-import { decodeCommand, decodeEvent } from "@conveyor/domain"
+import { utf8, viewPayload } from "@conveyor/console/reads/payload"
 import type { DeadLetter, DeadLetterFilter } from "@conveyor/nats"
 import { Either, Option } from "effect"
 import { ctlError, type CtlError, ExitCode } from "../errors.js"
@@ -78,14 +78,6 @@ export const letterJson = (l: DeadLetter) => {
   }
 }
 
-const utf8 = (bytes: Uint8Array): string | undefined => {
-  try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(bytes)
-  } catch {
-    return undefined
-  }
-}
-
 export const renderList = (letters: ReadonlyArray<DeadLetter>): string =>
   letters.length === 0
     ? "no dead letters match"
@@ -99,17 +91,6 @@ export const renderList = (letters: ReadonlyArray<DeadLetter>): string =>
         { header: "ERROR", value: (l) => oneLine(`${l.errorTag}: ${l.errorMessage}`, 60) }
       ])}\n\n${letters.length} dead letter(s)`
 
-/** What the payload is to the order domain, when it is one of its messages. */
-const schemaNote = (subject: string, value: unknown): string | undefined => {
-  const decoded: Either.Either<{ readonly type: string; readonly version: number }, { readonly message: string }> | undefined =
-    subject.startsWith("orders.events.") ? decodeEvent(value) : subject.startsWith("orders.commands.") ? decodeCommand(value) : undefined
-  if (decoded === undefined) return undefined
-  return Either.match(decoded, {
-    onLeft: (e) => `does not decode: ${oneLine(e.message, 200)}`,
-    onRight: (m) => `${m.type} v${m.version}, valid`
-  })
-}
-
 export const renderLetter = (l: DeadLetter): string => {
   const lines = [
     `dead letter ${l.sequence}  (dead-lettered ${l.deadLetteredAt.toISOString()}, ${l.reason}, after ${l.attempts} attempt(s))`,
@@ -120,19 +101,9 @@ export const renderLetter = (l: DeadLetter): string => {
     ...Object.keys(l.headers).sort().map((k) => `  ${k}: ${l.headers[k]}`),
     ""
   ]
-  const text = utf8(l.payload)
-  if (text === undefined) {
-    lines.push(`payload (${l.payload.length} bytes, not UTF-8; base64)`, Buffer.from(l.payload).toString("base64"))
-    return lines.join("\n")
-  }
-  let json: unknown
-  try {
-    json = JSON.parse(text)
-  } catch {
-    lines.push(`payload (${l.payload.length} bytes, text, not JSON)`, text)
-    return lines.join("\n")
-  }
-  const note = schemaNote(l.originalSubject, json)
-  lines.push(`payload (${l.payload.length} bytes, JSON${note !== undefined ? `; ${note}` : ""})`, JSON.stringify(json, null, 2))
+  const payload = viewPayload(l.originalSubject, l.payload)
+  if (payload.kind === "binary") lines.push(`payload (${l.payload.length} bytes, not UTF-8; base64)`, payload.base64)
+  else if (payload.kind === "text") lines.push(`payload (${l.payload.length} bytes, text, not JSON)`, payload.text)
+  else lines.push(`payload (${l.payload.length} bytes, JSON${payload.note !== undefined ? `; ${payload.note}` : ""})`, payload.text)
   return lines.join("\n")
 }

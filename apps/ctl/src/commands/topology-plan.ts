@@ -1,10 +1,10 @@
 import { orderTopology } from "@conveyor/domain"
-import { NatsConnection } from "@conveyor/nats/connection"
-import { kvStreamName, planTopology, type TopologyReport } from "@conveyor/nats/provisioning"
-import { type ResourceDiff, type Topology, defineTopology, type TopologyInput } from "@conveyor/topology"
+import { diffTopology as diff, type TopologyDiff } from "@conveyor/console/reads/topology"
+import type { NatsConnection } from "@conveyor/nats/connection"
+import { type Topology, defineTopology, type TopologyInput } from "@conveyor/topology"
 import { Effect } from "effect"
 import { readFileSync } from "node:fs"
-import { ctlError, type CtlError, ExitCode, fromApiError } from "../errors.js"
+import { ctlError, type CtlError, ExitCode } from "../errors.js"
 
 /**
  * The declared topology: the order domain's (its streams, the dead-letter stream, every durable and
@@ -34,46 +34,10 @@ export const mergeByName = (parts: ReadonlyArray<Topology>): Topology => {
   }
 }
 
-export interface TopologyDiff {
-  readonly diffs: ReadonlyArray<ResourceDiff>
-  /**
-   * Streams on the server that nothing declares (KV streams of declared buckets excluded); null
-   * when the server would not list stream names (a provisioning user without that permission).
-   */
-  readonly undeclared: ReadonlyArray<string> | null
-  readonly summary: { readonly create: number; readonly update: number; readonly drift: number; readonly inSync: number }
-}
-
-export const summarize = (report: TopologyReport, undeclared: ReadonlyArray<string> | null): TopologyDiff => ({
-  diffs: report.diffs,
-  undeclared,
-  summary: {
-    create: report.diffs.filter((d) => d.plan._tag === "Create").length,
-    update: report.diffs.filter((d) => d.plan._tag === "Update").length,
-    drift: report.diffs.filter((d) => d.drift.length > 0).length,
-    inSync: report.diffs.filter((d) => d.plan._tag === "InSync" && d.drift.length === 0).length
-  }
-})
+export { hasChanges, summarize, type TopologyDiff } from "@conveyor/console/reads/topology"
 
 export const diffTopology = (topology: Topology): Effect.Effect<TopologyDiff, CtlError, NatsConnection> =>
-  Effect.gen(function* () {
-    const client = yield* NatsConnection
-    const report = yield* planTopology(client, topology).pipe(
-      Effect.mapError((e) => ctlError(/permission|authori[sz]ation/i.test(e.cause) ? ExitCode.auth : ExitCode.failure, e.message))
-    )
-    const declared = new Set([...topology.streams.map((s) => s.name), ...topology.buckets.map((b) => kvStreamName(b.name))])
-    const names = yield* Effect.tryPromise({
-      try: async () => {
-        const out: Array<string> = []
-        for await (const name of client.jsm.streams.names()) out.push(name)
-        return out
-      },
-      catch: fromApiError("streams")
-    }).pipe(Effect.orElseSucceed(() => null))
-    return summarize(report, names === null ? null : names.filter((n) => !declared.has(n)).sort())
-  })
-
-export const hasChanges = (diff: TopologyDiff): boolean => diff.summary.create + diff.summary.update + diff.summary.drift > 0
+  diff(topology).pipe(Effect.mapError((e) => ctlError(/permission|authori[sz]ation/i.test(e.cause) ? ExitCode.auth : ExitCode.failure, e.message)))
 
 const show = (v: unknown) => JSON.stringify(v)
 

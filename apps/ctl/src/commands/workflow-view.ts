@@ -1,76 +1,15 @@
-import { Buckets, orderWorkflow } from "@conveyor/domain"
-import { NatsConnection } from "@conveyor/nats/connection"
-import { kvStreamName } from "@conveyor/nats/provisioning"
-import { instanceJson } from "@conveyor/workflow"
-import { Kvm } from "@nats-io/kv"
-import { Effect, Either, ParseResult, Schema } from "effect"
+import { readWorkflow as read, type WorkflowView } from "@conveyor/console/reads/workflow"
+import type { NatsConnection } from "@conveyor/nats/connection"
+import { Effect } from "effect"
 import { ctlError, type CtlError, ExitCode, fromApiError } from "../errors.js"
 import { table } from "../format.js"
 
-export const defaultWorkflowBucket = Buckets.workflows
-
-/** A stored instance as read: decoded when it matches the order workflow, raw otherwise. */
-export interface WorkflowView {
-  readonly bucket: string
-  readonly id: string
-  readonly revision: number
-  readonly storedAt: string
-  readonly raw: unknown
-  readonly decoded: boolean
-  /** Why the entry did not decode, when it did not. */
-  readonly decodeError?: string
-  readonly traceId: string | null
-}
-
-const decodeInstance = Schema.decodeEither(instanceJson(orderWorkflow))
-
-/**
- * The orchestrator may keep the trace context with the instance; the instance format itself has no
- * trace field, so look for the usual names at the top level and in history entries.
- */
-export const traceIdOf = (raw: unknown): string | null => {
-  const fromRecord = (r: unknown): string | null => {
-    if (typeof r !== "object" || r === null) return null
-    const o = r as Record<string, unknown>
-    for (const key of ["traceId", "trace_id"]) if (typeof o[key] === "string") return o[key]
-    for (const key of ["traceparent", "traceParent"]) {
-      const v = o[key]
-      if (typeof v === "string" && /^[\da-f]{2}-[\da-f]{32}-/.test(v)) return v.split("-")[1]!
-    }
-    return null
-  }
-  const top = fromRecord(raw)
-  if (top !== null) return top
-  const history = typeof raw === "object" && raw !== null ? (raw as Record<string, unknown>)["history"] : undefined
-  if (Array.isArray(history)) for (const h of history) { const t = fromRecord(h); if (t !== null) return t }
-  return null
-}
+export { defaultWorkflowBucket, traceIdOf, type WorkflowView } from "@conveyor/console/reads/workflow"
 
 export const readWorkflow = (id: string, bucket: string): Effect.Effect<WorkflowView, CtlError, NatsConnection> =>
-  Effect.gen(function* () {
-    const client = yield* NatsConnection
-    yield* Effect.tryPromise({ try: () => client.jsm.streams.info(kvStreamName(bucket)), catch: fromApiError(`bucket ${bucket}`) })
-    const entry = yield* Effect.tryPromise({
-      try: async () => (await new Kvm(client.js).open(bucket)).get(id),
-      catch: fromApiError(`workflow ${id} in bucket ${bucket}`)
-    })
-    if (entry === null || entry.operation !== "PUT") {
-      return yield* ctlError(ExitCode.notFound, `no workflow instance ${id} in bucket ${bucket}`)
-    }
-    const text = entry.string()
-    const raw = yield* Effect.try({ try: () => JSON.parse(text) as unknown, catch: () => text }).pipe(Effect.merge)
-    const decoded = decodeInstance(text)
-    return {
-      bucket,
-      id,
-      revision: entry.revision,
-      storedAt: entry.created.toISOString(),
-      raw,
-      decoded: Either.isRight(decoded),
-      ...(Either.isLeft(decoded) ? { decodeError: ParseResult.TreeFormatter.formatErrorSync(decoded.left).replace(/\s+/g, " ") } : {}),
-      traceId: traceIdOf(raw)
-    }
-  })
+  read(id, bucket).pipe(
+    Effect.mapError((e) => (e._tag === "WorkflowNotFound" ? ctlError(ExitCode.notFound, e.message) : fromApiError(e.what)(e.cause)))
+  )
 
 const time = (ms: unknown) => (typeof ms === "number" ? new Date(ms).toISOString() : "-")
 
