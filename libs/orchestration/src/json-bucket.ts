@@ -24,6 +24,8 @@ export interface JsonBucket<A> {
   readonly put: (key: string, value: A) => Effect.Effect<number, KvUnavailable>
   /** With `revision`, only if the key is still at it: a value written since stays. */
   readonly remove: (key: string, revision?: number) => Effect.Effect<void, KvUnavailable>
+  /** Deletes the key only at `revision` (compare-and-set): a value written since fails it with RevisionConflict. */
+  readonly removeAt: (key: string, revision: number) => Effect.Effect<void, KvUnavailable | RevisionConflict>
   /**
    * Read, decide, write with compare-and-set; on a lost race, read and decide again. `decide`
    * returns the value to store (or undefined to leave the key alone) and a result.
@@ -102,6 +104,7 @@ export const makeJsonBucket = <A>(client: NatsClient, kv: KV, name: string, sche
         Effect.catchIf(isWrongLastSequence, () => Effect.void),
         Effect.mapError(unavailable(key))
       ),
+    removeAt: (key, revision) => writes.remove(key, revision).pipe(Effect.asVoid, Effect.mapError(conflictOr(key))),
     modify
   }
 }

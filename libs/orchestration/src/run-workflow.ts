@@ -2,12 +2,12 @@ import { defineHandler, type Publisher, type RetryPolicy, type RunnerOptions } f
 import { NatsConnection, runJetStreamConsumer } from "@conveyor/nats"
 import { continueTrace } from "@conveyor/telemetry"
 import type { ConsumerSpec } from "@conveyor/topology"
-import { type Instance, PendingTimer, instanceSchema, type TaggedState, type TypedMessage, type WorkflowDefinition } from "@conveyor/workflow"
+import { type Instance, instanceSchema, type TaggedState, type TypedMessage, type WorkflowDefinition } from "@conveyor/workflow"
 import { Effect, Option, type Schema } from "effect"
 import { makeWorkflowEngine, type WorkflowEngine } from "./engine.js"
 import { openJsonBucket } from "./json-bucket.js"
 import { runSharedTimerScheduler } from "./timer-consumer.js"
-import { runTimerScheduler } from "./timers.js"
+import { InstanceTimers, runTimerScheduler } from "./timers.js"
 
 export interface RunWorkflowOptions<S extends TaggedState, E extends TypedMessage, C extends TypedMessage, A> {
   readonly definition: WorkflowDefinition<S, E, C>
@@ -45,7 +45,7 @@ export const runWorkflow = <S extends TaggedState, E extends TypedMessage, C ext
   Effect.gen(function* () {
     const client = yield* NatsConnection
     const instances = yield* openJsonBucket<Instance<S, C>>(client, options.buckets.instances, instanceSchema(options.definition))
-    const timers = yield* openJsonBucket(client, options.buckets.timers, PendingTimer)
+    const timers = yield* openJsonBucket(client, options.buckets.timers, InstanceTimers)
     const engine: WorkflowEngine<S, E, C> = makeWorkflowEngine({
       definition: options.definition,
       instances,
@@ -81,7 +81,7 @@ export const runWorkflow = <S extends TaggedState, E extends TypedMessage, C ext
       ...(options.onSettled === undefined ? {} : { onSettled: options.onSettled })
     })
     // Published as part of the trace that set the timer (its PRODUCER span a child of that transition's span).
-    const fire = (timer: PendingTimer) =>
+    const fire = (timer: InstanceTimers["timers"][number]) =>
       continueTrace(timer.traceparent === undefined ? undefined : { traceparent: timer.traceparent })(
         Effect.flatMap(engine.timerMessage(timer), (m) => options.publisher.publish(m))
       )
