@@ -4,7 +4,7 @@ import {
   alreadyApplied, firingId, type IllegalTransition, type Instance, markPublished, mustPersist, type PendingTimer, step, type TaggedState,
   type TypedMessage, type WorkflowDefinition
 } from "@conveyor/workflow"
-import { Effect, Either, Option, Schema } from "effect"
+import { Effect, Either, Fiber, Option, Schema } from "effect"
 import { type CorruptEntry, type KvUnavailable, TooManyConflicts } from "./errors.js"
 import type { JsonBucket, Versioned } from "./json-bucket.js"
 import { makeRecentWrites } from "./recent-writes.js"
@@ -180,9 +180,10 @@ export const makeWorkflowEngine = <S extends TaggedState, E extends TypedMessage
         // Stored first, published second: a crash in between leaves the messages in the outbox,
         // and the redelivered event (or the instance's next event) publishes them. The timers are
         // written while the messages are published: neither waits for the other.
-        yield* (storeTimers === undefined
-          ? publishOutbox(result.commands)
-          : Effect.all([storeTimers, publishOutbox(result.commands)], { concurrency: 2, discard: true }))
+        // (One fiber forked for the timers, not one per effect and a coordinator as Effect.all makes.)
+        const storing = storeTimers === undefined ? undefined : yield* Effect.fork(storeTimers)
+        yield* publishOutbox(result.commands)
+        if (storing !== undefined) yield* Fiber.join(storing)
         mine.published = true
         // No next transition will clear a finished instance's outbox: clear it now that it is published
         // (a new revision, so the cached one goes: a late event re-reads).

@@ -2,7 +2,7 @@ import { defineHandler, type Publisher, type RetryPolicy, type RunnerOptions } f
 import { NatsConnection, runJetStreamConsumer } from "@conveyor/nats"
 import { continueTrace } from "@conveyor/telemetry"
 import type { ConsumerSpec } from "@conveyor/topology"
-import { type Instance, instanceSchema, type TaggedState, type TypedMessage, type WorkflowDefinition } from "@conveyor/workflow"
+import { type Instance, instanceEncoder, instanceSchema, type TaggedState, type TypedMessage, type WorkflowDefinition } from "@conveyor/workflow"
 import { Effect, Option, type Schema } from "effect"
 import { makeWorkflowEngine, type WorkflowEngine } from "./engine.js"
 import { openJsonBucket } from "./json-bucket.js"
@@ -44,7 +44,10 @@ export const runWorkflow = <S extends TaggedState, E extends TypedMessage, C ext
 ) =>
   Effect.gen(function* () {
     const client = yield* NatsConnection
-    const instances = yield* openJsonBucket<Instance<S, C>>(client, options.buckets.instances, instanceSchema(options.definition))
+    // Instances are built by the engine: only the definition's parts are encoded by their Schemas.
+    const instances = yield* openJsonBucket<Instance<S, C>>(client, options.buckets.instances, instanceSchema(options.definition), {
+      encode: instanceEncoder(options.definition)
+    })
     const timers = yield* openJsonBucket(client, options.buckets.timers, InstanceTimers)
     const engine: WorkflowEngine<S, E, C> = makeWorkflowEngine({
       definition: options.definition,
