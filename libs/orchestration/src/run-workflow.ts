@@ -30,6 +30,13 @@ export interface RunWorkflowOptions<S extends TaggedState, E extends TypedMessag
    */
   readonly timerDurable?: string
   readonly publisher: Publisher["Type"]
+  /**
+   * Ack events with the server's confirmation (`runJetStreamConsumer`'s `confirmAcks`). Default
+   * false: an event whose ack is lost comes back and is found in the instance's history (applied:
+   * its timers and outbox are stored and published again under the same ids), so a confirmation
+   * would only cost a round trip per event.
+   */
+  readonly confirmAcks?: boolean
   readonly onSettled?: RunnerOptions["onSettled"]
   readonly onConflict?: (workflowId: string) => void
 }
@@ -80,6 +87,7 @@ export const runWorkflow = <S extends TaggedState, E extends TypedMessage, C ext
       consumer: options.consumer,
       retry: options.retry,
       concurrency: options.concurrency ?? 32,
+      confirmAcks: options.confirmAcks ?? false,
       ...(options.handlerTimeoutMs === undefined ? {} : { handlerTimeoutMs: options.handlerTimeoutMs }),
       ...(options.onSettled === undefined ? {} : { onSettled: options.onSettled })
     })
