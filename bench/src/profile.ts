@@ -1,11 +1,13 @@
 // Profiling aid: one side of one figure, long enough for `node --cpu-prof` to see the hot spots.
 //   node --cpu-prof --cpu-prof-dir=tmp/prof --conditions=@conveyor/source --import tsx bench/src/profile.ts runner 50000
 // Sides: runner | runnerKv | runnerTraced | publish | raw | rawKv | rawTraced (any consume side of consume.ts);
+// orchestrator (orchestrator-alone.ts: the order workflow alone, raw responders for the workers; count = orders);
 // floors (floors.ts): kvWrites (KV creates a second, nothing else) | spanCost (µs per OTel SDK span, no broker)
 import { LocalNatsProcess } from "@conveyor/testing"
 import { benchConsume } from "./consume.js"
 import { otelSpanMicros, kvWriteRate } from "./floors.js"
 import { conveyorRuntime, rawClient } from "./harness.js"
+import { benchOrchestratorAlone } from "./orchestrator-alone.js"
 import { benchPublish } from "./publish.js"
 import { startOtlpSink } from "./sink.js"
 
@@ -19,7 +21,10 @@ const consumeRows = () => benchConsume(conveyor, raw, sink, { messages: count, r
 try {
   if (what === "kvWrites") console.log("KV creates, 256 outstanding:", Math.round(await kvWriteRate(raw.nc, count)), "writes/s")
   else if (what === "spanCost") console.log("OTel SDK CONSUMER span, batched OTLP/JSON export:", (await otelSpanMicros(sink.url, count)).toFixed(2), "µs per span")
-  else {
+  else if (what === "orchestrator") {
+    const r = await benchOrchestratorAlone(server.url, raw, count)
+    console.log(`orchestrator alone: ${r.orders} orders, ${r.ordersPerSecond.toFixed(1)} orders/s, ${r.cpuMsPerOrder.toFixed(2)} CPU ms per order, orchestrator connection: ${r.sentPerOrder.toFixed(1)} messages sent, ${r.receivedPerOrder.toFixed(1)} received per order`)
+  } else {
     const rows = what === "publish" ? await benchPublish(conveyor, raw, raw, { messages: count, window: 256, runs: 1, sizes: [256], only: ["conveyor"] }) : await consumeRows()
     for (const r of rows) {
       if (r.conveyor.runs.length > 0 || r.raw.runs.length > 0) console.log(r.id, "conveyor", Math.round(r.conveyor.median), "msg/s; raw", Math.round(r.raw.median), "msg/s")

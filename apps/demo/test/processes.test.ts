@@ -126,8 +126,8 @@ describe("apps as separate processes", () => {
         expect(Object.keys(entry.held).filter((id) => !completed.has(id))).toEqual([])
       }
       // Timers: none left for good, and some set before the orchestrator died fired after it came back.
-      // One may outlive its finished instance: a kill between storing the instance and deleting the
-      // timer leaves it, and it goes when it fires (the engine ignores the firing). A timer the killed
+      // One may outlive its finished instance: a kill between storing the instance and its timer
+      // entry leaves it until the event comes back (after its durable's ack wait). A timer the killed
       // orchestrator held on the shared timer durable comes back only after that durable's ack wait,
       // so it may take that long plus a step timeout.
       const timers = await kvm.open(Buckets.timers)

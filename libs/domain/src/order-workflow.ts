@@ -217,6 +217,7 @@ export const makeOrderWorkflow = (input: OrderWorkflowConfigInput = {}): OrderWo
     event: OrderWorkflowEvent,
     command: OrderWorkflowOutput,
     workflowIdOf: (event) => event.orderId,
+    starts: (event) => event.type === "OrderPlaced",
     start: (_workflowId, event) => {
       if (event.type !== "OrderPlaced") return illegal("(none)", event, "no workflow exists for this order; only OrderPlaced starts one")
       const order: OrderSnapshot = {

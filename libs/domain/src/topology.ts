@@ -85,7 +85,7 @@ export const orderTopology = withReplaySubjects(defineTopology({
   buckets: [
     // A few revisions let an operator see how an instance got where it is; CAS uses only the latest.
     { name: Buckets.workflows, description: "Order workflow instances (state, history, outbox)", history: 5, maxValueSize: 262_144 },
-    { name: Buckets.timers, description: "Pending workflow timers by timer id; survive restarts", history: 1 },
+    { name: Buckets.timers, description: "Pending workflow timers, one entry per instance; survive restarts", history: 1 },
     ...IdempotentDurables.map((durable) => ({ name: idempotencyBucket(durable), description: `Handled message ids of ${durable}`, ttlMs: HOUR, history: 1 })),
     { name: Buckets.gatewayRequests, description: "Idempotency-Key -> order id", ttlMs: DAY, history: 1 },
     { name: Buckets.inventoryStock, description: "Stock levels and reservations per order", history: 1 },

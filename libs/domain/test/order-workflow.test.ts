@@ -1,4 +1,4 @@
-import { dueTimers, instanceJson } from "@conveyor/workflow"
+import { dueTimers, instanceEncoder, instanceJson } from "@conveyor/workflow"
 import { Either, Schema } from "effect"
 import { describe, expect, it } from "@effect/vitest"
 import { ev, items, ORDER, OrderRun, T0 } from "./order-run.js"
@@ -327,6 +327,19 @@ describe("determinism and storage", () => {
     for (const e of [ev.placed(), ev.reserved(), ev.declined(), ev.released()]) {
       run.send(e)
       expect(Schema.decodeUnknownSync(Json)(Schema.encodeSync(Json)(run.instance!))).toEqual(run.instance)
+    }
+  })
+
+  it("the runtime's instance encoder writes the same text as the Schema at every step, compensations and timeouts included", () => {
+    const Json = instanceJson(orderWorkflow)
+    const encode = instanceEncoder(orderWorkflow)
+    const run = atShipping()
+    const texts = () => expect(encode(run.instance!)).toBe(Schema.encodeSync(Json)(run.instance!))
+    texts()
+    run.timeout(); texts(); run.timeout(); texts()
+    for (const e of [ev.recalled(), ev.refunded(), ev.released()]) {
+      run.send(e)
+      texts()
     }
   })
 

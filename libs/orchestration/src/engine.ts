@@ -1,14 +1,17 @@
-import { encodeMessage, type EncodeError, isDerivedFrom, type OutgoingMessage, type Publisher, type PublishError } from "@conveyor/messaging"
+import { EncodeError, encodeMessage, isDerivedFrom, type OutgoingMessage, type Publisher, type PublishError } from "@conveyor/messaging"
 import { injectTraceHeaders } from "@conveyor/telemetry"
 import {
   alreadyApplied, firingId, type IllegalTransition, type Instance, markPublished, mustPersist, type PendingTimer, step, type TaggedState,
   type TypedMessage, type WorkflowDefinition
 } from "@conveyor/workflow"
-import { Effect, Either, Option } from "effect"
+import { Effect, Either, Fiber, Option, Schema } from "effect"
 import { type CorruptEntry, type KvUnavailable, TooManyConflicts } from "./errors.js"
 import type { JsonBucket, Versioned } from "./json-bucket.js"
 import { makeRecentWrites } from "./recent-writes.js"
-import { type TimerBucket, timerKey } from "./timers.js"
+import { makeTimerSync } from "./timer-sync.js"
+import type { TimerBucket } from "./timers.js"
+
+const utf8 = new TextEncoder()
 
 export interface WorkflowEngineOptions<S extends TaggedState, E extends TypedMessage, C extends TypedMessage> {
   readonly definition: WorkflowDefinition<S, E, C>
@@ -50,8 +53,11 @@ export interface WorkflowEngine<S, E, C> {
  * pure `step`, write with compare-and-set (a lost race re-reads and re-applies, so no update is
  * lost), then publish the transition's messages under their deterministic ids. The outbox is
  * cleared by the next write rather than by a write of its own, except a finished instance's, which
- * has no next transition. Timers set by the transition are stored before the instance (an orphan
- * from a lost race or a crash only fires as a stale, ignored event); cleared ones are deleted after it.
+ * has no next transition. When the transition changes the instance's timers, its whole set of
+ * pending timers is written under the instance's key in the timer bucket (`syncTimers`), while the
+ * messages are published: one write, also by compare-and-set, never replacing the timers of a later
+ * instance revision. A crash after the instance write leaves the event unacked: its redelivery
+ * finds it applied and writes the timers (and publishes the outbox) again.
  */
 export const makeWorkflowEngine = <S extends TaggedState, E extends TypedMessage, C extends TypedMessage>(
   options: WorkflowEngineOptions<S, E, C>
@@ -61,15 +67,23 @@ export const makeWorkflowEngine = <S extends TaggedState, E extends TypedMessage
   const keyOf = options.keyOf ?? ((id: string) => id)
   const maxConflicts = options.maxConflicts ?? 20
   const recent = makeRecentWrites<Instance<S, C>>(options.cachedInstances ?? 10_000)
+  const syncTimers = makeTimerSync(timers, { maxConflicts, capacity: options.cachedInstances ?? 10_000 })
+
+  // Made once: encoding the outbox takes plain calls, not an Effect per message.
+  const encodeCommand = Schema.encodeEither(definition.command)
 
   /** Publishes outbox entries under their own ids; a repeat is dropped by the stream's duplicate window. */
-  const publishOutbox = (outbox: Instance<S, C>["outbox"]) =>
-    outbox.length === 0
-      ? Effect.void
-      : Effect.forEach(outbox, (o) => encodeMessage(definition.command, options.subjectOf(o.message), o.message, { msgId: o.id })).pipe(
-          Effect.flatMap((messages) => publisher.publishAll(messages, { maxInFlight: 32 })),
-          Effect.asVoid
-        )
+  const publishOutbox = (outbox: Instance<S, C>["outbox"]): Effect.Effect<void, PublishError | EncodeError> => {
+    if (outbox.length === 0) return Effect.void
+    const messages: Array<OutgoingMessage> = []
+    for (const o of outbox) {
+      const subject = options.subjectOf(o.message)
+      const encoded = encodeCommand(o.message)
+      if (Either.isLeft(encoded)) return Effect.fail(new EncodeError({ subject, message: encoded.left.message }))
+      messages.push({ subject, payload: utf8.encode(JSON.stringify(encoded.right)), msgId: o.id })
+    }
+    return Effect.asVoid(publisher.publishAll(messages, { maxInFlight: 32 }))
+  }
 
   /**
    * Drops a published outbox from the stored instance (compare-and-set). Best effort: a lost race
@@ -81,14 +95,17 @@ export const makeWorkflowEngine = <S extends TaggedState, E extends TypedMessage
   const handle = (event: E, messageId: string): Effect.Effect<EngineResult<S, C>, EngineError> => {
     const workflowId = definition.workflowIdOf(event)
     const key = keyOf(workflowId)
-    const attempt = (conflicts: number): Effect.Effect<EngineResult<S, C>, EngineError> =>
+    const attempt = (conflicts: number, assumeAbsent: boolean): Effect.Effect<EngineResult<S, C>, EngineError> =>
       Effect.gen(function* () {
         // What this engine wrote last is the instance unless another writer came in between, which
         // the compare-and-set below detects (then the entry is dropped and the instance re-read).
+        // An event that starts instances, for one this engine has not written, is taken to be for a
+        // new one without a read: `create` fails if it exists, and then it is read (`retryRead`).
         const cached = recent.get(key)
-        const current = cached?.instance ?? (yield* instances.get(key))
-        // Timers are stored before their instance: a crash in between leaves a timer whose
-        // transition never happened. The redelivered event arms it again; this firing is stale.
+        const current = cached?.instance ?? (assumeAbsent ? undefined : yield* instances.get(key))
+        const retryRead = () => attempt(conflicts, false)
+        // Timers are stored after their instance; a firing for none (deleted by an operator, or
+        // a stale timer entry) has nothing to act on.
         if (current === undefined && Option.isSome(definition.timerOf(event))) {
           return { _tag: "Ignored", reason: "timer of an instance that was never stored", conflicts } as const
         }
@@ -96,8 +113,11 @@ export const makeWorkflowEngine = <S extends TaggedState, E extends TypedMessage
           // A redelivery: its outbox is the stored instance's, not one this engine may have missed.
           if (cached !== undefined) {
             recent.drop(key)
-            return yield* attempt(conflicts)
+            return yield* retryRead()
           }
+          // Killed after the instance write, its timers may never have been stored.
+          const { traceparent } = yield* injectTraceHeaders()
+          yield* syncTimers(key, workflowId, current.revision, current.value.timers, traceparent)
           yield* publishOutbox(current.value.outbox)
           yield* clearOutbox(key, current.value, current.revision)
           return { _tag: "Redelivered", instance: current.value, conflicts } as const
@@ -120,9 +140,9 @@ export const makeWorkflowEngine = <S extends TaggedState, E extends TypedMessage
         })
         // Only a write checks the cached revision: a decision that writes nothing (illegal, ignored)
         // is made again on the stored instance, which another orchestrator may have advanced.
-        if (cached !== undefined && (Either.isLeft(applied) || (!mustPersist(applied.right) && leftover.length === 0))) {
+        if ((cached !== undefined || assumeAbsent) && (Either.isLeft(applied) || (!mustPersist(applied.right) && leftover.length === 0))) {
           recent.drop(key)
-          return yield* attempt(conflicts)
+          return yield* retryRead()
         }
         if (Either.isLeft(applied)) return yield* applied.left
         const result = applied.right
@@ -131,11 +151,6 @@ export const makeWorkflowEngine = <S extends TaggedState, E extends TypedMessage
         if (!mustPersist(result) && leftover.length === 0) {
           return { _tag: "Ignored", reason: result._tag === "Ignored" ? result.reason : "", conflicts } as const
         }
-        if (result._tag === "Advanced") {
-          // The timer keeps this transition's trace context, so its firing continues the trace.
-          const { traceparent } = yield* injectTraceHeaders()
-          yield* Effect.forEach(result.timersSet, (t) => timers.put(timerKey(t.timerId), traceparent === undefined ? t : { ...t, traceparent }), { discard: true })
-        }
         const written = yield* (current === undefined
           ? instances.create(key, result.instance)
           : instances.update(key, result.instance, current.revision)
@@ -143,20 +158,32 @@ export const makeWorkflowEngine = <S extends TaggedState, E extends TypedMessage
         if (Either.isLeft(written)) {
           recent.drop(key)
           if (written.left._tag === "KvUnavailable") return yield* written.left
+          // Not a race: the instance this event was taken to start exists.
+          if (assumeAbsent) return yield* retryRead()
           options.onConflict?.(workflowId)
           if (conflicts + 1 >= maxConflicts) return yield* new TooManyConflicts({ key, attempts: conflicts + 1 })
-          return yield* attempt(conflicts + 1)
+          return yield* attempt(conflicts + 1, false)
         }
         const mine = recent.wrote(key, { value: result.instance, revision: written.right })
-        // Cleared timers are deleted while the transition's messages are published: neither waits for the other.
-        const clearTimers = Effect.forEach(result.timersCleared, (t) => timers.remove(timerKey(t.timerId)), { discard: true })
+        const timersChanged = result.timersCleared.length > 0 || (result._tag === "Advanced" && result.timersSet.length > 0)
+        // A new timer keeps this transition's trace context, so its firing continues the trace.
+        const storeTimers = timersChanged
+          ? Effect.flatMap(
+              result._tag === "Advanced" && result.timersSet.length > 0 ? injectTraceHeaders() : Effect.succeed<Record<string, string>>({}),
+              ({ traceparent }) => syncTimers(key, workflowId, written.right, result.instance.timers, traceparent, current === undefined)
+            )
+          : undefined
         if (result._tag === "Ignored") {
-          yield* clearTimers
+          if (storeTimers !== undefined) yield* storeTimers
           return { _tag: "Ignored", reason: result.reason, conflicts } as const
         }
         // Stored first, published second: a crash in between leaves the messages in the outbox,
-        // and the redelivered event (or the instance's next event) publishes them.
-        yield* Effect.all([clearTimers, publishOutbox(result.commands)], { concurrency: 2, discard: true })
+        // and the redelivered event (or the instance's next event) publishes them. The timers are
+        // written while the messages are published: neither waits for the other.
+        // (One fiber forked for the timers, not one per effect and a coordinator as Effect.all makes.)
+        const storing = storeTimers === undefined ? undefined : yield* Effect.fork(storeTimers)
+        yield* publishOutbox(result.commands)
+        if (storing !== undefined) yield* Fiber.join(storing)
         mine.published = true
         // No next transition will clear a finished instance's outbox: clear it now that it is published
         // (a new revision, so the cached one goes: a late event re-reads).
@@ -166,7 +193,7 @@ export const makeWorkflowEngine = <S extends TaggedState, E extends TypedMessage
         }
         return { _tag: "Advanced", instance: result.instance, conflicts } as const
       })
-    return attempt(0)
+    return attempt(0, recent.get(key) === undefined && definition.starts?.(event) === true && Option.isNone(definition.timerOf(event)))
   }
 
   return {

@@ -24,6 +24,8 @@ export interface JsonBucket<A> {
   readonly put: (key: string, value: A) => Effect.Effect<number, KvUnavailable>
   /** With `revision`, only if the key is still at it: a value written since stays. */
   readonly remove: (key: string, revision?: number) => Effect.Effect<void, KvUnavailable>
+  /** Deletes the key only at `revision` (compare-and-set): a value written since fails it with RevisionConflict. */
+  readonly removeAt: (key: string, revision: number) => Effect.Effect<void, KvUnavailable | RevisionConflict>
   /**
    * Read, decide, write with compare-and-set; on a lost race, read and decide again. `decide`
    * returns the value to store (or undefined to leave the key alone) and a result.
@@ -38,10 +40,16 @@ export interface JsonBucket<A> {
 const text = (e: unknown) => (e instanceof Error ? e.message : String(e))
 const utf8 = new TextEncoder()
 
-/** Reads with the bucket's `kv`; writes go through the connection's PubAck pipeline (`kvWrites`). */
-export const makeJsonBucket = <A>(client: NatsClient, kv: KV, name: string, schema: Schema.Schema<A, any>): JsonBucket<A> => {
+/**
+ * Reads with the bucket's `kv`; writes go through the connection's PubAck pipeline (`kvWrites`).
+ * `encode` replaces the Schema's encoding of written values when the writer knows a cheaper way to
+ * the same text (e.g. `instanceEncoder` for workflow instances); reads always decode with the Schema.
+ */
+export const makeJsonBucket = <A>(
+  client: NatsClient, kv: KV, name: string, schema: Schema.Schema<A, any>, options: { readonly encode?: (value: A) => string } = {}
+): JsonBucket<A> => {
   const codec = Schema.parseJson(schema)
-  const encode = Schema.encodeSync(codec)
+  const encode = options.encode ?? Schema.encodeSync(codec)
   const decode = Schema.decodeUnknownEither(codec)
   const writes = kvWrites(client, name)
   const unavailable = (key: string) => (e: unknown) => new KvUnavailable({ bucket: name, key, reason: text(e) })
@@ -102,13 +110,14 @@ export const makeJsonBucket = <A>(client: NatsClient, kv: KV, name: string, sche
         Effect.catchIf(isWrongLastSequence, () => Effect.void),
         Effect.mapError(unavailable(key))
       ),
+    removeAt: (key, revision) => writes.remove(key, revision).pipe(Effect.asVoid, Effect.mapError(conflictOr(key))),
     modify
   }
 }
 
 /** Opens an existing bucket (declare it in the topology; `ensureTopology` creates it). */
-export const openJsonBucket = <A>(client: NatsClient, name: string, schema: Schema.Schema<A, any>) =>
+export const openJsonBucket = <A>(client: NatsClient, name: string, schema: Schema.Schema<A, any>, options: { readonly encode?: (value: A) => string } = {}) =>
   Effect.tryPromise({
     try: () => new Kvm(client.js).open(name),
     catch: (e) => new KvUnavailable({ bucket: name, key: "", reason: `cannot open bucket: ${text(e)}` })
-  }).pipe(Effect.map((kv) => makeJsonBucket(client, kv, name, schema)))
+  }).pipe(Effect.map((kv) => makeJsonBucket(client, kv, name, schema, options)))

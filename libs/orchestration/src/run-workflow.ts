@@ -2,12 +2,12 @@ import { defineHandler, type Publisher, type RetryPolicy, type RunnerOptions } f
 import { NatsConnection, runJetStreamConsumer } from "@conveyor/nats"
 import { continueTrace } from "@conveyor/telemetry"
 import type { ConsumerSpec } from "@conveyor/topology"
-import { type Instance, PendingTimer, instanceSchema, type TaggedState, type TypedMessage, type WorkflowDefinition } from "@conveyor/workflow"
+import { type Instance, instanceEncoder, instanceSchema, type TaggedState, type TypedMessage, type WorkflowDefinition } from "@conveyor/workflow"
 import { Effect, Option, type Schema } from "effect"
 import { makeWorkflowEngine, type WorkflowEngine } from "./engine.js"
 import { openJsonBucket } from "./json-bucket.js"
 import { runSharedTimerScheduler } from "./timer-consumer.js"
-import { runTimerScheduler } from "./timers.js"
+import { InstanceTimers, runTimerScheduler } from "./timers.js"
 
 export interface RunWorkflowOptions<S extends TaggedState, E extends TypedMessage, C extends TypedMessage, A> {
   readonly definition: WorkflowDefinition<S, E, C>
@@ -30,6 +30,13 @@ export interface RunWorkflowOptions<S extends TaggedState, E extends TypedMessag
    */
   readonly timerDurable?: string
   readonly publisher: Publisher["Type"]
+  /**
+   * Ack events with the server's confirmation (`runJetStreamConsumer`'s `confirmAcks`). Default
+   * false: an event whose ack is lost comes back and is found in the instance's history (applied:
+   * its timers and outbox are stored and published again under the same ids), so a confirmation
+   * would only cost a round trip per event.
+   */
+  readonly confirmAcks?: boolean
   readonly onSettled?: RunnerOptions["onSettled"]
   readonly onConflict?: (workflowId: string) => void
 }
@@ -44,8 +51,11 @@ export const runWorkflow = <S extends TaggedState, E extends TypedMessage, C ext
 ) =>
   Effect.gen(function* () {
     const client = yield* NatsConnection
-    const instances = yield* openJsonBucket<Instance<S, C>>(client, options.buckets.instances, instanceSchema(options.definition))
-    const timers = yield* openJsonBucket(client, options.buckets.timers, PendingTimer)
+    // Instances are built by the engine: only the definition's parts are encoded by their Schemas.
+    const instances = yield* openJsonBucket<Instance<S, C>>(client, options.buckets.instances, instanceSchema(options.definition), {
+      encode: instanceEncoder(options.definition)
+    })
+    const timers = yield* openJsonBucket(client, options.buckets.timers, InstanceTimers)
     const engine: WorkflowEngine<S, E, C> = makeWorkflowEngine({
       definition: options.definition,
       instances,
@@ -77,11 +87,12 @@ export const runWorkflow = <S extends TaggedState, E extends TypedMessage, C ext
       consumer: options.consumer,
       retry: options.retry,
       concurrency: options.concurrency ?? 32,
+      confirmAcks: options.confirmAcks ?? false,
       ...(options.handlerTimeoutMs === undefined ? {} : { handlerTimeoutMs: options.handlerTimeoutMs }),
       ...(options.onSettled === undefined ? {} : { onSettled: options.onSettled })
     })
     // Published as part of the trace that set the timer (its PRODUCER span a child of that transition's span).
-    const fire = (timer: PendingTimer) =>
+    const fire = (timer: InstanceTimers["timers"][number]) =>
       continueTrace(timer.traceparent === undefined ? undefined : { traceparent: timer.traceparent })(
         Effect.flatMap(engine.timerMessage(timer), (m) => options.publisher.publish(m))
       )

@@ -6,7 +6,27 @@ import type { JsonBucket } from "./json-bucket.js"
 /** KV keys allow `[-/_=.a-zA-Z0-9]`; timer ids separate their parts with ':'. */
 export const timerKey = (timerId: string): string => timerId.replace(/[^-/_=.a-zA-Z0-9]/g, (c) => (c === ":" ? "." : "_"))
 
-export type TimerBucket = JsonBucket<PendingTimer>
+/**
+ * The pending timers of one instance, stored under the instance's own key: one write per
+ * transition that changes them (a new step's timer replaces the last one's in the same write).
+ * `revision` is the instance's KV revision these timers belong to; a write never replaces the
+ * timers of a later revision, so writes that arrive out of order cannot bring back old timers.
+ */
+export const InstanceTimers = Schema.Struct({
+  workflowId: Schema.String,
+  revision: Schema.Number.pipe(Schema.int(), Schema.positive()),
+  timers: Schema.Array(PendingTimer)
+})
+export type InstanceTimers = typeof InstanceTimers.Type
+
+export type TimerBucket = JsonBucket<InstanceTimers>
+
+/** The earliest due time of a set of timers (Infinity for none). */
+export const earliestDue = (timers: ReadonlyArray<PendingTimer>): number => {
+  let due = Number.POSITIVE_INFINITY
+  for (const t of timers) if (t.dueAt < due) due = t.dueAt
+  return due
+}
 
 export interface TimerSchedulerOptions {
   readonly timers: TimerBucket
@@ -18,24 +38,26 @@ export interface TimerSchedulerOptions {
 }
 
 export interface RunningScheduler {
-  /** Timers known and not yet fired. */
+  /** Timers known and not yet fired (the per-replica scheduler: instances with timers not yet fired). */
   readonly pending: Effect.Effect<number>
   readonly fired: Effect.Effect<number>
 }
 
-const decodeTimer = Schema.decodeUnknownEither(Schema.parseJson(PendingTimer))
+const decodeTimers = Schema.decodeUnknownEither(Schema.parseJson(InstanceTimers))
 
 /**
- * Fires due timers kept in a KV bucket. A watch replays every stored timer at start-up and then
- * follows changes, so timers set before a restart (by this or any other orchestrator) still fire.
- * A timer is deleted only after its event is stored; a crash in between fires it again under the
- * same message id, which the stream drops (and the engine ignores a firing no longer pending). The
- * deletion names the revision that fired, so a timer re-armed under the same key meanwhile stays.
+ * Fires due timers kept in a KV bucket (an instance's timers under its key). A watch replays every
+ * stored entry at start-up and then follows changes, so timers set before a restart (by this or any
+ * other orchestrator) still fire. An entry is deleted only after the events of all its timers are
+ * stored; a crash in between fires them again under the same message ids, which the stream drops
+ * (and the engine ignores a firing no longer pending). The deletion names the revision that fired,
+ * so timers re-armed under the same key meanwhile stay.
  */
 export const runTimerScheduler = (options: TimerSchedulerOptions): Effect.Effect<RunningScheduler, never, Scope.Scope> =>
   Effect.gen(function* () {
     const now = options.now ?? Date.now
-    const known = new Map<string, { readonly timer: PendingTimer; readonly revision: number }>()
+    // Per key: the timers not fired yet of the entry at `revision`.
+    const known = new Map<string, { readonly timers: ReadonlyArray<PendingTimer>; readonly revision: number }>()
     const inFlight = new Set<string>()
     let fired = 0
     let stopping = false
@@ -55,8 +77,8 @@ export const runTimerScheduler = (options: TimerSchedulerOptions): Effect.Effect
           known.delete(entry.key)
           continue
         }
-        const timer = decodeTimer(entry.string())
-        if (Either.isRight(timer)) known.set(entry.key, { timer: timer.right, revision: entry.revision })
+        const stored = decodeTimers(entry.string())
+        if (Either.isRight(stored)) known.set(entry.key, { timers: stored.right.timers, revision: entry.revision })
       }
     }).pipe(
       Effect.either,
@@ -68,21 +90,26 @@ export const runTimerScheduler = (options: TimerSchedulerOptions): Effect.Effect
         )
       })
     )
-    const fireOne = (key: string, stored: { readonly timer: PendingTimer; readonly revision: number }) =>
-      options.fire(stored.timer).pipe(
-        Effect.zipRight(options.timers.remove(key, stored.revision)),
+    const fireDue = (key: string, stored: { readonly timers: ReadonlyArray<PendingTimer>; readonly revision: number }, t: number) => {
+      const due = stored.timers.filter((timer) => timer.dueAt <= t)
+      const later = stored.timers.filter((timer) => timer.dueAt > t)
+      return Effect.forEach(due, (timer) => Effect.zipRight(options.fire(timer), Effect.sync(() => void fired++)), { discard: true }).pipe(
+        // Fired ones are forgotten; the entry is deleted once none is left (at the revision that fired).
+        Effect.zipRight(later.length === 0 ? options.timers.remove(key, stored.revision) : Effect.void),
         Effect.tap(() => Effect.sync(() => {
-          fired++
-          if (known.get(key) === stored) known.delete(key)
+          if (known.get(key) !== stored) return
+          if (later.length === 0) known.delete(key)
+          else known.set(key, { timers: later, revision: stored.revision })
         })),
-        Effect.catchAll((e) => Effect.logWarning("timer not fired yet; will try again", { timerId: stored.timer.timerId, error: String(e) })),
+        Effect.catchAll((e) => Effect.logWarning("timer not fired yet; will try again", { key, error: String(e) })),
         Effect.ensuring(Effect.sync(() => inFlight.delete(key)))
       )
+    }
     const tick = Effect.suspend(() => {
       const t = now()
-      const due = [...known.entries()].filter(([key, stored]) => stored.timer.dueAt <= t && !inFlight.has(key))
+      const due = [...known.entries()].filter(([key, stored]) => earliestDue(stored.timers) <= t && !inFlight.has(key))
       for (const [key] of due) inFlight.add(key)
-      return Effect.forEach(due, ([key, stored]) => fireOne(key, stored), { concurrency: 32, discard: true })
+      return Effect.forEach(due, ([key, stored]) => fireDue(key, stored, t), { concurrency: 32, discard: true })
     })
     const followFiber = yield* Effect.forkScoped(follow)
     const tickFiber = yield* Effect.forkScoped(Effect.repeat(tick, Schedule.spaced(options.pollMs ?? 200)))

@@ -20,6 +20,7 @@ export const counterWorkflow = defineWorkflow({
   event: CounterEvent,
   command: Note,
   workflowIdOf: (e) => e.id,
+  starts: (e) => e.type === "Start",
   start: (id, e) =>
     e.type === "Start"
       ? Either.right(Transition.advance(Counting.make({ n: 0 }), {

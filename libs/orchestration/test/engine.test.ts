@@ -3,10 +3,10 @@ import { derivedMessageId, PublishFailed } from "@conveyor/messaging"
 import { makeJetStreamPublisher } from "@conveyor/nats"
 import { useTestClient } from "@conveyor/nats/testing"
 import { uniqueName, useNatsServer } from "@conveyor/testing/vitest"
-import { firingId, instanceSchema, PendingTimer } from "@conveyor/workflow"
+import { firingId, instanceSchema, type PendingTimer } from "@conveyor/workflow"
 import { Effect, Exit, Scope } from "effect"
 import { describe, expect, it } from "@effect/vitest"
-import { KvUnavailable, makeJsonBucket, makeWorkflowEngine, runTimerScheduler, timerKey } from "../src/index.js"
+import { InstanceTimers, KvUnavailable, makeJsonBucket, makeWorkflowEngine, runTimerScheduler } from "../src/index.js"
 import { counterWorkflow, gateWorkflow } from "./counter-workflow.js"
 import { createBucket } from "./support.js"
 
@@ -18,7 +18,7 @@ const setup = async () => {
   const stream = name.toUpperCase()
   await conn.client.jsm.streams.add({ name: stream, subjects: [`${name}.>`] })
   const instances = makeJsonBucket(conn.client, await createBucket(conn.client, `${name}-wf`), `${name}-wf`, instanceSchema(counterWorkflow))
-  const timers = makeJsonBucket(conn.client, await createBucket(conn.client, `${name}-timers`), `${name}-timers`, PendingTimer)
+  const timers = makeJsonBucket(conn.client, await createBucket(conn.client, `${name}-timers`), `${name}-timers`, InstanceTimers)
   let conflicts = 0
   const engine = (publisher = makeJetStreamPublisher(conn.client)) =>
     makeWorkflowEngine({
@@ -67,21 +67,33 @@ describe("workflow engine on KV", () => {
     const b = makeWorkflowEngine({ ...options, instances: t.instances, publisher: real })
     await run(a.handle({ type: "Start", id: "c1" }, "start"))
     for (let i = 0; i < 3; i++) await run(a.handle({ type: "Inc", id: "c1" }, `a-${i}`))
-    // One read (the first event, nothing cached); each Inc's Note published once, none again.
-    expect(reads).toBe(1)
+    // No read: Start starts instances, so it creates without reading; each Inc's Note published once, none again.
+    expect(reads).toBe(0)
     expect(published).toBe(3)
     // Another orchestrator advances the instance: a's cached revision is stale now.
     await run(b.handle({ type: "Inc", id: "c1" }, "b-0"))
     const after = await run(a.handle({ type: "Inc", id: "c1" }, "a-3"))
     expect(after._tag).toBe("Advanced")
-    expect(reads).toBe(2)
+    expect(reads).toBe(1)
     const stored = (await run(t.instances.get("c1")))!
     expect(stored.value.state.n).toBe(5)
     expect(stored.value.history.map((h) => h.causationId)).toEqual(["start", "a-0", "a-1", "a-2", "b-0", "a-3"])
     // A redelivery of an event a applied is answered from the stored instance, not the cache.
     expect((await run(a.handle({ type: "Inc", id: "c1" }, "a-3")))._tag).toBe("Redelivered")
-    expect(reads).toBe(3)
+    expect(reads).toBe(2)
     expect((await conn.client.jsm.streams.info(t.stream)).state.messages).toBe(5)
+  })
+
+  it("a start event for an instance that exists (a duplicate, a redelivery) is read and decided on the stored instance", async () => {
+    const t = await setup()
+    await run(t.engine().handle({ type: "Start", id: "d1" }, "start"))
+    await run(t.engine().handle({ type: "Inc", id: "d1" }, "i1"))
+    // Fresh engines (another replica, a restart): nothing cached, so Start is first taken to be new.
+    expect((await run(t.engine().handle({ type: "Start", id: "d1" }, "start")))._tag).toBe("Redelivered")
+    expect(await run(t.engine().handle({ type: "Start", id: "d1" }, "start-again"))).toMatchObject({ _tag: "Ignored", reason: "already started" })
+    const stored = (await run(t.instances.get("d1")))!.value
+    expect(stored).toMatchObject({ transitions: 2, state: { n: 1 } })
+    expect(t.conflicts()).toBe(0)
   })
 
   it("another engine re-publishes a leftover outbox unless the event it handles was produced from it (a worker's answer)", async () => {
@@ -153,29 +165,32 @@ describe("workflow engine on KV", () => {
     expect((await run(t.instances.get("o4")))!.value.state.n).toBe(2)
   })
 
-  it("stores a transition's timers in the timer bucket and removes them when the instance finishes", async () => {
+  it("stores an instance's timers under its key with the instance revision, and removes them when it finishes", async () => {
     const t = await setup()
     const engine = t.engine()
     const started = await run(engine.handle({ type: "Start", id: "o3", timeoutMs: 60_000 }, "s"))
     expect(started._tag).toBe("Advanced")
     const timer = started._tag === "Advanced" ? started.instance.timers[0]! : undefined
     expect(timer?.name).toBe("expire")
-    expect((await run(t.timers.get(timerKey(timer!.timerId))))?.value).toEqual(timer)
+    const stored = await run(t.instances.get("o3"))
+    expect((await run(t.timers.get("o3")))?.value).toEqual({ workflowId: "o3", revision: stored!.revision, timers: [timer] })
     await run(engine.handle(counterWorkflow.timerEvent(timer!), timer!.timerId))
     expect((await run(t.instances.get("o3")))!.value.terminal).toBe(true)
-    expect(await run(t.timers.get(timerKey(timer!.timerId)))).toBeUndefined()
+    expect(await run(t.timers.get("o3"))).toBeUndefined()
   })
 
-  it("a crash between storing a timer and its instance: the orphan firing is ignored, and the re-armed timer fires", async () => {
+  it("a crash between storing an instance and its timers: the redelivered event stores them, and the timer fires", async () => {
     const t = await setup()
     const publisher = makeJetStreamPublisher(conn.client)
-    // The orchestrator dies after the timer is stored and before the instance is: the write never lands.
+    // The orchestrator dies after the instance is stored and before its timers are: that write never lands.
     const crashing = makeWorkflowEngine({
-      definition: counterWorkflow, timers: t.timers, publisher, subjectOf: (m) => `${t.stream.toLowerCase()}.${m.type.toLowerCase()}`,
-      instances: { ...t.instances, create: (key) => Effect.fail(new KvUnavailable({ bucket: "wf", key, reason: "killed" })) }
+      definition: counterWorkflow, instances: t.instances, publisher, subjectOf: (m) => `${t.stream.toLowerCase()}.${m.type.toLowerCase()}`,
+      timers: { ...t.timers, create: (key) => Effect.fail(new KvUnavailable({ bucket: "timers", key, reason: "killed" })) }
     })
     const start = { type: "Start" as const, id: "o5", timeoutMs: 200 }
     expect(Exit.isFailure(await Effect.runPromiseExit(crashing.handle(start, "start-o5")))).toBe(true)
+    expect((await run(t.instances.get("o5")))?.value.timers).toHaveLength(1)
+    expect(await run(t.timers.get("o5"))).toBeUndefined()
 
     const engine = t.engine(publisher)
     const fired: Array<PendingTimer> = []
@@ -185,23 +200,31 @@ describe("workflow engine on KV", () => {
         timers: t.timers, pollMs: 20,
         fire: (timer) => Effect.flatMap(engine.timerMessage(timer), (m) => publisher.publish(m)).pipe(Effect.tap(() => void fired.push(timer)))
       }), scope))
-      await eventually(() => fired.length === 1, 10_000, "the orphan timer to fire")
-      // Its instance does not exist: a stale firing, acked and ignored, never an illegal transition.
-      const orphan = await run(engine.handle(counterWorkflow.timerEvent(fired[0]!), firingId(fired[0]!)))
-      expect(orphan).toMatchObject({ _tag: "Ignored", reason: "timer of an instance that was never stored" })
-      await eventually(async () => (await run(t.timers.get(timerKey(fired[0]!.timerId)))) === undefined, 5_000, "the fired timer's deletion")
-
-      // The redelivered Start creates the instance and arms the same timer id again, due later.
-      expect((await run(engine.handle(start, "start-o5")))._tag).toBe("Advanced")
-      await eventually(() => fired.length === 2, 10_000, "the re-armed timer to fire")
-      expect(fired[1]!.timerId).toBe(fired[0]!.timerId)
-      // Both firings are stored: the second is not dropped as a duplicate of the first.
-      expect((await conn.client.jsm.streams.info(t.stream)).state.messages).toBe(2)
-      await run(engine.handle(counterWorkflow.timerEvent(fired[1]!), firingId(fired[1]!)))
+      // The redelivered Start is recognised as applied and stores the timers it had set.
+      expect((await run(engine.handle(start, "start-o5")))._tag).toBe("Redelivered")
+      await eventually(() => fired.length === 1, 10_000, "the timer to fire")
+      await run(engine.handle(counterWorkflow.timerEvent(fired[0]!), firingId(fired[0]!)))
       expect((await run(t.instances.get("o5")))!.value).toMatchObject({ terminal: true, state: { n: -1 } })
+      await new Promise((r) => setTimeout(r, 300))
+      expect(fired).toHaveLength(1)
     } finally {
       await Effect.runPromise(Scope.close(scope, Exit.void))
     }
+  })
+
+  it("never replaces the timers of a later instance revision with an earlier one's (writes arriving out of order)", async () => {
+    const t = await setup()
+    const engine = t.engine()
+    await run(engine.handle({ type: "Start", id: "o7", timeoutMs: 60_000 }, "s"))
+    const stored = (await run(t.timers.get("o7")))!
+    // Another replica's later transition stored its timers first (a later instance revision, no timers).
+    await run(t.timers.update("o7", { ...stored.value, revision: stored.value.revision + 10, timers: [] }, stored.revision))
+    // This engine's next transition comes from an earlier revision than that: it leaves the later entry alone.
+    const later = (await run(t.timers.get("o7")))!
+    // Stop finishes the instance, which clears its timer: a delete at the revision this engine wrote last loses, and is not retried.
+    expect((await run(engine.handle({ type: "Stop", id: "o7" }, "stop")))._tag).toBe("Advanced")
+    expect((await run(t.instances.get("o7")))!.revision).toBeLessThan(later.value.revision)
+    expect((await run(t.timers.get("o7")))!.value).toEqual(later.value)
   })
 
   it("a finished instance's outbox is cleared once published: a late event publishes nothing again", async () => {

@@ -1,4 +1,5 @@
 import type { NatsClient } from "@conveyor/nats"
+import type { InstanceTimers } from "../src/index.js"
 import type { PendingTimer } from "@conveyor/workflow"
 import { Kvm } from "@nats-io/kv"
 
@@ -7,3 +8,6 @@ export const createBucket = (client: NatsClient, name: string) => new Kvm(client
 /** A first-attempt "expire" timer of `workflowId`, due at `dueAt` (epoch ms). */
 export const timer = (workflowId: string, dueAt: number): PendingTimer =>
   ({ workflowId, name: "expire", timerId: `${workflowId}:1:timer:expire`, dueAt, attempt: 1 })
+
+/** An instance's timers as the engine stores them: under its key, with the instance revision they belong to. */
+export const entry = (...timers: Array<PendingTimer>): InstanceTimers => ({ workflowId: timers[0]!.workflowId, revision: 1, timers })

@@ -4,18 +4,18 @@ import { ensureTopology } from "@conveyor/nats"
 import { useTestClient } from "@conveyor/nats/testing"
 import { useNatsServer, uniqueName } from "@conveyor/testing/vitest"
 import { defineTopology } from "@conveyor/topology"
-import { PendingTimer } from "@conveyor/workflow"
+import type { PendingTimer } from "@conveyor/workflow"
 import { Effect, Exit, Scope } from "effect"
 import { describe, expect, it } from "@effect/vitest"
-import { makeJsonBucket, runSharedTimerScheduler, timerConsumerOf, timerKey } from "../src/index.js"
-import { createBucket, timer } from "./support.js"
+import { InstanceTimers, makeJsonBucket, runSharedTimerScheduler, timerConsumerOf } from "../src/index.js"
+import { createBucket, entry, timer } from "./support.js"
 
 const server = useNatsServer()
 const conn = useTestClient(server)
 
 const setup = async () => {
   const name = uniqueName("stimers").toLowerCase()
-  const timers = makeJsonBucket(conn.client, await createBucket(conn.client, name), name, PendingTimer)
+  const timers = makeJsonBucket(conn.client, await createBucket(conn.client, name), name, InstanceTimers)
   await conn.runtime.runPromise(ensureTopology(defineTopology({ consumers: [{ ...timerConsumerOf(name, "timers"), ackWaitMs: 2_000, maxAckPending: -1 }] })))
   const fired: Array<PendingTimer> = []
   const replica = async () => {
@@ -25,7 +25,7 @@ const setup = async () => {
     }), scope))
     return { stop: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
   }
-  const put = (t: PendingTimer) => Effect.runPromise(timers.put(timerKey(t.timerId), t))
+  const put = (t: PendingTimer) => Effect.runPromise(timers.put(t.workflowId, entry(t)))
   const keys = async () => {
     const found: Array<string> = []
     for await (const k of await timers.kv.keys()) found.push(k)
@@ -63,7 +63,7 @@ describe("shared timer scheduler", () => {
     for (const t of [kept, cancelled, rearmed]) await put(t)
     // The first replica has them all held by the server, then stops before any is due.
     await first.stop()
-    await Effect.runPromise(timers.remove(timerKey(cancelled.timerId)))
+    await Effect.runPromise(timers.remove(cancelled.workflowId))
     const later = { ...rearmed, dueAt: Date.now() + 1_500 }
     await put(later)
     await new Promise((r) => setTimeout(r, 1_000))
@@ -74,6 +74,23 @@ describe("shared timer scheduler", () => {
       expect(fired.map((t) => [t.timerId, t.dueAt])).toEqual([[kept.timerId, kept.dueAt], [later.timerId, later.dueAt]])
     } finally {
       await second.stop()
+    }
+  })
+
+  it("fires each of an instance's timers at its own time, once, and deletes the entry after the last", async () => {
+    const { fired, replica, timers, keys } = await setup()
+    const first = timer("two", Date.now() + 300)
+    const second = { ...first, name: "remind", timerId: "two:1:timer:remind", dueAt: Date.now() + 1_200 }
+    await Effect.runPromise(timers.put("two", entry(first, second)))
+    const replicas = [await replica(), await replica()]
+    try {
+      await eventually(() => fired.length >= 2, 15_000, "both timers")
+      await eventually(async () => (await keys()).length === 0, 10_000, "the entry deleted")
+      await new Promise((r) => setTimeout(r, 500))
+      expect(fired.map((t) => t.timerId)).toEqual([first.timerId, second.timerId])
+      for (const t of fired) expect(Date.now()).toBeGreaterThanOrEqual(t.dueAt)
+    } finally {
+      for (const r of replicas) await r.stop()
     }
   })
 })

@@ -82,8 +82,11 @@ describe("a step abandoned while its worker is down", () => {
 
     // Whatever the abandoned attempts booked was undone before the order was cancelled: every
     // ShipmentScheduled is followed by a ShipmentRecalled, and the store holds no live shipment.
+    // Only answers to recall attempts re-sent while the worker was starting may come after the
+    // cancellation (late duplicates, which the workflow ignores).
     const events = await eventsOf("stuck-1")
-    expect(events.at(-1)).toBe("OrderCancelled")
+    expect(events).toContain("OrderCancelled")
+    expect(events.slice(events.indexOf("OrderCancelled") + 1).filter((e) => e !== "ShipmentRecalled")).toEqual([])
     expect(events).toContain("ShipmentRecalled")
     expect(events.lastIndexOf("ShipmentScheduled")).toBeLessThan(events.indexOf("ShipmentRecalled"))
     expect(await readJson(Buckets.shipments, shipmentKey("stuck-1"))).toMatchObject({ status: "recalled" })

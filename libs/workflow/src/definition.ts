@@ -32,6 +32,12 @@ export interface WorkflowDefinition<S extends TaggedState, E extends TypedMessag
   readonly timerOf: (event: E) => Option.Option<TimerFiring>
   /** The event the runtime publishes when `timer` is due (its message id should be `timer.timerId`). */
   readonly timerEvent: (timer: PendingTimer) => E
+  /**
+   * Whether `event` is one that starts instances (what `start` accepts). Optional: with it, the
+   * runtime creates the instance of such an event without reading first, and reads only when it
+   * turns out to exist (a duplicate or a redelivery).
+   */
+  readonly starts?: (event: E) => boolean
   /** History entries kept per instance (oldest dropped first), bounding the stored value. Default 100. */
   readonly historyLimit?: number
 }

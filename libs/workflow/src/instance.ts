@@ -70,3 +70,31 @@ export const instanceSchema = <S extends TaggedState, E extends TypedMessage, C 
 export const instanceJson = <S extends TaggedState, E extends TypedMessage, C extends TypedMessage>(
   definition: WorkflowDefinition<S, E, C>
 ): Schema.Schema<Instance<S, C>, string> => Schema.parseJson(instanceSchema(definition))
+
+/**
+ * Instance -> JSON text for an instance the engine built (`start`, `apply`, `markPublished`): the
+ * definition's parts (state, outbox messages) are validated and encoded by their Schemas, the
+ * engine's own (numbers, ids, history, timers) are already in their stored shape and go as they are.
+ * The same text as `instanceJson` encodes, without walking the history and timers at every write.
+ * Throws a ParseError as `Schema.encodeSync` does.
+ */
+export const instanceEncoder = <S extends TaggedState, E extends TypedMessage, C extends TypedMessage>(
+  definition: WorkflowDefinition<S, E, C>
+): ((instance: Instance<S, C>) => string) => {
+  const encodeState = Schema.encodeSync(definition.state)
+  const encodeCommand = Schema.encodeSync(definition.command)
+  return (instance) =>
+    JSON.stringify({
+      workflow: instance.workflow,
+      workflowId: instance.workflowId,
+      state: encodeState(instance.state),
+      terminal: instance.terminal,
+      transitions: instance.transitions,
+      createdAt: instance.createdAt,
+      updatedAt: instance.updatedAt,
+      ...(instance.traceId === undefined ? {} : { traceId: instance.traceId }),
+      timers: instance.timers,
+      history: instance.history,
+      outbox: instance.outbox.map((o) => ({ id: o.id, message: encodeCommand(o.message) }))
+    })
+}

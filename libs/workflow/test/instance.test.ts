@@ -1,7 +1,7 @@
 import { Either, Schema } from "effect"
 import { describe, expect, it } from "@effect/vitest"
 import { approval } from "./approval-workflow.js"
-import { commandId, IllegalTransition, instanceJson, instanceSchema, start, timerId } from "../src/index.js"
+import { apply, commandId, IllegalTransition, instanceEncoder, instanceJson, instanceSchema, start, timerId } from "../src/index.js"
 
 const instance = () => {
   const r = start(approval, { type: "Requested", id: "w1" }, 1_000, { causationId: "m" })
@@ -22,6 +22,15 @@ describe("instance encoding", () => {
   it("rejects a stored value whose state does not match the definition", () => {
     const bad = { ...Schema.encodeSync(instanceSchema(approval))(instance()), state: { _tag: "Nope" } }
     expect(Either.isLeft(Schema.decodeUnknownEither(instanceSchema(approval))(bad))).toBe(true)
+  })
+
+  it("encodes an instance the engine built to the same text as the Schema, and still rejects a state the definition does not allow", () => {
+    const encode = instanceEncoder(approval)
+    const first = instance()
+    const next = apply(approval, first, { type: "Approve", id: "w1" }, 2_000, { causationId: "n", traceId: "t" })
+    if (Either.isLeft(next)) throw next.left
+    for (const i of [first, next.right.instance]) expect(encode(i)).toBe(Schema.encodeSync(Json)(i))
+    expect(() => encode({ ...first, state: { _tag: "Nope" } as never })).toThrow()
   })
 
   it("rejects text that is not JSON", () => {
