@@ -1,4 +1,4 @@
-import { consumerCheckName, type NatsClient } from "@conveyor/nats"
+import { consumerCheckName, isWrongLastSequence, type NatsClient } from "@conveyor/nats"
 import { Readiness } from "@conveyor/telemetry"
 import { PendingTimer } from "@conveyor/workflow"
 import type { ConsumerMessages, JsMsg } from "@nats-io/jetstream"
@@ -49,8 +49,8 @@ export const runSharedTimerScheduler = (options: SharedTimerSchedulerOptions): E
 
     // Deleted only at the revision that fired: a timer re-armed under the key meanwhile stays.
     const removeAt = (key: string, revision: number) =>
-      Effect.tryPromise(() => options.timers.kv.delete(key, { previousSeq: revision })).pipe(
-        Effect.catchIf((e) => /wrong last sequence/i.test(String(e)), () => Effect.void)
+      Effect.tryPromise({ try: () => options.timers.kv.delete(key, { previousSeq: revision }), catch: (e) => e }).pipe(
+        Effect.catchIf(isWrongLastSequence, () => Effect.void)
       )
 
     const step = (m: JsMsg): Effect.Effect<Step> => {

@@ -1,3 +1,4 @@
 export * from "./diff.js"
 export * from "./spec.js"
 export * from "./subject.js"
+export * from "./dead-letters.js"
