@@ -1,4 +1,4 @@
-import { type AppProcess, startAppProcess } from "@conveyor/orders/processes"
+import { type AppProcess, startAppProcess } from "@conveyor/testing/app-process"
 import { readFileSync } from "node:fs"
 import { startBullmqChain } from "./bullmq-chain.js"
 import type { RawClient } from "./harness.js"

@@ -2,7 +2,7 @@
 // `conveyor topology apply` as the provisioning user, then every app as its own process with its
 // own user and CONVEYOR_ENSURE_TOPOLOGY=false. An order placed at the gateway must complete.
 import { inboxPrefixOf, PROVISIONING_USER } from "@conveyor/auth"
-import { type AppProcess, startAppProcess } from "@conveyor/orders/processes"
+import { type AppProcess, startAppProcess } from "@conveyor/testing/app-process"
 import type { LocalNatsProcess } from "@conveyor/testing"
 import { spawn } from "node:child_process"
 import { join } from "node:path"

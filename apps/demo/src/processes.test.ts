@@ -4,7 +4,7 @@
 // cancelled order, no timer lost (timers set before the orchestrator died fire after it restarts).
 import { Buckets, Durables, orderTopology } from "@conveyor/domain"
 import { ledgerKey, shipmentKey, skuKey } from "@conveyor/orders"
-import { type AppProcess, startAppProcess } from "@conveyor/orders/processes"
+import { type AppProcess, startAppProcess } from "@conveyor/testing/app-process"
 import { eventually } from "@conveyor/testing"
 import { useNatsServer } from "@conveyor/testing/vitest"
 import { Kvm } from "@nats-io/kv"

@@ -1,4 +1,4 @@
-import { startAppProcess } from "@conveyor/orders/processes"
+import { startAppProcess } from "@conveyor/testing/app-process"
 import { useNatsServer } from "@conveyor/testing/vitest"
 import { describe, expect, it } from "vitest"
 

@@ -1,8 +1,8 @@
 import { headers, type MsgHdrs } from "@nats-io/transport-node"
 import { Effect } from "effect"
-import { JsPublishError, pubAckPipelineOf } from "./pub-ack-pipeline.js"
+import { JsPublishError, pubAckPipelineOf } from "./internal/pub-ack-pipeline.js"
 
-export { isWrongLastSequence } from "./jetstream-errors.js"
+export { isWrongLastSequence } from "./internal/jetstream-errors.js"
 
 const expectingRevision = (previous: number, del: boolean): MsgHdrs => {
   const h = headers()

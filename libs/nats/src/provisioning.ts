@@ -15,7 +15,7 @@ import {
 import { Effect } from "effect"
 import { NatsConnection, type NatsClient } from "./connection.js"
 import { errorText, ProvisioningFailed, TopologyDrift } from "./errors.js"
-import { isStreamOrConsumerNotFound } from "./jetstream-errors.js"
+import { isStreamOrConsumerNotFound } from "./internal/jetstream-errors.js"
 
 export const kvStreamName = (bucket: string): string => `KV_${bucket}`
 

@@ -15,7 +15,7 @@ import {
 } from "@conveyor/messaging"
 import { NatsConnection, type NatsClient } from "./connection.js"
 import { errorText } from "./errors.js"
-import { JsPublishError, pubAckPipelineOf, type PubAckOk } from "./pub-ack-pipeline.js"
+import { JsPublishError, pubAckPipelineOf, type PubAckOk } from "./internal/pub-ack-pipeline.js"
 
 // JetStream API error codes (nats-server errors.json) that mean "the stream refused, by policy".
 const MESSAGE_TOO_LARGE = 10054

@@ -4,11 +4,11 @@ import { DeadLetterHeaders } from "@conveyor/messaging"
 import { ORIGINAL_TRACEPARENT_HEADER, preserveOriginalTraceparent } from "@conveyor/telemetry"
 import { Data, Effect } from "effect"
 import type { NatsClient } from "./connection.js"
-import { checkDeadLetter } from "./dead-letter-check.js"
+import { checkDeadLetter } from "./internal/dead-letter-check.js"
 import { defaultDeadLetters, type DeadLetterStreamOptions } from "./dead-letters.js"
 import { errorText } from "./errors.js"
-import { isNoMessageFound, isStreamNotFound } from "./jetstream-errors.js"
-import { fromMsgHdrs, toMsgHdrs } from "./headers.js"
+import { isNoMessageFound, isStreamNotFound } from "./internal/jetstream-errors.js"
+import { fromMsgHdrs, toMsgHdrs } from "./internal/headers.js"
 
 /** One message in the dead-letter stream, with its envelope parsed. */
 export interface DeadLetter {

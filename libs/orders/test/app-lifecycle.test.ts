@@ -1,7 +1,7 @@
 // The apps as processes: `--help`, start-up errors as one line with a documented exit code, and a
 // consumer that stops for good (the server gone past NATS_RECONNECT_FOR) failing /readyz and
 // ending the process with exit 1.
-import { startAppProcess } from "../src/processes.js"
+import { startAppProcess } from "@conveyor/testing/app-process"
 import { eventually, freePort, LocalNatsProcess } from "@conveyor/testing"
 import { createServer } from "node:net"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"

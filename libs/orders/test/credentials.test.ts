@@ -1,7 +1,7 @@
 // Credentials never leak: the password given in NATS_URL (nats://user:password@host) or in
 // NATS_PASSWORD works, survives a server restart mid-run, and appears in no log line, error,
 // span, metric or HTTP body of the apps, the CLI or the demo; a wrong password fails at once.
-import { type AppProcess, startAppProcess } from "../src/processes.js"
+import { type AppProcess, startAppProcess } from "@conveyor/testing/app-process"
 import { eventually, LocalNatsProcess, otlpReceiver } from "@conveyor/testing"
 import { Effect, Exit, Scope } from "effect"
 import { execFile } from "node:child_process"

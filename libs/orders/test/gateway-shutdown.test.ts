@@ -4,7 +4,7 @@
 import { useNatsServer } from "@conveyor/testing/vitest"
 import { Agent, request } from "node:http"
 import { describe, expect, it } from "vitest"
-import { startAppProcess } from "../src/processes.js"
+import { startAppProcess } from "@conveyor/testing/app-process"
 
 const server = useNatsServer()
 

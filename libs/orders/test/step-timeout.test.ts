@@ -6,7 +6,7 @@ import { useNatsServer } from "@conveyor/testing/vitest"
 import { Layer } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { GatewayRoutesLive, InventoryWorkerLive, ledgerKey, OrchestratorLive, PaymentsWorkerLive, shipmentKey, skuKey } from "../src/index.js"
-import { type AppProcess, startAppProcess } from "../src/processes.js"
+import { type AppProcess, startAppProcess } from "@conveyor/testing/app-process"
 import { eventually, getOrder, order, postOrder, startStack, terminal } from "./support.js"
 
 // The shipping worker (its own process) is SIGKILLed and stays down while the ship step uses up its

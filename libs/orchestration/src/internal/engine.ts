@@ -5,10 +5,10 @@ import {
   type TypedMessage, type WorkflowDefinition
 } from "@conveyor/workflow"
 import { Effect, Either, Option } from "effect"
-import { type CorruptEntry, type KvUnavailable, TooManyConflicts } from "./errors.js"
-import type { JsonBucket, Versioned } from "./json-bucket.js"
-import { makeRecentWrites } from "./recent-writes.js"
-import { type TimerBucket, timerKey } from "./timers.js"
+import { type CorruptEntry, type KvUnavailable, TooManyConflicts } from "../errors.js"
+import type { JsonBucket, Versioned } from "../json-bucket.js"
+import { makeRecentWrites } from "../recent-writes.js"
+import { type TimerBucket, timerKey } from "../timers.js"
 
 export interface WorkflowEngineOptions<S extends TaggedState, E extends TypedMessage, C extends TypedMessage> {
   readonly definition: WorkflowDefinition<S, E, C>

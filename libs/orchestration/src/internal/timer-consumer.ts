@@ -3,7 +3,7 @@ import { Readiness } from "@conveyor/telemetry"
 import { PendingTimer } from "@conveyor/workflow"
 import type { ConsumerMessages, JsMsg } from "@nats-io/jetstream"
 import { Effect, Either, Option, Schema, type Scope } from "effect"
-import type { RunningScheduler, TimerBucket } from "./timers.js"
+import type { RunningScheduler, TimerBucket } from "../timers.js"
 
 const decodeTimer = Schema.decodeUnknownEither(Schema.parseJson(PendingTimer))
 const text = new TextDecoder()

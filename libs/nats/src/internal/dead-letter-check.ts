@@ -1,7 +1,7 @@
 import { subjectMatches } from "@conveyor/topology"
 import { Effect } from "effect"
-import type { NatsClient } from "./connection.js"
-import { errorText } from "./errors.js"
+import type { NatsClient } from "../connection.js"
+import { errorText } from "../errors.js"
 import { isStreamOrConsumerNotFound } from "./jetstream-errors.js"
 
 /** What a dead letter claims about where it came from, and the subject it was stored under. */
