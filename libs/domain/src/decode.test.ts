@@ -1,11 +1,8 @@
 import { Either, Schema } from "effect"
 import { describe, expect, it } from "vitest"
 import { sampleCommands, sampleEvents } from "../test/samples.js"
-import {
-  commandRegistry, decodeCommand, decodeEvent, type DecodeError, encodeCommand, encodeEvent, eventRegistry,
-  InvalidMessage, MalformedMessage, OrderCommandMessage, type OrderEvent, OrderEventMessage, UnknownMessageType,
-  UnknownMessageVersion
-} from "./index.js"
+import { decodeCommand, decodeEvent, type DecodeError, encodeCommand, encodeEvent, InvalidMessage, MalformedMessage, OrderCommandMessage, type OrderEvent, OrderEventMessage, UnknownMessageType, UnknownMessageVersion } from "./index.js"
+import { commandRegistry, eventRegistry } from "./decode.js"
 
 const failure = (r: Either.Either<unknown, DecodeError>): DecodeError => {
   if (Either.isRight(r)) throw new Error("expected a decode failure")

@@ -2,10 +2,8 @@ import { dueTimers, instanceJson } from "@conveyor/workflow"
 import { Either, Schema } from "effect"
 import { describe, expect, it } from "vitest"
 import { ev, items, ORDER, OrderRun, T0 } from "../test/order-run.js"
-import {
-  decodeCommand, decodeEvent, defaultOrderWorkflowConfig, isOrderWorkflowEvent, orderWorkflow, OrderWorkflowOutput, subjectOf,
-  type OrderWorkflowEvent
-} from "./index.js"
+import { decodeCommand, decodeEvent, defaultOrderWorkflowConfig, isOrderWorkflowEvent, orderWorkflow, subjectOf } from "./index.js"
+import { OrderWorkflowOutput, type OrderWorkflowEvent } from "./order-workflow.js"
 
 const placedAndReserved = () => {
   const run = new OrderRun()

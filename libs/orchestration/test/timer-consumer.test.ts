@@ -5,7 +5,9 @@ import { defineTopology } from "@conveyor/topology"
 import { PendingTimer } from "@conveyor/workflow"
 import { Effect, Exit, Scope } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { makeJsonBucket, runSharedTimerScheduler, timerConsumerOf, timerKey } from "../src/index.js"
+import { makeJsonBucket } from "../src/index.js"
+import { runSharedTimerScheduler, timerConsumerOf } from "../src/internal/timer-consumer.js"
+import { timerKey } from "../src/timers.js"
 import { createBucket, eventually, openClient } from "./support.js"
 
 const server = useNatsServer()

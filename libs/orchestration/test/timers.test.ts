@@ -2,7 +2,8 @@ import { useNatsServer, uniqueName } from "@conveyor/testing/vitest"
 import { PendingTimer } from "@conveyor/workflow"
 import { Effect, Exit, Scope } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { makeJsonBucket, runTimerScheduler, timerKey } from "../src/index.js"
+import { makeJsonBucket } from "../src/index.js"
+import { runTimerScheduler, timerKey } from "../src/timers.js"
 import { createBucket, eventually, openClient } from "./support.js"
 
 const server = useNatsServer()

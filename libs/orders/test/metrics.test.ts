@@ -5,7 +5,8 @@ import { uniqueName, useNatsServer } from "@conveyor/testing/vitest"
 import { Effect, Layer, Schema } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Durables, eventSubject, StreamNames } from "@conveyor/domain"
-import { GatewayRoutesLive, NotifierLive, settlementRecorder, Settlements } from "../src/index.js"
+import { GatewayRoutesLive, NotifierLive, Settlements } from "../src/index.js"
+import { settlementRecorder } from "../src/settlements.js"
 import { eventually, getOrder, postOrder, startStack } from "./support.js"
 
 // A consumer wired as every order app wires its own (settlementRecorder as onSettled, under orderApp's
