@@ -2,6 +2,8 @@ export { MINIMUM_SERVER_VERSION } from "./server-version.js"
 export { makeNatsConfig, natsConfig, type NatsConfig, type ParsedServers } from "./config.js"
 export { makeNatsClient, type NatsClient, NatsConnection, NatsConnectionFromEnv, NatsConnectionLive, scopedNatsClient } from "./connection.js"
 export { InvalidConsumerConfig, type JetStreamConsumerOptions, runJetStreamConsumer } from "./consumer.js"
+// Declared in @conveyor/topology: a consumer spec inline, for runJetStreamConsumer({ consumer: consumer({ ... }) }).
+export { consumer } from "@conveyor/topology"
 export { DeadLetterHeaders, type DeadLetterStreamOptions, deadLetterSubject, deadLetterTopology, defaultDeadLetters, makeJetStreamDeadLetterSink } from "./dead-letters.js"
 export { ConnectionFailed, ConnectionLost, ProvisioningFailed, TopologyDrift, UnsupportedServer } from "./errors.js"
 export { idempotencyKey, type KvIdempotencyStoreOptions, makeKvIdempotencyStore, openKvIdempotencyStore } from "./kv-idempotency.js"
