@@ -21,6 +21,13 @@ const boundaries = (tests) => {
   }
 }
 
+// A lib's src/internal/ (and any src/ file its package does not export) is its own: other projects
+// import a lib only through its package's entry points (libs/*/package.json "exports"), never by a
+// relative path into its src/. The bench alone may import the internals it measures.
+const internalsGroup = { group: ["@conveyor/*/internal/*", "@conveyor/*/src/*"], message: "internal to its lib: import the lib's public entry point instead" }
+const crossingRelative = { regex: "^(\\.\\./)+(libs/)?[a-z0-9-]+/src/", message: "reaches into another project's src/: import its package (@conveyor/<lib>) instead" }
+const privateInternals = (allowInternals = false) => ["error", { patterns: allowInternals ? [crossingRelative] : [internalsGroup, crossingRelative] }]
+
 export default tseslint.config(
   { ignores: ["**/dist/**", "**/node_modules/**", "**/tmp/**", "**/.nx/**"] },
   js.configs.recommended,
@@ -33,7 +40,8 @@ export default tseslint.config(
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
       "@typescript-eslint/no-explicit-any": "off",
       "@typescript-eslint/no-empty-object-type": "off",
-      "@nx/enforce-module-boundaries": ["error", boundaries(false)]
+      "@nx/enforce-module-boundaries": ["error", boundaries(false)],
+      "no-restricted-imports": privateInternals()
     }
   },
   {
@@ -42,15 +50,17 @@ export default tseslint.config(
   },
   {
     // The testing convention (README, Tests): tests import vitest through @effect/vitest and live in
-    // test/, never src/. libs/messaging is left out until its own test move is merged; then drop it.
+    // test/, never src/.
     files: ["**/*.test.ts", "**/test/**/*.ts"],
-    ignores: ["libs/messaging/**"],
     rules: { "no-restricted-imports": ["error", { paths: [{ name: "vitest", message: "import from @effect/vitest (README, Tests)" }] }] }
   },
   {
     files: ["**/src/**/*.test.ts"],
-    ignores: ["libs/messaging/**"],
     rules: { "no-restricted-syntax": ["error", { selector: "Program", message: "tests live in the project's test/ folder, not in src/ (README, Tests)" }] }
+  },
+  {
+    files: ["bench/**/*.ts"],
+    rules: { "no-restricted-imports": privateInternals(true) }
   },
   {
     // Test configs share one root file outside any project.

@@ -1,5 +1,7 @@
 import { defineHandler, makeRetryPolicy } from "@conveyor/messaging"
-import { makePubAckPipeline, NatsConnection, openKvIdempotencyStore, runJetStreamConsumer } from "@conveyor/nats"
+import { NatsConnection, openKvIdempotencyStore, runJetStreamConsumer } from "@conveyor/nats"
+// The bench measures this internal against the raw client; only the bench may import internals (eslint.config.mjs).
+import { makePubAckPipeline } from "@conveyor/nats/internal/pub-ack-pipeline"
 import { defaultTelemetryConfig, layerTracing } from "@conveyor/telemetry"
 import type { ConsumerSpec } from "@conveyor/topology"
 import { AckPolicy, DeliverPolicy } from "@nats-io/jetstream"

@@ -1,6 +1,6 @@
 // The raw client's side of the consume figures: what a team would write with @nats-io/jetstream,
 // @nats-io/kv and the OpenTelemetry SDK directly, doing the same work as the runner's rows.
-import { JsPublishError, type PubAckPipeline } from "@conveyor/nats"
+import { JsPublishError, type PubAckPipeline } from "@conveyor/nats/internal/pub-ack-pipeline"
 import { MESSAGING_SYSTEM, MessagingAttributes, OperationType } from "@conveyor/telemetry"
 import type { JsMsg } from "@nats-io/jetstream"
 import { headers } from "@nats-io/transport-node"

@@ -1,5 +1,6 @@
 import type { ConnectionFailed, ConnectionLost, ProvisioningFailed, TopologyDrift, UnsupportedServer } from "@conveyor/nats"
-import { JetStreamApiError } from "@nats-io/jetstream"
+import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream"
+import { AuthorizationError, ClosedConnectionError, NoRespondersError, PermissionViolationError, TimeoutError } from "@nats-io/transport-node"
 import { Data } from "effect"
 
 /** Exit codes, documented in README.md: scripts and alert rules branch on them. */
@@ -37,15 +38,20 @@ export const fromConnectionFailed = (e: ConnectionFailed): CtlError =>
     ? ctlError(ExitCode.auth, `authentication failed at ${e.url}: ${e.cause}`)
     : ctlError(ExitCode.unreachable, `cannot reach NATS at ${e.url}: ${e.cause}`)
 
-export const isNotFound = (e: unknown): boolean =>
-  e instanceof JetStreamApiError && (e.code === 10059 || e.code === 10014 || e.code === 10037)
+const notFoundCodes: ReadonlyArray<number> = [JetStreamApiCodes.StreamNotFound, JetStreamApiCodes.ConsumerNotFound, JetStreamApiCodes.NoMessageFound]
+
+export const isNotFound = (e: unknown): boolean => e instanceof JetStreamApiError && notFoundCodes.includes(e.code)
+
+/** `e` or its cause (nats.js wraps a request's failure in a RequestError) is one of `classes`. */
+const isA = (e: unknown, ...classes: ReadonlyArray<abstract new (...args: never) => Error>): boolean =>
+  classes.some((c) => e instanceof c || (e instanceof Error && e.cause instanceof c))
 
 /** Maps a failed JetStream API call; `what` names the resource, e.g. "stream ORDERS". */
 export const fromApiError = (what: string) => (e: unknown): CtlError => {
   if (isNotFound(e)) return ctlError(ExitCode.notFound, `unknown ${what}`)
   const text = e instanceof Error ? e.message : String(e)
-  if (/permission|authori[sz]ation/i.test(text)) return ctlError(ExitCode.auth, `not allowed to read ${what}: ${text}`)
-  if (/timeout|no responders|closed/i.test(text)) return ctlError(ExitCode.unreachable, `no answer about ${what}: ${text}`)
+  if (isA(e, PermissionViolationError, AuthorizationError)) return ctlError(ExitCode.auth, `not allowed to read ${what}: ${text}`)
+  if (isA(e, TimeoutError, NoRespondersError, ClosedConnectionError)) return ctlError(ExitCode.unreachable, `no answer about ${what}: ${text}`)
   return ctlError(ExitCode.failure, `${what}: ${text}`)
 }
 

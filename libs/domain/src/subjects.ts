@@ -1,3 +1,4 @@
+import { deadLetterSubject, defaultDeadLetters } from "@conveyor/topology"
 import type { OrderCommand, OrderCommandType } from "./commands.js"
 import type { OrderEvent, OrderEventType } from "./events.js"
 
@@ -7,11 +8,11 @@ import type { OrderEvent, OrderEventType } from "./events.js"
  * on a single subject (nats-server 2.9 allows one filter per consumer). Dead letters mirror the
  * subject they came from under `dlq.`, so replay can route them back.
  */
-export const StreamNames = { events: "ORDER_EVENTS", commands: "ORDER_COMMANDS", deadLetters: "DEAD_LETTERS" } as const
+export const StreamNames = { events: "ORDER_EVENTS", commands: "ORDER_COMMANDS", deadLetters: defaultDeadLetters.stream } as const
 
 export const AllEvents = "orders.events.>"
 export const AllCommands = "orders.commands.>"
-export const AllDeadLetters = "dlq.>"
+export const AllDeadLetters = `${defaultDeadLetters.subjectPrefix}.>`
 
 export type Worker = "inventory" | "payments" | "shipping"
 export const Workers: ReadonlyArray<Worker> = ["inventory", "payments", "shipping"]
@@ -45,9 +46,5 @@ export const subjectOf = (message: OrderEvent | OrderCommand): string =>
     ? commandSubject(message as OrderCommand)
     : eventSubject(message as OrderEvent)
 
-/**
- * Where the runtime's dead-letter sink puts a message that failed on `consumer` of `stream`
- * (`@conveyor/nats` `deadLetterSubject` with the default `dlq` prefix). The original subject
- * travels in the `Conveyor-Original-Subject` header, not in the subject.
- */
-export const deadLetterSubject = (stream: string, consumer: string): string => `dlq.${stream}.${consumer}`
+/** Where a message that failed on `consumer` of `stream` is dead-lettered: `dlq.<stream>.<consumer>`. */
+export { deadLetterSubject }

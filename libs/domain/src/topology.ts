@@ -1,5 +1,5 @@
-import { defineTopology, withReplaySubjects } from "@conveyor/topology"
-import { AllCommands, AllDeadLetters, AllEvents, StreamNames, workerSubject } from "./subjects.js"
+import { deadLetterTopology, defineTopology, withReplaySubjects } from "@conveyor/topology"
+import { AllCommands, AllEvents, StreamNames, workerSubject } from "./subjects.js"
 
 const HOUR = 3_600_000
 const DAY = 24 * HOUR
@@ -63,11 +63,8 @@ export const orderTopology = withReplaySubjects(defineTopology({
       name: StreamNames.commands, subjects: [AllCommands], description: "Commands to workers, one durable per worker",
       storage: "file", maxAgeMs: 7 * DAY, duplicateWindowMs: 120_000, maxMsgSize: MAX_MSG_SIZE
     },
-    {
-      // Kept longer than their source: operators inspect and replay them after an incident.
-      name: StreamNames.deadLetters, subjects: [AllDeadLetters], description: "Dead letters with their full envelope",
-      storage: "file", maxAgeMs: 30 * DAY, duplicateWindowMs: 120_000
-    }
+    // Declared once, in @conveyor/topology: an app that ensures deadLetterTopology() too declares the same stream.
+    ...deadLetterTopology().streams
   ],
   consumers: [
     // The orchestrator takes every event and ignores those its workflow does not handle.

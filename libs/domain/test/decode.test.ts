@@ -2,10 +2,11 @@ import { Either, Schema } from "effect"
 import { describe, expect, it } from "@effect/vitest"
 import { sampleCommands, sampleEvents } from "./samples.js"
 import {
-  commandRegistry, decodeCommand, decodeEvent, type DecodeError, encodeCommand, encodeEvent, eventRegistry,
+  decodeCommand, decodeEvent, type DecodeError, encodeCommand, encodeEvent,
   InvalidMessage, MalformedMessage, OrderCommandMessage, type OrderEvent, OrderEventMessage, UnknownMessageType,
   UnknownMessageVersion
 } from "../src/index.js"
+import { commandRegistry, eventRegistry } from "../src/decode.js"
 
 const failure = (r: Either.Either<unknown, DecodeError>): DecodeError => {
   if (Either.isRight(r)) throw new Error("expected a decode failure")

@@ -1,7 +1,8 @@
 import { type Applied, type Instance, type Outgoing, step } from "@conveyor/workflow"
 import { Either } from "effect"
 import type { IllegalTransition } from "@conveyor/workflow"
-import type { OrderState, OrderWorkflowEvent, OrderWorkflowOutput, Step } from "../src/index.js"
+import type { OrderState, Step } from "../src/index.js"
+import type { OrderWorkflowEvent, OrderWorkflowOutput } from "../src/order-workflow.js"
 import { makeOrderWorkflow, type OrderWorkflowConfigInput } from "../src/index.js"
 
 export const T0 = 1_700_000_000_000

@@ -2,10 +2,8 @@ import { dueTimers, instanceEncoder, instanceJson } from "@conveyor/workflow"
 import { Either, Schema } from "effect"
 import { describe, expect, it } from "@effect/vitest"
 import { ev, items, ORDER, OrderRun, T0 } from "./order-run.js"
-import {
-  decodeCommand, decodeEvent, defaultOrderWorkflowConfig, isOrderWorkflowEvent, orderWorkflow, OrderWorkflowOutput, subjectOf,
-  type OrderWorkflowEvent
-} from "../src/index.js"
+import { decodeCommand, decodeEvent, defaultOrderWorkflowConfig, isOrderWorkflowEvent, orderWorkflow, subjectOf } from "../src/index.js"
+import { OrderWorkflowOutput, type OrderWorkflowEvent } from "../src/order-workflow.js"
 
 const placedAndReserved = () => {
   const run = new OrderRun()

@@ -1,33 +1,8 @@
 import { DeadLetterFailed, DeadLetterHeaders, deadLetterHeaders, type DeadLetterSink, tracedPublisher } from "@conveyor/messaging"
-import { defineTopology, type Topology } from "@conveyor/topology"
+import { deadLetterSubject, defaultDeadLetters, type DeadLetterStreamOptions } from "@conveyor/topology"
 import { Effect } from "effect"
 import type { NatsClient } from "./connection.js"
 import { makeJetStreamPublisher } from "./publisher.js"
-
-export interface DeadLetterStreamOptions {
-  readonly stream: string
-  /** Dead letters go to `<prefix>.<source stream>.<consumer>`. */
-  readonly subjectPrefix: string
-}
-
-export const defaultDeadLetters: DeadLetterStreamOptions = { stream: "DEAD_LETTERS", subjectPrefix: "dlq" }
-
-/** The dead-letter stream as topology: file storage, kept 14 days, so nothing vanishes quietly. */
-export const deadLetterTopology = (options: DeadLetterStreamOptions = defaultDeadLetters, overrides: { maxAgeMs?: number; maxBytes?: number } = {}): Topology =>
-  defineTopology({
-    streams: [
-      {
-        name: options.stream,
-        subjects: [`${options.subjectPrefix}.>`],
-        description: "Conveyor dead letters: original payload and headers plus why and where they failed",
-        maxAgeMs: overrides.maxAgeMs ?? 14 * 24 * 3_600_000,
-        maxBytes: overrides.maxBytes ?? -1
-      }
-    ]
-  })
-
-export const deadLetterSubject = (options: DeadLetterStreamOptions, stream: string, consumer: string): string =>
-  `${options.subjectPrefix}.${stream}.${consumer}`
 
 /**
  * Copies a failed message to the dead-letter stream and waits for its PubAck. Its message id is
@@ -43,7 +18,7 @@ export const makeJetStreamDeadLetterSink = (client: NatsClient, options: DeadLet
       const d = record.delivery
       return publisher
         .publish({
-          subject: deadLetterSubject(options, d.stream, d.consumer),
+          subject: deadLetterSubject(d.stream, d.consumer, options),
           payload: d.payload,
           msgId: `dlq:${d.stream}:${d.streamSequence}:${d.consumer}`,
           headers: deadLetterHeaders(record, new Date())
@@ -54,3 +29,5 @@ export const makeJetStreamDeadLetterSink = (client: NatsClient, options: DeadLet
 }
 
 export { DeadLetterHeaders }
+// Declared in @conveyor/topology (pure), offered here beside the sink that uses them.
+export { deadLetterSubject, deadLetterTopology, defaultDeadLetters, type DeadLetterStreamOptions } from "@conveyor/topology"

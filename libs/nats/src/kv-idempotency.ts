@@ -4,7 +4,7 @@ import { Effect } from "effect"
 import type { NatsClient } from "./connection.js"
 import { errorText } from "./errors.js"
 import { expectingLastRevision as expecting, isWrongLastSequence as isWrongSequence } from "./kv-writes.js"
-import { pubAckPipelineOf } from "./pub-ack-pipeline.js"
+import { pubAckPipelineOf } from "./internal/pub-ack-pipeline.js"
 
 /** One record per message id. `done` keeps the outputs so a redelivery can re-publish them. */
 type Record =

@@ -1,13 +1,8 @@
 import { headers, type MsgHdrs } from "@nats-io/transport-node"
 import { Effect } from "effect"
-import { JsPublishError, pubAckPipelineOf } from "./pub-ack-pipeline.js"
+import { JsPublishError, pubAckPipelineOf } from "./internal/pub-ack-pipeline.js"
 
-/**
- * JetStream's "wrong last sequence": a KV compare-and-set lost (10071, 10164 on newer servers).
- * Writes through the PubAck pipeline report it only in this shape.
- */
-export const isWrongLastSequence = (e: unknown): boolean =>
-  e instanceof JsPublishError && (e.errCode === 10071 || e.errCode === 10164 || /wrong last sequence/i.test(e.message))
+export { isWrongLastSequence } from "./internal/jetstream-errors.js"
 
 const expectingRevision = (previous: number, del: boolean): MsgHdrs => {
   const h = headers()

@@ -1,4 +1,4 @@
-import { AckPolicy, DeliverPolicy, DiscardPolicy, JetStreamApiError, RetentionPolicy, StorageType, type ConsumerConfig, type StreamConfig } from "@nats-io/jetstream"
+import { AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType, type ConsumerConfig, type StreamConfig } from "@nats-io/jetstream"
 import { Kvm } from "@nats-io/kv"
 import { millis, nanos } from "@nats-io/transport-node"
 import {
@@ -15,10 +15,10 @@ import {
 import { Effect } from "effect"
 import { NatsConnection, type NatsClient } from "./connection.js"
 import { errorText, ProvisioningFailed, TopologyDrift } from "./errors.js"
+import { isStreamOrConsumerNotFound } from "./internal/jetstream-errors.js"
 
 export const kvStreamName = (bucket: string): string => `KV_${bucket}`
 
-const isNotFound = (e: unknown) => e instanceof JetStreamApiError && (e.code === 10059 || e.code === 10014)
 
 const tryApi = <A>(kind: string, name: string, f: () => Promise<A>) =>
   Effect.tryPromise({ try: f, catch: (e) => new ProvisioningFailed({ kind, name, cause: errorText(e) }) })
@@ -27,7 +27,7 @@ const tryApi = <A>(kind: string, name: string, f: () => Promise<A>) =>
 const lookup = <A>(kind: string, name: string, f: () => Promise<A>) =>
   Effect.tryPromise({ try: f, catch: (e) => e }).pipe(
     Effect.map((a): A | undefined => a),
-    Effect.catchAll((e) => (isNotFound(e) ? Effect.succeed(undefined) : Effect.fail(new ProvisioningFailed({ kind, name, cause: errorText(e) }))))
+    Effect.catchAll((e) => (isStreamOrConsumerNotFound(e) ? Effect.succeed(undefined) : Effect.fail(new ProvisioningFailed({ kind, name, cause: errorText(e) }))))
   )
 
 // ---- declared spec <-> server config -------------------------------------------------------

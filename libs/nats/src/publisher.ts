@@ -1,5 +1,5 @@
 import { JetStreamApiError } from "@nats-io/jetstream"
-import { headers as makeHeaders, type MsgHdrs } from "@nats-io/transport-node"
+import { headers as makeHeaders, type MsgHdrs, NoRespondersError, PermissionViolationError, RequestError } from "@nats-io/transport-node"
 import { Metrics } from "@conveyor/telemetry"
 import { Effect, Layer, Option } from "effect"
 import {
@@ -15,7 +15,7 @@ import {
 } from "@conveyor/messaging"
 import { NatsConnection, type NatsClient } from "./connection.js"
 import { errorText } from "./errors.js"
-import { JsPublishError, pubAckPipelineOf, type PubAckOk } from "./pub-ack-pipeline.js"
+import { JsPublishError, pubAckPipelineOf, type PubAckOk } from "./internal/pub-ack-pipeline.js"
 
 // JetStream API error codes (nats-server errors.json) that mean "the stream refused, by policy".
 const MESSAGE_TOO_LARGE = 10054
@@ -25,7 +25,6 @@ const FULL_CODES = new Set([10077, 10078, 10047, 10048]) // max msgs, max bytes,
 export const classifyPublishError = (message: OutgoingMessage, error: unknown): PublishError => {
   const subject = message.subject
   const text = errorText(error)
-  const cause = error instanceof Error ? errorText(error.cause) : ""
   if (error instanceof JsPublishError && error.errCode !== undefined) {
     if (error.errCode === MESSAGE_TOO_LARGE) return new PayloadTooLarge({ subject, size: message.payload.length, detail: text })
     if (FULL_CODES.has(error.errCode)) return new StreamFull({ subject, detail: text })
@@ -37,9 +36,11 @@ export const classifyPublishError = (message: OutgoingMessage, error: unknown): 
     if (FULL_CODES.has(error.code)) return new StreamFull({ subject, detail: text })
     return new PublishFailed({ subject, reason: text, retryable: error.code === 503 })
   }
-  if (/no responders/i.test(text) || /no responders/i.test(cause)) return new NoStreamForSubject({ subject })
+  if (error instanceof NoRespondersError || (error instanceof RequestError && error.isNoResponders())) return new NoStreamForSubject({ subject })
   if (/max_payload|maximum payload/i.test(text)) return new PayloadTooLarge({ subject, size: message.payload.length, detail: text })
-  if (/permission/i.test(text)) return new PublishFailed({ subject, reason: text, retryable: false })
+  if (error instanceof PermissionViolationError || (error instanceof Error && error.cause instanceof PermissionViolationError)) {
+    return new PublishFailed({ subject, reason: text, retryable: false })
+  }
   return new PublishFailed({ subject, reason: text, retryable: true })
 }
 

@@ -4,8 +4,8 @@ import { REPLAY_SUBJECT_PREFIX } from "@conveyor/topology"
 import { Chunk, Data, Effect, Option, Runtime, Stream } from "effect"
 import type { NatsClient } from "./connection.js"
 import { ConnectionLost, errorText } from "./errors.js"
-import { fromMsgHdrs } from "./headers.js"
-import { JsPublishError, type PubAckPipeline, pubAckPipelineOf } from "./pub-ack-pipeline.js"
+import { fromMsgHdrs } from "./internal/headers.js"
+import { JsPublishError, type PubAckPipeline, pubAckPipelineOf } from "./internal/pub-ack-pipeline.js"
 
 export class PullFailed extends Data.TaggedError("PullFailed")<{ readonly stream: string; readonly durable: string; readonly cause: string }> {
   override get message() {

@@ -1,12 +1,14 @@
 import { replaySubjectOf, subjectMatches } from "@conveyor/topology"
 import { DeliverPolicy, type JsMsg } from "@nats-io/jetstream"
 import { DeadLetterHeaders } from "@conveyor/messaging"
+import { ORIGINAL_TRACEPARENT_HEADER, preserveOriginalTraceparent } from "@conveyor/telemetry"
 import { Data, Effect } from "effect"
 import type { NatsClient } from "./connection.js"
-import { checkDeadLetter } from "./dead-letter-check.js"
+import { checkDeadLetter } from "./internal/dead-letter-check.js"
 import { defaultDeadLetters, type DeadLetterStreamOptions } from "./dead-letters.js"
 import { errorText } from "./errors.js"
-import { fromMsgHdrs, toMsgHdrs } from "./headers.js"
+import { isNoMessageFound, isStreamNotFound } from "./internal/jetstream-errors.js"
+import { fromMsgHdrs, toMsgHdrs } from "./internal/headers.js"
 
 /** One message in the dead-letter stream, with its envelope parsed. */
 export interface DeadLetter {
@@ -45,7 +47,12 @@ export interface DeadLetterFilter {
   readonly toSequence?: number
 }
 
-export class DeadLetterStoreError extends Data.TaggedError("DeadLetterStoreError")<{ readonly operation: string; readonly cause: string }> {
+export class DeadLetterStoreError extends Data.TaggedError("DeadLetterStoreError")<{
+  readonly operation: string
+  readonly cause: string
+  /** The dead-letter stream does not exist. */
+  readonly streamNotFound: boolean
+}> {
   override get message() {
     return `dead letters: ${this.operation} failed: ${this.cause}`
   }
@@ -93,7 +100,7 @@ const fromJsMsg = (m: JsMsg): DeadLetter =>
   toDeadLetter(m.seq, m.subject, m.data, fromMsgHdrs(m.headers), new Date(Math.floor(m.info.timestampNanos / 1_000_000)))
 
 const api = <A>(operation: string, f: () => Promise<A>) =>
-  Effect.tryPromise({ try: f, catch: (e) => new DeadLetterStoreError({ operation, cause: errorText(e) }) })
+  Effect.tryPromise({ try: f, catch: (e) => new DeadLetterStoreError({ operation, cause: errorText(e), streamNotFound: isStreamNotFound(e) }) })
 
 /**
  * The dead letters matching `filter`, oldest first (at most `limit`). Reads the stream with an
@@ -151,7 +158,7 @@ export const inspectDeadLetter = (
   api("inspect", async () => {
     const stream = (options.deadLetters ?? defaultDeadLetters).stream
     const m = await client.jsm.streams.getMessage(stream, { seq: sequence }).catch((e: unknown) => {
-      if (/no message found|not found/i.test(errorText(e))) return null
+      if (isNoMessageFound(e)) return null
       throw e
     })
     return m === null ? undefined : toDeadLetter(m.seq, m.subject, m.data, fromMsgHdrs(m.header), m.time)
@@ -165,10 +172,10 @@ export const inspectDeadLetter = (
 export const replayMessage = (letter: DeadLetter, deadLetterStream: string, replaySubject?: string) => {
   const headers: Record<string, string> = {}
   for (const [k, v] of Object.entries(letter.headers)) if (!dropOnReplay(k)) headers[k] = v
+  const original = preserveOriginalTraceparent(letter.headers)[ORIGINAL_TRACEPARENT_HEADER]
+  if (original !== undefined) headers[ORIGINAL_TRACEPARENT_HEADER] = original
   headers[DeadLetterHeaders.replayOf] = letter.originalMessageId
   if (replaySubject !== undefined) headers[DeadLetterHeaders.replayOfSubject] = letter.originalSubject
-  const traceparent = letter.headers[DeadLetterHeaders.originalTraceparent] ?? letter.headers["traceparent"]
-  if (traceparent !== undefined) headers[DeadLetterHeaders.originalTraceparent] = traceparent
   // The replay starts a trace of its own that links to the original, rather than continuing one
   // that ended in a dead letter.
   delete headers["traceparent"]

@@ -1,6 +1,7 @@
 import { ConfigProvider, Duration, Effect, Either, Option, Redacted } from "effect"
 import { describe, expect, it } from "@effect/vitest"
-import { describeConfigError, natsConfig, parseDuration, parseServers } from "../src/index.js"
+import { describeConfigError, natsConfig } from "../src/index.js"
+import { parseDuration, parseServers } from "../src/config.js"
 
 const load = (env: Record<string, string>) =>
   Effect.runSync(Effect.either(natsConfig).pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)), { pathDelim: "_" }))))

@@ -2,7 +2,7 @@ import { uniqueName, useNatsServer } from "@conveyor/testing/vitest"
 import { headers } from "@nats-io/transport-node"
 import { Effect } from "effect"
 import { describe, expect, it } from "@effect/vitest"
-import { makePubAckPipeline } from "../src/index.js"
+import { makePubAckPipeline } from "../src/internal/pub-ack-pipeline.js"
 import { openClient, useTestClient } from "./support.js"
 
 const server = useNatsServer()

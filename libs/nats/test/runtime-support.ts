@@ -22,7 +22,7 @@ export const setupRuntime = async (conn: Conn, consumer: { ackWaitMs?: number; m
   )
   await conn.runtime.runPromise(ensureTopology(topology))
   const publishRaw = async (subject: string, payload: Uint8Array | string | object, options: { msgId?: string; headers?: Record<string, string> } = {}) => {
-    const { toMsgHdrs } = await import("../src/headers.js")
+    const { toMsgHdrs } = await import("../src/internal/headers.js")
     const data = payload instanceof Uint8Array ? payload : utf8.encode(typeof payload === "string" ? payload : JSON.stringify(payload))
     const hdrs = toMsgHdrs(options.headers)
     return conn.client.js.publish(subject, data, { ...(options.msgId !== undefined ? { msgID: options.msgId } : {}), ...(hdrs !== undefined ? { headers: hdrs } : {}) })

@@ -3,7 +3,8 @@ import { Duration, Effect } from "effect"
 import { execFileSync } from "node:child_process"
 import { createServer, type Server } from "node:net"
 import { describe, expect, it } from "@effect/vitest"
-import { isAtLeast, makeNatsClient, makeNatsConfig, MINIMUM_SERVER_VERSION } from "../src/index.js"
+import { makeNatsClient, makeNatsConfig, MINIMUM_SERVER_VERSION } from "../src/index.js"
+import { isAtLeast } from "../src/server-version.js"
 
 const server = useNatsServer()
 

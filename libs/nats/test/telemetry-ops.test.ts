@@ -6,17 +6,9 @@ import { defineTopology } from "@conveyor/topology"
 import * as HttpServer from "@effect/platform/HttpServer"
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Context, Duration, Effect, Layer } from "effect"
-import {
-  deadLetterTopology,
-  ensureTopologyReady,
-  JetStreamPublisherLive,
-  makeNatsConfig,
-  NatsConnectionLive,
-  natsReadinessChecks,
-  pollQueueMetrics,
-  registerConnectionCheck,
-  runJetStreamConsumer
-} from "../src/index.js"
+import { deadLetterTopology, ensureTopologyReady, JetStreamPublisherLive, makeNatsConfig, NatsConnectionLive, runJetStreamConsumer } from "../src/index.js"
+import { natsReadinessChecks, registerConnectionCheck } from "../src/readiness.js"
+import { pollQueueMetrics } from "../src/queue-metrics.js"
 import { outcomeHandler, Work } from "./support.js"
 
 const server = useNatsServer()

@@ -7,18 +7,8 @@ import { SpanKind, SpanStatusCode } from "@opentelemetry/api"
 import type { ReadableSpan } from "@opentelemetry/sdk-trace-base"
 import { Duration, Effect, Exit, Layer, ManagedRuntime, Schema, Scope } from "effect"
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "@effect/vitest"
-import {
-  deadLetterTopology,
-  ensureTopology,
-  fromMsgHdrs,
-  JetStreamPublisherLive,
-  makeJetStreamPublisher,
-  makeNatsConfig,
-  NatsConnection,
-  NatsConnectionLive,
-  replayDeadLetters,
-  runJetStreamConsumer
-} from "../src/index.js"
+import { deadLetterTopology, ensureTopology, JetStreamPublisherLive, makeJetStreamPublisher, makeNatsConfig, NatsConnection, NatsConnectionLive, replayDeadLetters, runJetStreamConsumer } from "../src/index.js"
+import { fromMsgHdrs } from "../src/internal/headers.js"
 
 const Order = Schema.Struct({ id: Schema.String })
 class Flaky extends Schema.TaggedError<Flaky>()("Flaky", {}) {}

@@ -4,9 +4,9 @@ import { continueTrace } from "@conveyor/telemetry"
 import type { ConsumerSpec } from "@conveyor/topology"
 import { type Instance, instanceEncoder, instanceSchema, type TaggedState, type TypedMessage, type WorkflowDefinition } from "@conveyor/workflow"
 import { Effect, Option, type Schema } from "effect"
-import { makeWorkflowEngine, type WorkflowEngine } from "./engine.js"
+import { makeWorkflowEngine, type WorkflowEngine } from "./internal/engine.js"
 import { openJsonBucket } from "./json-bucket.js"
-import { runSharedTimerScheduler } from "./timer-consumer.js"
+import { runSharedTimerScheduler } from "./internal/timer-consumer.js"
 import { InstanceTimers, runTimerScheduler } from "./timers.js"
 
 export interface RunWorkflowOptions<S extends TaggedState, E extends TypedMessage, C extends TypedMessage, A> {

@@ -7,7 +7,8 @@ import { defineTopology } from "@conveyor/topology"
 import type { PendingTimer } from "@conveyor/workflow"
 import { Effect, Exit, Scope } from "effect"
 import { describe, expect, it } from "@effect/vitest"
-import { InstanceTimers, makeJsonBucket, runSharedTimerScheduler, timerConsumerOf } from "../src/index.js"
+import { InstanceTimers, makeJsonBucket } from "../src/index.js"
+import { runSharedTimerScheduler, timerConsumerOf } from "../src/internal/timer-consumer.js"
 import { createBucket, entry, timer } from "./support.js"
 
 const server = useNatsServer()

@@ -3,7 +3,8 @@ import { useTestClient } from "@conveyor/nats/testing"
 import { useNatsServer, uniqueName } from "@conveyor/testing/vitest"
 import { Effect, Exit, Scope } from "effect"
 import { describe, expect, it } from "@effect/vitest"
-import { InstanceTimers, makeJsonBucket, runTimerScheduler } from "../src/index.js"
+import { InstanceTimers, makeJsonBucket } from "../src/index.js"
+import { runTimerScheduler } from "../src/timers.js"
 import { createBucket, entry, timer } from "./support.js"
 
 const server = useNatsServer()

@@ -7,7 +7,8 @@ import { uniqueName, useNatsServer } from "@conveyor/testing/vitest"
 import { Effect, Layer } from "effect"
 import { describe, expect, it } from "@effect/vitest"
 import { Durables, eventSubject, StreamNames } from "@conveyor/domain"
-import { GatewayRoutesLive, NotifierLive, settlementRecorder, Settlements } from "../src/index.js"
+import { GatewayRoutesLive, NotifierLive, Settlements } from "../src/index.js"
+import { settlementRecorder } from "../src/settlements.js"
 import { getOrder, postOrder, startStack, useStack } from "./support.js"
 
 // A consumer wired as every order app wires its own (settlementRecorder as onSettled, under orderApp's

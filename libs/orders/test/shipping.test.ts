@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { recall, schedule, trackingIdOf } from "../src/index.js"
+import { recall, schedule, trackingIdOf } from "../src/shipping.js"
 
 describe("shipments (pure)", () => {
   it("books once per order; a repeat finds the same shipment", () => {

@@ -6,7 +6,8 @@ import { useNatsServer } from "@conveyor/testing/vitest"
 import { Layer } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { InventoryWorkerLive, ledgerKey, PaymentsWorkerLive, shipmentKey, ShippingWorkerLive, skuKey } from "../src/index.js"
-import { eventually, startStack } from "./support.js"
+import { eventually } from "@conveyor/testing"
+import { startStack } from "./support.js"
 
 // The workers keep no idempotency records of their own: each step's compare-and-set on its store
 // is the record. A command delivered again after that write (a duplicate past the stream's

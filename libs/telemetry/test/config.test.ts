@@ -1,7 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as HttpServer from "@effect/platform/HttpServer"
 import { ConfigProvider, Context, Effect, Either, Layer, Logger, Option } from "effect"
-import { layerTelemetryWithOpsServer, makeJsonLogger, OpsServerConfig, parseResourceAttributes, TelemetryConfig, TelemetryLive } from "../src/index.js"
+import { layerTelemetryWithOpsServer, makeJsonLogger, TelemetryConfig, TelemetryLive } from "../src/index.js"
+import { OpsServerConfig } from "../src/ops-server.js"
+import { parseResourceAttributes } from "../src/config.js"
 
 const load = <A>(config: Effect.Effect<A, unknown>, env: Record<string, string>) =>
   config.pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)))), Effect.either)

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, ConfigProvider, Effect, Either, Logger, LogLevel, Redacted } from "effect"
-import { InMemorySpanExporter, layerTracingInMemory, LogSettings, makeAppLogger, makeJsonLogger, redact, REDACTED } from "../src/index.js"
+import { InMemorySpanExporter, layerTracingInMemory, LogSettings, makeAppLogger, makeJsonLogger, redact } from "../src/index.js"
+import { REDACTED } from "../src/redact.js"
 
 const capture = () => {
   const lines: Array<string> = []

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Layer } from "effect"
-import { layerMetrics, Metrics, timeHandler } from "../src/index.js"
+import { layerMetrics, Metrics } from "../src/index.js"
+import { timeHandler } from "../src/metrics.js"
 
 const MetricsTest = layerMetrics().pipe(
   Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map([["OTEL_SERVICE_NAME", "metrics-test"]]))))

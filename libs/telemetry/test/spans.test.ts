@@ -2,24 +2,8 @@ import { describe, expect, it } from "@effect/vitest"
 import { context as otelContext, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api"
 import type { ReadableSpan } from "@opentelemetry/sdk-trace-base"
 import { Data, Effect, Exit, Option } from "effect"
-import {
-  consumerSpan,
-  consumerSpans,
-  continueTrace,
-  isTracing,
-  extractBaggage,
-  extractTraceContext,
-  InMemorySpanExporter,
-  injectTraceHeaders,
-  layerTracingInMemory,
-  ORIGINAL_TRACEPARENT_HEADER,
-  preserveOriginalTraceparent,
-  producerSpan,
-  annotatePublishAck,
-  recordDeadLetter,
-  recordRetry,
-  withBaggage
-} from "../src/index.js"
+import { consumerSpan, consumerSpans, continueTrace, extractTraceContext, InMemorySpanExporter, injectTraceHeaders, layerTracingInMemory, ORIGINAL_TRACEPARENT_HEADER, preserveOriginalTraceparent, producerSpan, annotatePublishAck, recordDeadLetter, recordRetry } from "../src/index.js"
+import { isTracing, extractBaggage, withBaggage } from "../src/propagation.js"
 
 class PaymentDeclined extends Data.TaggedError("PaymentDeclined")<{ readonly orderId: string }> {}
 

@@ -89,6 +89,12 @@ export const defineTopology = (input: {
   }
 }
 
+/**
+ * One consumer declared inline, in the plain form (`ackWaitMs` and the rest optional), checked and
+ * with its defaults filled: what `runJetStreamConsumer({ consumer })` takes. Throws on a bad declaration.
+ */
+export const consumer = (input: ConsumerSpecInput): ConsumerSpec => Schema.decodeUnknownSync(ConsumerSpec)(input)
+
 /** Merges topologies declared by separate modules (domain, dead letters, idempotency). */
 export const mergeTopologies = (...parts: ReadonlyArray<Topology>): Topology => ({
   streams: parts.flatMap((p) => p.streams),

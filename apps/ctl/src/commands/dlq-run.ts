@@ -12,7 +12,7 @@ import { letterJson, narrow, renderLetter, renderList, selection, type Selection
 import { progressBar } from "./progress.js"
 
 const storeError = (stream: string) => (e: DeadLetterStoreError): CtlError =>
-  /stream not found/i.test(e.cause) ? ctlError(ExitCode.notFound, `unknown stream ${stream}`) : ctlError(ExitCode.failure, e.message)
+  e.streamNotFound ? ctlError(ExitCode.notFound, `unknown stream ${stream}`) : ctlError(ExitCode.failure, e.message)
 
 const requireStream = (stream: string) =>
   Effect.flatMap(NatsConnection, (client) =>

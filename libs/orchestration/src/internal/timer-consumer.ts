@@ -3,7 +3,7 @@ import { Readiness } from "@conveyor/telemetry"
 import type { PendingTimer } from "@conveyor/workflow"
 import type { ConsumerMessages, JsMsg } from "@nats-io/jetstream"
 import { Effect, Either, Option, Schema, type Scope } from "effect"
-import { earliestDue, InstanceTimers, type RunningScheduler, type TimerBucket } from "./timers.js"
+import { earliestDue, InstanceTimers, type RunningScheduler, type TimerBucket } from "../timers.js"
 
 const decodeTimers = Schema.decodeUnknownEither(Schema.parseJson(InstanceTimers))
 const text = new TextDecoder()

@@ -5,11 +5,11 @@ import {
   type TypedMessage, type WorkflowDefinition
 } from "@conveyor/workflow"
 import { Effect, Either, Fiber, Option, Schema } from "effect"
-import { type CorruptEntry, type KvUnavailable, TooManyConflicts } from "./errors.js"
-import type { JsonBucket, Versioned } from "./json-bucket.js"
-import { makeRecentWrites } from "./recent-writes.js"
-import { makeTimerSync } from "./timer-sync.js"
-import type { TimerBucket } from "./timers.js"
+import { type CorruptEntry, type KvUnavailable, TooManyConflicts } from "../errors.js"
+import type { JsonBucket, Versioned } from "../json-bucket.js"
+import { makeRecentWrites } from "../recent-writes.js"
+import { makeTimerSync } from "../timer-sync.js"
+import type { TimerBucket } from "../timers.js"
 
 const utf8 = new TextEncoder()
 

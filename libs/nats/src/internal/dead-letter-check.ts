@@ -1,7 +1,8 @@
 import { subjectMatches } from "@conveyor/topology"
 import { Effect } from "effect"
-import type { NatsClient } from "./connection.js"
-import { errorText } from "./errors.js"
+import type { NatsClient } from "../connection.js"
+import { errorText } from "../errors.js"
+import { isStreamOrConsumerNotFound } from "./jetstream-errors.js"
 
 /** What a dead letter claims about where it came from, and the subject it was stored under. */
 export interface DeadLetterClaim {
@@ -35,7 +36,7 @@ const check = async (client: NatsClient, letter: DeadLetterClaim): Promise<strin
     return `stored under ${letter.subject}, which is not the dead-letter subject of ${source} that it claims`
   }
   const consumer = await client.jsm.consumers.info(letter.originalStream, letter.consumer).catch((e: unknown) => {
-    if (/not found/i.test(errorText(e))) return undefined
+    if (isStreamOrConsumerNotFound(e)) return undefined
     throw e
   })
   if (consumer === undefined) return `consumer ${source} does not exist: nothing to check its letter against`

@@ -2,7 +2,7 @@ import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import { RouteContext } from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import { Effect, Exit, Option } from "effect"
-import { Metrics } from "./metrics.js"
+import { Metrics } from "../metrics.js"
 
 /**
  * Times every request of the routes it is provided to into `conveyor_http_request_duration_seconds`
