@@ -1,4 +1,4 @@
-import { defineHandler, makeRetryPolicy } from "@conveyor/messaging"
+import { defineHandler, makeRetryPolicy, tapResult } from "@conveyor/messaging"
 import { makePubAckPipeline, NatsConnection, openKvIdempotencyStore, runJetStreamConsumer } from "@conveyor/nats"
 import { defaultTelemetryConfig, layerTracing } from "@conveyor/telemetry"
 import type { ConsumerSpec } from "@conveyor/topology"
@@ -57,9 +57,9 @@ const runnerConsume = (durable: string, count: number, concurrency: number, opti
       concurrency,
       confirmAcks: options.confirmAcks,
       ...(idempotency !== undefined ? { idempotency } : {}),
-      onSettled: () => {
+      middlewares: [tapResult(() => {
         if (++settled === count) Deferred.unsafeDone(done, Exit.void)
-      }
+      })]
     })
     yield* Deferred.await(done)
     return count / elapsed(t)

@@ -1,5 +1,5 @@
 import { Context, Data, type Effect } from "effect"
-import type { FailureInfo } from "./step.js"
+import type { FailureInfo } from "./outcome.js"
 import type { Delivery } from "./delivery.js"
 
 /** Headers a dead letter carries beside the original payload and headers. */

@@ -1,8 +1,8 @@
 import { Effect, Fiber } from "effect"
 import { describe, expect, it } from "vitest"
 import { heartbeat } from "../src/middleware/heartbeat.js"
-import { isDone } from "../src/sync-first.js"
-import { failed, type Outcome, type Step } from "../src/step.js"
+import { failed, type Outcome } from "../src/outcome.js"
+import type { ProcessDelivery } from "../src/stage.js"
 import { fakeDelivery, processed } from "./fake-delivery.js"
 
 /** A handler that works until the delivery got `n` heartbeats (bounded: a missing beat fails the test). */
@@ -15,7 +15,7 @@ const untilBeats = (d: ReturnType<typeof fakeDelivery>, n: number) =>
     }
   })
 
-const run = (step: Step) => (d: ReturnType<typeof fakeDelivery>) => Effect.runPromise(step(d))
+const run = (step: ProcessDelivery) => (d: ReturnType<typeof fakeDelivery>) => Effect.runPromise(step(d))
 
 describe("heartbeat", () => {
   it("signals working() while a handler runs past half the ack wait, and keeps its outcome", async () => {
@@ -44,7 +44,7 @@ describe("heartbeat", () => {
 
   it("fences a delivery that overran the ack wait without a signal: LostOwnership, whatever the outcome", async () => {
     let clock = 0
-    const stalled = (outcome: Outcome): Step => () => Effect.sync(() => {
+    const stalled = (outcome: Outcome): ProcessDelivery => () => Effect.sync(() => {
       clock += 5_000 // the event loop stalled: no heartbeat could go out
       return outcome
     })
@@ -78,16 +78,15 @@ describe("heartbeat", () => {
     expect(died.calls).toEqual([])
   })
 
-  it("passes a step that completed synchronously straight on, fenced if it blocked the event loop past the ack wait", () => {
+  it("fences a handler function that blocked the event loop past the ack wait before returning its Effect", () => {
     let clock = 0
     const middleware = heartbeat({ ackWaitMs: 1_000, now: () => clock })
-    const quick = middleware(() => Effect.succeed(processed))(fakeDelivery({}))
-    expect(isDone(quick) && quick.value).toEqual(processed)
+    expect(Effect.runSync(middleware(() => Effect.succeed(processed))(fakeDelivery({})))).toEqual(processed)
     // A handler function that computed for 5 s before returning: no beat could go out meanwhile.
     const blocking = middleware(() => {
       clock += 5_000
       return Effect.succeed(processed)
     })(fakeDelivery({}))
-    expect(isDone(blocking) && blocking.value).toEqual({ _tag: "LostOwnership" })
+    expect(Effect.runSync(blocking)).toEqual({ _tag: "LostOwnership" })
   })
 })

@@ -7,7 +7,7 @@ import {
 } from "@conveyor/domain"
 import { Config, Data, Effect, Layer, Schema } from "effect"
 import { ConsumerConfig, consumerSpec, openIdempotency } from "./runtime.js"
-import { settlementRecorder } from "./settlements.js"
+import { consumerTelemetry } from "./settlements.js"
 
 const Units = Schema.Number.pipe(Schema.int(), Schema.nonNegative())
 
@@ -122,7 +122,7 @@ export const InventoryWorkerLive = Layer.scopedDiscard(
       concurrency: config.concurrency,
       handlerTimeoutMs: config.handlerTimeoutMs,
       idempotency: yield* openIdempotency(Durables.inventory),
-      onSettled: yield* settlementRecorder(Durables.inventory)
+      ...(yield* consumerTelemetry(Durables.inventory))
     })
   })
 )

@@ -3,7 +3,7 @@ import { runJetStreamConsumer } from "@conveyor/nats"
 import { Durables, OrderEventMessage, type OrderEventType } from "@conveyor/domain"
 import { Config, Context, Effect, Layer } from "effect"
 import { ConsumerConfig, consumerSpec, openIdempotency } from "./runtime.js"
-import { settlementRecorder } from "./settlements.js"
+import { consumerTelemetry } from "./settlements.js"
 
 /** Notifications sent, by event type; what a real notifier would e-mail, here counted and logged. */
 export class Notifications extends Context.Tag("@conveyor/orders/Notifications")<
@@ -40,7 +40,7 @@ export const NotifierLive = Layer.scoped(
       concurrency: config.concurrency,
       handlerTimeoutMs: config.handlerTimeoutMs,
       ...(dedupe ? { idempotency: yield* openIdempotency(Durables.notifier) } : {}),
-      onSettled: yield* settlementRecorder(Durables.notifier)
+      ...(yield* consumerTelemetry(Durables.notifier))
     })
     return {
       counts: () => Object.fromEntries(counts),

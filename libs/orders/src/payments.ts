@@ -7,7 +7,7 @@ import {
 import { Config, Data, Effect, Layer, Option, Schema } from "effect"
 import { UnexpectedCommand } from "./inventory.js"
 import { ConsumerConfig, consumerSpec, openIdempotency } from "./runtime.js"
-import { settlementRecorder } from "./settlements.js"
+import { consumerTelemetry } from "./settlements.js"
 
 const Cents = Schema.Number.pipe(Schema.int(), Schema.nonNegative())
 
@@ -138,7 +138,7 @@ export const PaymentsWorkerLive = Layer.scopedDiscard(
       concurrency: config.concurrency,
       handlerTimeoutMs: config.handlerTimeoutMs,
       idempotency: yield* openIdempotency(Durables.payments),
-      onSettled: yield* settlementRecorder(Durables.payments)
+      ...(yield* consumerTelemetry(Durables.payments))
     })
   })
 )

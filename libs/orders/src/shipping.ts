@@ -5,7 +5,7 @@ import { Buckets, Durables, eventSubject, OrderCommandMessage, ShipmentRecalled,
 import { Effect, Layer, Schema } from "effect"
 import { UnexpectedCommand } from "./inventory.js"
 import { ConsumerConfig, consumerSpec, openIdempotency } from "./runtime.js"
-import { settlementRecorder } from "./settlements.js"
+import { consumerTelemetry } from "./settlements.js"
 
 /** The tracking id is derived from the order, so scheduling twice books the same shipment. */
 export const trackingIdOf = (orderId: string): string => `trk-${orderId}`.slice(0, 64)
@@ -77,7 +77,7 @@ export const ShippingWorkerLive = Layer.scopedDiscard(
       concurrency: config.concurrency,
       handlerTimeoutMs: config.handlerTimeoutMs,
       idempotency: yield* openIdempotency(Durables.shipping),
-      onSettled: yield* settlementRecorder(Durables.shipping)
+      ...(yield* consumerTelemetry(Durables.shipping))
     })
   })
 )

@@ -1,7 +1,7 @@
 import { Effect, type Fiber } from "effect"
 import type { Delivery } from "../delivery.js"
-import type { Middleware, Outcome } from "../step.js"
-import { isDone } from "../sync-first.js"
+import type { Outcome } from "../outcome.js"
+import type { Stage } from "../stage.js"
 
 export interface HeartbeatOptions {
   readonly ackWaitMs: number
@@ -19,7 +19,7 @@ export interface HeartbeatOptions {
  * schedule per message halved the runner's throughput. The timer stops at the first tick with
  * nothing in flight and does not keep the process alive.
  */
-export const heartbeat = (options: HeartbeatOptions): Middleware => {
+export const heartbeat = (options: HeartbeatOptions): Stage => {
   const now = options.now ?? Date.now
   const interval = Math.max(100, Math.floor(options.ackWaitMs / 2))
   // The fiber is kept so that a delivery whose fiber was interrupted (the shutdown grace elapsed:
@@ -59,16 +59,13 @@ export const heartbeat = (options: HeartbeatOptions): Middleware => {
   /** No signal for longer than the ack wait: another delivery may own the message now. */
   const overran = (lastSignal: number) => now() - lastSignal > options.ackWaitMs
   // matchCauseEffect rather than onExit or acquireUseRelease: no interruptibility region per
-  // message (which cost a third of the runner's time per message); an interrupted fiber is
-  // cleaned up by the tick instead. A step that completed synchronously never needed a beat: only
-  // the fencing check applies (its handler may still have blocked the event loop past the ack wait).
-  return (next) => (delivery) => {
-    const since = now()
-    const result = next(delivery)
-    if (isDone(result)) return overran(since) ? lostOwnership : result
-    return Effect.withFiberRuntime((fiber) => {
-      const state = enter(delivery, fiber, since)
-      return Effect.matchCauseEffect(result, {
+  // message; an interrupted fiber is cleaned up by the tick instead. A delivery that never waits
+  // is registered and removed within one synchronous run: the timer never sees it, and only the
+  // fencing check applies (its handler may still have blocked the event loop past the ack wait).
+  return (next) => (delivery) =>
+    Effect.withFiberRuntime((fiber) => {
+      const state = enter(delivery, fiber, now())
+      return Effect.matchCauseEffect(next(delivery), {
         onSuccess: (outcome): Effect.Effect<Outcome> => {
           active.delete(delivery)
           // Whatever it came to: a stale nak or term could hit the current owner's delivery too.
@@ -80,5 +77,4 @@ export const heartbeat = (options: HeartbeatOptions): Middleware => {
         }
       })
     })
-  }
 }
