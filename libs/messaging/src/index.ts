@@ -6,18 +6,17 @@ export { type ErrorHandling, type ErrorHandlingMap, type TaggedFailure } from ".
 export { defaultRetryPolicy, makeRetryPolicy, redeliveryWindowMs, RetryPolicy } from "./retry-policy.js"
 
 // What became of a delivery: what handling decided (Outcome), what the broker was told (Settlement).
-export { type FailureInfo, type Outcome } from "./outcome.js"
-export { type Settlement } from "./settle.js"
-export { type BrokerInstruction } from "./decide.js"
+export { type FailureInfo, type Outcome, type Settlement } from "./outcome.js"
+export { type BrokerInstruction } from "./internal/decide.js"
 
 // The runner and its one extension point.
 export { type DeliverySource, type RunnerOptions, type RunningConsumer, startConsumer } from "./runner.js"
 export { type DeliveryResult, type HandleDelivery, type Middleware, tapResult } from "./middleware.js"
 export { metrics } from "./middleware/metrics.js"
 export { tracing } from "./middleware/tracing.js"
-export { type HeartbeatOptions } from "./middleware/heartbeat.js"
-export { type IdempotencyOptions } from "./middleware/idempotency.js"
-export { type PublishOutputsOptions } from "./middleware/publish-outputs.js"
+export { type HeartbeatOptions } from "./internal/stages/heartbeat.js"
+export { type IdempotencyOptions } from "./internal/stages/idempotency.js"
+export { type PublishOutputsOptions } from "./internal/stages/publish-outputs.js"
 export { AckFailed, type Delivery } from "./delivery.js"
 
 // Publishing.

@@ -1,8 +1,7 @@
 import { Effect } from "effect"
 import type { Delivery } from "./delivery.js"
-import type { BrokerInstruction } from "./decide.js"
-import type { Outcome } from "./outcome.js"
-import type { Settlement } from "./settle.js"
+import type { BrokerInstruction } from "./internal/decide.js"
+import type { Outcome, Settlement } from "./outcome.js"
 
 /** What became of one delivery: what handling decided, and what the broker was told. */
 export interface DeliveryResult {

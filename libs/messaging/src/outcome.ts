@@ -1,7 +1,10 @@
 import type { ErrorHandling } from "./error-handling.js"
 import type { OutgoingMessage } from "./outgoing.js"
 
-/** What handling one delivery decided (the handler, then idempotency, outputs, heartbeat), before the broker is told. */
+/**
+ * What handling one delivery decided (the handler, then idempotency, outputs, heartbeat), before the
+ * broker is told: one of the two results, the other is the Settlement.
+ */
 export type Outcome =
   | { readonly _tag: "Processed"; readonly outputs: ReadonlyArray<OutgoingMessage> }
   /** Done before under this message id; `outputs` are what it produced then (re-published, de-duplicated). */
@@ -11,6 +14,9 @@ export type Outcome =
   | { readonly _tag: "Deferred"; readonly delayMs: number; readonly reason: string }
   /** Ack wait passed and another delivery may own the message: leave it alone. */
   | { readonly _tag: "LostOwnership" }
+
+/** What the broker was told about a delivery, in a word; counted and traced by middlewares. */
+export type Settlement = "acked" | "retried" | "deferred" | "dead-lettered" | "duplicate" | "abandoned" | "dead-letter-failed"
 
 export interface FailureInfo {
   readonly tag: string

@@ -1,22 +1,22 @@
 import { Cause, Deferred, Effect, Exit, Fiber, FiberRef, HashMap, type Scope, Stream } from "effect"
 import type { DeadLetterSink } from "./dead-letter.js"
-import { exhaustedBeforeRun } from "./decide.js"
+import { exhaustedBeforeRun } from "./internal/decide.js"
 import type { Delivery } from "./delivery.js"
-import { makeDeferralCounter } from "./deferrals.js"
+import { makeDeferralCounter } from "./internal/deferrals.js"
 import type { TaggedFailure } from "./error-handling.js"
 import type { MessageHandler } from "./handler.js"
-import { makeHandoff } from "./handoff.js"
+import { makeHandoff } from "./internal/handoff.js"
 import { runSyncFirst } from "./internal/effect-adapter.js"
 import type { DeliveryResult, HandleDelivery, Middleware } from "./middleware.js"
-import { heartbeat, type HeartbeatOptions } from "./middleware/heartbeat.js"
-import { idempotency, type IdempotencyOptions } from "./middleware/idempotency.js"
-import { publishOutputs, type PublishOutputsOptions } from "./middleware/publish-outputs.js"
+import { heartbeat, type HeartbeatOptions } from "./internal/stages/heartbeat.js"
+import { idempotency, type IdempotencyOptions } from "./internal/stages/idempotency.js"
+import { publishOutputs, type PublishOutputsOptions } from "./internal/stages/publish-outputs.js"
 import { failed, type Outcome } from "./outcome.js"
 import type { RetryPolicy } from "./retry-policy.js"
-import { runHandler } from "./run-handler.js"
-import { settle } from "./settle.js"
-import type { ProcessDelivery, Stage } from "./stage.js"
-import { makeTimeSlice } from "./time-slice.js"
+import { runHandler } from "./internal/run-handler.js"
+import { settle } from "./internal/settle.js"
+import type { ProcessDelivery, Stage } from "./internal/stage.js"
+import { makeTimeSlice } from "./internal/time-slice.js"
 
 export interface RunnerOptions {
   /** Durable name, for logs and metrics. */
@@ -72,7 +72,8 @@ export const startConsumer = <A, I, E extends TaggedFailure, R, SE, SR>(
     const stages: Array<Stage<any>> = []
     if (options.publishOutputs !== undefined) stages.push(publishOutputs(options.publishOutputs))
     if (options.idempotency !== undefined) stages.push(idempotency(options.idempotency))
-    if (options.heartbeat !== undefined) stages.push(heartbeat(options.heartbeat))
+    const beats = options.heartbeat === undefined ? undefined : heartbeat(options.heartbeat)
+    if (beats !== undefined) stages.push(beats.stage)
     const process = stages.reduceRight<ProcessDelivery<any>>((next, stage) => stage(next), runHandler(handler, options.retry, options.handlerTimeoutMs))
     const stopping = yield* Deferred.make<void>()
     let inFlight = 0
@@ -118,9 +119,12 @@ export const startConsumer = <A, I, E extends TaggedFailure, R, SE, SR>(
           inFlight++
           // Log annotations are set on the worker's fiber and not restored afterwards (the next
           // delivery overwrites them): Effect.annotateLogs, which restores them, cost about half of
-          // the runner's time per message.
-          const annotated = HashMap.set(HashMap.set(annotations, "messageId", d.messageId), "subject", d.subject)
-          const handled = runSyncFirst(Effect.zipRight(FiberRef.set(FiberRef.currentLogAnnotations, annotated), handle(d)), fiber as Fiber.RuntimeFiber<unknown, unknown>)
+          // the runner's time per message. Set only for a delivery that can log (one that uses the
+          // fiber): most quick ones never do.
+          const worker = fiber as Fiber.RuntimeFiber<unknown, unknown>
+          const annotate = () =>
+            void runSyncFirst(FiberRef.set(FiberRef.currentLogAnnotations, HashMap.set(HashMap.set(annotations, "messageId", d.messageId), "subject", d.subject)), worker)
+          const handled = runSyncFirst(handle(d), worker, annotate)
           if (Exit.isExit(handled) && Exit.isSuccess(handled)) {
             inFlight--
             continue
@@ -146,6 +150,8 @@ export const startConsumer = <A, I, E extends TaggedFailure, R, SE, SR>(
     const fiber = yield* Effect.all([feed, Effect.all(Array.from({ length: workers }, () => worker), { concurrency: "unbounded", discard: true })], {
       concurrency: "unbounded"
     }).pipe(
+      // However the workers ended (interrupted once the grace elapsed included), nothing is in flight.
+      Effect.ensuring(Effect.sync(() => beats?.stop())),
       Effect.flatMap(([fed]) => fed),
       Effect.tapErrorCause((cause) =>
         Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logError("consumer stopped: its delivery source failed", { consumer: options.name, cause: Cause.pretty(cause) })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { decide, exhaustedBeforeRun } from "../src/decide.js"
+import { decide, exhaustedBeforeRun } from "../src/internal/decide.js"
 import { backoffDelay, makeRetryPolicy, redeliveryWindowMs } from "../src/retry-policy.js"
 import { failed } from "../src/outcome.js"
 

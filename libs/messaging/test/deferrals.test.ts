@@ -1,6 +1,6 @@
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import { makeDeferralCounter } from "../src/deferrals.js"
+import { makeDeferralCounter } from "../src/internal/deferrals.js"
 import type { Delivery } from "../src/delivery.js"
 import { fakeDelivery } from "./fake-delivery.js"
 

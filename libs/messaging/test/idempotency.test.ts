@@ -1,10 +1,10 @@
 import { Deferred, Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { type IdempotencyStoreShape, makeMemoryIdempotencyStore, StoreUnavailable } from "../src/idempotency.js"
-import { idempotency } from "../src/middleware/idempotency.js"
+import { idempotency } from "../src/internal/stages/idempotency.js"
 import type { OutgoingMessage } from "../src/outgoing.js"
 import { failed, type Outcome } from "../src/outcome.js"
-import type { ProcessDelivery } from "../src/stage.js"
+import type { ProcessDelivery } from "../src/internal/stage.js"
 import { fakeDelivery } from "./fake-delivery.js"
 
 const out: OutgoingMessage = { subject: "orders.reserved", payload: new Uint8Array([1, 2]), msgId: "m-1>reserved" }

@@ -1,6 +1,6 @@
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import { publishOutputs } from "../src/middleware/publish-outputs.js"
+import { publishOutputs } from "../src/internal/stages/publish-outputs.js"
 import type { OutgoingMessage } from "../src/outgoing.js"
 import { NoStreamForSubject, PayloadTooLarge, type PublishError, PublishFailed, StreamFull } from "../src/publish-error.js"
 import type { Publisher } from "../src/publisher.js"

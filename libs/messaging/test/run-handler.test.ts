@@ -1,7 +1,7 @@
 import { Effect, Exit, Schema } from "effect"
 import { describe, expect, it } from "vitest"
 import { defineHandler } from "../src/handler.js"
-import { runHandler } from "../src/run-handler.js"
+import { runHandler } from "../src/internal/run-handler.js"
 import { makeRetryPolicy } from "../src/retry-policy.js"
 import { fakeDelivery } from "./fake-delivery.js"
 

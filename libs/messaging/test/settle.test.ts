@@ -2,7 +2,7 @@ import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { DeadLetterFailed, type DeadLetterRecord, type DeadLetterSink } from "../src/dead-letter.js"
 import { makeRetryPolicy } from "../src/retry-policy.js"
-import { settle } from "../src/settle.js"
+import { settle } from "../src/internal/settle.js"
 import { failed, type Outcome } from "../src/outcome.js"
 import { fakeDelivery, processed } from "./fake-delivery.js"
 

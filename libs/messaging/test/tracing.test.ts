@@ -8,7 +8,7 @@ import { defineHandler } from "../src/handler.js"
 import { makeRetryPolicy } from "../src/retry-policy.js"
 import { startConsumer } from "../src/runner.js"
 import { makeMemoryIdempotencyStore } from "../src/idempotency.js"
-import type { IdempotencyOptions } from "../src/middleware/idempotency.js"
+import type { IdempotencyOptions } from "../src/internal/stages/idempotency.js"
 import { tracing } from "../src/middleware/tracing.js"
 
 class Flaky extends Schema.TaggedError<Flaky>()("Flaky", {}) {}

@@ -25,18 +25,13 @@ type Primitive = {
   readonly commit?: () => Effect.Effect<unknown, unknown, unknown>
 }
 
-/** What is still to run once the current instruction produced a value or a failure. */
-type Frame =
-  | { readonly k: "success"; readonly f: (a: unknown) => Effect.Effect<unknown, unknown, unknown> }
-  | { readonly k: "failure"; readonly f: (c: Cause.Cause<unknown>) => Effect.Effect<unknown, unknown, unknown> }
-  | {
-      readonly k: "both"
-      readonly onFailure: (c: Cause.Cause<unknown>) => Effect.Effect<unknown, unknown, unknown>
-      readonly onSuccess: (a: unknown) => Effect.Effect<unknown, unknown, unknown>
-    }
-  | { readonly k: "iterator"; readonly it: Iterator<unknown, unknown, unknown> }
-  /** Leaves a region (`uninterruptible`, `interruptible`): the frames above it ran with `interruptible`, those below with `outer`. */
-  | { readonly k: "region"; readonly interruptible: boolean; readonly outer: RuntimeFlags.RuntimeFlags }
+/**
+ * What is still to run once the current instruction produced a value or a failure: the
+ * continuation instruction itself (OnSuccess, OnFailure, OnSuccessAndFailure, Iterator: no copy
+ * per step), or the end of a region (`uninterruptible`, `interruptible`): the frames above it ran
+ * with `interruptible`, those below with `outer`.
+ */
+type Frame = Primitive | { readonly _op: "Region"; readonly interruptible: boolean; readonly outer: RuntimeFlags.RuntimeFlags }
 
 /** Continues a generator (`Effect.gen`) from `value` with public combinators. */
 const resumeIterator = (it: Iterator<unknown, unknown, unknown>, value: unknown): Effect.Effect<unknown, unknown, unknown> =>
@@ -51,24 +46,26 @@ const rebuild = (current: Effect.Effect<unknown, unknown, unknown>, stack: Array
   let rest = current
   for (let i = stack.length - 1; i >= 0; i--) {
     const frame = stack[i]!
-    switch (frame.k) {
-      case "success":
-        rest = Effect.flatMap(rest, frame.f)
+    switch (frame._op) {
+      case "OnSuccess":
+        rest = Effect.flatMap(rest, (frame as Primitive).effect_instruction_i1)
         break
-      case "failure":
-        rest = Effect.catchAllCause(rest, frame.f)
+      case "OnFailure":
+        rest = Effect.catchAllCause(rest, (frame as Primitive).effect_instruction_i1)
         break
-      case "both":
-        rest = Effect.matchCauseEffect(rest, { onFailure: frame.onFailure, onSuccess: frame.onSuccess })
+      case "OnSuccessAndFailure":
+        rest = Effect.matchCauseEffect(rest, { onFailure: (frame as Primitive).effect_instruction_i1, onSuccess: (frame as Primitive).effect_instruction_i2 })
         break
-      case "iterator": {
-        const it = frame.it
+      case "Iterator": {
+        const it = (frame as Primitive).effect_instruction_i0 as Iterator<unknown, unknown, unknown>
         rest = Effect.flatMap(rest, (v) => resumeIterator(it, v))
         break
       }
-      case "region":
-        rest = frame.interruptible ? Effect.interruptible(rest) : Effect.uninterruptible(rest)
+      case "Region": {
+        const region = frame as Extract<Frame, { readonly _op: "Region" }>
+        rest = region.interruptible ? Effect.interruptible(rest) : Effect.uninterruptible(rest)
         break
+      }
     }
   }
   return rest
@@ -80,7 +77,27 @@ const rebuild = (current: Effect.Effect<unknown, unknown, unknown>, stack: Array
  * fiber must run (never an Exit). Nothing is interrupted meanwhile: plain calls have no
  * interruption points, so an interruption is seen as arriving after them.
  */
-export const runSyncFirst = <A, E, R>(effect: Effect.Effect<A, E, R>, fiber: Fiber.RuntimeFiber<unknown, unknown>): Exit.Exit<A, E> | Effect.Effect<A, E, R> => {
+export const runSyncFirst = <A, E, R>(
+  effect: Effect.Effect<A, E, R>,
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  /**
+   * Called once before anything reads or changes the fiber's state (withFiberRuntime, a service, a
+   * log line) and before the rest is handed back: the runner sets per-delivery state (log
+   * annotations) only for a delivery that uses it.
+   */
+  beforeFiberUse?: () => void
+): Exit.Exit<A, E> | Effect.Effect<A, E, R> => {
+  let prepared = beforeFiberUse === undefined
+  const prepare = () => {
+    if (!prepared) {
+      prepared = true
+      beforeFiberUse!()
+    }
+  }
+  const handBack = (current: Primitive): Effect.Effect<A, E, R> => {
+    prepare()
+    return rebuild(current as never, stack) as never
+  }
   const stack: Array<Frame> = []
   let current = effect as unknown as Primitive
   // Either a value or a failure produced by the last instruction; handed to the frames.
@@ -106,30 +123,26 @@ export const runSyncFirst = <A, E, R>(effect: Effect.Effect<A, E, R>, fiber: Fib
             break
           case "Commit":
             // Effect.suspend and other committed primitives; a Context.Tag is a "Tag", below.
-            if (typeof current.commit !== "function") return rebuild(current as never, stack) as never
+            if (typeof current.commit !== "function") return handBack(current)
             current = current.commit() as unknown as Primitive
             break
           case "OnSuccess":
-            stack.push({ k: "success", f: current.effect_instruction_i1 })
-            current = current.effect_instruction_i0
-            break
           case "OnFailure":
-            stack.push({ k: "failure", f: current.effect_instruction_i1 })
-            current = current.effect_instruction_i0
-            break
           case "OnSuccessAndFailure":
-            stack.push({ k: "both", onFailure: current.effect_instruction_i1, onSuccess: current.effect_instruction_i2 })
+            stack.push(current)
             current = current.effect_instruction_i0
             break
           case "Iterator":
-            stack.push({ k: "iterator", it: current.effect_instruction_i0 })
+            stack.push(current)
             value = undefined
             success = true
             break
           case "WithRuntime":
+            prepare()
             current = current.effect_instruction_i0(fiber, { _tag: "Running", runtimeFlags: flags }) as Primitive
             break
           case "Tag":
+            prepare()
             value = Context.unsafeGet(fiber.getFiberRef(FiberRef.currentContext), current as never)
             success = true
             break
@@ -147,16 +160,16 @@ export const runSyncFirst = <A, E, R>(effect: Effect.Effect<A, E, R>, fiber: Fib
             // Scoped changes of interruptibility only (the regions of acquireUseRelease, onExit,
             // FiberRef.locally, and `restore` within them); anything else is the fiber's business.
             if (body === undefined || !RuntimeFlagsPatch.isEmpty(RuntimeFlagsPatch.exclude(patch, RuntimeFlags.Interruption))) {
-              return rebuild(current as never, stack) as never
+              return handBack(current)
             }
             const outer = flags
             flags = RuntimeFlags.patch(outer, patch)
-            stack.push({ k: "region", interruptible: RuntimeFlags.interruption(flags), outer })
+            stack.push({ _op: "Region", interruptible: RuntimeFlags.interruption(flags), outer })
             current = body(outer)
             break
           }
           default:
-            return rebuild(current as never, stack) as never
+            return handBack(current)
         }
       } catch (e) {
         cause = Cause.die(e)
@@ -168,17 +181,17 @@ export const runSyncFirst = <A, E, R>(effect: Effect.Effect<A, E, R>, fiber: Fib
     if (frame === undefined) return (cause === undefined ? Exit.succeed(value) : Exit.failCause(cause)) as Exit.Exit<A, E>
     try {
       if (cause === undefined) {
-        switch (frame.k) {
-          case "success":
-            current = frame.f(value) as unknown as Primitive
+        switch (frame._op) {
+          case "OnSuccess":
+            current = (frame as Primitive).effect_instruction_i1(value)
             success = false
             break
-          case "both":
-            current = frame.onSuccess(value) as unknown as Primitive
+          case "OnSuccessAndFailure":
+            current = (frame as Primitive).effect_instruction_i2(value)
             success = false
             break
-          case "iterator": {
-            const state = frame.it.next(value)
+          case "Iterator": {
+            const state = ((frame as Primitive).effect_instruction_i0 as Iterator<unknown, unknown, unknown>).next(value)
             if (state.done === true) {
               value = state.value
             } else {
@@ -188,27 +201,19 @@ export const runSyncFirst = <A, E, R>(effect: Effect.Effect<A, E, R>, fiber: Fib
             }
             break
           }
-          case "failure":
-            break
-          case "region":
-            flags = frame.outer
+          case "Region":
+            flags = (frame as Extract<Frame, { readonly _op: "Region" }>).outer
             break
         }
       } else {
-        switch (frame.k) {
-          case "failure":
-            current = frame.f(cause) as unknown as Primitive
+        switch (frame._op) {
+          case "OnFailure":
+          case "OnSuccessAndFailure":
+            current = (frame as Primitive).effect_instruction_i1(cause)
             cause = undefined
             break
-          case "both":
-            current = frame.onFailure(cause) as unknown as Primitive
-            cause = undefined
-            break
-          case "success":
-          case "iterator":
-            break
-          case "region":
-            flags = frame.outer
+          case "Region":
+            flags = (frame as Extract<Frame, { readonly _op: "Region" }>).outer
             break
         }
       }

@@ -1,7 +1,7 @@
 import type { MetricsService, SettlementLabel } from "@conveyor/telemetry"
 import { Duration, Effect } from "effect"
 import type { Middleware } from "../middleware.js"
-import type { Settlement } from "../settle.js"
+import type { Settlement } from "../outcome.js"
 
 /** The metric's label for each settlement. */
 const settlementLabelOf: { readonly [S in Settlement]: SettlementLabel } = {

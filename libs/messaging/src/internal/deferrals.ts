@@ -1,6 +1,6 @@
 import type { Effect } from "effect"
-import type { AckFailed, Delivery } from "./delivery.js"
-import type { Settlement } from "./settle.js"
+import type { AckFailed, Delivery } from "../delivery.js"
+import type { Settlement } from "../outcome.js"
 
 /** A delivery judged on another delivery count: every other member is the original's, asked of it when used. */
 class RecountedDelivery implements Delivery {

@@ -1,13 +1,10 @@
 import { Effect } from "effect"
 import { decide } from "./decide.js"
-import type { DeadLetterSink } from "./dead-letter.js"
-import type { Delivery } from "./delivery.js"
-import { backoffDelay, type RetryPolicy } from "./retry-policy.js"
-import type { DeliveryResult } from "./middleware.js"
-import type { Outcome } from "./outcome.js"
-
-/** What the broker was told about a delivery, in a word; counted and traced by middlewares. */
-export type Settlement = "acked" | "retried" | "deferred" | "dead-lettered" | "duplicate" | "abandoned" | "dead-letter-failed"
+import type { DeadLetterSink } from "../dead-letter.js"
+import type { Delivery } from "../delivery.js"
+import { backoffDelay, type RetryPolicy } from "../retry-policy.js"
+import type { DeliveryResult } from "../middleware.js"
+import type { Outcome, Settlement } from "../outcome.js"
 
 /**
  * Tells the broker: the pure `decide` picks the action, this carries it out. A dead letter is

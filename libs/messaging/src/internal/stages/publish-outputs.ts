@@ -1,6 +1,6 @@
 import { Effect } from "effect"
-import type { Publisher } from "../publisher.js"
-import { failed, type Outcome } from "../outcome.js"
+import type { Publisher } from "../../publisher.js"
+import { failed, type Outcome } from "../../outcome.js"
 import type { Stage } from "../stage.js"
 
 /**

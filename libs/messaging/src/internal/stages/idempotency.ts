@@ -1,8 +1,8 @@
 import { Effect, Schedule } from "effect"
-import type { Delivery } from "../delivery.js"
-import type { Claim, IdempotencyStoreShape } from "../idempotency.js"
-import type { OutgoingMessage } from "../outgoing.js"
-import type { Outcome } from "../outcome.js"
+import type { Delivery } from "../../delivery.js"
+import type { Claim, IdempotencyStoreShape } from "../../idempotency.js"
+import type { OutgoingMessage } from "../../outgoing.js"
+import type { Outcome } from "../../outcome.js"
 import type { Stage } from "../stage.js"
 
 /**

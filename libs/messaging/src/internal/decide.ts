@@ -1,5 +1,5 @@
-import type { FailureInfo, Outcome } from "./outcome.js"
-import { backoffDelay, type RetryPolicy } from "./retry-policy.js"
+import type { FailureInfo, Outcome } from "../outcome.js"
+import { backoffDelay, type RetryPolicy } from "../retry-policy.js"
 
 /** What to tell the broker: `decide` picks it, `settle` sends it. */
 export type BrokerInstruction =

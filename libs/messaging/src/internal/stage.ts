@@ -1,6 +1,6 @@
 import type { Effect } from "effect"
-import type { Delivery } from "./delivery.js"
-import type { Outcome } from "./outcome.js"
+import type { Delivery } from "../delivery.js"
+import type { Outcome } from "../outcome.js"
 
 /** Processes one delivery to its outcome; never fails (failures are outcomes). */
 export type ProcessDelivery<R = never> = (delivery: Delivery) => Effect.Effect<Outcome, never, R>

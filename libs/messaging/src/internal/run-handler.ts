@@ -1,9 +1,9 @@
 import { Cause, Effect, Either, Schedule } from "effect"
-import { errorHandlingOf, type TaggedFailure } from "./error-handling.js"
-import { makeHandlerContext, payloadDecoder, type MessageHandler } from "./handler.js"
-import type { OutgoingMessage } from "./outgoing.js"
-import type { RetryPolicy } from "./retry-policy.js"
-import { failed, type Outcome } from "./outcome.js"
+import { errorHandlingOf, type TaggedFailure } from "../error-handling.js"
+import { makeHandlerContext, payloadDecoder, type MessageHandler } from "../handler.js"
+import type { OutgoingMessage } from "../outgoing.js"
+import type { RetryPolicy } from "../retry-policy.js"
+import { failed, type Outcome } from "../outcome.js"
 import type { ProcessDelivery } from "./stage.js"
 
 const noOutputs: ReadonlyArray<OutgoingMessage> = []
