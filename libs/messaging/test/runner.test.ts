@@ -108,6 +108,19 @@ describe("startConsumer", () => {
     for (const l of logged) expect(l.messageId).toBe(`m-${String(l.n)}`)
   })
 
+  it("annotates a quick handler's own log lines with its message, though it never waits", async () => {
+    const logged: Array<{ readonly n: unknown; readonly messageId: unknown }> = []
+    const logger = Logger.make(({ annotations, message }) => {
+      logged.push({ n: (message as ReadonlyArray<unknown>)[1], messageId: HashMap.get(annotations, "messageId").pipe(Option.getOrUndefined) })
+    })
+    // Every other one logs and returns at once; the rest neither log nor wait.
+    const handler = defineHandler({ schema: Job, handle: (job) => (job.n % 2 === 0 ? Effect.log("quick", job.n) : Effect.void), errors: {} })
+    const { settled } = await Effect.runPromise(settleInOneChunk(50, handler).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger))))
+    expect(settled.size).toBe(50)
+    expect(logged).toHaveLength(25)
+    for (const l of logged) expect(l.messageId).toBe(`m-${String(l.n)}`)
+  })
+
   it("lets timers run between quick handlers that compute for long without suspending", async () => {
     let ticks = 0
     const ticksAt: Array<number> = []
