@@ -10,9 +10,8 @@ export const projectConfig = (overrides = {}) =>
     resolve: { conditions },
     ssr: { resolve: { conditions, externalConditions: ["@conveyor/source"] } },
     test: {
-      // Tests live in test/ (README, Tests; lint refuses a test in src/). src/ stays listed only until
-      // libs/messaging's own move of its src/ tests is merged.
-      include: ["src/**/*.test.ts", "test/**/*.test.ts"],
+      // Tests live in test/ (README, Tests; lint refuses a test in src/).
+      include: ["test/**/*.test.ts"],
       testTimeout: 30_000,
       hookTimeout: 60_000,
       pool: "forks",

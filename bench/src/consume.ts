@@ -1,4 +1,4 @@
-import { defineHandler, makeRetryPolicy } from "@conveyor/messaging"
+import { defineHandler, makeRetryPolicy, tapResult } from "@conveyor/messaging"
 import { NatsConnection, openKvIdempotencyStore, runJetStreamConsumer } from "@conveyor/nats"
 // The bench measures this internal against the raw client; only the bench may import internals (eslint.config.mjs).
 import { makePubAckPipeline } from "@conveyor/nats/internal/pub-ack-pipeline"
@@ -59,9 +59,9 @@ const runnerConsume = (durable: string, count: number, concurrency: number, opti
       concurrency,
       confirmAcks: options.confirmAcks,
       ...(idempotency !== undefined ? { idempotency } : {}),
-      onSettled: () => {
+      middlewares: [tapResult(() => {
         if (++settled === count) Deferred.unsafeDone(done, Exit.void)
-      }
+      })]
     })
     yield* Deferred.await(done)
     return count / elapsed(t)

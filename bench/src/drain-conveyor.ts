@@ -1,5 +1,5 @@
 // Child process of the RSS figure, Conveyor side: runJetStreamConsumer with the app defaults.
-import { defineHandler, makeRetryPolicy } from "@conveyor/messaging"
+import { defineHandler, makeRetryPolicy, tapResult } from "@conveyor/messaging"
 import { makeNatsConfig, NatsConnectionLive, runJetStreamConsumer } from "@conveyor/nats"
 import { Deferred, Effect, Exit, Logger, LogLevel, Schema } from "effect"
 import { concurrency, count, durable, measureDrain, stream, url } from "./drain-common.js"
@@ -13,9 +13,9 @@ await measureDrain(() =>
       consumer: { stream, durable, ackWaitMs: 30_000, maxDeliver: -1, maxAckPending: 1_000, deliverPolicy: "all" },
       retry: makeRetryPolicy({ maxAttempts: 5 }),
       concurrency,
-      onSettled: () => {
+      middlewares: [tapResult(() => {
         if (++settled === count) Deferred.unsafeDone(done, Exit.void)
-      }
+      })]
     })
     yield* Deferred.await(done)
   }).pipe(

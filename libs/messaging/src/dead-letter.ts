@@ -1,5 +1,6 @@
+import { ORIGINAL_TRACEPARENT_HEADER } from "@conveyor/telemetry"
 import { Context, Data, type Effect } from "effect"
-import type { FailureInfo } from "./step.js"
+import type { FailureInfo } from "./outcome.js"
 import type { Delivery } from "./delivery.js"
 
 /** Headers a dead letter carries beside the original payload and headers. */
@@ -15,7 +16,7 @@ export const DeadLetterHeaders = {
   consumer: "Conveyor-Consumer",
   deadLetteredAt: "Conveyor-Dead-Lettered-At",
   /** The original trace context, kept so a replay can link back to it. */
-  originalTraceparent: "Conveyor-Original-Traceparent",
+  originalTraceparent: ORIGINAL_TRACEPARENT_HEADER,
   replayOf: "Conveyor-Replay-Of",
   /** On a replay sent to the failed durable's replay subject: the subject it is handled as. */
   replayOfSubject: "Conveyor-Replay-Of-Subject"

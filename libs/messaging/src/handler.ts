@@ -1,6 +1,6 @@
 import { Effect, Either, ParseResult, Schema } from "effect"
 import type { Delivery } from "./delivery.js"
-import type { DispositionMap, TaggedFailure } from "./disposition.js"
+import type { ErrorHandlingMap, TaggedFailure } from "./error-handling.js"
 import { derivedMessageId, encodeMessage, type EncodeError, type OutgoingMessage } from "./outgoing.js"
 
 /** What a handler gets besides its decoded event. */
@@ -14,14 +14,14 @@ export interface HandlerContext {
 }
 
 /**
- * A typed handler: its Schema decodes the payload, its errors each map to a disposition (an
+ * A typed handler: its Schema decodes the payload, its errors each map to how it is handled (an
  * unmapped error tag does not compile), and it returns the messages it produces; the runtime
  * publishes them, de-duplicated, before the ack.
  */
 export interface MessageHandler<A, I, E extends TaggedFailure, R> {
   readonly schema: Schema.Schema<A, I>
   readonly handle: (event: A, context: HandlerContext) => Effect.Effect<ReadonlyArray<OutgoingMessage> | void, E, R>
-  readonly errors: DispositionMap<E>
+  readonly errors: ErrorHandlingMap<E>
 }
 
 export const defineHandler = <A, I, E extends TaggedFailure = never, R = never>(

@@ -1,21 +1,38 @@
-export * from "./dead-letter.js"
-export * from "./decide.js"
-export * from "./delivery.js"
-export * from "./disposition.js"
-export * from "./handler.js"
-export * from "./handler-step.js"
-export * from "./idempotency.js"
-export { heartbeat } from "./middleware/heartbeat.js"
-export { idempotency } from "./middleware/idempotency.js"
-export { countSettlements, processOutcomeOf, timeHandlerStep } from "./middleware/metrics.js"
-export { publishOutputs } from "./middleware/publish-outputs.js"
+// The public API of @conveyor/messaging. Everything else is implementation: not exported.
+
+// Handlers: typed events, typed errors each mapped to how it is handled.
+export { DecodeFailure, defineHandler, type HandlerContext, type MessageHandler } from "./handler.js"
+export { type ErrorHandling, type ErrorHandlingMap, type TaggedFailure } from "./error-handling.js"
+export { defaultRetryPolicy, makeRetryPolicy, redeliveryWindowMs, RetryPolicy } from "./retry-policy.js"
+
+// What became of a delivery: what handling decided (Outcome), what the broker was told (Settlement).
+export { type FailureInfo, type Outcome, type Settlement } from "./outcome.js"
+export { type BrokerInstruction } from "./internal/decide.js"
+
+// The runner and its one extension point.
+export { type DeliverySource, type RunnerOptions, type RunningConsumer, startConsumer } from "./runner.js"
+export { type DeliveryResult, type HandleDelivery, type Middleware, tapResult } from "./middleware.js"
+export { metrics } from "./middleware/metrics.js"
 export { tracing } from "./middleware/tracing.js"
-export * from "./outgoing.js"
-export * from "./publish-error.js"
-export * from "./publisher.js"
-export * from "./retry-policy.js"
-export * from "./runner.js"
-export * from "./settle.js"
-export * from "./step.js"
-export * from "./sync-first.js"
-export * from "./traced-publisher.js"
+export { type HeartbeatOptions } from "./internal/stages/heartbeat.js"
+export { type IdempotencyOptions } from "./internal/stages/idempotency.js"
+export { type PublishOutputsOptions } from "./internal/stages/publish-outputs.js"
+export { AckFailed, type Delivery } from "./delivery.js"
+
+// Publishing.
+export { derivedMessageId, encodeMessage, EncodeError, isDerivedFrom, type OutgoingMessage, type PublishAck } from "./outgoing.js"
+export { NoStreamForSubject, PayloadTooLarge, type PublishError, PublishFailed, StreamFull } from "./publish-error.js"
+export { publishEvent, Publisher } from "./publisher.js"
+export { layerTracedPublisher, tracedPublisher } from "./traced-publisher.js"
+
+// Dead letters and idempotency, for the adapters that store them.
+export { DeadLetterFailed, DeadLetterHeaders, deadLetterHeaders, type DeadLetterRecord, DeadLetterSink } from "./dead-letter.js"
+export {
+  type Claim,
+  ClaimLost,
+  type ClaimResult,
+  IdempotencyStore,
+  type IdempotencyStoreShape,
+  makeMemoryIdempotencyStore,
+  StoreUnavailable
+} from "./idempotency.js"

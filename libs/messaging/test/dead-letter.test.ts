@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { DeadLetterHeaders, deadLetterHeaders } from "../src/dead-letter.js"
 import { fakeDelivery } from "./fake-delivery.js"
 

@@ -1,6 +1,6 @@
 import { Effect } from "effect"
-import { describe, expect, it } from "vitest"
-import { makeDeferralCounter } from "../src/deferrals.js"
+import { describe, expect, it } from "@effect/vitest"
+import { makeDeferralCounter } from "../src/internal/deferrals.js"
 import type { Delivery } from "../src/delivery.js"
 import { fakeDelivery } from "./fake-delivery.js"
 
@@ -25,7 +25,7 @@ describe("deferral counter", () => {
     expect(counter.adjust(d).deliveryCount).toBe(3)
   })
 
-  it("keeps the delivery's methods and getters when it adjusts the count", async () => {
+  it("keeps the delivery's methods and getters when it adjusts the count: the broker is still told through the original", async () => {
     const counter = makeDeferralCounter()
     const broker: Array<string> = []
     const proto = Object.assign(new ProtoDelivery(4, broker), { stream: "S", streamSequence: 1 }) as unknown as Delivery
@@ -33,6 +33,8 @@ describe("deferral counter", () => {
     const adjusted = counter.adjust(proto)
     expect(adjusted.deliveryCount).toBe(3)
     await Effect.runPromise(adjusted.ack)
-    expect(broker).toEqual(["ack after 3"])
+    // The original delivery acks (its own count): only the policy judges by the adjusted one.
+    expect(broker).toEqual(["ack after 4"])
+    expect(adjusted.stream).toBe("S")
   })
 })

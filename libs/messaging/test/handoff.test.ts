@@ -1,6 +1,6 @@
 import { Chunk, Effect, Fiber } from "effect"
-import { describe, expect, it } from "vitest"
-import { makeHandoff } from "../src/handoff.js"
+import { describe, expect, it } from "@effect/vitest"
+import { makeHandoff } from "../src/internal/handoff.js"
 
 describe("hand-off buffer", () => {
   it("the feeder waits in offer until the workers took every item; polls come in order", async () => {

@@ -1,9 +1,10 @@
 import { Deferred, Effect } from "effect"
-import { describe, expect, it } from "vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { type IdempotencyStoreShape, makeMemoryIdempotencyStore, StoreUnavailable } from "../src/idempotency.js"
-import { idempotency } from "../src/middleware/idempotency.js"
+import { idempotency } from "../src/internal/stages/idempotency.js"
 import type { OutgoingMessage } from "../src/outgoing.js"
-import { failed, type Outcome, type Step } from "../src/step.js"
+import { failed, type Outcome } from "../src/outcome.js"
+import type { ProcessDelivery } from "../src/internal/stage.js"
 import { fakeDelivery } from "./fake-delivery.js"
 
 const out: OutgoingMessage = { subject: "orders.reserved", payload: new Uint8Array([1, 2]), msgId: "m-1>reserved" }
@@ -12,7 +13,7 @@ const options = { leaseMs: 1_000, unavailableDelayMs: 750, keyPrefix: "worker." 
 /** A handler step that counts its runs and returns `outcome`. */
 const counting = (outcome: Outcome = { _tag: "Processed", outputs: [out] }) => {
   const runs = { count: 0 }
-  const step: Step = () => Effect.sync(() => (runs.count++, outcome))
+  const step: ProcessDelivery = () => Effect.sync(() => (runs.count++, outcome))
   return { runs, step }
 }
 
@@ -20,7 +21,7 @@ describe("idempotency middleware (in-memory store)", () => {
   it("runs the handler once per message id; a redelivery is a Duplicate carrying the recorded outputs", async () => {
     const store = makeMemoryIdempotencyStore()
     const { runs, step } = counting()
-    const guarded = idempotency(store, options)(step)
+    const guarded = idempotency({ store: store, ...options })(step)
     expect(await Effect.runPromise(guarded(fakeDelivery({})))).toEqual({ _tag: "Processed", outputs: [out] })
     expect(await Effect.runPromise(guarded(fakeDelivery({}, { deliveryCount: 2 })))).toEqual({ _tag: "Duplicate", outputs: [out] })
     expect(runs.count).toBe(1)
@@ -34,7 +35,7 @@ describe("idempotency middleware (in-memory store)", () => {
     const program = Effect.gen(function* () {
       const gate = yield* Deferred.make<void>()
       let runs = 0
-      const guarded = idempotency(store, options)(() => Effect.as(Effect.zipRight(Effect.sync(() => runs++), Deferred.await(gate)), { _tag: "Processed", outputs: [] } as Outcome))
+      const guarded = idempotency({ store: store, ...options })(() => Effect.as(Effect.zipRight(Effect.sync(() => runs++), Deferred.await(gate)), { _tag: "Processed", outputs: [] } as Outcome))
       const first = yield* Effect.fork(guarded(fakeDelivery({})))
       yield* Effect.yieldNow()
       const second = yield* guarded(fakeDelivery({}, { deliveryCount: 2 }))
@@ -52,13 +53,13 @@ describe("idempotency middleware (in-memory store)", () => {
     const store = makeMemoryIdempotencyStore({ now: () => clock })
     let takeover: string | undefined
     // The first delivery's handler overruns its lease, and a redelivery claims the id meanwhile.
-    const overrunning: Step = (d) =>
+    const overrunning: ProcessDelivery = (d) =>
       Effect.gen(function* () {
         clock += 5_000
         takeover = (yield* Effect.orDie(store.claim(`worker.${d.messageId}`, 1_000)))._tag
         return { _tag: "Processed", outputs: [] } as Outcome
       })
-    const outcome = await Effect.runPromise(idempotency(store, options)(overrunning)(fakeDelivery({})))
+    const outcome = await Effect.runPromise(idempotency({ store: store, ...options })(overrunning)(fakeDelivery({})))
     expect(takeover).toBe("Claimed")
     expect(outcome).toEqual({ _tag: "LostOwnership" })
   })
@@ -67,7 +68,7 @@ describe("idempotency middleware (in-memory store)", () => {
     const store = makeMemoryIdempotencyStore()
     let fail = true
     let runs = 0
-    const guarded = idempotency(store, options)(() =>
+    const guarded = idempotency({ store: store, ...options })(() =>
       Effect.sync(() => (runs++, fail ? failed("retry", "Blip", "down") : ({ _tag: "Processed", outputs: [] } as Outcome)))
     )
     expect((await Effect.runPromise(guarded(fakeDelivery({}))))._tag).toBe("Failed")
@@ -84,7 +85,7 @@ describe("idempotency middleware (in-memory store)", () => {
       release: () => Effect.fail(new StoreUnavailable({ reason: "bucket gone" }))
     }
     const { runs, step } = counting()
-    const outcome = await Effect.runPromise(idempotency(down, options)(step)(fakeDelivery({})))
+    const outcome = await Effect.runPromise(idempotency({ store: down, ...options })(step)(fakeDelivery({})))
     expect(outcome).toMatchObject({ _tag: "Deferred", delayMs: 750 })
     expect(outcome._tag === "Deferred" && outcome.reason).toMatch(/bucket gone/)
     expect(runs.count).toBe(0)
@@ -99,7 +100,7 @@ describe("idempotency middleware (in-memory store)", () => {
         Effect.suspend(() => (++failures <= 3 ? Effect.fail(new StoreUnavailable({ reason: "timeout" })) : base.complete(claim, outputs)))
     }
     const { runs, step } = counting()
-    const guarded = idempotency(flaky, { ...options, unavailableDelayMs: 5 })(step)
+    const guarded = idempotency({ store: flaky, ...options, unavailableDelayMs: 5 })(step)
     expect(await Effect.runPromise(guarded(fakeDelivery({})))).toEqual({ _tag: "Processed", outputs: [out] })
     expect(failures).toBe(4)
     expect(await Effect.runPromise(guarded(fakeDelivery({}, { deliveryCount: 2 })))).toEqual({ _tag: "Duplicate", outputs: [out] })
@@ -109,8 +110,8 @@ describe("idempotency middleware (in-memory store)", () => {
   it("keys records by prefix and message id, so two consumers of one message each run once", async () => {
     const store = makeMemoryIdempotencyStore()
     const { runs, step } = counting()
-    await Effect.runPromise(idempotency(store, { ...options, keyPrefix: "audit." })(step)(fakeDelivery({})))
-    await Effect.runPromise(idempotency(store, { ...options, keyPrefix: "billing." })(step)(fakeDelivery({})))
+    await Effect.runPromise(idempotency({ store: store, ...options, keyPrefix: "audit." })(step)(fakeDelivery({})))
+    await Effect.runPromise(idempotency({ store: store, ...options, keyPrefix: "billing." })(step)(fakeDelivery({})))
     expect(runs.count).toBe(2)
   })
 })

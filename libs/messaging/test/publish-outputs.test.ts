@@ -1,10 +1,10 @@
 import { Effect } from "effect"
-import { describe, expect, it } from "vitest"
-import { publishOutputs } from "../src/middleware/publish-outputs.js"
+import { describe, expect, it } from "@effect/vitest"
+import { publishOutputs } from "../src/internal/stages/publish-outputs.js"
 import type { OutgoingMessage } from "../src/outgoing.js"
 import { NoStreamForSubject, PayloadTooLarge, type PublishError, PublishFailed, StreamFull } from "../src/publish-error.js"
 import type { Publisher } from "../src/publisher.js"
-import { failed, type Outcome } from "../src/step.js"
+import { failed, type Outcome } from "../src/outcome.js"
 import { fakeDelivery } from "./fake-delivery.js"
 
 const out = (label: string): OutgoingMessage => ({ subject: `orders.${label}`, payload: new Uint8Array([1]), msgId: `m-1>${label}` })
@@ -23,7 +23,7 @@ const recordingPublisher = (failing?: PublishError) => {
 }
 
 const through = (publisher: Publisher["Type"], outcome: Outcome) =>
-  Effect.runPromise(publishOutputs(publisher, { retryDelayMs: 300 })(() => Effect.succeed(outcome))(fakeDelivery({})))
+  Effect.runPromise(publishOutputs({ publisher, retryDelayMs: 300 })(() => Effect.succeed(outcome))(fakeDelivery({})))
 
 describe("publishOutputs", () => {
   it("publishes a processed message's outputs, in order, before it is acked", async () => {
@@ -53,9 +53,9 @@ describe("publishOutputs", () => {
       [new PublishFailed({ subject: "orders.x", reason: "permissions violation", retryable: false }), "retry"],
       [new PayloadTooLarge({ subject: "orders.x", size: 2_000_000, detail: "max_payload" }), "dead-letter"]
     ]
-    for (const [error, disposition] of cases) {
+    for (const [error, handling] of cases) {
       const outcome = await through(recordingPublisher(error).publisher, { _tag: "Duplicate", outputs: [out("a")] })
-      expect(outcome).toMatchObject({ _tag: "Failed", disposition, error: { tag: error._tag } })
+      expect(outcome).toMatchObject({ _tag: "Failed", handling, error: { tag: error._tag } })
     }
   })
 

@@ -1,11 +1,12 @@
 import { Chunk, Deferred, Effect, Exit, Fiber, HashMap, Logger, Option, Queue, Schema, Scope, Stream } from "effect"
-import { describe, expect, it } from "vitest"
+import { describe, expect, it } from "@effect/vitest"
 import type { DeadLetterRecord } from "../src/dead-letter.js"
 import type { Delivery } from "../src/delivery.js"
 import { defineHandler, type MessageHandler } from "../src/handler.js"
 import { makeRetryPolicy } from "../src/retry-policy.js"
 import { type DeliverySource, startConsumer } from "../src/runner.js"
-import type { Middleware } from "../src/step.js"
+import { type IdempotencyStoreShape, makeMemoryIdempotencyStore, StoreUnavailable } from "../src/idempotency.js"
+import { tapResult } from "../src/middleware.js"
 import { fakeDelivery } from "./fake-delivery.js"
 
 const Job = Schema.Struct({ n: Schema.Number, poison: Schema.optional(Schema.Boolean) })
@@ -44,10 +45,10 @@ const settleInOneChunk = (count: number, handler: MessageHandler<{ readonly n: n
         concurrency: 4,
         retry,
         shutdownGraceMs: 1_000,
-        onSettled: (d, _outcome, settlement) => {
+        middlewares: [tapResult((d, { settlement: settlement }) => {
           settled.set(d.messageId, settlement)
           if (settled.size === all.length) Deferred.unsafeDone(finished, Exit.void)
-        }
+        })]
       })
       yield* Deferred.await(finished)
       yield* running.stop
@@ -104,6 +105,19 @@ describe("startConsumer", () => {
     expect(settled.size).toBe(200)
     for (const d of all) expect(d.calls).toEqual([{ op: "ack" }])
     expect(logged.map((l) => l.n).sort((a, b) => Number(a) - Number(b))).toEqual(Array.from({ length: 67 }, (_, i) => i * 3))
+    for (const l of logged) expect(l.messageId).toBe(`m-${String(l.n)}`)
+  })
+
+  it("annotates a quick handler's own log lines with its message, though it never waits", async () => {
+    const logged: Array<{ readonly n: unknown; readonly messageId: unknown }> = []
+    const logger = Logger.make(({ annotations, message }) => {
+      logged.push({ n: (message as ReadonlyArray<unknown>)[1], messageId: HashMap.get(annotations, "messageId").pipe(Option.getOrUndefined) })
+    })
+    // Every other one logs and returns at once; the rest neither log nor wait.
+    const handler = defineHandler({ schema: Job, handle: (job) => (job.n % 2 === 0 ? Effect.log("quick", job.n) : Effect.void), errors: {} })
+    const { settled } = await Effect.runPromise(settleInOneChunk(50, handler).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger))))
+    expect(settled.size).toBe(50)
+    expect(logged).toHaveLength(25)
     for (const l of logged) expect(l.messageId).toBe(`m-${String(l.n)}`)
   })
 
@@ -245,8 +259,11 @@ describe("startConsumer", () => {
       const queue = yield* Queue.unbounded<Delivery>()
       let storeUp = false
       const runs: Array<number> = []
-      const deferWhileDown: Middleware = (next) => (d) =>
-        storeUp ? next(d) : Effect.succeed({ _tag: "Deferred", delayMs: 5, reason: "store unavailable" } as const)
+      const memory = makeMemoryIdempotencyStore()
+      const downWhileNotUp: IdempotencyStoreShape = {
+        ...memory,
+        claim: (key, leaseMs) => (storeUp ? memory.claim(key, leaseMs) : Effect.fail(new StoreUnavailable({ reason: "down" })))
+      }
       const handler = defineHandler({ schema: Job, handle: (job) => Effect.sync(() => void runs.push(job.n)), errors: {} })
       const letters: Array<DeadLetterRecord> = []
       const running = yield* startConsumer(queueSource(queue), handler, {
@@ -254,7 +271,7 @@ describe("startConsumer", () => {
         concurrency: 1,
         retry, // three attempts
         shutdownGraceMs: 1_000,
-        middlewares: [deferWhileDown],
+        idempotency: { store: downWhileNotUp, leaseMs: 1_000, unavailableDelayMs: 5, keyPrefix: "t." },
         deadLetters: { send: (r) => Effect.sync(() => void letters.push(r)) }
       })
       // The broker redelivers one message five times while the store is down, then once more.

@@ -1,10 +1,9 @@
 import { Effect } from "effect"
-import { describe, expect, it } from "vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { DeadLetterFailed, type DeadLetterRecord, type DeadLetterSink } from "../src/dead-letter.js"
 import { makeRetryPolicy } from "../src/retry-policy.js"
-import { settle } from "../src/settle.js"
-import { failed, type Outcome } from "../src/step.js"
-import { isDone } from "../src/sync-first.js"
+import { settle } from "../src/internal/settle.js"
+import { failed, type Outcome } from "../src/outcome.js"
 import { fakeDelivery, processed } from "./fake-delivery.js"
 
 const policy = makeRetryPolicy({ maxAttempts: 3, initialDelayMs: 100, maxDelayMs: 10_000, multiplier: 2, jitter: 0 })
@@ -31,7 +30,7 @@ describe("settle", () => {
   it("sends an ack that needs no reply at once, settling without running anything", () => {
     const d = fakeDelivery({}, { plainAcks: true })
     const settled = settle(d, processed, policy, undefined)
-    expect(isDone(settled) && settled.value.settlement).toBe("acked")
+    expect(Effect.runSync(settled).settlement).toBe("acked")
     expect(d.calls).toEqual([{ op: "ack" }])
   })
 

@@ -1,6 +1,6 @@
 import { Effect } from "effect"
-import { describe, expect, it } from "vitest"
-import { makeTimeSlice } from "../src/time-slice.js"
+import { describe, expect, it } from "@effect/vitest"
+import { makeTimeSlice } from "../src/internal/time-slice.js"
 
 const busy = (ms: number) => {
   const until = performance.now() + ms

@@ -1,23 +1,18 @@
 import {
-  countSettlements,
-  heartbeat,
-  idempotency,
   type IdempotencyStoreShape,
   type Middleware,
   type MessageHandler,
-  publishOutputs,
+  metrics as countAndTime,
   type RetryPolicy,
   redeliveryWindowMs,
-  type RunnerOptions,
   startConsumer,
   type TaggedFailure,
-  timeHandlerStep,
   tracedPublisher,
   tracing
 } from "@conveyor/messaging"
-import { Metrics } from "@conveyor/telemetry"
+import type { MetricsService } from "@conveyor/telemetry"
 import type { ConsumerSpec } from "@conveyor/topology"
-import { Data, Effect, Option } from "effect"
+import { Data, Effect } from "effect"
 import { NatsConnection } from "./connection.js"
 import { defaultDeadLetters, makeJetStreamDeadLetterSink, type DeadLetterStreamOptions } from "./dead-letters.js"
 import { makeJetStreamPublisher, serverAttributes } from "./publisher.js"
@@ -46,9 +41,10 @@ export interface JetStreamConsumerOptions {
   /** Where dead letters go; `false` terminates without a copy (not recommended). */
   readonly deadLetters?: DeadLetterStreamOptions | false
   readonly confirmAcks?: boolean
-  /** Extra middlewares (tracing, metrics), outermost first; they wrap the built-in ones. */
+  /** Count and time every delivery, and time output publishes, into these metrics. Default: none. */
+  readonly metrics?: MetricsService | undefined
+  /** Your middlewares, outermost first: inside tracing and metrics, around the handling and the settlement. */
   readonly middlewares?: ReadonlyArray<Middleware<any>>
-  readonly onSettled?: RunnerOptions["onSettled"]
 }
 
 /**
@@ -77,30 +73,23 @@ export const runJetStreamConsumer = <A, I, E extends TaggedFailure, R>(handler: 
         reason: `max_deliver ${spec.maxDeliver} is below the retry policy's ${options.retry.maxAttempts} attempts: the server would drop messages before they are dead-lettered`
       })
     }
-    // Traced when a tracer is installed (without one the delivery only passes its trace context on);
-    // counted and timed when the app provides Metrics.
-    const metrics = Option.getOrUndefined(yield* Effect.serviceOption(Metrics))
-    const middlewares: Array<Middleware<any>> = [
-      ...(options.middlewares ?? []),
-      publishOutputs(tracedPublisher(makeJetStreamPublisher(client), metrics), { retryDelayMs: options.retry.initialDelayMs }),
-      ...(options.idempotency !== undefined
-        ? [idempotency(options.idempotency, { leaseMs: spec.ackWaitMs, unavailableDelayMs: options.retry.initialDelayMs, keyPrefix: `${spec.durable}.` })]
-        : []),
-      heartbeat({ ackWaitMs: spec.ackWaitMs }),
-      ...(metrics !== undefined ? [timeHandlerStep(metrics, spec.durable)] : [])
-    ]
+    const metrics = options.metrics
     const source = (stop: Effect.Effect<void>) =>
       pullDeliveries(client, { stream: spec.stream, durable: spec.durable, batch: concurrency, confirmAcks: options.confirmAcks ?? true }, stop)
     const running = yield* startConsumer(source, handler, {
       name,
       concurrency,
       retry: options.retry,
-      middlewares,
       ...(options.deadLetters === false ? {} : { deadLetters: makeJetStreamDeadLetterSink(client, options.deadLetters ?? defaultDeadLetters) }),
       shutdownGraceMs: options.shutdownGraceMs ?? 10_000,
       handlerTimeoutMs: options.handlerTimeoutMs,
-      ...(options.onSettled !== undefined ? { onSettled: options.onSettled } : {}),
-      interceptors: [tracing, ...(metrics !== undefined ? [countSettlements(metrics, spec.durable)] : [])]
+      publishOutputs: { publisher: tracedPublisher(makeJetStreamPublisher(client), metrics), retryDelayMs: options.retry.initialDelayMs },
+      ...(options.idempotency !== undefined
+        ? { idempotency: { store: options.idempotency, leaseMs: spec.ackWaitMs, unavailableDelayMs: options.retry.initialDelayMs, keyPrefix: `${spec.durable}.` } }
+        : {}),
+      heartbeat: { ackWaitMs: spec.ackWaitMs },
+      // Traced when a tracer is installed (without one the delivery only passes its trace context on).
+      middlewares: [yield* tracing, ...(metrics !== undefined ? [countAndTime(metrics, spec.durable)] : []), ...(options.middlewares ?? [])]
     }).pipe(
       // The broker on every span the consumer makes (process, its publishes, the dead-letter copy):
       // the server it was connected to as it started.

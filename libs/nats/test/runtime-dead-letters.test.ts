@@ -1,5 +1,5 @@
 import { eventually } from "@conveyor/testing"
-import { DeadLetterHeaders, defineHandler, makeRetryPolicy, type Settlement } from "@conveyor/messaging"
+import { DeadLetterHeaders, defineHandler, makeRetryPolicy, type Settlement, tapResult } from "@conveyor/messaging"
 import { useNatsServer } from "@conveyor/testing/vitest"
 import { Effect, Schema } from "effect"
 import { describe, expect, it } from "@effect/vitest"
@@ -38,7 +38,7 @@ const startWorker = async (rt: Awaited<ReturnType<typeof setupRuntime>>, behavio
       retry,
       concurrency: 4,
       deadLetters: rt.deadLetters,
-      onSettled: (d, _o, settlement) => void settled.push({ messageId: d.messageId, deliveryCount: d.deliveryCount, settlement, at: Date.now() })
+      middlewares: [tapResult((d, { settlement: settlement }) => void settled.push({ messageId: d.messageId, deliveryCount: d.deliveryCount, settlement, at: Date.now() }))]
     })
   )
   return { runs, processed, settled, stop: running.close }

@@ -1,5 +1,5 @@
 import { eventually } from "@conveyor/testing"
-import { defineHandler, makeRetryPolicy, type Outcome, type Settlement } from "@conveyor/messaging"
+import { defineHandler, makeRetryPolicy, type Outcome, type Settlement, tapResult } from "@conveyor/messaging"
 import { useNatsServer } from "@conveyor/testing/vitest"
 import { Effect, Schema } from "effect"
 import { describe, expect, it } from "@effect/vitest"
@@ -29,7 +29,7 @@ describe("handlerTimeoutMs against a real nats-server", () => {
         retry: makeRetryPolicy({ initialDelayMs: 200 }),
         handlerTimeoutMs: 2_500,
         deadLetters: rt.deadLetters,
-        onSettled: (d, o, s) => void settled.push([d.deliveryCount, o._tag, o._tag === "Failed" ? o.error.tag : "", s])
+        middlewares: [tapResult((d, { outcome: o, settlement: s }) => void settled.push([d.deliveryCount, o._tag, o._tag === "Failed" ? o.error.tag : "", s]))]
       })
     )
     await rt.publishRaw(`${rt.prefix}.jobs`, { id: "hangs" }, { msgId: "hangs" })

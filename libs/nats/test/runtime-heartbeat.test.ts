@@ -1,5 +1,5 @@
 import { eventually } from "@conveyor/testing"
-import { defineHandler, makeRetryPolicy, type Settlement } from "@conveyor/messaging"
+import { defineHandler, makeRetryPolicy, type Settlement, tapResult } from "@conveyor/messaging"
 import { useNatsServer } from "@conveyor/testing/vitest"
 import { Effect, Schema } from "effect"
 import { describe, expect, it } from "@effect/vitest"
@@ -25,7 +25,7 @@ describe("heartbeats against a real nats-server", () => {
       [1, 2].map(() =>
         runScoped(
           conn.runtime,
-          runJetStreamConsumer(handler, { consumer: rt.consumer, retry: makeRetryPolicy(), concurrency: 2, deadLetters: rt.deadLetters, onSettled: (d, _o, s) => void settled.push([d.deliveryCount, s]) })
+          runJetStreamConsumer(handler, { consumer: rt.consumer, retry: makeRetryPolicy(), concurrency: 2, deadLetters: rt.deadLetters, middlewares: [tapResult((d, { settlement: s }) => void settled.push([d.deliveryCount, s]) )]})
         )
       )
     )

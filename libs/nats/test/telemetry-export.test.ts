@@ -1,4 +1,4 @@
-import { defineHandler, makeRetryPolicy, publishEvent } from "@conveyor/messaging"
+import { defineHandler, makeRetryPolicy, publishEvent, tapResult } from "@conveyor/messaging"
 import { layerTracingFromEnv } from "@conveyor/telemetry"
 import { uniqueName, useNatsServer } from "@conveyor/testing/vitest"
 import { defineTopology } from "@conveyor/topology"
@@ -42,7 +42,7 @@ describe("OTLP export through the runtime", () => {
           consumer: topology.consumers[0]!,
           retry: makeRetryPolicy({ maxAttempts: 3 }),
           deadLetters: false,
-          onSettled: () => Effect.runSync(Deferred.succeed(done, undefined))
+          middlewares: [tapResult(() => Effect.runSync(Deferred.succeed(done, undefined)))]
         }),
         ctx
       ).pipe(Scope.extend(appScope))

@@ -1,5 +1,5 @@
-import { defineHandler, makeMemoryIdempotencyStore, makeRetryPolicy, publishEvent, type Settlement } from "@conveyor/messaging"
-import { layerTelemetryWithOpsServer } from "@conveyor/telemetry"
+import { defineHandler, makeMemoryIdempotencyStore, makeRetryPolicy, publishEvent, type Settlement, tapResult } from "@conveyor/messaging"
+import { layerTelemetryWithOpsServer, Metrics } from "@conveyor/telemetry"
 import { eventually } from "@conveyor/testing"
 import { uniqueName, useNatsServer } from "@conveyor/testing/vitest"
 import { defineTopology } from "@conveyor/topology"
@@ -79,7 +79,8 @@ describe("metrics and readiness of a running consumer", () => {
           retry: makeRetryPolicy({ maxAttempts: 3, initialDelayMs: 100, jitter: 0 }),
           idempotency,
           deadLetters,
-          onSettled: (_d, _o, s) => void settled.push(s)
+          metrics: Context.get(ctx, Metrics),
+          middlewares: [tapResult((_d, { settlement: s }) => void settled.push(s))]
         }),
         ctx
       )
@@ -107,8 +108,8 @@ describe("metrics and readiness of a running consumer", () => {
       has('conveyor_messages_processed_total{consumer="worker",outcome="retried"} 1')
       has('conveyor_messages_processed_total{consumer="worker",outcome="dead_lettered"} 1')
       has('conveyor_messages_processed_total{consumer="worker",outcome="duplicate"} 1')
-      // The handler ran for a1..a3, r twice and d; never for the duplicate.
-      has('conveyor_handler_duration_seconds_count{consumer="worker"} 6')
+      // Every delivery's handling is timed: a1..a3, r twice, d and the duplicate.
+      has('conveyor_handler_duration_seconds_count{consumer="worker"} 7')
       has(`conveyor_publish_duration_seconds_count{subject="${subject}"} 6`)
       has(`conveyor_consumer_pending{stream="${stream}",consumer="backlog"} 6`)
       has(`conveyor_consumer_ack_pending{stream="${stream}",consumer="backlog"} 0`)

@@ -1,6 +1,6 @@
-import { defineHandler, type Publisher, type RetryPolicy, type RunnerOptions } from "@conveyor/messaging"
+import { defineHandler, type Middleware, type Publisher, type RetryPolicy } from "@conveyor/messaging"
 import { NatsConnection, runJetStreamConsumer } from "@conveyor/nats"
-import { continueTrace } from "@conveyor/telemetry"
+import { continueTrace, type MetricsService } from "@conveyor/telemetry"
 import type { ConsumerSpec } from "@conveyor/topology"
 import { type Instance, instanceEncoder, instanceSchema, type TaggedState, type TypedMessage, type WorkflowDefinition } from "@conveyor/workflow"
 import { Effect, Option, type Schema } from "effect"
@@ -37,7 +37,9 @@ export interface RunWorkflowOptions<S extends TaggedState, E extends TypedMessag
    * would only cost a round trip per event.
    */
   readonly confirmAcks?: boolean
-  readonly onSettled?: RunnerOptions["onSettled"]
+  /** See `runJetStreamConsumer`. */
+  readonly metrics?: MetricsService | undefined
+  readonly middlewares?: ReadonlyArray<Middleware<any>>
   readonly onConflict?: (workflowId: string) => void
 }
 
@@ -89,7 +91,8 @@ export const runWorkflow = <S extends TaggedState, E extends TypedMessage, C ext
       concurrency: options.concurrency ?? 32,
       confirmAcks: options.confirmAcks ?? false,
       ...(options.handlerTimeoutMs === undefined ? {} : { handlerTimeoutMs: options.handlerTimeoutMs }),
-      ...(options.onSettled === undefined ? {} : { onSettled: options.onSettled })
+      metrics: options.metrics,
+      ...(options.middlewares === undefined ? {} : { middlewares: options.middlewares })
     })
     // Published as part of the trace that set the timer (its PRODUCER span a child of that transition's span).
     const fire = (timer: InstanceTimers["timers"][number]) =>

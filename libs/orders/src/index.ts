@@ -4,7 +4,7 @@ export { type HoldResult, type Inventory, InventoryWorkerLive, skuKey, SkuStock 
 export { Notifications, NotifierLive } from "./notifier.js"
 export { OrchestratorLive } from "./orchestrator.js"
 export { LedgerEntry, ledgerKey, type PaymentRules, type Payments, PaymentsWorkerLive } from "./payments.js"
-export { type SettlementCounts, Settlements, type SettlementsShape } from "./settlements.js"
+export { consumerTelemetry, type SettlementCounts, Settlements, type SettlementsShape } from "./settlements.js"
 export { Shipment, shipmentKey, ShippingWorkerLive } from "./shipping.js"
 export { defaultHttpPorts, orderApp, type OrderAppName } from "./app.js"
 export { runOrderApp } from "./launch.js"

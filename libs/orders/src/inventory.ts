@@ -7,7 +7,7 @@ import {
 } from "@conveyor/domain"
 import { Config, Data, Effect, Layer, Schema } from "effect"
 import { ConsumerConfig, consumerSpec, idempotentAcks } from "./runtime.js"
-import { settlementRecorder } from "./settlements.js"
+import { consumerTelemetry } from "./settlements.js"
 import { cachedValues, type CachedValues } from "./step-store.js"
 
 const Units = Schema.Number.pipe(Schema.int(), Schema.nonNegative())
@@ -126,7 +126,7 @@ export const InventoryWorkerLive = Layer.scopedDiscard(
       concurrency: config.concurrency,
       handlerTimeoutMs: config.handlerTimeoutMs,
       ...idempotentAcks,
-      onSettled: yield* settlementRecorder(Durables.inventory)
+      ...(yield* consumerTelemetry(Durables.inventory))
     })
   })
 )

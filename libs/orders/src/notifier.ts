@@ -3,7 +3,7 @@ import { runJetStreamConsumer } from "@conveyor/nats"
 import { Durables, OrderEventMessage, type OrderEventType } from "@conveyor/domain"
 import { Config, Context, Effect, Layer } from "effect"
 import { ConsumerConfig, consumerSpec, idempotentAcks, openIdempotency } from "./runtime.js"
-import { settlementRecorder } from "./settlements.js"
+import { consumerTelemetry } from "./settlements.js"
 
 /** Notifications sent, by event type; what a real notifier would e-mail, here counted and logged. */
 export class Notifications extends Context.Tag("@conveyor/orders/Notifications")<
@@ -52,7 +52,7 @@ export const NotifierLive = Layer.scoped(
       handlerTimeoutMs: config.handlerTimeoutMs,
       ...idempotentAcks,
       ...(dedupe ? { idempotency: yield* openIdempotency(Durables.notifier) } : {}),
-      onSettled: yield* settlementRecorder(Durables.notifier)
+      ...(yield* consumerTelemetry(Durables.notifier))
     })
     return {
       counts: () => Object.fromEntries(counts),

@@ -3,7 +3,7 @@ import { Publisher } from "@conveyor/messaging"
 import { runWorkflow } from "@conveyor/orchestration"
 import { Config, Effect, Layer, Option } from "effect"
 import { ConsumerConfig, consumerSpec } from "./runtime.js"
-import { settlementRecorder } from "./settlements.js"
+import { consumerTelemetry } from "./settlements.js"
 
 /**
  * Environment: `ORDER_STEP_TIMEOUT_MS` (default 30000), `ORDER_MAX_ATTEMPTS` (forward-step
@@ -35,7 +35,7 @@ export const OrchestratorLive = Layer.scopedDiscard(
       timerPollMs: config.timerPollMs,
       timerDurable: Durables.orchestratorTimers,
       publisher: yield* Publisher,
-      onSettled: yield* settlementRecorder(Durables.orchestrator)
+      ...(yield* consumerTelemetry(Durables.orchestrator))
     })
   })
 )

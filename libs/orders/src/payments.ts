@@ -7,7 +7,7 @@ import {
 import { Config, Data, Effect, Layer, Option, Schema } from "effect"
 import { UnexpectedCommand } from "./inventory.js"
 import { ConsumerConfig, consumerSpec, idempotentAcks } from "./runtime.js"
-import { settlementRecorder } from "./settlements.js"
+import { consumerTelemetry } from "./settlements.js"
 import { modifyExpectingNew } from "./step-store.js"
 
 const Cents = Schema.Number.pipe(Schema.int(), Schema.nonNegative())
@@ -139,7 +139,7 @@ export const PaymentsWorkerLive = Layer.scopedDiscard(
       concurrency: config.concurrency,
       handlerTimeoutMs: config.handlerTimeoutMs,
       ...idempotentAcks,
-      onSettled: yield* settlementRecorder(Durables.payments)
+      ...(yield* consumerTelemetry(Durables.payments))
     })
   })
 )

@@ -1,4 +1,5 @@
-import type { RunnerOptions, Settlement } from "@conveyor/messaging"
+import type { Middleware, Settlement } from "@conveyor/messaging"
+import { Metrics, type MetricsService } from "@conveyor/telemetry"
 import { Context, Effect, Layer, Option } from "effect"
 
 export type SettlementCounts = Readonly<Record<string, Readonly<Partial<Record<Settlement, number>>>>>
@@ -6,7 +7,7 @@ export type SettlementCounts = Readonly<Record<string, Readonly<Partial<Record<S
 /**
  * Counts what each consumer did with its deliveries, per durable and settlement, for the demo's
  * table. Prometheus gets its counts from the consumer itself (`conveyor_messages_processed_total`,
- * counted once per delivery by `runJetStreamConsumer` when the app provides Metrics), not from here.
+ * counted once per delivery by `runJetStreamConsumer` given the app's Metrics), not from here.
  */
 export interface SettlementsShape {
   readonly record: (consumer: string, settlement: Settlement) => void
@@ -31,8 +32,21 @@ export const makeSettlements = (): SettlementsShape => {
 
 export const SettlementsLive = Layer.sync(Settlements, makeSettlements)
 
-/** An `onSettled` hook feeding Settlements, if provided. */
-export const settlementRecorder = (durable: string): Effect.Effect<RunnerOptions["onSettled"] & {}> =>
-  Effect.map(Effect.serviceOption(Settlements), (settlements) =>
-    Option.isSome(settlements) ? (_delivery, _outcome, settlement) => settlements.value.record(durable, settlement) : () => {}
-  )
+/** A middleware that counts what the broker was told about each delivery into `settlements`. */
+export const recordSettlements =
+  (settlements: SettlementsShape, durable: string): Middleware =>
+  (next) =>
+  (delivery) =>
+    Effect.tap(next(delivery), (result) => Effect.sync(() => settlements.record(durable, result.settlement)))
+
+/**
+ * What every order consumer is run with besides its handler: the app's Metrics when it provides
+ * them, and the demo's Settlements counter when it provides one.
+ */
+export const consumerTelemetry = (
+  durable: string
+): Effect.Effect<{ readonly metrics: MetricsService | undefined; readonly middlewares: ReadonlyArray<Middleware> }> =>
+  Effect.map(Effect.all([Effect.serviceOption(Metrics), Effect.serviceOption(Settlements)]), ([metrics, settlements]) => ({
+    metrics: Option.getOrUndefined(metrics),
+    middlewares: Option.isSome(settlements) ? [recordSettlements(settlements.value, durable)] : []
+  }))

@@ -5,7 +5,7 @@ import { Buckets, Durables, eventSubject, OrderCommandMessage, ShipmentRecalled,
 import { Effect, Layer, Schema } from "effect"
 import { UnexpectedCommand } from "./inventory.js"
 import { ConsumerConfig, consumerSpec, idempotentAcks } from "./runtime.js"
-import { settlementRecorder } from "./settlements.js"
+import { consumerTelemetry } from "./settlements.js"
 import { modifyExpectingNew } from "./step-store.js"
 
 /** The tracking id is derived from the order, so scheduling twice books the same shipment. */
@@ -78,7 +78,7 @@ export const ShippingWorkerLive = Layer.scopedDiscard(
       concurrency: config.concurrency,
       handlerTimeoutMs: config.handlerTimeoutMs,
       ...idempotentAcks,
-      onSettled: yield* settlementRecorder(Durables.shipping)
+      ...(yield* consumerTelemetry(Durables.shipping))
     })
   })
 )

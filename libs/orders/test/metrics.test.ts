@@ -7,11 +7,10 @@ import { uniqueName, useNatsServer } from "@conveyor/testing/vitest"
 import { Effect, Layer } from "effect"
 import { describe, expect, it } from "@effect/vitest"
 import { Durables, eventSubject, StreamNames } from "@conveyor/domain"
-import { GatewayRoutesLive, NotifierLive, Settlements } from "../src/index.js"
-import { settlementRecorder } from "../src/settlements.js"
+import { consumerTelemetry, GatewayRoutesLive, NotifierLive, Settlements } from "../src/index.js"
 import { getOrder, postOrder, startStack, useStack } from "./support.js"
 
-// A consumer wired as every order app wires its own (settlementRecorder as onSettled, under orderApp's
+// A consumer wired as every order app wires its own (consumerTelemetry, under orderApp's
 // Metrics), on a stream of its own, with a handler that produces each outcome on purpose.
 const server = useNatsServer()
 const stream = uniqueName("METRICS")
@@ -32,7 +31,7 @@ const Counted = Layer.scopedDiscard(Effect.gen(function* () {
     retry: makeRetryPolicy({ maxAttempts: 3, initialDelayMs: 100, jitter: 0 }),
     idempotency,
     deadLetters,
-    onSettled: yield* settlementRecorder("counted")
+    ...(yield* consumerTelemetry("counted"))
   })
 }))
 

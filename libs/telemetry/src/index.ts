@@ -3,7 +3,7 @@ export { defaultTelemetryConfig, type SamplerName, TelemetryConfig } from "./con
 export { continueTrace, extractTraceContext, injectTraceHeaders, type TraceHeaders } from "./propagation.js"
 export { annotatePublishAck, type ConsumeOptions, consumerSpan, consumerSpans, type ConsumerSpans, linkOriginalTrace, markProcessingFailed, ORIGINAL_TRACEPARENT_HEADER, preserveOriginalTraceparent, producerSpan, producerSpans, type PublishAckInfo, recordDeadLetter, recordRetry } from "./spans.js"
 export { InMemorySpanExporter, layerTracing, layerTracingFromEnv, layerTracingInMemory, type TracingOptions } from "./tracing.js"
-export { type ConsumerState, layerMetrics, makeMetrics, Metrics, type MetricsService, type ProcessOutcome } from "./metrics.js"
+export { type ConsumerState, layerMetrics, makeMetrics, Metrics, type MetricsService, type SettlementLabel, settlementLabels } from "./metrics.js"
 export { layerOpsServer, makeGracefulServer, OpsRoutes, opsServerConfig } from "./ops-server.js"
 export { type Check, type CheckResult, layerReadiness, makeReadiness, NotReady, Readiness, readinessFlag, type ReadinessFlag, type ReadinessOptions, type ReadinessReport, type ReadinessService, registerCheck } from "./readiness.js"
 export { firstLine, type JsonLoggerOptions, layerJsonLogger, layerLogger, type LogFormat, LogSettings, makeAppLogger, makeJsonLogger } from "./logger.js"

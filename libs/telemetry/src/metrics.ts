@@ -16,8 +16,8 @@ import { resolveServiceName, TelemetryConfig } from "./config.js"
  * `abandoned`: ack wait passed and another delivery may own it; `dead_letter_failed`: the copy to the
  * dead-letter stream failed, so the message was nak'ed instead.
  */
-export type ProcessOutcome = "acked" | "retried" | "dead_lettered" | "duplicate" | "deferred" | "abandoned" | "dead_letter_failed"
-export const processOutcomes: ReadonlyArray<ProcessOutcome> = ["acked", "retried", "dead_lettered", "duplicate", "deferred", "abandoned", "dead_letter_failed"]
+export type SettlementLabel = "acked" | "retried" | "dead_lettered" | "duplicate" | "deferred" | "abandoned" | "dead_letter_failed"
+export const settlementLabels: ReadonlyArray<SettlementLabel> = ["acked", "retried", "dead_lettered", "duplicate", "deferred", "abandoned", "dead_letter_failed"]
 
 /** A durable consumer's numbers as JetStream reports them in consumer info. */
 export interface ConsumerState {
@@ -36,7 +36,7 @@ export class MetricsCollectError extends Data.TaggedError("MetricsCollectError")
 }
 
 export interface MetricsService {
-  readonly messageProcessed: (consumer: string, outcome: ProcessOutcome) => Effect.Effect<void>
+  readonly messageProcessed: (consumer: string, outcome: SettlementLabel) => Effect.Effect<void>
   readonly recordHandlerDuration: (consumer: string, duration: Duration.DurationInput) => Effect.Effect<void>
   readonly recordPublishDuration: (subject: string, duration: Duration.DurationInput) => Effect.Effect<void>
   readonly setConsumerState: (stream: string, consumer: string, state: ConsumerState) => Effect.Effect<void>
@@ -84,7 +84,7 @@ export const makeMetrics = (options: { readonly serviceName: string }) =>
       description: "Messages handled by a consumer, by outcome (acked, retried, dead_lettered, duplicate, deferred, abandoned, dead_letter_failed)"
     })
     const handlerDuration: Histogram = meter.createHistogram("conveyor_handler_duration_seconds", {
-      description: "Time a handler took for one delivery",
+      description: "Time one delivery took from the handler to what the broker was told (idempotency claim, outputs published and the ack included)",
       advice: { explicitBucketBoundaries: secondsBuckets }
     })
     const publishDuration: Histogram = meter.createHistogram("conveyor_publish_duration_seconds", {
@@ -113,7 +113,7 @@ export const makeMetrics = (options: { readonly serviceName: string }) =>
           // Zero every outcome the first time a consumer shows up, so rate() works from the first scrape.
           if (!seen.has(consumer)) {
             seen.add(consumer)
-            for (const o of processOutcomes) processed.add(0, { consumer, outcome: o })
+            for (const o of settlementLabels) processed.add(0, { consumer, outcome: o })
           }
           processed.add(1, { consumer, outcome })
         }),

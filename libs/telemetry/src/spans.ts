@@ -1,4 +1,4 @@
-import { Cause, Chunk, Clock, Context, Effect, Exit, type Fiber, FiberRef, HashMap, Option, Tracer } from "effect"
+import { Cause, Clock, Effect, Exit, FiberRef, Option, type Tracer } from "effect"
 import { MESSAGING_SYSTEM, type MessageInfo, messageAttributes, MessagingAttributes, OperationType } from "./attributes.js"
 import {
   continueTrace,
@@ -156,12 +156,9 @@ export const consumerSpan =
     Effect.flatMap(consumerSpans, (spans) => (Option.isSome(spans) ? spans.value(options, () => effect, attributesOf) : continueTrace(options.headers)(effect)))
 
 /**
- * `consumerSpan` for a loop that processes many messages: made once, with the tracer, clock and span
- * settings (`annotateSpans`, `linkSpans`, `withTracerTiming`) of the fiber that made it, it opens each
- * span by plain calls. `process` is called once the span is open; when what it returns has already
- * completed (a quick handler settled synchronously) the span ends at once, without being made the
- * current span: nothing is left to run inside it. Otherwise the span is made current for the rest and
- * ends with it. `attributesOf` puts attributes derived from the value on the span as it ends.
+ * `consumerSpan` for a loop that processes many messages, chosen once (traced or not). `process` is
+ * called once the span is open and runs with the span current; `attributesOf` puts attributes
+ * derived from the value on the span as it ends.
  */
 export interface ConsumerSpans {
   <A, E, R>(options: ConsumeOptions, process: () => Effect.Effect<A, E, R>, attributesOf?: (value: A) => Readonly<Record<string, unknown>>): Effect.Effect<A, E, R>
@@ -169,63 +166,52 @@ export interface ConsumerSpans {
 
 /** `ConsumerSpans` for the current fiber; none without a tracer installed, or with `withTracerEnabled(false)`. */
 export const consumerSpans: Effect.Effect<Option.Option<ConsumerSpans>> = Effect.flatMap(isTracing, (tracing) =>
-  tracing ? Effect.withFiberRuntime((fiber) => Effect.succeed(fiber.getFiberRef(FiberRef.currentTracerEnabled) ? Option.some(spansOn(fiber)) : Option.none())) : Effect.succeed(Option.none())
+  tracing ? Effect.map(FiberRef.get(FiberRef.currentTracerEnabled), (enabled) => (enabled ? Option.some(openConsumerSpan) : Option.none())) : Effect.succeed(Option.none())
 )
 
-/**
- * What Effect.makeSpan and Effect.withParentSpan do per span, minus their copies of the fiber's
- * every FiberRef (reading settings through `getFiberRefs` copies the map, and each FiberRef layer
- * copies it twice more): those copies were the largest single cost of a consumer span.
- */
-const spansOn = (fiber: Fiber.RuntimeFiber<unknown, unknown>): ConsumerSpans => {
-  const tracer = fiber.currentTracer
-  const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
-  const timing = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
-  const now = () => (timing ? clock.unsafeCurrentTimeNanos() : BigInt(0))
-  const envLinks = Chunk.toReadonlyArray(fiber.getFiberRef(FiberRef.currentTracerSpanLinks))
-  const annotations = fiber.getFiberRef(FiberRef.currentTracerSpanAnnotations)
-  return <A, E, R>(options: ConsumeOptions, process: () => Effect.Effect<A, E, R>, attributesOf?: (value: A) => Readonly<Record<string, unknown>>) => {
-    const { parent, baggage } = extractRemote(options.headers)
-    const links: Array<Tracer.SpanLink> = [...envLinks]
-    if (Option.isSome(parent)) links.push({ _tag: "SpanLink", span: parent.value, attributes: { "conveyor.link": "producer" } })
-    const original = originalTraceLink(options.headers)
-    if (Option.isSome(original)) links.push(original.value)
-    const span = tracer.span(`process ${options.subject}`, parent, Context.empty(), links, now(), "consumer", { root: Option.isNone(parent) })
-    // A span the sampler dropped is never exported: its attributes would be work for nothing.
-    if (span.sampled) {
-      HashMap.forEach(annotations, (value, key) => span.attribute(key, value))
-      span.attribute(MessagingAttributes.system, MESSAGING_SYSTEM)
-      span.attribute(MessagingAttributes.operationType, OperationType.process)
-      span.attribute(MessagingAttributes.operationName, "process")
-      span.attribute(MessagingAttributes.destinationName, options.subject)
-      const attributes = messageAttributes(options.attributes)
-      for (const key in attributes) span.attribute(key, attributes[key])
-    }
+/** Opens the span with Effect's own `makeSpan` (the fiber's tracer, clock and span settings), makes it the parent of `process`, and ends it with its exit. */
+const openConsumerSpan: ConsumerSpans = <A, E, R>(
+  options: ConsumeOptions,
+  process: () => Effect.Effect<A, E, R>,
+  attributesOf?: (value: A) => Readonly<Record<string, unknown>>
+): Effect.Effect<A, E, R> => {
+  const { parent, baggage } = extractRemote(options.headers)
+  const links: Array<Tracer.SpanLink> = []
+  if (Option.isSome(parent)) links.push({ _tag: "SpanLink", span: parent.value, attributes: { "conveyor.link": "producer" } })
+  const original = originalTraceLink(options.headers)
+  if (Option.isSome(original)) links.push(original.value)
+  const spanOptions = {
+    kind: "consumer" as const,
+    links,
+    // The call site is the runtime's runner, the same for every message: not worth a stack per span.
+    captureStackTrace: false,
+    attributes: {
+      [MessagingAttributes.system]: MESSAGING_SYSTEM,
+      [MessagingAttributes.operationType]: OperationType.process,
+      [MessagingAttributes.operationName]: "process",
+      [MessagingAttributes.destinationName]: options.subject,
+      ...messageAttributes(options.attributes)
+    },
+    ...(Option.isSome(parent) ? { parent: parent.value } : { root: true })
+  }
+  return Effect.flatMap(Effect.makeSpan(`process ${options.subject}`, spanOptions), (span) => {
     const processing: Processing = { span, failure: Option.none() }
     const marked: WithProcessing = span
     marked[processingKey] = processing
-    const end = (exit: Exit.Exit<A, E>) => {
-      if (attributesOf !== undefined && span.sampled && Exit.isSuccess(exit)) {
-        const more = attributesOf(exit.value)
-        for (const key in more) span.attribute(key, more[key])
-      }
-      span.end(now(), Exit.isSuccess(exit) && Option.isSome(processing.failure) ? Exit.fail(processing.failure.value) : exit)
-    }
-    const processed = process()
-    if (Exit.isExit(processed) && Exit.isSuccess(processed)) {
-      end(processed as Exit.Exit<A, E>)
-      return processed
-    }
-    // The span becomes the parent by setting the context, restored in the same onExit that ends
-    // the span (as Effect.useSpan does, without acquireUseRelease's layers; interruption still ends it).
-    return Effect.flatMap(FiberRef.get(FiberRef.currentContext), (outer) => {
-      const inSpan = Effect.zipRight(FiberRef.set(FiberRef.currentContext, Context.add(outer, Tracer.ParentSpan, span)), processed)
-      // Most messages carry no baggage: skip a FiberRef layer per message for them.
-      return Effect.onExit(Object.keys(baggage).length === 0 ? inSpan : withBaggage(baggage)(inSpan), (exit) =>
-        Effect.zipRight(FiberRef.set(FiberRef.currentContext, outer), Effect.sync(() => end(exit)))
+    const inSpan = Effect.withParentSpan(Effect.suspend(process), span)
+    // Most messages carry no baggage: skip a FiberRef layer per message for them.
+    return Effect.onExit(Object.keys(baggage).length === 0 ? inSpan : withBaggage(baggage)(inSpan), (exit) =>
+      Effect.flatMap(Clock.currentTimeNanos, (now) =>
+        Effect.sync(() => {
+          if (attributesOf !== undefined && span.sampled && Exit.isSuccess(exit)) {
+            const more = attributesOf(exit.value)
+            for (const key in more) span.attribute(key, more[key])
+          }
+          span.end(now, Exit.isSuccess(exit) && Option.isSome(processing.failure) ? Exit.fail(processing.failure.value) : exit)
+        })
       )
-    })
-  }
+    )
+  })
 }
 
 const describe = (error: unknown): { readonly type: string; readonly message: string } => {

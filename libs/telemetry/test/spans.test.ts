@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { context as otelContext, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api"
 import type { ReadableSpan } from "@opentelemetry/sdk-trace-base"
-import { Data, Effect, Exit, Option } from "effect"
+import { Data, Effect, Option } from "effect"
 import { consumerSpan, consumerSpans, continueTrace, extractTraceContext, InMemorySpanExporter, injectTraceHeaders, layerTracingInMemory, ORIGINAL_TRACEPARENT_HEADER, preserveOriginalTraceparent, producerSpan, annotatePublishAck, recordDeadLetter, recordRetry } from "../src/index.js"
 import { isTracing, extractBaggage, withBaggage } from "../src/propagation.js"
 
@@ -229,21 +229,24 @@ describe("consumerSpan honours Effect's span settings", () => {
 })
 
 describe("consumerSpans", () => {
-  it.live("ends the span of a process that completed at once; keeps it current for one that waits; none without a tracer", () =>
+  it.live("opens the span before the process is called, keeps it current while it runs, ends it with the value's attributes; none without a tracer", () =>
     Effect.gen(function* () {
       const traced = yield* withExporter((exporter) =>
         Effect.gen(function* () {
           const spans = Option.getOrThrow(yield* consumerSpans)
-          const quick = spans({ subject: "orders.quick" }, () => Effect.succeed(1), (n) => ({ "test.value": n }))
-          // Already ended, before anything was run.
-          const ended = exporter.getFinishedSpans().map((s) => s.name)
+          let calledWithin: string | undefined
+          const quick = yield* spans(
+            { subject: "orders.quick" },
+            () => Effect.map(Effect.currentSpan, (span) => ((calledWithin = span.spanId), 1)),
+            (n) => ({ "test.value": n })
+          )
           const slow = yield* spans({ subject: "orders.slow" }, () => Effect.zipRight(Effect.sleep("1 millis"), Effect.currentSpan))
-          return { quick, ended, slow, finished: exporter.getFinishedSpans() }
+          return { quick, calledWithin, slow, finished: exporter.getFinishedSpans() }
         })
       )
-      expect(Exit.isExit(traced.quick) && Exit.isSuccess(traced.quick)).toBe(true)
-      expect(traced.ended).toEqual(["process orders.quick"])
+      expect(traced.quick).toBe(1)
       expect(byName(traced.finished, "process orders.quick").attributes["test.value"]).toBe(1)
+      expect(byName(traced.finished, "process orders.quick").spanContext().spanId).toBe(traced.calledWithin)
       expect(byName(traced.finished, "process orders.slow").spanContext().spanId).toBe(traced.slow.spanId)
       expect(Option.isNone(yield* consumerSpans)).toBe(true)
     }))

@@ -1,12 +1,10 @@
-import type { MetricsService, ProcessOutcome } from "@conveyor/telemetry"
+import type { MetricsService, SettlementLabel } from "@conveyor/telemetry"
 import { Duration, Effect } from "effect"
-import type { DeliveryInterceptor } from "../runner.js"
-import type { Settlement } from "../settle.js"
-import type { Middleware } from "../step.js"
-import { andThen } from "../sync-first.js"
+import type { Middleware } from "../middleware.js"
+import type { Settlement } from "../outcome.js"
 
-/** The metric's outcome label for each settlement. */
-export const processOutcomeOf: { readonly [S in Settlement]: ProcessOutcome } = {
+/** The metric's label for each settlement. */
+const settlementLabelOf: { readonly [S in Settlement]: SettlementLabel } = {
   acked: "acked",
   duplicate: "duplicate",
   retried: "retried",
@@ -16,21 +14,21 @@ export const processOutcomeOf: { readonly [S in Settlement]: ProcessOutcome } = 
   "dead-letter-failed": "dead_letter_failed"
 }
 
-/** Counts each settled delivery by outcome under the consumer's (durable) name. */
-export const countSettlements =
-  (metrics: MetricsService, consumer: string): DeliveryInterceptor =>
-  (_delivery, process) =>
-    andThen(process(), (settled) => Effect.as(metrics.messageProcessed(consumer, processOutcomeOf[settled.settlement]), settled))
-
 /**
- * Times the steps it wraps into the handler-duration histogram. Placed innermost it measures the
- * handler alone (decode and handle), not idempotency claims or output publishing. The clock starts
- * before the inner step is called: a step does its synchronous part then (sync-first.ts).
+ * Counts each delivery by what the broker was told (`conveyor_messages_processed_total`) and times
+ * its handling, from the handler to the broker's answer (`conveyor_handler_duration_seconds`),
+ * under the consumer's (durable) name.
  */
-export const timeHandlerStep =
-  (metrics: MetricsService, consumer: string): Middleware =>
+export const metrics =
+  (service: MetricsService, consumer: string): Middleware =>
   (next) =>
-  (delivery) => {
-    const start = performance.now()
-    return andThen(next(delivery), (outcome) => Effect.as(metrics.recordHandlerDuration(consumer, Duration.millis(performance.now() - start)), outcome))
-  }
+  (delivery) =>
+    Effect.suspend(() => {
+      const start = performance.now()
+      return Effect.flatMap(next(delivery), (result) =>
+        Effect.zipRight(
+          Effect.zipRight(service.recordHandlerDuration(consumer, Duration.millis(performance.now() - start)), service.messageProcessed(consumer, settlementLabelOf[result.settlement])),
+          Effect.succeed(result)
+        )
+      )
+    })

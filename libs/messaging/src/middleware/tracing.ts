@@ -2,10 +2,8 @@ import { type ConsumerSpans, consumerSpans, continueTrace, markProcessingFailed,
 import { Effect, Option } from "effect"
 import { DeadLetterHeaders } from "../dead-letter.js"
 import type { Delivery } from "../delivery.js"
-import type { DeliveryInterceptor } from "../runner.js"
-import type { Settled } from "../settle.js"
-import type { FailureInfo, Outcome } from "../step.js"
-import { andThen, isDone } from "../sync-first.js"
+import type { DeliveryResult, Middleware } from "../middleware.js"
+import type { FailureInfo, Outcome } from "../outcome.js"
 
 /**
  * A failure as the span helpers expect it: `_tag` becomes `error.type`, the message
@@ -31,7 +29,7 @@ const failureOf = (outcome: Outcome): Error =>
  * dead letter a `dead_lettered` event with the error; both (and a lost or failed copy) end the span
  * with status ERROR although the runtime handled them.
  */
-const recordSettlement = (delivery: Delivery, { action, outcome, settlement }: Settled): Effect.Effect<void> => {
+const recordSettlement = (delivery: Delivery, { instruction, outcome, settlement }: DeliveryResult): Effect.Effect<void> => {
   switch (settlement) {
     case "acked":
     case "duplicate":
@@ -41,14 +39,14 @@ const recordSettlement = (delivery: Delivery, { action, outcome, settlement }: S
       // Not the message's fault (claim held elsewhere, store down): no error status.
       return Effect.annotateCurrentSpan({
         "conveyor.deferred.reason": outcome._tag === "Deferred" ? outcome.reason : "",
-        "conveyor.retry.delay_ms": action._tag === "Nak" ? action.delayMs : 0
+        "conveyor.retry.delay_ms": instruction._tag === "Nak" ? instruction.delayMs : 0
       })
     case "retried":
-      return recordRetry(failureOf(outcome), { delayMillis: action._tag === "Nak" ? action.delayMs : 0, deliveryCount: delivery.deliveryCount })
+      return recordRetry(failureOf(outcome), { delayMillis: instruction._tag === "Nak" ? instruction.delayMs : 0, deliveryCount: delivery.deliveryCount })
     case "dead-lettered":
       return recordDeadLetter(failureOf(outcome), {
         deliveryCount: delivery.deliveryCount,
-        reason: action._tag === "DeadLetter" ? action.reason : undefined
+        reason: instruction._tag === "DeadLetter" ? instruction.reason : undefined
       })
     case "dead-letter-failed":
     case "abandoned":
@@ -56,7 +54,7 @@ const recordSettlement = (delivery: Delivery, { action, outcome, settlement }: S
   }
 }
 
-const settlementAttributes = ({ settlement }: Settled): Readonly<Record<string, unknown>> =>
+const settlementAttributes = ({ settlement }: DeliveryResult): Readonly<Record<string, unknown>> =>
   settlement === "duplicate" ? { "conveyor.settlement": settlement, "conveyor.duplicate": true } : { "conveyor.settlement": settlement }
 
 /** A replayed dead letter names the message it replays (its trace link comes from `consumerSpan`). */
@@ -66,29 +64,23 @@ const replayAttributes = (delivery: Delivery): Record<string, string> | undefine
 }
 
 /**
- * Opens the CONSUMER span `process <subject>` around one delivery, its middlewares and its
+ * Opens the CONSUMER span `process <subject>` around the handling of one delivery and its
  * settlement: the parent comes from the message's `traceparent` (a new trace when it is missing or
  * broken), a replay links to its original trace, and everything the handler publishes carries this
  * span's context. Each delivery is its own span, numbered by its delivery count. Without a tracer
  * installed there is no span: the delivery runs in the context its headers carry (`continueTrace`).
- * Which of the two is decided once, as the consumer starts (an Effect the runner runs then).
+ * Which of the two is decided once, as the consumer starts.
  */
-export const tracing: Effect.Effect<DeliveryInterceptor> = Effect.map(consumerSpans, (spans) => (Option.isSome(spans) ? traced(spans.value) : passTraceContext))
+export const tracing: Effect.Effect<Middleware> = Effect.map(consumerSpans, (spans) => (Option.isSome(spans) ? traced(spans.value) : passTraceContext))
 
-/** Without a tracer: the incoming context for whatever still has to run (a completed delivery has nothing left). */
-const passTraceContext: DeliveryInterceptor = (delivery, process) => {
-  const processed = process()
-  return isDone(processed) ? processed : continueTrace(delivery.headers)(processed)
-}
+/** Without a tracer: the incoming context for the handling. */
+const passTraceContext: Middleware = (next) => (delivery) => continueTrace(delivery.headers)(next(delivery))
 
-/**
- * The span opens before `process` is called (it covers the handler function, not only the Effect it
- * returns); a delivery settled synchronously and acked ends it at once, anything else is recorded
- * with the span current.
- */
+/** The span opens before the handler function is called: it covers the handler's own work too. */
 const traced =
-  (spans: ConsumerSpans): DeliveryInterceptor =>
-  (delivery, process) =>
+  (spans: ConsumerSpans): Middleware =>
+  (next) =>
+  (delivery) =>
     spans(
       {
         subject: delivery.subject,
@@ -104,8 +96,8 @@ const traced =
         }
       },
       () =>
-        andThen(process(), (settled) =>
-          settled.settlement === "acked" || settled.settlement === "duplicate" ? Effect.succeed(settled) : Effect.as(recordSettlement(delivery, settled), settled)
+        Effect.flatMap(next(delivery), (result) =>
+          result.settlement === "acked" || result.settlement === "duplicate" ? Effect.succeed(result) : Effect.as(recordSettlement(delivery, result), result)
         ),
       settlementAttributes
     )

@@ -1,5 +1,5 @@
 import { eventually } from "@conveyor/testing"
-import { DeadLetterHeaders, defineHandler, makeRetryPolicy, type Settlement } from "@conveyor/messaging"
+import { DeadLetterHeaders, defineHandler, makeRetryPolicy, type Settlement, tapResult } from "@conveyor/messaging"
 import { useNatsServer } from "@conveyor/testing/vitest"
 import { defineTopology } from "@conveyor/topology"
 import { Data, Effect } from "effect"
@@ -43,11 +43,11 @@ const startRunner = async (setup: FaultSetup, options: { readonly deadLetters?: 
       concurrency: 4,
       idempotency: store,
       ...(options.deadLetters !== undefined ? { deadLetters: options.deadLetters } : {}),
-      onSettled: (delivery, outcome, settlement) => {
+      middlewares: [tapResult((delivery, { outcome: outcome, settlement: settlement }) => {
         const list = observed.settled.get(delivery.messageId) ?? []
         list.push({ settlement, deliveryCount: delivery.deliveryCount, at: Date.now(), ...(outcome._tag === "Deferred" ? { reason: outcome.reason } : {}) })
         observed.settled.set(delivery.messageId, list)
-      }
+      })]
     })
   )
   const settlements = (id: string) => (observed.settled.get(id) ?? []).map((s) => s.settlement)

@@ -1,9 +1,8 @@
 import { Effect, Exit, Schema } from "effect"
-import { describe, expect, it } from "vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { defineHandler } from "../src/handler.js"
-import { handlerStep } from "../src/handler-step.js"
+import { runHandler } from "../src/internal/run-handler.js"
 import { makeRetryPolicy } from "../src/retry-policy.js"
-import { isDone } from "../src/sync-first.js"
 import { fakeDelivery } from "./fake-delivery.js"
 
 class Blip extends Schema.TaggedError<Blip>()("Blip", {}) {}
@@ -30,9 +29,9 @@ const makeHandler = (behaviour: (runs: number) => Effect.Effect<void, Failure>) 
 
 const policy = makeRetryPolicy({ maxAttempts: 3 })
 const valid = { id: "o-1", quantity: 2 }
-const run = (h: ReturnType<typeof makeHandler>["handler"], payload: unknown = valid, p = policy) => Effect.runPromise(handlerStep(h, p)(fakeDelivery(payload)))
+const run = (h: ReturnType<typeof makeHandler>["handler"], payload: unknown = valid, p = policy) => Effect.runPromise(runHandler(h, p)(fakeDelivery(payload)))
 
-describe("handlerStep", () => {
+describe("runHandler", () => {
   it("decodes, runs the handler and returns its outputs with ids derived from the incoming id", async () => {
     const { handler } = makeHandler(() => Effect.void)
     const outcome = await run(handler)
@@ -42,7 +41,7 @@ describe("handlerStep", () => {
     expect(JSON.parse(new TextDecoder().decode(outcome.outputs[0]!.payload))).toEqual(valid)
   })
 
-  it("maps each declared error to its disposition, including a function of the error", async () => {
+  it("maps each declared error to its handling, including a function of the error", async () => {
     const cases: Array<[Failure, unknown]> = [
       [new Blip(), "retry"],
       [new Rejected({ reason: "sku unknown" }), "dead-letter"],
@@ -50,9 +49,9 @@ describe("handlerStep", () => {
       [new Graded({ fatal: true }), "dead-letter"],
       [new Graded({ fatal: false }), "retry"]
     ]
-    for (const [error, disposition] of cases) {
+    for (const [error, handling] of cases) {
       const { handler } = makeHandler(() => Effect.fail(error))
-      expect(await run(handler)).toMatchObject({ _tag: "Failed", disposition, error: { tag: error._tag } })
+      expect(await run(handler)).toMatchObject({ _tag: "Failed", handling, error: { tag: error._tag } })
     }
   })
 
@@ -64,13 +63,13 @@ describe("handlerStep", () => {
   ])("treats %s as permanent without running the handler", async (_, payload) => {
     const { runs, handler } = makeHandler(() => Effect.void)
     const outcome = await run(handler, payload)
-    expect(outcome).toMatchObject({ _tag: "Failed", disposition: "dead-letter", error: { tag: "DecodeFailure" } })
+    expect(outcome).toMatchObject({ _tag: "Failed", handling: "dead-letter", error: { tag: "DecodeFailure" } })
     expect(runs.count).toBe(0)
   })
 
   it("counts a defect as retryable", async () => {
     const { handler } = makeHandler(() => Effect.die(new Error("null pointer")))
-    expect(await run(handler)).toMatchObject({ _tag: "Failed", disposition: "retry", error: { tag: "Defect" } })
+    expect(await run(handler)).toMatchObject({ _tag: "Failed", handling: "retry", error: { tag: "Defect" } })
   })
 
   it("retries retryable errors in process when the policy allows, without a redelivery", async () => {
@@ -83,23 +82,26 @@ describe("handlerStep", () => {
   it("gives up in process after the allowed retries, and never retries a permanent error in process", async () => {
     const p = makeRetryPolicy({ inProcessRetries: 2, inProcessDelayMs: 1 })
     const flaky = makeHandler(() => Effect.fail(new Blip()))
-    expect(await run(flaky.handler, valid, p)).toMatchObject({ _tag: "Failed", disposition: "retry" })
+    expect(await run(flaky.handler, valid, p)).toMatchObject({ _tag: "Failed", handling: "retry" })
     expect(flaky.runs.count).toBe(3)
     const rejected = makeHandler(() => Effect.fail(new Rejected({ reason: "no" })))
-    expect(await run(rejected.handler, valid, p)).toMatchObject({ _tag: "Failed", disposition: "dead-letter" })
+    expect(await run(rejected.handler, valid, p)).toMatchObject({ _tag: "Failed", handling: "dead-letter" })
     expect(rejected.runs.count).toBe(1)
   })
 
   it("lets interruption through instead of calling it a failure", async () => {
     const { handler } = makeHandler(() => Effect.interrupt)
-    const exit = await Effect.runPromiseExit(handlerStep(handler, policy)(fakeDelivery(valid)))
+    const exit = await Effect.runPromiseExit(runHandler(handler, policy)(fakeDelivery(valid)))
     expect(Exit.isInterrupted(exit)).toBe(true)
   })
 
-  it("yields a completed outcome for a handler that returns a completed Effect, without running anything", () => {
-    const handler = defineHandler({ schema: Order, handle: () => Effect.void, errors: {} })
-    const outcome = handlerStep(handler, policy)(fakeDelivery(valid))
-    expect(isDone(outcome) && outcome.value).toEqual({ _tag: "Processed", outputs: [] })
+  it("calls the handler function only when its Effect runs", () => {
+    let calls = 0
+    const handler = defineHandler({ schema: Order, handle: () => Effect.sync(() => void calls++), errors: {} })
+    const outcome = runHandler(handler, policy)(fakeDelivery(valid))
+    expect(calls).toBe(0)
+    expect(Effect.runSync(outcome)).toEqual({ _tag: "Processed", outputs: [] })
+    expect(calls).toBe(1)
   })
 
   it("calls the handler function once per attempt: the first attempt runs the Effect it already returned", async () => {
@@ -112,7 +114,7 @@ describe("handlerStep", () => {
       },
       errors: { Blip: "retry" }
     })
-    const outcome = await Effect.runPromise(handlerStep(handler, makeRetryPolicy({ inProcessRetries: 2, inProcessDelayMs: 1 }))(fakeDelivery(valid)))
+    const outcome = await Effect.runPromise(runHandler(handler, makeRetryPolicy({ inProcessRetries: 2, inProcessDelayMs: 1 }))(fakeDelivery(valid)))
     expect(outcome._tag).toBe("Processed")
     expect(calls).toBe(3)
   })
@@ -125,9 +127,9 @@ describe("handlerStep", () => {
       },
       errors: {}
     })
-    expect(await Effect.runPromise(handlerStep(handler, policy)(fakeDelivery(valid)))).toMatchObject({
+    expect(await Effect.runPromise(runHandler(handler, policy)(fakeDelivery(valid)))).toMatchObject({
       _tag: "Failed",
-      disposition: "retry",
+      handling: "retry",
       error: { tag: "Defect" }
     })
   })

@@ -1,5 +1,53 @@
-import type { Delivery } from "./delivery.js"
-import type { Settlement } from "./settle.js"
+import type { Effect } from "effect"
+import type { AckFailed, Delivery } from "../delivery.js"
+import type { Settlement } from "../outcome.js"
+
+/** A delivery judged on another delivery count: every other member is the original's, asked of it when used. */
+class RecountedDelivery implements Delivery {
+  constructor(
+    private readonly original: Delivery,
+    readonly deliveryCount: number
+  ) {}
+  get subject(): string {
+    return this.original.subject
+  }
+  get payload(): Uint8Array {
+    return this.original.payload
+  }
+  get headers(): Readonly<Record<string, string>> {
+    return this.original.headers
+  }
+  get messageId(): string {
+    return this.original.messageId
+  }
+  get stream(): string {
+    return this.original.stream
+  }
+  get consumer(): string {
+    return this.original.consumer
+  }
+  get streamSequence(): number {
+    return this.original.streamSequence
+  }
+  get publishedAt(): Date {
+    return this.original.publishedAt
+  }
+  get ack(): Effect.Effect<void, AckFailed> {
+    return this.original.ack
+  }
+  nak(delayMs: number): Effect.Effect<void> {
+    return this.original.nak(delayMs)
+  }
+  term(reason: string): Effect.Effect<void> {
+    return this.original.term(reason)
+  }
+  get working(): Effect.Effect<void> {
+    return this.original.working
+  }
+  ackNow(): boolean {
+    return this.original.ackNow?.() ?? false
+  }
+}
 
 /**
  * Counts, per stored message, the deliveries this process deferred (idempotency claim held
@@ -19,8 +67,7 @@ export const makeDeferralCounter = (maxEntries = 10_000) => {
       // Nearly always empty: skip building a key per message then.
       if (counts.size === 0) return d
       const n = counts.get(keyOf(d))
-      // The same delivery with another count; its prototype keeps its methods and getters.
-      return n === undefined ? d : Object.create(d, { deliveryCount: { value: Math.max(1, d.deliveryCount - n), enumerable: true } })
+      return n === undefined ? d : new RecountedDelivery(d, Math.max(1, d.deliveryCount - n))
     },
     record: (d: Delivery, settlement: Settlement): void => {
       if (counts.size === 0 && settlement !== "deferred") return

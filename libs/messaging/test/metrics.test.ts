@@ -1,11 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
 import { makeMetrics } from "@conveyor/telemetry"
 import { Effect, Schema, Stream } from "effect"
-import type { Delivery } from "../delivery.js"
-import { defineHandler } from "../handler.js"
-import { makeRetryPolicy } from "../retry-policy.js"
-import { startConsumer } from "../runner.js"
-import { countSettlements, timeHandlerStep } from "./metrics.js"
+import type { Delivery } from "../src/delivery.js"
+import { defineHandler } from "../src/handler.js"
+import { makeRetryPolicy } from "../src/retry-policy.js"
+import { startConsumer } from "../src/runner.js"
+import { metrics as countAndTime } from "../src/middleware/metrics.js"
 
 class Flaky extends Schema.TaggedError<Flaky>()("Flaky", {}) {}
 
@@ -31,8 +31,8 @@ const handler = defineHandler({
   errors: { Flaky: "retry" }
 })
 
-describe("metrics middlewares", () => {
-  it.scopedLive("count settlements by outcome and time every handler run", () =>
+describe("metrics middleware", () => {
+  it.scopedLive("counts deliveries by settlement and times every handling", () =>
     Effect.gen(function* () {
       const metrics = yield* makeMetrics({ serviceName: "metrics-mw" })
       const running = yield* startConsumer(
@@ -43,8 +43,7 @@ describe("metrics middlewares", () => {
           concurrency: 2,
           retry: makeRetryPolicy({ maxAttempts: 2, initialDelayMs: 10 }),
           shutdownGraceMs: 1_000,
-          middlewares: [timeHandlerStep(metrics, "worker")],
-          interceptors: [countSettlements(metrics, "worker")]
+          middlewares: [countAndTime(metrics, "worker")]
         }
       )
       yield* running.done
@@ -54,6 +53,7 @@ describe("metrics middlewares", () => {
       // The second failure ran out of attempts; "c" came past them and never reached the handler.
       expect(text).toContain('conveyor_messages_processed_total{consumer="worker",outcome="dead_lettered"} 2')
       expect(text).toContain('conveyor_messages_processed_total{consumer="worker",outcome="duplicate"} 0')
-      expect(text).toContain('conveyor_handler_duration_seconds_count{consumer="worker"} 3')
+      // Every delivery's handling is timed, the one past its attempts too.
+      expect(text).toContain('conveyor_handler_duration_seconds_count{consumer="worker"} 4')
     }))
 })

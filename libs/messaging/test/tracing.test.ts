@@ -2,15 +2,14 @@ import { describe, expect, it } from "@effect/vitest"
 import { InMemorySpanExporter, layerTracingInMemory } from "@conveyor/telemetry"
 import { SpanKind, SpanStatusCode } from "@opentelemetry/api"
 import { Effect, Schema, Stream } from "effect"
-import type { DeadLetterSink } from "../dead-letter.js"
-import type { Delivery } from "../delivery.js"
-import { defineHandler } from "../handler.js"
-import { makeRetryPolicy } from "../retry-policy.js"
-import { startConsumer } from "../runner.js"
-import { makeMemoryIdempotencyStore } from "../idempotency.js"
-import type { Middleware } from "../step.js"
-import { idempotency } from "./idempotency.js"
-import { tracing } from "./tracing.js"
+import type { DeadLetterSink } from "../src/dead-letter.js"
+import type { Delivery } from "../src/delivery.js"
+import { defineHandler } from "../src/handler.js"
+import { makeRetryPolicy } from "../src/retry-policy.js"
+import { startConsumer } from "../src/runner.js"
+import { makeMemoryIdempotencyStore } from "../src/idempotency.js"
+import type { IdempotencyOptions } from "../src/internal/stages/idempotency.js"
+import { tracing } from "../src/middleware/tracing.js"
 
 class Flaky extends Schema.TaggedError<Flaky>()("Flaky", {}) {}
 class Broken extends Schema.TaggedError<Broken>()("Broken", {}) {}
@@ -43,7 +42,7 @@ const handler = defineHandler({
 
 const sink: DeadLetterSink["Type"] = { send: () => Effect.void }
 
-const run = (deliveries: ReadonlyArray<Delivery>, middlewares: ReadonlyArray<Middleware<any>> = []) =>
+const run = (deliveries: ReadonlyArray<Delivery>, idempotency?: IdempotencyOptions) =>
   Effect.scoped(
     Effect.gen(function* () {
       const running = yield* startConsumer(() => Stream.fromIterable(deliveries), handler, {
@@ -52,8 +51,8 @@ const run = (deliveries: ReadonlyArray<Delivery>, middlewares: ReadonlyArray<Mid
         retry: makeRetryPolicy({ maxAttempts: 3, initialDelayMs: 100, jitter: 0 }),
         deadLetters: sink,
         shutdownGraceMs: 1_000,
-        middlewares,
-        interceptors: [tracing]
+        ...(idempotency === undefined ? {} : { idempotency }),
+        middlewares: [yield* tracing]
       })
       yield* running.done
     })
@@ -66,7 +65,7 @@ const withExporter = <A, E>(f: (exporter: InMemorySpanExporter) => Effect.Effect
 
 const parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
-describe("tracing interceptor", () => {
+describe("tracing middleware", () => {
   it.live("covers a quick handler's function with the span, not only the Effect it returns", () =>
     withExporter((exporter) =>
       Effect.gen(function* () {
@@ -83,13 +82,15 @@ describe("tracing interceptor", () => {
         })
         yield* Effect.scoped(
           Effect.flatMap(
-            startConsumer(() => Stream.make(delivery("m-busy", { id: "1" })), busy, {
-              name: "ORDERS/worker",
-              concurrency: 1,
-              retry: makeRetryPolicy({ maxAttempts: 3 }),
-              shutdownGraceMs: 1_000,
-              interceptors: [tracing]
-            }),
+            Effect.flatMap(tracing, (traced) =>
+              startConsumer(() => Stream.make(delivery("m-busy", { id: "1" })), busy, {
+                name: "ORDERS/worker",
+                concurrency: 1,
+                retry: makeRetryPolicy({ maxAttempts: 3 }),
+                shutdownGraceMs: 1_000,
+                middlewares: [traced]
+              })
+            ),
             (running) => running.done
           )
         )
@@ -165,8 +166,8 @@ describe("tracing interceptor", () => {
   it.live("a duplicate (done before under its message id) is acked with conveyor.duplicate on its span", () =>
     withExporter((exporter) =>
       Effect.gen(function* () {
-        const dedupe = idempotency(makeMemoryIdempotencyStore(), { leaseMs: 1_000, unavailableDelayMs: 100, keyPrefix: "worker." })
-        yield* run([delivery("m-dup", { id: "1" }, { streamSequence: 1 }), delivery("m-dup", { id: "1" }, { streamSequence: 2 })], [dedupe])
+        const dedupe = { store: makeMemoryIdempotencyStore(), leaseMs: 1_000, unavailableDelayMs: 100, keyPrefix: "worker." }
+        yield* run([delivery("m-dup", { id: "1" }, { streamSequence: 1 }), delivery("m-dup", { id: "1" }, { streamSequence: 2 })], dedupe)
         const spans = exporter.getFinishedSpans().filter((s) => s.name === "process orders.placed")
         expect(spans.map((s) => s.attributes["conveyor.settlement"])).toEqual(["acked", "duplicate"])
         expect(spans[1]!.attributes["conveyor.duplicate"]).toBe(true)

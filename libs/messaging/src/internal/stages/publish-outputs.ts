@@ -1,7 +1,7 @@
 import { Effect } from "effect"
-import type { Publisher } from "../publisher.js"
-import { failed, type Middleware, type Outcome } from "../step.js"
-import { andThen, isDone } from "../sync-first.js"
+import type { Publisher } from "../../publisher.js"
+import { failed, type Outcome } from "../../outcome.js"
+import type { Stage } from "../stage.js"
 
 /**
  * Publishes what the handler produced (or, for a duplicate, produced the first time) before the
@@ -12,16 +12,18 @@ import { andThen, isDone } from "../sync-first.js"
  * stream for the subject, permission) is retried and dead-lettered when the attempts run out, an
  * output too large for the stream at once.
  */
-export const publishOutputs = (
-  publisher: Publisher["Type"],
-  options: { readonly retryDelayMs: number; readonly maxInFlight?: number }
-): Middleware => (next) => (delivery) => {
-  const result = next(delivery)
-  return andThen(result, (outcome) => {
-    if ((outcome._tag !== "Processed" && outcome._tag !== "Duplicate") || outcome.outputs.length === 0) {
-      return isDone(result) ? result : Effect.succeed(outcome)
-    }
-    return publisher.publishAll(outcome.outputs, { maxInFlight: options.maxInFlight ?? 32 }).pipe(
+export interface PublishOutputsOptions {
+  readonly publisher: Publisher["Type"]
+  /** Delay before a delivery whose outputs could not be published for now is tried again. */
+  readonly retryDelayMs: number
+  /** PubAcks outstanding at once per delivery (default 32). */
+  readonly maxInFlight?: number
+}
+
+export const publishOutputs = (options: PublishOutputsOptions): Stage => (next) => (delivery) =>
+  Effect.flatMap(next(delivery), (outcome) => {
+    if ((outcome._tag !== "Processed" && outcome._tag !== "Duplicate") || outcome.outputs.length === 0) return Effect.succeed(outcome)
+    return options.publisher.publishAll(outcome.outputs, { maxInFlight: options.maxInFlight ?? 32 }).pipe(
       Effect.as(outcome),
       Effect.catchAll((error) =>
         Effect.succeed<Outcome>(
@@ -32,4 +34,3 @@ export const publishOutputs = (
       )
     )
   })
-}

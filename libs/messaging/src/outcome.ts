@@ -1,18 +1,22 @@
-import type { Effect } from "effect"
-import type { Disposition } from "./disposition.js"
-import type { Delivery } from "./delivery.js"
+import type { ErrorHandling } from "./error-handling.js"
 import type { OutgoingMessage } from "./outgoing.js"
 
-/** What processing one delivery came to, before the broker is told. */
+/**
+ * What handling one delivery decided (the handler, then idempotency, outputs, heartbeat), before the
+ * broker is told: one of the two results, the other is the Settlement.
+ */
 export type Outcome =
   | { readonly _tag: "Processed"; readonly outputs: ReadonlyArray<OutgoingMessage> }
   /** Done before under this message id; `outputs` are what it produced then (re-published, de-duplicated). */
   | { readonly _tag: "Duplicate"; readonly outputs: ReadonlyArray<OutgoingMessage> }
-  | { readonly _tag: "Failed"; readonly disposition: Disposition; readonly error: FailureInfo }
+  | { readonly _tag: "Failed"; readonly handling: ErrorHandling; readonly error: FailureInfo }
   /** Could not run now (claim held elsewhere, store unavailable): try later; not the message's fault. */
   | { readonly _tag: "Deferred"; readonly delayMs: number; readonly reason: string }
   /** Ack wait passed and another delivery may own the message: leave it alone. */
   | { readonly _tag: "LostOwnership" }
+
+/** What the broker was told about a delivery, in a word; counted and traced by middlewares. */
+export type Settlement = "acked" | "retried" | "deferred" | "dead-lettered" | "duplicate" | "abandoned" | "dead-letter-failed"
 
 export interface FailureInfo {
   readonly tag: string
@@ -21,17 +25,8 @@ export interface FailureInfo {
   readonly cause?: unknown
 }
 
-/** Processes one delivery to an outcome; never fails (failures are outcomes). */
-export type Step<R = never> = (delivery: Delivery) => Effect.Effect<Outcome, never, R>
-
-/**
- * Wraps a step with one concern (retry, dedupe, heartbeat, tracing...). Middlewares compose
- * outermost first, as in Watermill's router.
- */
-export type Middleware<R = never> = <R0>(next: Step<R0>) => Step<R0 | R>
-
-export const failed = (disposition: Disposition, tag: string, message: string, cause?: unknown): Outcome => ({
+export const failed = (handling: ErrorHandling, tag: string, message: string, cause?: unknown): Outcome => ({
   _tag: "Failed",
-  disposition,
+  handling,
   error: cause === undefined ? { tag, message } : { tag, message, cause }
 })

@@ -1,8 +1,9 @@
 import { Effect, Schedule } from "effect"
-import type { Delivery } from "../delivery.js"
-import type { Claim, IdempotencyStoreShape } from "../idempotency.js"
-import type { OutgoingMessage } from "../outgoing.js"
-import type { Middleware, Outcome } from "../step.js"
+import type { Delivery } from "../../delivery.js"
+import type { Claim, IdempotencyStoreShape } from "../../idempotency.js"
+import type { OutgoingMessage } from "../../outgoing.js"
+import type { Outcome } from "../../outcome.js"
+import type { Stage } from "../stage.js"
 
 /**
  * Runs the inner step at most once per message id: claims the id with a lease (two deliveries of
@@ -17,16 +18,17 @@ import type { Middleware, Outcome } from "../step.js"
  * giving the message back would do the same. Only a crash or an interruption here leaves the
  * claim pending: its lease then expires and the redelivery runs the handler again.
  */
-export const idempotency = (
-  store: IdempotencyStoreShape,
-  options: {
-    readonly leaseMs: number
-    readonly unavailableDelayMs: number
-    readonly keyPrefix: string
-    /** Floor for the delay when another delivery holds the claim (default 100 ms). */
-    readonly minRetryMs?: number
-  }
-): Middleware => (next) => (delivery) => {
+export interface IdempotencyOptions {
+  readonly store: IdempotencyStoreShape
+  readonly leaseMs: number
+  readonly unavailableDelayMs: number
+  readonly keyPrefix: string
+  /** Floor for the delay when another delivery holds the claim (default 100 ms). */
+  readonly minRetryMs?: number
+}
+
+export const idempotency = (options: IdempotencyOptions): Stage => (next) => (delivery) => {
+  const store = options.store
   const key = `${options.keyPrefix}${delivery.messageId}`
   // Plain flatMaps rather than a generator, whose steps cost a measurable share per message.
   const afterRun = (claim: Claim, outcome: Outcome): Effect.Effect<Outcome> => {

@@ -1,8 +1,8 @@
-import type { FailureInfo, Outcome } from "./step.js"
-import { backoffDelay, type RetryPolicy } from "./retry-policy.js"
+import type { FailureInfo, Outcome } from "../outcome.js"
+import { backoffDelay, type RetryPolicy } from "../retry-policy.js"
 
-/** What to tell the broker. */
-export type Action =
+/** What to tell the broker: `decide` picks it, `settle` sends it. */
+export type BrokerInstruction =
   | { readonly _tag: "Ack" }
   | { readonly _tag: "Nak"; readonly delayMs: number }
   | { readonly _tag: "DeadLetter"; readonly reason: "permanent" | "attempts-exhausted"; readonly error: FailureInfo }
@@ -12,9 +12,9 @@ export type Action =
  * Ack, nak with a delay, or dead-letter: a pure function of the outcome, the delivery count and
  * the policy. `random` feeds the jitter.
  */
-const ack: Action = { _tag: "Ack" }
+const ack: BrokerInstruction = { _tag: "Ack" }
 
-export const decide = (outcome: Outcome, deliveryCount: number, policy: RetryPolicy, random = 0.5): Action => {
+export const decide = (outcome: Outcome, deliveryCount: number, policy: RetryPolicy, random = 0.5): BrokerInstruction => {
   switch (outcome._tag) {
     case "Processed":
     case "Duplicate":
@@ -24,7 +24,7 @@ export const decide = (outcome: Outcome, deliveryCount: number, policy: RetryPol
     case "LostOwnership":
       return { _tag: "Abandon" }
     case "Failed": {
-      const d = outcome.disposition
+      const d = outcome.handling
       if (d === "dead-letter") return { _tag: "DeadLetter", reason: "permanent", error: outcome.error }
       if (deliveryCount >= policy.maxAttempts) {
         return { _tag: "DeadLetter", reason: "attempts-exhausted", error: outcome.error }

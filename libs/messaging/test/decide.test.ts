@@ -1,7 +1,7 @@
-import { describe, expect, it } from "vitest"
-import { decide, exhaustedBeforeRun } from "./decide.js"
-import { backoffDelay, makeRetryPolicy, redeliveryWindowMs } from "./retry-policy.js"
-import { failed } from "./step.js"
+import { describe, expect, it } from "@effect/vitest"
+import { decide, exhaustedBeforeRun } from "../src/internal/decide.js"
+import { backoffDelay, makeRetryPolicy, redeliveryWindowMs } from "../src/retry-policy.js"
+import { failed } from "../src/outcome.js"
 
 const policy = makeRetryPolicy({ maxAttempts: 4, initialDelayMs: 100, maxDelayMs: 1_000, multiplier: 2, jitter: 0 })
 

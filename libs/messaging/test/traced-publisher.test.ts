@@ -2,10 +2,10 @@ import { describe, expect, it } from "@effect/vitest"
 import { InMemorySpanExporter, layerTracingInMemory, makeMetrics } from "@conveyor/telemetry"
 import { SpanKind, SpanStatusCode } from "@opentelemetry/api"
 import { Effect } from "effect"
-import type { OutgoingMessage } from "./outgoing.js"
-import { PublishFailed } from "./publish-error.js"
-import type { Publisher } from "./publisher.js"
-import { tracedPublisher } from "./traced-publisher.js"
+import type { OutgoingMessage } from "../src/outgoing.js"
+import { PublishFailed } from "../src/publish-error.js"
+import type { Publisher } from "../src/publisher.js"
+import { tracedPublisher } from "../src/traced-publisher.js"
 
 const recording = () => {
   const sent: Array<OutgoingMessage> = []

@@ -1,0 +1,99 @@
+import { Context, Effect, Exit, FiberRef, HashMap, Logger } from "effect"
+import { describe, expect, it } from "@effect/vitest"
+import { runSyncFirst } from "../src/internal/effect-adapter.js"
+
+// Pins what the runner's fast path does against the installed Effect: it reads Effect's primitive
+// instructions, which are not public API. If an Effect upgrade changes them, these fail.
+
+class Greeting extends Context.Tag("Greeting")<Greeting, string>() {}
+
+/** Runs `effect` through the adapter on a real fiber: the Exit when it completed by plain calls, else "handed back" and the rest's Exit. */
+const viaAdapter = <A, E>(effect: Effect.Effect<A, E, Greeting>) =>
+  Effect.runPromise(
+    Effect.withFiberRuntime<{ readonly sync: boolean; readonly exit: Exit.Exit<A, E> }, never, Greeting>((fiber) => {
+      const r = runSyncFirst(effect, fiber as never)
+      return Exit.isExit(r) ? Effect.succeed({ sync: true, exit: r }) : Effect.map(Effect.exit(r), (exit) => ({ sync: false, exit }))
+    }).pipe(Effect.provideService(Greeting, "hello"))
+  )
+
+const same = async <A, E>(make: () => Effect.Effect<A, E, Greeting>, sync: boolean) => {
+  const expected = await Effect.runPromiseExit(make().pipe(Effect.provideService(Greeting, "hello")))
+  const got = await viaAdapter(make())
+  expect(got.sync).toBe(sync)
+  expect(got.exit).toStrictEqual(expected)
+}
+
+describe("effect adapter (runSyncFirst) on the installed Effect", () => {
+  it("completes by plain calls what never waits: succeed, sync, suspend, flatMap, map, gen, catch, match, services, FiberRefs", async () => {
+    await same(() => Effect.succeed(1), true)
+    await same(() => Effect.void, true)
+    await same(() => Effect.map(Effect.sync(() => 2), (n) => n * 3), true)
+    await same(() => Effect.suspend(() => Effect.flatMap(Effect.succeed(1), (n) => Effect.succeed(n + 1))), true)
+    await same(
+      () =>
+        Effect.gen(function* () {
+          const a = yield* Effect.succeed(1)
+          const b = yield* Effect.sync(() => 2)
+          const g = yield* Greeting
+          return `${g} ${a + b}`
+        }),
+      true
+    )
+    await same(() => Effect.catchAll(Effect.fail("no" as const), (e) => Effect.succeed(`caught ${e}`)), true)
+    await same(() => Effect.matchCauseEffect(Effect.die("boom"), { onFailure: () => Effect.succeed("handled"), onSuccess: () => Effect.succeed("x") }), true)
+    await same(() => Effect.fail("typed" as const), true)
+    await same(() => Effect.sync(() => { throw new Error("thrown") }), true)
+    await same(() => Effect.flatMap(FiberRef.get(FiberRef.currentLogAnnotations), () => Effect.succeed("read")), true)
+    // Uninterruptible regions: onExit, acquireUseRelease, FiberRef.locally, withParentSpan.
+    await same(() => Effect.onExit(Effect.succeed(5), () => Effect.void), true)
+    await same(() => Effect.acquireUseRelease(Effect.succeed(1), (n) => Effect.succeed(n + 1), () => Effect.void), true)
+    await same(() => Effect.locally(Effect.succeed(7), FiberRef.currentLogAnnotations, HashMap.empty()), true)
+  })
+
+  it("hands back what must wait, and the rest gives the same result, each side effect once", async () => {
+    let effects = 0
+    const make = () =>
+      Effect.gen(function* () {
+        effects++
+        yield* Effect.sleep("1 millis")
+        effects++
+        return yield* Effect.catchAll(Effect.fail("late"), (e) => Effect.succeed(`${e} caught`))
+      })
+    await same(make, false)
+    expect(effects).toBe(4) // twice per run: once directly, once through the adapter
+    await same(() => Effect.flatMap(Effect.yieldNow(), () => Effect.succeed("after a yield")), false)
+    await same(() => Effect.matchCauseEffect(Effect.async<number, string>((resume) => void setTimeout(() => resume(Effect.fail("async")), 1)), { onFailure: () => Effect.succeed(0), onSuccess: Effect.succeed }), false)
+  })
+
+  it("keeps an uninterruptible region uninterruptible when what is inside it must wait", async () => {
+    const released: Array<string> = []
+    const result = await Effect.runPromise(
+      Effect.withFiberRuntime<string>((fiber) => {
+        const region = Effect.acquireUseRelease(
+          Effect.succeed("r"),
+          () => Effect.never,
+          (r) => Effect.sync(() => void released.push(r))
+        )
+        const rest = runSyncFirst(region, fiber as never)
+        expect(Exit.isExit(rest)).toBe(false)
+        return Effect.flatMap(Effect.fork(rest as Effect.Effect<never>), (f) => Effect.as(Effect.zipRight(Effect.sleep("5 millis"), Effect.fork(f.interruptAsFork(f.id()))), "interrupted"))
+      })
+    )
+    await new Promise((r) => setTimeout(r, 20))
+    expect(result).toBe("interrupted")
+    expect(released).toEqual(["r"])
+  })
+
+  it("logs with the fiber's annotations, as the fiber would", async () => {
+    const lines: Array<unknown> = []
+    const logger = Logger.make(({ annotations }) => void lines.push(Object.fromEntries(annotations)))
+    await Effect.runPromise(
+      Effect.withFiberRuntime<void>((fiber) => {
+        const r = runSyncFirst(Effect.zipRight(FiberRef.set(FiberRef.currentLogAnnotations, HashMap.make(["messageId", "m-1"])), Effect.log("x")), fiber as never)
+        expect(Exit.isExit(r)).toBe(true)
+        return Effect.void
+      }).pipe(Effect.annotateLogs("consumer", "c"), Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
+    )
+    expect(lines).toEqual([{ messageId: "m-1" }])
+  })
+})
