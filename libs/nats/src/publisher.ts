@@ -31,6 +31,7 @@ export const classifyPublishError = (message: OutgoingMessage, error: unknown): 
     return new PublishFailed({ subject, reason: text, retryable: error.status === 503 })
   }
   if (error instanceof JsPublishError && error.status === 503) return new NoStreamForSubject({ subject })
+  if (error instanceof JsPublishError && error.permissionDenied === true) return new PublishFailed({ subject, reason: text, retryable: false })
   if (error instanceof JetStreamApiError) {
     if (error.code === MESSAGE_TOO_LARGE) return new PayloadTooLarge({ subject, size: message.payload.length, detail: text })
     if (FULL_CODES.has(error.code)) return new StreamFull({ subject, detail: text })

@@ -19,6 +19,8 @@ export class JsPublishError extends Data.TaggedError("JsPublishError")<{
   readonly errCode?: number | undefined
   readonly status?: number | undefined
   readonly timedOut?: boolean | undefined
+  /** The server refused the publish for permissions (a `-ERR`, no reply): never worth retrying. */
+  readonly permissionDenied?: boolean | undefined
 }> {}
 
 type Waiting = { readonly subject: string; readonly deadline: number; readonly done: (result: Msg | JsPublishError) => void }
@@ -47,7 +49,7 @@ export const makePubAckPipeline = (nc: RawConnection, options: { readonly inboxP
   const onReply = (error: Error | null, msg: Msg) => {
     if (error !== null) {
       // The subscription itself failed (permissions, connection closed): nothing more will arrive.
-      for (const [token, w] of waiting) settle(token, w, new JsPublishError({ subject: w.subject, message: error.message }))
+      for (const [token, w] of waiting) settle(token, w, new JsPublishError({ subject: w.subject, message: error.message, permissionDenied: true }))
       subscription = undefined
       return
     }
@@ -65,7 +67,7 @@ export const makePubAckPipeline = (nc: RawConnection, options: { readonly inboxP
       if (!(error instanceof PermissionViolationError) || error.operation !== "publish") continue
       for (const [token, w] of waiting) {
         if (w.subject !== error.subject) continue
-        settle(token, w, new JsPublishError({ subject: w.subject, message: error.message }))
+        settle(token, w, new JsPublishError({ subject: w.subject, message: error.message, permissionDenied: true }))
         break
       }
     }
