@@ -7,9 +7,23 @@ import type { LocalNatsCluster } from "@conveyor/testing"
 
 const WORKFLOWS_STREAM = `KV_${Buckets.workflows}`
 
-const leaderOf = async (client: NatsClient, stream: string) => (await client.jsm.streams.info(stream)).cluster?.leader
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/**
+ * The stream's leader. Asked again for up to 30 s when the request fails: right after a node
+ * comes back, its streams may be electing a leader and a STREAM.INFO times out meanwhile.
+ */
+const leaderOf = async (client: NatsClient, stream: string): Promise<string | undefined> => {
+  const deadline = Date.now() + 30_000
+  for (;;) {
+    try {
+      return (await client.jsm.streams.info(stream)).cluster?.leader
+    } catch (error) {
+      if (Date.now() > deadline) throw error
+      await sleep(500)
+    }
+  }
+}
 
 /**
  * Asks the workflow bucket's leader to step down until the events stream's leader leads it too
