@@ -5,6 +5,7 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream"
 import { connect, type NatsConnection as Client } from "@nats-io/transport-node"
 import { deadLetterSubject, deadLetterTopology, ensureTopology, NatsConnectionFromEnv } from "@conveyor/nats"
 import { eventually } from "@conveyor/testing"
+import { startAppProcess } from "@conveyor/testing/app-process"
 import { useNatsServer } from "@conveyor/testing/vitest"
 import { defineTopology, mergeTopologies } from "@conveyor/topology"
 import { Effect, Exit, Fiber, Layer } from "effect"
@@ -80,4 +81,15 @@ describe("the order-completed consumer example", () => {
     const exit = await Effect.runPromise(Fiber.interrupt(service))
     expect(Exit.isInterrupted(exit)).toBe(true)
   })
+  it("runs as a process from src/main.ts and exits 0 on SIGTERM", async () => {
+    // startAppProcess runs <root>/apps/<name>/src/main.ts: this project sits beside apps/.
+    const main = await startAppProcess("../examples/order-completed-consumer", { NATS_URL: server.url })
+    try {
+      await publish("process-1")
+      await eventually(() => main.output().includes("receipt sent for process-1"), 30_000, "the process's receipt")
+    } finally {
+      expect(await main.stop("SIGTERM")).toBe(0)
+    }
+  })
 })
+
