@@ -58,6 +58,7 @@ const runnerConsume = (durable: string, count: number, concurrency: number, opti
       retry: makeRetryPolicy({ maxAttempts: 5 }),
       concurrency,
       confirmAcks: options.confirmAcks,
+      deadLetters: false, // the handler never fails, and the bench stream has no dead-letter stream beside it
       ...(idempotency !== undefined ? { idempotency } : {}),
       middlewares: [tapResult(() => {
         if (++settled === count) Deferred.unsafeDone(done, Exit.void)

@@ -13,6 +13,7 @@ await measureDrain(() =>
       consumer: { stream, durable, ackWaitMs: 30_000, maxDeliver: -1, maxAckPending: 1_000, deliverPolicy: "all" },
       retry: makeRetryPolicy({ maxAttempts: 5 }),
       concurrency,
+      deadLetters: false, // the handler never fails, and the bench stream has no dead-letter stream beside it
       middlewares: [tapResult(() => {
         if (++settled === count) Deferred.unsafeDone(done, Exit.void)
       })]

@@ -24,9 +24,18 @@ export interface MessageHandler<A, I, E extends TaggedFailure, R> {
   readonly errors: ErrorHandlingMap<E>
 }
 
-export const defineHandler = <A, I, E extends TaggedFailure = never, R = never>(
-  handler: MessageHandler<A, I, E, R>
-): MessageHandler<A, I, E, R> => handler
+/**
+ * `handle` is checked against the Effect's variance alone, not the whole `Effect` type: comparing two
+ * Effects, the compiler blames the first optional property that differs (every Effect has optional
+ * `Unify` symbols) and reports a wrong success type as "... with 'exactOptionalPropertyTypes: true'.
+ * Consider adding 'undefined' ...". Against the variance it says "Type 'number' is not assignable
+ * to type 'void | readonly OutgoingMessage[]'".
+ */
+export const defineHandler = <A, I, E extends TaggedFailure = never, R = never>(handler: {
+  readonly schema: Schema.Schema<A, I>
+  readonly handle: (event: A, context: HandlerContext) => Effect.Effect.Variance<ReadonlyArray<OutgoingMessage> | void, E, R>
+  readonly errors: ErrorHandlingMap<E>
+}): MessageHandler<A, I, E, R> => handler as MessageHandler<A, I, E, R>
 
 /** The payload is not JSON, or not what the schema allows (unknown type or version included). */
 export class DecodeFailure extends Schema.TaggedError<DecodeFailure>()("DecodeFailure", {

@@ -13,11 +13,13 @@ import {
 import type { MetricsService } from "@conveyor/telemetry"
 import type { ConsumerSpec } from "@conveyor/topology"
 import { Data, Effect } from "effect"
-import { NatsConnection } from "./connection.js"
+import { type NatsClient, NatsConnection } from "./connection.js"
 import { defaultDeadLetters, makeJetStreamDeadLetterSink, type DeadLetterStreamOptions } from "./dead-letters.js"
 import { makeJetStreamPublisher, serverAttributes } from "./publisher.js"
 import { pullDeliveries } from "./pull.js"
 import { registerConsumerCheck } from "./readiness.js"
+import { errorText } from "./errors.js"
+import { isStreamNotFound } from "./internal/jetstream-errors.js"
 import { superviseConsumer } from "./supervision.js"
 
 export class InvalidConsumerConfig extends Data.TaggedError("InvalidConsumerConfig")<{ readonly consumer: string; readonly reason: string }> {
@@ -25,6 +27,28 @@ export class InvalidConsumerConfig extends Data.TaggedError("InvalidConsumerConf
     return `consumer ${this.consumer}: ${this.reason}`
   }
 }
+
+/** The consumer's dead-letter stream is missing at start-up: every dead letter would fail to be copied. */
+export class DeadLetterStreamMissing extends Data.TaggedError("DeadLetterStreamMissing")<{ readonly consumer: string; readonly stream: string }> {
+  override get message() {
+    return `consumer ${this.consumer}: dead-letter stream ${this.stream} does not exist (ensure deadLetterTopology() before starting consumers)`
+  }
+}
+
+/**
+ * Fails when the dead-letter stream does not exist (a missing one would turn every dead letter
+ * into a "dead-letter copy failed" retry loop). Any other answer (no permission, a timeout) is
+ * left to the copy itself, which reports and retries it.
+ */
+const checkDeadLetterStream = (client: NatsClient, consumer: string, stream: string) =>
+  Effect.tryPromise({ try: () => client.jsm.streams.info(stream), catch: (e) => e }).pipe(
+    Effect.asVoid,
+    Effect.catchAll((e) =>
+      isStreamNotFound(e)
+        ? Effect.fail(new DeadLetterStreamMissing({ consumer, stream }))
+        : Effect.logWarning(`consumer ${consumer}: cannot check dead-letter stream ${stream}: ${errorText(e)}`)
+    )
+  )
 
 export interface JetStreamConsumerOptions {
   readonly consumer: ConsumerSpec
@@ -50,7 +74,8 @@ export interface JetStreamConsumerOptions {
 /**
  * Runs a handler on a durable pull consumer with the reliability middlewares: outputs published
  * before the ack, idempotency, heartbeats with fencing; dead letters and retries by the policy.
- * Refuses a configuration whose idempotency TTL is shorter than the redelivery window.
+ * Refuses a configuration whose idempotency TTL is shorter than the redelivery window, and fails
+ * at start when the dead-letter stream does not exist (`DeadLetterStreamMissing`).
  */
 export const runJetStreamConsumer = <A, I, E extends TaggedFailure, R>(handler: MessageHandler<A, I, E, R>, options: JetStreamConsumerOptions) =>
   Effect.gen(function* () {
@@ -73,6 +98,7 @@ export const runJetStreamConsumer = <A, I, E extends TaggedFailure, R>(handler: 
         reason: `max_deliver ${spec.maxDeliver} is below the retry policy's ${options.retry.maxAttempts} attempts: the server would drop messages before they are dead-lettered`
       })
     }
+    if (options.deadLetters !== false) yield* checkDeadLetterStream(client, name, (options.deadLetters ?? defaultDeadLetters).stream)
     const metrics = options.metrics
     const source = (stop: Effect.Effect<void>) =>
       pullDeliveries(client, { stream: spec.stream, durable: spec.durable, batch: concurrency, confirmAcks: options.confirmAcks ?? true }, stop)

@@ -1,7 +1,7 @@
 export { MINIMUM_SERVER_VERSION } from "./server-version.js"
 export { makeNatsConfig, natsConfig, type NatsConfig, type ParsedServers } from "./config.js"
 export { makeNatsClient, type NatsClient, NatsConnection, NatsConnectionFromEnv, NatsConnectionLive, scopedNatsClient } from "./connection.js"
-export { InvalidConsumerConfig, type JetStreamConsumerOptions, runJetStreamConsumer } from "./consumer.js"
+export { DeadLetterStreamMissing, InvalidConsumerConfig, type JetStreamConsumerOptions, runJetStreamConsumer } from "./consumer.js"
 // Declared in @conveyor/topology: a consumer spec inline, for runJetStreamConsumer({ consumer: consumer({ ... }) }).
 export { consumer } from "@conveyor/topology"
 export { DeadLetterHeaders, type DeadLetterStreamOptions, deadLetterSubject, deadLetterTopology, defaultDeadLetters, makeJetStreamDeadLetterSink } from "./dead-letters.js"

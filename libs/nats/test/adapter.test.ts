@@ -1,10 +1,10 @@
 import { eventually } from "@conveyor/testing"
 import { defineHandler, makeRetryPolicy, Publisher, publishEvent } from "@conveyor/messaging"
 import { uniqueName, useNatsServer } from "@conveyor/testing/vitest"
-import { defineTopology } from "@conveyor/topology"
+import { defineTopology, mergeTopologies } from "@conveyor/topology"
 import { Effect, Schema } from "effect"
 import { describe, expect, it } from "@effect/vitest"
-import { ensureTopology, JetStreamPublisherLive, runJetStreamConsumer } from "../src/index.js"
+import { deadLetterTopology, ensureTopology, JetStreamPublisherLive, runJetStreamConsumer } from "../src/index.js"
 import { useTestClient, runScoped } from "./support.js"
 
 const OrderPlaced = Schema.Struct({ orderId: Schema.String, quantity: Schema.Number.pipe(Schema.int(), Schema.positive()) })
@@ -20,7 +20,7 @@ const setup = async (opts: { durables: ReadonlyArray<string> } = { durables: ["w
     streams: [{ name: stream, subjects: [`${prefix}.>`] }],
     consumers: opts.durables.map((durable) => ({ stream, durable, filterSubject: `${prefix}.>`, ackWaitMs: 5_000 }))
   })
-  await conn.runtime.runPromise(ensureTopology(topology))
+  await conn.runtime.runPromise(ensureTopology(mergeTopologies(topology, deadLetterTopology()))) // consumers refuse to start without it
   return { stream, subject: `${prefix}.placed`, topology }
 }
 

@@ -3,7 +3,7 @@ import { DeadLetterHeaders, defineHandler, makeRetryPolicy, type Settlement, tap
 import { useNatsServer } from "@conveyor/testing/vitest"
 import { Effect, Schema } from "effect"
 import { describe, expect, it } from "@effect/vitest"
-import { runJetStreamConsumer } from "../src/index.js"
+import { DeadLetterStreamMissing, runJetStreamConsumer } from "../src/index.js"
 import { setupRuntime } from "./runtime-support.js"
 import { useTestClient, runScoped } from "./support.js"
 
@@ -160,5 +160,18 @@ describe("dead letters against a real nats-server", () => {
     expect(letter).toMatchObject({ reason: "attempts-exhausted", errorTag: "AttemptsExhausted", attempts: 4 })
     expect(worker.runs.get("zombie")).toBeUndefined()
     await worker.stop()
+  })
+  it("fails at start with one line naming a dead-letter stream that does not exist, before pulling anything", async () => {
+    const rt = await setupRuntime(conn)
+    await rt.publishRaw(`${rt.prefix}.orders`, order("early"), { msgId: "early" })
+    const handler = defineHandler({ schema: OrderPlaced, handle: () => Effect.void, errors: {} })
+    const missing = `${rt.stream}_NO_DLQ`
+    const started = conn.runtime.runPromise(
+      Effect.flip(Effect.scoped(runJetStreamConsumer(handler, { consumer: rt.consumer, retry: makeRetryPolicy({ maxAttempts: 3 }), deadLetters: { stream: missing, subjectPrefix: "nowhere" } })))
+    )
+    const error = await started
+    expect(error).toBeInstanceOf(DeadLetterStreamMissing)
+    expect(error.message).toBe(`consumer ${rt.stream}/worker: dead-letter stream ${missing} does not exist (ensure deadLetterTopology() before starting consumers)`)
+    expect((await rt.consumerInfo()).delivered.stream_seq).toBe(0)
   })
 })

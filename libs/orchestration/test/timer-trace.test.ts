@@ -1,6 +1,6 @@
 import { eventually } from "@conveyor/testing"
 import { makeRetryPolicy, Publisher } from "@conveyor/messaging"
-import { JetStreamPublisherLive, makeNatsConfig, NatsConnection, NatsConnectionLive } from "@conveyor/nats"
+import { deadLetterTopology, ensureTopology, JetStreamPublisherLive, makeNatsConfig, NatsConnection, NatsConnectionLive } from "@conveyor/nats"
 import { InMemorySpanExporter, layerTracingInMemory } from "@conveyor/telemetry"
 import { uniqueName, useNatsServer } from "@conveyor/testing/vitest"
 import { SpanKind } from "@opentelemetry/api"
@@ -27,6 +27,7 @@ describe("a workflow timer's firing", () => {
     const stream = name.toUpperCase()
     const client = await runtime.runPromise(NatsConnection)
     await client.jsm.streams.add({ name: stream, subjects: [`${name}.>`] })
+    await runtime.runPromise(ensureTopology(deadLetterTopology())) // a consumer refuses to start without it
     await client.jsm.consumers.add(stream, { durable_name: "orchestrator", ack_policy: "explicit" as never, ack_wait: 5_000_000_000 })
     await createBucket(client, `${name}-wf`)
     await createBucket(client, `${name}-timers`)

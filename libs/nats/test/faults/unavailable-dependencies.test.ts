@@ -58,16 +58,17 @@ const goodJobs = (prefix: string, n: number) => jobs(prefix, n)
 const poisonJob = { id: "poison", n: -1 }
 
 /**
- * The dead-letter stream cannot take the poison message (`break` it), then comes back (`restore`
- * it): meanwhile the poison message is nak'ed and stays, good messages keep flowing; afterwards
+ * The dead-letter stream cannot take the poison message (`prepare` it before the runner starts, which
+ * checks that it exists, and `break` it once it runs), then comes back (`restore` it): meanwhile the poison message is nak'ed and stays, good messages keep flowing; afterwards
  * it is dead-lettered exactly once and nothing is pending.
  */
-const deadLetterOutage = async (label: string, hooks: { readonly break: (dlq: { stream: string; subjectPrefix: string }) => Promise<void>; readonly restore: (dlq: { stream: string; subjectPrefix: string }) => Promise<void>; readonly expectedDeadLetters: number }) => {
+const deadLetterOutage = async (label: string, hooks: { readonly prepare: (dlq: { stream: string; subjectPrefix: string }) => Promise<void>; readonly break: (dlq: { stream: string; subjectPrefix: string }) => Promise<void>; readonly restore: (dlq: { stream: string; subjectPrefix: string }) => Promise<void>; readonly expectedDeadLetters: number }) => {
   const setup = await faultSetup(conn.runtime, label, { ackWaitMs: 2_000 })
   const dlq = { stream: `${setup.name}_DLQ`, subjectPrefix: `${setup.name.toLowerCase()}_dlq` }
-  await hooks.break(dlq)
+  await hooks.prepare(dlq)
   const maxAttempts = 3
   const runner = await startRunner(setup, { deadLetters: dlq, maxAttempts })
+  await hooks.break(dlq)
   await publishJobs(conn.runtime, setup.jobSubject, [poisonJob])
   const before = goodJobs("a", 20)
   await publishJobs(conn.runtime, setup.jobSubject, before)
@@ -107,9 +108,10 @@ const deadLetterOutage = async (label: string, hooks: { readonly break: (dlq: { 
 }
 
 describe("dependencies unavailable, then back", () => {
-  it("dead-letter stream missing: the poison message is nak'ed and kept, then dead-lettered once the stream exists", { timeout: 90_000 }, async () => {
+  it("dead-letter stream deleted under a running consumer: the poison message is nak'ed and kept, then dead-lettered once the stream exists", { timeout: 90_000 }, async () => {
     await deadLetterOutage("DLQMISSING", {
-      break: async () => {},
+      prepare: async (dlq) => void (await conn.runtime.runPromise(ensureTopology(deadLetterTopology(dlq)))),
+      break: async (dlq) => void (await conn.client.jsm.streams.delete(dlq.stream)),
       restore: async (dlq) => void (await conn.runtime.runPromise(ensureTopology(deadLetterTopology(dlq)))),
       expectedDeadLetters: 1
     })
@@ -119,10 +121,11 @@ describe("dependencies unavailable, then back", () => {
     const full = (dlq: { stream: string; subjectPrefix: string }, maxMsgs: number) =>
       defineTopology({ streams: [{ name: dlq.stream, subjects: [`${dlq.subjectPrefix}.>`], maxMsgs, discard: "new" }] })
     await deadLetterOutage("DLQFULL", {
-      break: async (dlq) => {
+      prepare: async (dlq) => {
         await conn.runtime.runPromise(ensureTopology(full(dlq, 1)))
         await conn.client.js.publish(`${dlq.subjectPrefix}.filler`, "x")
       },
+      break: async () => {},
       restore: async (dlq) => void (await conn.runtime.runPromise(ensureTopology(full(dlq, 1_000)))),
       expectedDeadLetters: 2
     })
