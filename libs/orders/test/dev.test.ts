@@ -1,5 +1,6 @@
 // `npm run dev`: a local nats-server and every app as its own process on its own port, output
 // prefixed by app name; Ctrl-C stops them all gracefully, then the server.
+import { DEFAULT_CONSOLE_PORT } from "@conveyor/console"
 import { eventually } from "@conveyor/testing"
 import { spawn } from "node:child_process"
 import { createServer } from "node:net"
@@ -27,7 +28,7 @@ const isFree = (port: number) =>
 const freeOffset = async () => {
   for (;;) {
     const offset = 20_000 + Math.floor(Math.random() * 20_000)
-    const ports = [4222, 8222, ...Object.values(defaultHttpPorts)].map((p) => p + offset)
+    const ports = [4222, 8222, DEFAULT_CONSOLE_PORT, ...Object.values(defaultHttpPorts)].map((p) => p + offset)
     if ((await Promise.all(ports.map(isFree))).every(Boolean)) return offset
   }
 }
@@ -44,7 +45,8 @@ describe("npm run dev", () => {
     child.stderr!.on("data", (d: Buffer) => (output += d.toString()))
     const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
 
-    const urls = Object.entries(defaultHttpPorts).map(([app, port]) => [app, `http://127.0.0.1:${port + offset}`] as const)
+    // Every order app and the web console.
+    const urls = [...Object.entries(defaultHttpPorts), ["console", DEFAULT_CONSOLE_PORT] as const].map(([app, port]) => [app, `http://127.0.0.1:${port + offset}`] as const)
     await eventually(
       async () => (await Promise.all(urls.map(([, url]) => fetch(`${url}/readyz`).then((r) => r.ok, () => false)))).every(Boolean),
       240_000,
