@@ -1,5 +1,5 @@
 import { Schema } from "effect"
-import { Step } from "./events.js"
+import { Step } from "./messages.js"
 import { Attempt, Cents, CustomerId, Id, LineItems, OrderId, Reason } from "./primitives.js"
 
 /** What every step needs from the placed order, copied once so no step reads another store. */

@@ -1,5 +1,5 @@
 import type { Instance } from "@conveyor/workflow"
-import type { Step } from "./events.js"
+import type { Step } from "./messages.js"
 import type { OrderState, OrderStateTag } from "./order-state.js"
 import type { OrderWorkflowOutput } from "./order-workflow.js"
 

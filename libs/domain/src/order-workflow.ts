@@ -1,10 +1,9 @@
 import { defineWorkflow, IllegalTransition, TimerRequest, Transition, type Advance, type WorkflowDefinition } from "@conveyor/workflow"
 import { Either, Option, Schema } from "effect"
-import { CapturePayment, RecallShipment, RefundPayment, ReleaseStock, ReserveStock, ScheduleShipment } from "./commands.js"
 import {
-  OrderCancelled, OrderCompleted, OrderPlaced, PaymentCaptured, PaymentDeclined, PaymentRefunded, ShipmentRecalled, ShipmentScheduled,
-  Step, StepTimedOut, StockRejected, StockReleased, StockReserved
-} from "./events.js"
+  CapturePayment, OrderCancelled, OrderCompleted, OrderPlaced, PaymentCaptured, PaymentDeclined, PaymentRefunded, RecallShipment, RefundPayment,
+  ReleaseStock, ReserveStock, ScheduleShipment, ShipmentRecalled, ShipmentScheduled, Step, StepTimedOut, StockRejected, StockReleased, StockReserved
+} from "./messages.js"
 import {
   Cancelled, CapturingPayment, Completed, currentStep, type OrderSnapshot, OrderState, RecallingShipment, RefundingPayment,
   ReleasingStock, ReservingStock, SchedulingShipment
