@@ -4,7 +4,7 @@ export { decodeCommand, decodeEvent, encodeCommand, encodeEvent, OrderCommandMes
 export { type Registry, type RegistryType } from "./versioned.js"
 export { type DecodeError, type Family, type FieldIssue, InvalidMessage, MalformedMessage, UnknownMessageType, UnknownMessageVersion } from "./decode-errors.js"
 export { OrderCancelled, OrderCompleted, OrderEvent, type OrderEventType, OrderPlaced, PaymentCaptured, PaymentDeclined, PaymentRefunded, ShipmentRecalled, ShipmentScheduled, Step, StepTimedOut, StockRejected, StockReleased, StockReserved } from "./messages.js"
-export { currentStep, isTerminal, OrderState, type OrderStateTag } from "./order-state.js"
+export { currentStep, isTerminal, OrderState, type OrderStateTag } from "./order-workflow.js"
 export { type OrderSummary, summarizeOrder } from "./order-summary.js"
 export { defaultOrderWorkflowConfig, isOrderWorkflowEvent, makeOrderWorkflow, orderWorkflow, type OrderWorkflow, type OrderWorkflowConfigInput } from "./order-workflow.js"
 export { Cents, CustomerId, itemsTotalCents, LineItem, LineItems, OrderId, Quantity, Sku } from "./primitives.js"
