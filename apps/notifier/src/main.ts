@@ -1,6 +1,6 @@
 // notifier: Publish-subscribe: its own durable `notifier` on every order event; counts and logs (debug) one notification per event.
-// Environment and ports: `--help`, or README.md next to this folder.
-import { NotifierLive, orderApp, runOrderApp } from "@conveyor/orders"
+// Environment and ports: `--help`, or README.md next to this folder; what it runs: `orderApps` in libs/orders/src/app.ts.
+import { runOrderApp } from "@conveyor/orders"
 
 // First SIGTERM: stop pulling, finish in-flight handlers, drain; a later one (or 20 s) exits at once.
-runOrderApp("notifier", "Publish-subscribe: its own durable `notifier` on every order event; counts and logs (debug) one notification per event.", orderApp("notifier", NotifierLive))
+runOrderApp("notifier")

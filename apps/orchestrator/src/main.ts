@@ -1,6 +1,6 @@
 // orchestrator: Runs the order workflow: consumes every order event (durable `orchestrator`), advances instances in the `order-workflows` bucket with compare-and-set, emits commands, fires step timeouts from the `order-timers` bucket.
-// Environment and ports: `--help`, or README.md next to this folder.
-import { OrchestratorLive, orderApp, runOrderApp } from "@conveyor/orders"
+// Environment and ports: `--help`, or README.md next to this folder; what it runs: `orderApps` in libs/orders/src/app.ts.
+import { runOrderApp } from "@conveyor/orders"
 
 // First SIGTERM: stop pulling, finish in-flight handlers, drain; a later one (or 20 s) exits at once.
-runOrderApp("orchestrator", "Runs the order workflow: consumes every order event (durable `orchestrator`), advances instances in the `order-workflows` bucket with compare-and-set, emits commands, fires step timeouts from the `order-timers` bucket.", orderApp("orchestrator", OrchestratorLive))
+runOrderApp("orchestrator")

@@ -1,6 +1,6 @@
 import { subjectMatches } from "@conveyor/topology"
 import { Schema } from "effect"
-import { AllCommands, AllEvents, deadLetterSubject, eventSubject, StreamNames } from "./subjects.js"
+import { AllCommands, AllEvents, deadLetterSubject, eventSubject, StreamNames } from "./messages.js"
 import { Buckets, Durables, idempotencyBucket, orderTopology } from "./topology.js"
 
 export const AppName = Schema.Literal(

@@ -1,6 +1,6 @@
 import type { Instance } from "@conveyor/workflow"
-import type { Step } from "./events.js"
-import type { OrderState, OrderStateTag } from "./order-state.js"
+import type { Step } from "./messages.js"
+import type { OrderState, OrderStateTag } from "./order-workflow.js"
 import type { OrderWorkflowOutput } from "./order-workflow.js"
 
 /** What the gateway shows and the demo counts, derived from a stored instance alone. */

@@ -1,5 +1,5 @@
 import { deadLetterTopology, defineTopology, withReplaySubjects } from "@conveyor/topology"
-import { AllCommands, AllEvents, StreamNames, workerSubject } from "./subjects.js"
+import { AllCommands, AllEvents, StreamNames, workerSubject } from "./messages.js"
 
 const HOUR = 3_600_000
 const DAY = 24 * HOUR

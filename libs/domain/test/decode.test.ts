@@ -6,7 +6,7 @@ import {
   InvalidMessage, MalformedMessage, OrderCommandMessage, type OrderEvent, OrderEventMessage, UnknownMessageType,
   UnknownMessageVersion
 } from "../src/index.js"
-import { commandRegistry, eventRegistry } from "../src/decode.js"
+import { commandRegistry, eventRegistry } from "../src/messages.js"
 
 const failure = (r: Either.Either<unknown, DecodeError>): DecodeError => {
   if (Either.isRight(r)) throw new Error("expected a decode failure")

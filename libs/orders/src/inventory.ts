@@ -6,8 +6,7 @@ import {
   StockReserved
 } from "@conveyor/domain"
 import { Config, Data, Effect, Layer, Schema } from "effect"
-import { ConsumerConfig, consumerSpec, idempotentAcks } from "./runtime.js"
-import { consumerTelemetry } from "./settlements.js"
+import { ConsumerConfig, consumerSpec, consumerTelemetry, idempotentAcks } from "./consumers.js"
 import { cachedValues, type CachedValues } from "./step-store.js"
 
 const Units = Schema.Number.pipe(Schema.int(), Schema.nonNegative())

@@ -2,8 +2,7 @@ import { defineHandler } from "@conveyor/messaging"
 import { runJetStreamConsumer } from "@conveyor/nats"
 import { Durables, OrderEventMessage, type OrderEventType } from "@conveyor/domain"
 import { Config, Context, Effect, Layer } from "effect"
-import { ConsumerConfig, consumerSpec, idempotentAcks, openIdempotency } from "./runtime.js"
-import { consumerTelemetry } from "./settlements.js"
+import { ConsumerConfig, consumerSpec, consumerTelemetry, idempotentAcks, openIdempotency } from "./consumers.js"
 
 /** Notifications sent, by event type; what a real notifier would e-mail, here counted and logged. */
 export class Notifications extends Context.Tag("@conveyor/orders/Notifications")<

@@ -2,8 +2,7 @@ import { makeOrderWorkflow, Buckets, Durables, isOrderWorkflowEvent, OrderEventM
 import { Publisher } from "@conveyor/messaging"
 import { runWorkflow } from "@conveyor/orchestration"
 import { Config, Effect, Layer, Option } from "effect"
-import { ConsumerConfig, consumerSpec } from "./runtime.js"
-import { consumerTelemetry } from "./settlements.js"
+import { ConsumerConfig, consumerSpec, consumerTelemetry } from "./consumers.js"
 
 /**
  * Environment: `ORDER_STEP_TIMEOUT_MS` (default 30000), `ORDER_MAX_ATTEMPTS` (forward-step

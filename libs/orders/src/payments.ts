@@ -6,8 +6,7 @@ import {
 } from "@conveyor/domain"
 import { Config, Data, Effect, Layer, Option, Schema } from "effect"
 import { UnexpectedCommand } from "./inventory.js"
-import { ConsumerConfig, consumerSpec, idempotentAcks } from "./runtime.js"
-import { consumerTelemetry } from "./settlements.js"
+import { ConsumerConfig, consumerSpec, consumerTelemetry, idempotentAcks } from "./consumers.js"
 import { modifyExpectingNew } from "./step-store.js"
 
 const Cents = Schema.Number.pipe(Schema.int(), Schema.nonNegative())

@@ -4,8 +4,7 @@ import { openJsonBucket, type JsonBucket } from "@conveyor/orchestration"
 import { Buckets, Durables, eventSubject, OrderCommandMessage, ShipmentRecalled, ShipmentScheduled } from "@conveyor/domain"
 import { Effect, Layer, Schema } from "effect"
 import { UnexpectedCommand } from "./inventory.js"
-import { ConsumerConfig, consumerSpec, idempotentAcks } from "./runtime.js"
-import { consumerTelemetry } from "./settlements.js"
+import { ConsumerConfig, consumerSpec, consumerTelemetry, idempotentAcks } from "./consumers.js"
 import { modifyExpectingNew } from "./step-store.js"
 
 /** The tracking id is derived from the order, so scheduling twice books the same shipment. */

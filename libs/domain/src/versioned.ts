@@ -1,14 +1,21 @@
 import { Either, ParseResult, Schema } from "effect"
-import {
-  CapturePayment, OrderCommand as OrderCommandSchema, type OrderCommand, RecallShipment, RefundPayment, ReleaseStock, ReserveStock, ScheduleShipment
-} from "./commands.js"
-import {
-  type DecodeError, type Family, InvalidMessage, MalformedMessage, UnknownMessageType, UnknownMessageVersion
-} from "./decode-errors.js"
-import {
-  OrderCancelled, OrderCompleted, OrderEvent as OrderEventSchema, type OrderEvent, OrderPlaced, PaymentCaptured, PaymentDeclined, PaymentRefunded,
-  ShipmentRecalled, ShipmentScheduled, StepTimedOut, StockRejected, StockReleased, StockReserved
-} from "./events.js"
+import { type DecodeError, type Family, InvalidMessage, MalformedMessage, UnknownMessageType, UnknownMessageVersion } from "./decode-errors.js"
+
+/**
+ * A versioned wire message: `type` and `version` literals plus fields. Both literals default in
+ * `make`, so producers write `OrderPlaced.make({ orderId, ... })`; a breaking payload change is a
+ * new version with its own schema, and decoders keep accepting the old one.
+ */
+export const versioned = <const T extends string, const V extends number, F extends Schema.Struct.Fields>(
+  type: T,
+  version: V,
+  fields: F
+) =>
+  Schema.Struct({
+    type: Schema.Literal(type).pipe(Schema.propertySignature, Schema.withConstructorDefault(() => type)),
+    version: Schema.Literal(version).pipe(Schema.propertySignature, Schema.withConstructorDefault(() => version)),
+    ...fields
+  }).annotations({ identifier: `${type}v${version}` })
 
 /** type -> version -> schema. Adding a version is adding an entry; old producers keep decoding. */
 export type Registry = { readonly [type: string]: { readonly [version: number]: Schema.Schema.AnyNoContext } }
@@ -65,50 +72,3 @@ export const makeDecoder = <const R extends Registry>(family: Family, registry: 
       )
     })
 }
-
-export const eventRegistry = {
-  OrderPlaced: { 1: OrderPlaced },
-  StockReserved: { 1: StockReserved },
-  StockRejected: { 1: StockRejected },
-  PaymentCaptured: { 1: PaymentCaptured },
-  PaymentDeclined: { 1: PaymentDeclined },
-  ShipmentScheduled: { 1: ShipmentScheduled },
-  ShipmentRecalled: { 1: ShipmentRecalled },
-  StockReleased: { 1: StockReleased },
-  PaymentRefunded: { 1: PaymentRefunded },
-  OrderCompleted: { 1: OrderCompleted },
-  OrderCancelled: { 1: OrderCancelled },
-  StepTimedOut: { 1: StepTimedOut }
-} as const satisfies Registry
-
-export const commandRegistry = {
-  ReserveStock: { 1: ReserveStock },
-  ReleaseStock: { 1: ReleaseStock },
-  CapturePayment: { 1: CapturePayment },
-  RefundPayment: { 1: RefundPayment },
-  ScheduleShipment: { 1: ScheduleShipment },
-  RecallShipment: { 1: RecallShipment }
-} as const satisfies Registry
-
-/** Annotated so a registry that drifts from the unions fails to compile. */
-export const decodeEvent: (input: unknown) => Either.Either<OrderEvent, DecodeError> = makeDecoder("event", eventRegistry)
-export const decodeCommand: (input: unknown) => Either.Either<OrderCommand, DecodeError> = makeDecoder("command", commandRegistry)
-
-/** JSON text for the wire; the inverse of the decoders (validating, so a bad message never leaves). */
-export const encodeEvent = (event: OrderEvent): string => JSON.stringify(Schema.encodeSync(OrderEventSchema)(event))
-export const encodeCommand = (command: OrderCommand): string => JSON.stringify(Schema.encodeSync(OrderCommandSchema)(command))
-
-/**
- * A decoder as a Schema from any JSON value, for runtimes that take a Schema per handler: decoding
- * fails with the decoder's message (malformed / unknown type / unknown version / field path).
- */
-const asSchema = <A, I>(target: Schema.Schema<A, I>, decode: (input: unknown) => Either.Either<A, DecodeError>) =>
-  Schema.transformOrFail(Schema.Unknown, Schema.typeSchema(target), {
-    strict: true,
-    decode: (input, _options, ast) =>
-      Either.mapLeft(decode(input), (error) => new ParseResult.Type(ast, input, error.message)),
-    encode: (value) => ParseResult.encodeUnknown(target)(value)
-  })
-
-export const OrderEventMessage: Schema.Schema<OrderEvent, unknown> = asSchema(OrderEventSchema, decodeEvent)
-export const OrderCommandMessage: Schema.Schema<OrderCommand, unknown> = asSchema(OrderCommandSchema, decodeCommand)

@@ -1,11 +1,9 @@
 import { Either, Option } from "effect"
-import type { TaggedState, TypedMessage, WorkflowDefinition } from "./definition.js"
+import type { Advance, HistoryEntry, Instance, Outgoing, TaggedState, TypedMessage, WorkflowDefinition } from "./definition.js"
 import { IllegalTransition } from "./errors.js"
 import { commandId } from "./ids.js"
-import type { HistoryEntry, Instance, Outgoing } from "./instance.js"
 import type { PendingTimer } from "./timer.js"
 import { planTimers, timerStatus } from "./timers.js"
-import type { Advance } from "./transition.js"
 
 /** The event moved the instance: store `instance` (compare-and-set), then publish `commands`. */
 export interface Advanced<S, C> {
