@@ -133,6 +133,8 @@ describe("dependencies unavailable, then back", () => {
 
   it("idempotency bucket deleted: the handler does not run, messages are nak'ed with a delay, the runner recovers when it is back", { timeout: 90_000 }, async () => {
     const setup = await faultSetup(conn.runtime, "IDEMGONE", { ackWaitMs: 2_000 })
+    // The runner dead-letters to the default stream: it must exist before the runner starts.
+    await conn.runtime.runPromise(ensureTopology(deadLetterTopology()))
     const runner = await startRunner(setup, { maxAttempts: 5 })
     const before = goodJobs("a", 5)
     await publishJobs(conn.runtime, setup.jobSubject, before)
