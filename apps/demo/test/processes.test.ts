@@ -58,17 +58,16 @@ describe("apps as separate processes", () => {
       })
       expect(r.status).toBe(202)
     }
+    // The payments worker dies first, so every capture goes unanswered and its step timer is set
+    // (killed mid-run it could come too late: the workflow now captures every order within a
+    // second); then the orchestrator dies while those timers are pending in the bucket.
+    await running.get("payments-worker")!.stop("SIGKILL")
     const placing = (async () => {
       for (let i = 0; i < N; i += 4) {
         await Promise.all([i, i + 1, i + 2, i + 3].map(place))
         await sleep(60)
       }
     })()
-
-    // Mid-run: the payments worker dies, so captures go unanswered and their step timers are set;
-    // then the orchestrator dies while those timers are pending in the bucket.
-    await sleep(1_000)
-    await running.get("payments-worker")!.stop("SIGKILL")
     await sleep(3_000)
     const killedAt = Date.now()
     await running.get("orchestrator")!.stop("SIGKILL")
