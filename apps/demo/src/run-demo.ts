@@ -4,6 +4,7 @@ import { NatsConnection } from "@conveyor/nats"
 import { type JsonBucket, openJsonBucket } from "@conveyor/orchestration"
 import { Gateway, LedgerEntry, Notifications, Settlements, Shipment, shipmentKey, SkuStock, skuKey } from "@conveyor/orders"
 import { instanceSchema } from "@conveyor/workflow"
+import { eventually as waitFor } from "@conveyor/testing"
 import { Effect } from "effect"
 import type { MidRun } from "./cluster.js"
 import { type DemoOptions } from "./options.js"
@@ -38,15 +39,9 @@ const poison = (run: string) => [
   { subject: "orders.commands.payments.capture", payload: JSON.stringify({ type: "CapturePayment", version: 1 }), copies: 1 }
 ]
 
+/** True once `check` holds, false when `timeoutMs` passed first: the demo reports what it finds either way. */
 const eventually = (check: () => Promise<boolean>, timeoutMs: number) =>
-  Effect.promise(async () => {
-    const deadline = Date.now() + timeoutMs
-    for (;;) {
-      if (await check()) return true
-      if (Date.now() >= deadline) return false
-      await new Promise((r) => setTimeout(r, 100))
-    }
-  })
+  Effect.promise(() => waitFor(check, timeoutMs).then(() => true, () => false))
 
 /** `midRun` runs once a third of the orders finished (the cluster's node kill); the run waits for it before reconciling. */
 export const runDemo = (base: string, options: DemoOptions, log: (line: string) => void, midRun?: (run: MidRun) => Promise<void>) =>
