@@ -1,4 +1,4 @@
-import { Buckets, eventSubject, orderWorkflow, StreamNames, summarizeOrder } from "@conveyor/domain"
+import { Buckets, Durables, eventSubject, orderTopology, orderWorkflow, StreamNames, summarizeOrder } from "@conveyor/domain"
 import { Publisher } from "@conveyor/messaging"
 import { NatsConnection } from "@conveyor/nats"
 import { type JsonBucket, openJsonBucket } from "@conveyor/orchestration"
@@ -240,7 +240,10 @@ export const runDemo = (base: string, options: DemoOptions, log: (line: string) 
     if (gateway.duplicates() !== duplicatesAnswered) problems.push(`${gateway.duplicates()} requests de-duplicated, ${duplicatesAnswered} answered as duplicates (${duplicatesSent} repeated on purpose)`)
     // The notifier has its own durable: it must see one outcome per order, however far behind it is.
     const outcomes = () => [...notified.values()].reduce((a, b) => a + b, 0)
-    yield* eventually(async () => outcomes() >= orders.length - unfinished, 15_000)
+    // An outcome whose delivery was lost with a killed node (--cluster) comes back after the
+    // notifier durable's ack wait: wait that long plus a margin.
+    const notifierAckWaitMs = orderTopology.consumers.find((c) => c.durable === Durables.notifier)?.ackWaitMs ?? 30_000
+    yield* eventually(async () => outcomes() >= orders.length - unfinished, notifierAckWaitMs + 15_000)
     stopCounting()
     const twice = [...notified].filter(([, n]) => n > 1).map(([id]) => id)
     if (outcomes() !== orders.length - unfinished) problems.push(`notifier saw ${outcomes()} outcomes for ${orders.length - unfinished} finished orders`)
