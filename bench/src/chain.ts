@@ -50,18 +50,18 @@ const pidCpuMs = (pid: number | undefined): number => {
     return 0
   }
 }
-const selfCpuMs = () => {
+export const selfCpuMs = () => {
   const u = process.cpuUsage()
   return (u.user + u.system) / 1000
 }
 
 /** Messages NATS received from its client connections (publishes, KV requests, acks, pulls), from the monitoring endpoint. */
-const natsInMessages = (monitorPort: number) => async (): Promise<number> => {
+export const natsInMessages = (monitorPort: number) => async (): Promise<number> => {
   const connz = (await (await fetch(`http://127.0.0.1:${monitorPort}/connz?limit=4096`)).json()) as { connections?: Array<{ in_msgs: number }> }
   return (connz.connections ?? []).reduce((sum, c) => sum + c.in_msgs, 0)
 }
 
-const subjectsTarget = (raw: RawClient, stack: Stack, extra: Pick<Target, "cpuMs" | "brokerOps" | "brokerCpuMs">): Target => ({
+export const subjectsTarget = (raw: RawClient, stack: Stack, extra: Pick<Target, "cpuMs" | "brokerOps" | "brokerCpuMs">): Target => ({
   base: stack.base,
   onFinished: (listener) => {
     const decoder = new TextDecoder()
@@ -82,7 +82,7 @@ const subjectsTarget = (raw: RawClient, stack: Stack, extra: Pick<Target, "cpuMs
 let prefixes = 0
 
 /** `orders` orders through `target`, `inFlight` at once; each slot waits for its order's finish before placing the next. */
-const closedLoop = async (raw: RawClient, target: Target, orders: number, inFlight: number): Promise<Loop> => {
+export const closedLoop = async (raw: RawClient, target: Target, orders: number, inFlight: number): Promise<Loop> => {
   const prefix = `c${Date.now().toString(36)}${++prefixes}`
   const waiting = new Map<string, () => void>()
   const stop = target.onFinished((id) => waiting.get(id)?.())

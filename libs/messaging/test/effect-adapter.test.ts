@@ -1,6 +1,6 @@
-import { Context, Effect, Exit, FiberRef, HashMap, Logger } from "effect"
+import { Cause, Context, Effect, Exit, Fiber, FiberRef, HashMap, Logger } from "effect"
 import { describe, expect, it } from "@effect/vitest"
-import { runSyncFirst } from "../src/internal/effect-adapter.js"
+import { runSyncFirst, timeoutOnceWaiting } from "../src/internal/effect-adapter.js"
 
 // Pins what the runner's fast path does against the installed Effect: it reads Effect's primitive
 // instructions, which are not public API. If an Effect upgrade changes them, these fail.
@@ -95,5 +95,39 @@ describe("effect adapter (runSyncFirst) on the installed Effect", () => {
       }).pipe(Effect.annotateLogs("consumer", "c"), Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
     )
     expect(lines).toEqual([{ messageId: "m-1" }])
+  })
+
+  describe("timeoutOnceWaiting", () => {
+    const limited = <A>(effect: Effect.Effect<A>, ms: number) => Effect.runPromise(timeoutOnceWaiting(effect, ms, () => "timed out" as A | "timed out"))
+
+    it("returns what needs no waiting as it is, however short the limit", async () => {
+      expect(await limited(Effect.succeed("now"), 1)).toBe("now")
+      expect(await limited(Effect.map(Effect.sync(() => 20), (n) => n + 1), 1)).toBe(21)
+    })
+
+    it("returns the result of what waits less than the limit, and of what fails", async () => {
+      expect(await limited(Effect.as(Effect.sleep("5 millis"), "waited"), 1_000)).toBe("waited")
+      const exit = await Effect.runPromiseExit(timeoutOnceWaiting(Effect.zipRight(Effect.sleep("1 millis"), Effect.die("boom")), 1_000, () => "timed out"))
+      expect(Exit.isFailure(exit) && Cause.isDie(exit.cause)).toBe(true)
+    })
+
+    it("interrupts what still waits at the limit and answers onTimeout()", async () => {
+      let interrupted = 0
+      const hangs = Effect.zipRight(Effect.sync(() => "started"), Effect.never).pipe(Effect.onInterrupt(() => Effect.sync(() => void interrupted++)))
+      expect(await limited(hangs, 20)).toBe("timed out")
+      expect(interrupted).toBe(1)
+    })
+
+    it("interrupts what waits when its caller is interrupted, without answering onTimeout()", async () => {
+      let interrupted = 0
+      let timedOut = 0
+      const hangs = Effect.never.pipe(Effect.onInterrupt(() => Effect.sync(() => void interrupted++)))
+      const exit = await Effect.runPromiseExit(
+        Effect.flatMap(Effect.fork(timeoutOnceWaiting(hangs, 60_000, () => void timedOut++)), (f) => Effect.zipRight(Effect.sleep("5 millis"), Fiber.interrupt(f)))
+      )
+      expect(Exit.isSuccess(exit) && Exit.isInterrupted(exit.value)).toBe(true)
+      expect(interrupted).toBe(1)
+      expect(timedOut).toBe(0)
+    })
   })
 })

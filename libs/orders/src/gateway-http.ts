@@ -3,6 +3,7 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import { OrderId } from "@conveyor/domain"
+import { currentSpanOption } from "@conveyor/telemetry"
 import { Effect, Either, Layer, Option, Schema } from "effect"
 import type { IncomingMessage } from "node:http"
 import { bodyIssues, jsonDepth, MAX_BODY_DEPTH } from "./body-issues.js"
@@ -85,7 +86,7 @@ const placeOrder = (gateway: GatewayShape) => Effect.gen(function* () {
   }
   const key = Option.fromNullable(request.headers["idempotency-key"]).pipe(Option.filter((k) => k.length > 0))
   if (Option.isSome(key) && key.value.length > 200) return json(400, { error: "invalid field Idempotency-Key: at most 200 characters", field: "Idempotency-Key" })
-  const span = yield* Effect.option(Effect.currentSpan)
+  const span = yield* currentSpanOption
   return yield* gateway.place(body.right, key).pipe(
     Effect.map(({ orderId, duplicate }) =>
       json(202, { orderId, status: "accepted", duplicate, ...(Option.isSome(span) ? { traceId: span.value.traceId } : {}) })),

@@ -1,5 +1,6 @@
 export { type MessageInfo, MESSAGING_SYSTEM, MessagingAttributes, OperationType } from "./attributes.js"
 export { defaultTelemetryConfig, type SamplerName, TelemetryConfig } from "./config.js"
+export { currentParentSpanOption, currentSpanOption } from "./current-span.js"
 export { continueTrace, extractTraceContext, injectTraceHeaders, type TraceHeaders } from "./propagation.js"
 export { annotatePublishAck, type ConsumeOptions, consumerSpan, consumerSpans, type ConsumerSpans, linkOriginalTrace, markProcessingFailed, ORIGINAL_TRACEPARENT_HEADER, preserveOriginalTraceparent, producerSpan, producerSpans, type PublishAckInfo, recordDeadLetter, recordRetry } from "./spans.js"
 export { InMemorySpanExporter, layerTracing, layerTracingFromEnv, layerTracingInMemory, type TracingOptions } from "./tracing.js"

@@ -11,6 +11,7 @@ import {
 } from "@opentelemetry/api"
 import { W3CBaggagePropagator, W3CTraceContextPropagator } from "@opentelemetry/core"
 import { Context, Effect, FiberRef, Option, type Tracer } from "effect"
+import { currentParentSpanOption } from "./current-span.js"
 
 /** Message headers as the transport adapter hands them over; the NATS adapter converts to and from this. */
 export type TraceHeaders = Readonly<Record<string, string>>
@@ -72,9 +73,14 @@ const spanContextOf = (span: Tracer.AnySpan): SpanContext => ({
 })
 
 /** The OTel span context of the current Effect span, with `tracestate` when the span came from OTel. */
-const currentSpanContext: Effect.Effect<Option.Option<SpanContext>> = Effect.orElse(
-  Effect.map(OtelTracer.currentOtelSpan, (span) => Option.some(span.spanContext())),
-  () => Effect.map(Effect.option(Effect.currentParentSpan), Option.map(spanContextOf))
+const currentSpanContext: Effect.Effect<Option.Option<SpanContext>> = Effect.flatMap(currentParentSpanOption, (parent) =>
+  Option.isNone(parent)
+    ? Effect.succeed(Option.none())
+    : parent.value._tag === "ExternalSpan"
+    ? Effect.succeed(Option.some(spanContextOf(parent.value)))
+    // A span of this process: OTel's own context (with its tracestate) when the tracer is OTel's.
+    // currentOtelSpan fails (an Error) only for a span that disables propagation: rare, not per message.
+    : Effect.orElseSucceed(Effect.map(OtelTracer.currentOtelSpan, (span) => Option.some(span.spanContext())), () => Option.some(spanContextOf(parent.value)))
 )
 
 /**

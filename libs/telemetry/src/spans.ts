@@ -1,4 +1,5 @@
 import { Cause, Clock, Effect, Exit, FiberRef, Option, type Tracer } from "effect"
+import { currentSpanOption } from "./current-span.js"
 import { MESSAGING_SYSTEM, type MessageInfo, messageAttributes, MessagingAttributes, OperationType } from "./attributes.js"
 import {
   continueTrace,
@@ -116,7 +117,7 @@ interface Processing {
 const processingKey: unique symbol = Symbol.for("@conveyor/telemetry/Processing")
 type WithProcessing = Tracer.AnySpan & { [processingKey]?: Processing }
 
-const currentProcessing: Effect.Effect<Option.Option<Processing>> = Effect.map(Effect.option(Effect.currentSpan), (current) => {
+const currentProcessing: Effect.Effect<Option.Option<Processing>> = Effect.map(currentSpanOption, (current) => {
   let span: WithProcessing | undefined = Option.getOrUndefined(current)
   while (span !== undefined) {
     const processing = span[processingKey]
@@ -222,7 +223,7 @@ const describe = (error: unknown): { readonly type: string; readonly message: st
 
 /** The consumer span if inside `consumerSpan`, else the current span. */
 const targetSpan: Effect.Effect<Option.Option<Tracer.Span>> = Effect.flatMap(currentProcessing, (p) =>
-  Option.isSome(p) ? Effect.succeed(Option.some(p.value.span)) : Effect.option(Effect.currentSpan)
+  Option.isSome(p) ? Effect.succeed(Option.some(p.value.span)) : currentSpanOption
 )
 
 /**

@@ -4,6 +4,7 @@ import { makeHandlerContext, payloadDecoder, type MessageHandler } from "../hand
 import type { OutgoingMessage } from "../outgoing.js"
 import type { RetryPolicy } from "../retry-policy.js"
 import { failed, type Outcome } from "../outcome.js"
+import { timeoutOnceWaiting } from "./effect-adapter.js"
 import type { ProcessDelivery } from "./stage.js"
 
 const noOutputs: ReadonlyArray<OutgoingMessage> = []
@@ -58,10 +59,6 @@ export const runHandler = <A, I, E extends TaggedFailure, R>(
       })
       return timeoutMs === undefined
         ? outcome
-        : Effect.timeoutTo(outcome, {
-            duration: timeoutMs,
-            onSuccess: (o): Outcome => o,
-            onTimeout: (): Outcome => failed("retry", "HandlerTimeout", `handler still running after ${timeoutMs} ms: interrupted`)
-          })
+        : timeoutOnceWaiting(outcome, timeoutMs, (): Outcome => failed("retry", "HandlerTimeout", `handler still running after ${timeoutMs} ms: interrupted`))
     })
 }

@@ -1,5 +1,5 @@
 import { EncodeError, encodeMessage, isDerivedFrom, type OutgoingMessage, type Publisher, type PublishError } from "@conveyor/messaging"
-import { injectTraceHeaders } from "@conveyor/telemetry"
+import { currentParentSpanOption, injectTraceHeaders } from "@conveyor/telemetry"
 import {
   alreadyApplied, firingId, type IllegalTransition, type Instance, markPublished, mustPersist, type PendingTimer, step, type TaggedState,
   type TypedMessage, type WorkflowDefinition
@@ -133,7 +133,7 @@ export const makeWorkflowEngine = <S extends TaggedState, E extends TypedMessage
         const base = current === undefined ? undefined : markPublished(current.value, leftover.map((o) => o.id))
         // The consumer span's trace is the event's trace: kept in history so operators can open it.
         // (Without a tracer there is no consumer span, only the remote parent: its trace is the same.)
-        const span = yield* Effect.option(Effect.currentParentSpan)
+        const span = yield* currentParentSpanOption
         const applied = step(definition, base, event, now(), {
           causationId: messageId,
           ...(span._tag === "Some" ? { traceId: span.value.traceId } : {})
