@@ -2,16 +2,32 @@ import type { PendingTimer } from "@conveyor/workflow"
 import { Effect, Either } from "effect"
 import { type CorruptEntry, type KvUnavailable, TooManyConflicts } from "./errors.js"
 import { makeRecentWrites } from "./recent-writes.js"
-import type { InstanceTimers, TimerBucket } from "./timers.js"
+import { earliestDue, type InstanceTimers, type TimerBucket } from "./timers.js"
 
 export type TimerSync = ReturnType<typeof makeTimerSync>
 
+/** Whether a stored entry with `stored` timers, not yet due at `now`, fires no later than the earliest of `pending`. */
+export const firesInTime = (stored: ReadonlyArray<PendingTimer>, pending: ReadonlyArray<PendingTimer>, now: number): boolean => {
+  const due = earliestDue(stored)
+  return due > now && due <= earliestDue(pending)
+}
+
 /**
- * Keeps an instance's entry in the timer bucket equal to its pending timers, one write per
- * transition that changes them. Remembers the entry it wrote last per key (`capacity` keys): its
- * revision is the next compare-and-set's token, so the usual write reads nothing.
+ * Keeps an instance's entry in the timer bucket firing no later than its earliest pending timer.
+ * Remembers the entry it wrote last per key (`capacity` keys): its revision is the next
+ * compare-and-set's token, so the usual write reads nothing.
+ *
+ * The entry is written lazily: a transition whose timers are all due no earlier than the stored
+ * entry's earliest (which has not fired yet) writes nothing, as when each step of a workflow sets
+ * a timeout later than the last one's. The entry then fires early with timers no longer pending:
+ * the engine ignores those firings and calls this again (`rearm`), which stores the instance's
+ * timers as they are now. A workflow that finishes in time costs the entry one write to create it
+ * and one to delete it, not one per step.
  */
-export const makeTimerSync = (timers: TimerBucket, options: { readonly maxConflicts: number; readonly capacity: number }) => {
+export const makeTimerSync = (
+  timers: TimerBucket,
+  options: { readonly maxConflicts: number; readonly capacity: number; readonly now: () => number }
+) => {
   const recentTimers = makeRecentWrites<InstanceTimers>(options.capacity)
   /**
    * Stores `pending` as the timers of the instance at `revision`, unless the entry already holds a
@@ -30,6 +46,7 @@ export const makeTimerSync = (timers: TimerBucket, options: { readonly maxConfli
         const known = cached?.instance ?? (assumeAbsent ? undefined : yield* timers.get(key))
         if (known !== undefined && known.value.revision >= revision) return
         if (known === undefined && pending.length === 0) return
+        if (known !== undefined && pending.length > 0 && firesInTime(known.value.timers, pending, options.now())) return
         const before = known?.value.timers ?? []
         const next: InstanceTimers = {
           workflowId,

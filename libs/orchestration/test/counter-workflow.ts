@@ -8,6 +8,8 @@ export const CounterEvent = Schema.Union(
   Schema.Struct({ type: Schema.Literal("Inc"), id: Schema.String }),
   Schema.Struct({ type: Schema.Literal("Bogus"), id: Schema.String }),
   Schema.Struct({ type: Schema.Literal("Stop"), id: Schema.String }),
+  /** Re-arms the expiry timer, `timeoutMs` from now; unless `quiet`, emits a Note (in the outbox until the next write). */
+  Schema.Struct({ type: Schema.Literal("Extend"), id: Schema.String, timeoutMs: Schema.Number, quiet: Schema.optional(Schema.Boolean) }),
   Schema.Struct({ type: Schema.Literal("Expired"), id: Schema.String, timerId: Schema.String })
 )
 export type CounterEvent = typeof CounterEvent.Type
@@ -32,6 +34,10 @@ export const counterWorkflow = defineWorkflow({
       case "Start": return Either.right(Transition.ignore("already started"))
       case "Inc": return Either.right(Transition.advance(Counting.make({ n: state.n + 1 }), { commands: [{ type: "Note" as const, id: e.id, n: state.n + 1 }] }))
       case "Stop": return Either.right(Transition.advance(state, { commands: [{ type: "Note" as const, id: e.id, n: state.n }], terminal: true }))
+      case "Extend":
+        return Either.right(Transition.advance(state, {
+          commands: e.quiet === true ? [] : [{ type: "Note" as const, id: e.id, n: state.n }], timers: [TimerRequest.set("expire", e.timeoutMs)]
+        }))
       case "Expired": return Either.right(Transition.advance(Counting.make({ n: -1 }), { terminal: true }))
       case "Bogus": return Either.left(new IllegalTransition({ workflow: "counter", state: state._tag, event: e.type, reason: "bogus is never allowed" }))
     }

@@ -214,6 +214,36 @@ describe("workflow engine on KV", () => {
     }
   })
 
+  // With an outbox left by the last transition, the stale firing writes the instance (to drop it); without, it writes nothing.
+  it.each([["an outbox", false], ["no outbox", true]])("writes the timer entry lazily: a later timer leaves an earlier entry alone, which fires stale; the engine then stores the later one, which fires at its time (%s left)", async (_, quiet) => {
+    const t = await setup()
+    const engine = t.engine()
+    await run(engine.handle({ type: "Start", id: "o9", timeoutMs: 300 }, "start"))
+    const entry = (await run(t.timers.get("o9")))!
+    await run(engine.handle({ type: "Extend", id: "o9", timeoutMs: 1_200, quiet }, "extend"))
+    // No write: the stored entry (the Start timer's) still fires first.
+    expect((await run(t.timers.get("o9")))!.revision).toBe(entry.revision)
+    const extended = (await run(t.instances.get("o9")))!.value.timers[0]!
+    expect(extended.timerId).not.toBe(entry.value.timers[0]!.timerId)
+    const fired: Array<{ readonly timerId: string; readonly at: number }> = []
+    const scope = await Effect.runPromise(Scope.make())
+    try {
+      await Effect.runPromise(Scope.extend(runTimerScheduler({
+        timers: t.timers, pollMs: 20,
+        fire: (timer) => Effect.sync(() => void fired.push({ timerId: timer.timerId, at: Date.now() })).pipe(
+          Effect.zipRight(engine.handle(counterWorkflow.timerEvent(timer), firingId(timer)))
+        )
+      }), scope))
+      await eventually(async () => (await run(t.instances.get("o9")))!.value.terminal, 10_000, "the extended timer to expire the instance")
+      expect(fired.map((f) => f.timerId)).toEqual([entry.value.timers[0]!.timerId, extended.timerId])
+      expect(fired[1]!.at).toBeGreaterThanOrEqual(extended.dueAt)
+      expect((await run(t.instances.get("o9")))!.value.state.n).toBe(-1)
+      await eventually(async () => (await run(t.timers.get("o9"))) === undefined, 5_000, "the fired entry to be deleted")
+    } finally {
+      await Effect.runPromise(Scope.close(scope, Exit.void))
+    }
+  })
+
   it("never replaces the timers of a later instance revision with an earlier one's (writes arriving out of order)", async () => {
     const t = await setup()
     const engine = t.engine()

@@ -67,7 +67,7 @@ export const makeWorkflowEngine = <S extends TaggedState, E extends TypedMessage
   const keyOf = options.keyOf ?? ((id: string) => id)
   const maxConflicts = options.maxConflicts ?? 20
   const recent = makeRecentWrites<Instance<S, C>>(options.cachedInstances ?? 10_000)
-  const syncTimers = makeTimerSync(timers, { maxConflicts, capacity: options.cachedInstances ?? 10_000 })
+  const syncTimers = makeTimerSync(timers, { maxConflicts, capacity: options.cachedInstances ?? 10_000, now })
 
   // Made once: encoding the outbox takes plain calls, not an Effect per message.
   const encodeCommand = Schema.encodeEither(definition.command)
@@ -95,6 +95,10 @@ export const makeWorkflowEngine = <S extends TaggedState, E extends TypedMessage
   const handle = (event: E, messageId: string): Effect.Effect<EngineResult<S, C>, EngineError> => {
     const workflowId = definition.workflowIdOf(event)
     const key = keyOf(workflowId)
+    // A timer's firing, on an instance still waiting for timers: the timer entry is written lazily
+    // (timer-sync.ts), so what fired may be an entry left from an earlier step whose timers are no
+    // longer pending: the instance's timers are stored again (the sync leaves an entry still to fire alone).
+    const rearms = (instance: Instance<S, C>) => instance.timers.length > 0 && Option.isSome(definition.timerOf(event))
     const attempt = (conflicts: number, assumeAbsent: boolean): Effect.Effect<EngineResult<S, C>, EngineError> =>
       Effect.gen(function* () {
         // What this engine wrote last is the instance unless another writer came in between, which
@@ -149,6 +153,10 @@ export const makeWorkflowEngine = <S extends TaggedState, E extends TypedMessage
         // An ignored event still writes when it published a leftover outbox, so the outbox is not
         // published again by every later event (a finished instance gets only late ones).
         if (!mustPersist(result) && leftover.length === 0) {
+          if (current !== undefined && rearms(current.value)) {
+            const { traceparent } = yield* injectTraceHeaders()
+            yield* syncTimers(key, workflowId, current.revision, current.value.timers, traceparent)
+          }
           return { _tag: "Ignored", reason: result._tag === "Ignored" ? result.reason : "", conflicts } as const
         }
         const written = yield* (current === undefined
@@ -165,7 +173,7 @@ export const makeWorkflowEngine = <S extends TaggedState, E extends TypedMessage
           return yield* attempt(conflicts + 1, false)
         }
         const mine = recent.wrote(key, { value: result.instance, revision: written.right })
-        const timersChanged = result.timersCleared.length > 0 || (result._tag === "Advanced" && result.timersSet.length > 0)
+        const timersChanged = result.timersCleared.length > 0 || (result._tag === "Advanced" && result.timersSet.length > 0) || rearms(result.instance)
         // A new timer keeps this transition's trace context, so its firing continues the trace.
         const storeTimers = timersChanged
           ? Effect.flatMap(
