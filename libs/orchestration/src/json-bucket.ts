@@ -37,6 +37,14 @@ export interface JsonBucket<A> {
   ) => Effect.Effect<B, KvUnavailable | CorruptEntry>
 }
 
+/**
+ * `encode` for a bucket whose values are plain JSON data (the Schema's encoded form is the value
+ * itself: no transformations) built by this process from values already decoded or validated:
+ * written as they are, without the Schema walking and re-validating every field of every write
+ * (a SKU's holds, a ledger entry, a timer entry). Reads still decode with the Schema.
+ */
+export const plainJson = (value: unknown): string => JSON.stringify(value)
+
 const text = (e: unknown) => (e instanceof Error ? e.message : String(e))
 const utf8 = new TextEncoder()
 

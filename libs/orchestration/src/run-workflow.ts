@@ -5,7 +5,7 @@ import type { ConsumerSpec } from "@conveyor/topology"
 import { type Instance, instanceEncoder, instanceSchema, type TaggedState, type TypedMessage, type WorkflowDefinition } from "@conveyor/workflow"
 import { Effect, Option, type Schema } from "effect"
 import { makeWorkflowEngine, type WorkflowEngine } from "./internal/engine.js"
-import { openJsonBucket } from "./json-bucket.js"
+import { openJsonBucket, plainJson } from "./json-bucket.js"
 import { runSharedTimerScheduler } from "./internal/timer-consumer.js"
 import { InstanceTimers, runTimerScheduler } from "./timers.js"
 
@@ -57,7 +57,7 @@ export const runWorkflow = <S extends TaggedState, E extends TypedMessage, C ext
     const instances = yield* openJsonBucket<Instance<S, C>>(client, options.buckets.instances, instanceSchema(options.definition), {
       encode: instanceEncoder(options.definition)
     })
-    const timers = yield* openJsonBucket(client, options.buckets.timers, InstanceTimers)
+    const timers = yield* openJsonBucket(client, options.buckets.timers, InstanceTimers, { encode: plainJson })
     const engine: WorkflowEngine<S, E, C> = makeWorkflowEngine({
       definition: options.definition,
       instances,

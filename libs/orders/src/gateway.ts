@@ -3,7 +3,7 @@ import {
 } from "@conveyor/domain"
 import { encodeMessage, type EncodeError, Publisher, type PublishError } from "@conveyor/messaging"
 import { NatsConnection } from "@conveyor/nats"
-import { type CorruptEntry, type JsonBucket, type KvUnavailable, makeJsonBucket, openJsonBucket } from "@conveyor/orchestration"
+import { type CorruptEntry, type JsonBucket, type KvUnavailable, makeJsonBucket, openJsonBucket, plainJson } from "@conveyor/orchestration"
 import { injectTraceHeaders } from "@conveyor/telemetry"
 import { type HistoryEntry, instanceSchema } from "@conveyor/workflow"
 import { Config, Context, Data, Duration, Effect, Either, Layer, Option, Schema } from "effect"
@@ -221,10 +221,10 @@ export const GatewayLive = Layer.effect(
   Effect.gen(function* () {
     const client = yield* NatsConnection
     const config = yield* GatewayConfig
-    const requests = yield* openJsonBucket(client, Buckets.gatewayRequests, KeyRecord)
+    const requests = yield* openJsonBucket(client, Buckets.gatewayRequests, KeyRecord, { encode: plainJson })
     return makeGateway({
       requests,
-      orders: makeJsonBucket(client, requests.kv, Buckets.gatewayRequests, OrderRecord),
+      orders: makeJsonBucket(client, requests.kv, Buckets.gatewayRequests, OrderRecord, { encode: plainJson }),
       workflows: yield* openJsonBucket(client, Buckets.workflows, instanceSchema(orderWorkflow)),
       publisher: yield* Publisher,
       isConnected: client.isConnected,

@@ -1,6 +1,6 @@
 import { defineHandler } from "@conveyor/messaging"
 import { NatsConnection, runJetStreamConsumer } from "@conveyor/nats"
-import { openJsonBucket, type JsonBucket } from "@conveyor/orchestration"
+import { openJsonBucket, plainJson, type JsonBucket } from "@conveyor/orchestration"
 import {
   Buckets, Durables, eventSubject, OrderCommandMessage, type LineItem, type ReleaseStock, type ReserveStock, StockRejected, StockReleased,
   StockReserved
@@ -107,7 +107,7 @@ export const inventoryHandler = (inventory: Inventory) =>
   })
 
 export const openInventory = (defaultStock: number) =>
-  Effect.flatMap(NatsConnection, (client) => openJsonBucket(client, Buckets.inventoryStock, SkuStock)).pipe(
+  Effect.flatMap(NatsConnection, (client) => openJsonBucket(client, Buckets.inventoryStock, SkuStock, { encode: plainJson })).pipe(
     Effect.map((stock): Inventory => ({ stock, skus: cachedValues(stock, { capacity: 10_000 }), defaultStock }))
   )
 

@@ -1,6 +1,6 @@
 import { defineHandler } from "@conveyor/messaging"
 import { NatsConnection, runJetStreamConsumer } from "@conveyor/nats"
-import { openJsonBucket, type JsonBucket } from "@conveyor/orchestration"
+import { openJsonBucket, plainJson, type JsonBucket } from "@conveyor/orchestration"
 import {
   Buckets, type CapturePayment, Durables, eventSubject, OrderCommandMessage, PaymentCaptured, PaymentDeclined, PaymentRefunded, type RefundPayment
 } from "@conveyor/domain"
@@ -123,7 +123,7 @@ export const paymentsHandler = (payments: Payments) => {
 }
 
 export const openPayments = (rules: PaymentRules) =>
-  Effect.flatMap(NatsConnection, (client) => openJsonBucket(client, Buckets.paymentsLedger, LedgerEntry)).pipe(
+  Effect.flatMap(NatsConnection, (client) => openJsonBucket(client, Buckets.paymentsLedger, LedgerEntry, { encode: plainJson })).pipe(
     Effect.map((ledger): Payments => ({ ledger, rules }))
   )
 

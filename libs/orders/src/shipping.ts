@@ -1,6 +1,6 @@
 import { defineHandler } from "@conveyor/messaging"
 import { NatsConnection, runJetStreamConsumer } from "@conveyor/nats"
-import { openJsonBucket, type JsonBucket } from "@conveyor/orchestration"
+import { openJsonBucket, plainJson, type JsonBucket } from "@conveyor/orchestration"
 import { Buckets, Durables, eventSubject, OrderCommandMessage, ShipmentRecalled, ShipmentScheduled } from "@conveyor/domain"
 import { Effect, Layer, Schema } from "effect"
 import { UnexpectedCommand } from "./inventory.js"
@@ -65,7 +65,7 @@ export const shippingHandler = (shipments: JsonBucket<Shipment>) =>
     errors: { KvUnavailable: "retry", CorruptEntry: "dead-letter", EncodeError: "dead-letter", UnexpectedCommand: "dead-letter" }
   })
 
-export const openShipments = Effect.flatMap(NatsConnection, (client) => openJsonBucket(client, Buckets.shipments, Shipment))
+export const openShipments = Effect.flatMap(NatsConnection, (client) => openJsonBucket(client, Buckets.shipments, Shipment, { encode: plainJson }))
 
 /** The shipping worker: ScheduleShipment and RecallShipment, once per order. */
 export const ShippingWorkerLive = Layer.scopedDiscard(
