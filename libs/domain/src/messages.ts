@@ -93,6 +93,10 @@ export const OrderEvent = Schema.Union(
 export type OrderEvent = typeof OrderEvent.Type
 export type OrderEventType = OrderEvent["type"]
 
+/** The order workflow's outcome: the events it emits about the order when it finishes. */
+export const OrderOutcome = Schema.Union(OrderCompleted, OrderCancelled)
+export type OrderOutcome = typeof OrderOutcome.Type
+
 /**
  * Every command names its order and its attempt. Workers must act once per order and action, not
  * per message: a retried attempt has a new message id but must not reserve or charge twice.
@@ -164,12 +168,6 @@ export const commandSubject = (command: OrderCommand | OrderCommandType): string
 
 /** Every command subject one worker consumes. */
 export const workerSubject = (worker: Worker): string => `orders.commands.${worker}.>`
-
-/** Events and commands both have a `type`; commands are the ones with a route. */
-export const subjectOf = (message: OrderEvent | OrderCommand): string =>
-  Object.hasOwn(commandRoutes, message.type)
-    ? commandSubject(message as OrderCommand)
-    : eventSubject(message as OrderEvent)
 
 /** Where a message that failed on `consumer` of `stream` is dead-lettered: `dlq.<stream>.<consumer>`. */
 export { deadLetterSubject }

@@ -1,4 +1,4 @@
-import { makeOrderWorkflow, Buckets, Durables, isOrderWorkflowEvent, OrderEventMessage, subjectOf } from "@conveyor/domain"
+import { Buckets, commandSubject, Durables, eventSubject, isOrderWorkflowEvent, makeOrderWorkflow, OrderEventMessage } from "@conveyor/domain"
 import { Publisher } from "@conveyor/messaging"
 import { runWorkflow } from "@conveyor/orchestration"
 import { Config, Effect, Layer, Option } from "effect"
@@ -25,7 +25,8 @@ export const OrchestratorLive = Layer.scopedDiscard(
       definition,
       schema: OrderEventMessage,
       select: (event) => (isOrderWorkflowEvent(event) ? Option.some(event) : Option.none()),
-      subjectOf,
+      commandSubject,
+      eventSubject,
       consumer: consumerSpec(Durables.orchestrator),
       buckets: { instances: Buckets.workflows, timers: Buckets.timers },
       retry: consumer.retry,

@@ -2,7 +2,7 @@ export { defineWorkflow, type TaggedState, type TypedMessage, type WorkflowDefin
 export { type Advanced, alreadyApplied, type Applied, apply, type ApplyOptions, type Ignored, markPublished, mustPersist, start, step } from "./advance.js"
 export { IllegalTransition } from "./errors.js"
 export { commandId, firingId, timerId } from "./ids.js"
-export { HistoryEntry, type Instance, instanceEncoder, instanceJson, instanceSchema, type Outgoing } from "./definition.js"
+export { HistoryEntry, type Instance, instanceEncoder, instanceJson, instanceSchema, type Outgoing, outgoingEncoder, type OutgoingCommand, type OutgoingEvent } from "./definition.js"
 export { PendingTimer, type TimerFiring, TimerRequest } from "./timer.js"
 export { dueTimers, nextDueAt, planTimers, type TimerPlan, timerStatus } from "./timers.js"
 export { type Advance, type Ignore, Transition } from "./definition.js"

@@ -91,7 +91,7 @@ describe("PendingTimerJson", () => {
 describe("Transition", () => {
   it("builds advances with defaults and ignores, with guards", () => {
     const a = Transition.advance("s")
-    expect(a).toEqual({ _tag: "Advance", state: "s", commands: [], timers: [], terminal: false })
+    expect(a).toEqual({ _tag: "Advance", state: "s", commands: [], events: [], timers: [], terminal: false })
     expect(Transition.isAdvance(a)).toBe(true)
     const i = Transition.ignore("dup")
     expect(Transition.isIgnore(i)).toBe(true)
