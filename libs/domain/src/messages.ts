@@ -4,7 +4,7 @@ import { deadLetterSubject, defaultDeadLetters } from "@conveyor/topology"
 import { Either, ParseResult, Schema } from "effect"
 import type { DecodeError } from "./decode-errors.js"
 import { Attempt, Cents, CustomerId, Id, itemsTotalCents, LineItems, OrderId, Reason, Timestamp } from "./primitives.js"
-import { makeDecoder, type Registry, versioned } from "./versioned.js"
+import { makeDecoder, messageTypesOf, type Registry, versioned } from "./versioned.js"
 
 const OrderPlacedFields = versioned("OrderPlaced", 1, {
   orderId: OrderId,
@@ -151,6 +151,10 @@ const kebab = (type: string): string => type.replace(/([a-z0-9])([A-Z])/g, "$1-$
 export const eventSubject = (event: OrderEvent | OrderEventType): string =>
   `orders.events.${kebab(typeof event === "string" ? event : event.type)}`
 
+/** The subjects of the events `events` accepts (read from its schema): the filter of a durable that takes exactly those. */
+export const eventSubjectsOf = <A extends OrderEvent>(events: Schema.Schema<A, any>): ReadonlyArray<string> =>
+  messageTypesOf(events).map(eventSubject)
+
 /** Which worker executes a command and the action token of its subject. */
 export const commandRoutes: { readonly [T in OrderCommandType]: { readonly worker: Worker; readonly action: string } } = {
   ReserveStock: { worker: "inventory", action: "reserve" },
@@ -199,6 +203,8 @@ export const commandRegistry = {
 /** Annotated so a registry that drifts from the unions fails to compile. */
 export const decodeEvent: (input: unknown) => Either.Either<OrderEvent, DecodeError> = makeDecoder("event", eventRegistry)
 export const decodeCommand: (input: unknown) => Either.Either<OrderCommand, DecodeError> = makeDecoder("command", commandRegistry)
+const decodeOutcome: (input: unknown) => Either.Either<OrderOutcome, DecodeError> =
+  makeDecoder("event", { OrderCompleted: eventRegistry.OrderCompleted, OrderCancelled: eventRegistry.OrderCancelled })
 
 /** JSON text for the wire; the inverse of the decoders (validating, so a bad message never leaves). */
 export const encodeEvent = (event: OrderEvent): string => JSON.stringify(Schema.encodeSync(OrderEvent)(event))
@@ -217,4 +223,6 @@ const asSchema = <A, I>(target: Schema.Schema<A, I>, decode: (input: unknown) =>
   })
 
 export const OrderEventMessage: Schema.Schema<OrderEvent, unknown> = asSchema(OrderEvent, decodeEvent)
+/** An outcome event; any other event type is refused as unknown. */
+export const OrderOutcomeMessage: Schema.Schema<OrderOutcome, unknown> = asSchema(OrderOutcome, decodeOutcome)
 export const OrderCommandMessage: Schema.Schema<OrderCommand, unknown> = asSchema(OrderCommand, decodeCommand)

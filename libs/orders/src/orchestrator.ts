@@ -15,7 +15,7 @@ export const OrchestratorConfig = Config.all({
   timerPollMs: Config.integer("TIMER_POLL_MS").pipe(Config.withDefault(200))
 })
 
-/** The orchestrator: the order workflow on its durable over every order event, plus its timers. */
+/** The orchestrator: the order workflow on its durable over the events it consumes, plus its timers. */
 export const OrchestratorLive = Layer.scopedDiscard(
   Effect.gen(function* () {
     const consumer = yield* ConsumerConfig
