@@ -2,8 +2,8 @@ import { Either, Option } from "effect"
 import type { Advance, HistoryEntry, Instance, OutgoingCommand, OutgoingEvent, TaggedState, TypedMessage, WorkflowDefinition } from "./definition.js"
 import { IllegalTransition } from "./errors.js"
 import { commandId } from "./ids.js"
-import type { PendingTimer } from "./timer.js"
-import { planTimers, timerStatus } from "./timers.js"
+import type { PendingTimer } from "./timer-data.js"
+import { planTimers, timerStatus } from "./pending-timers.js"
 
 /** The event moved the instance: store `instance` (compare-and-set), then publish `commands` and `events`. */
 export interface Advanced<S, C, O = never> {

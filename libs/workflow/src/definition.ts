@@ -2,7 +2,7 @@
 // the stored instance (state, history, outbox, timers).
 import { Either, type Option, type ParseResult, Schema } from "effect"
 import type { IllegalTransition } from "./errors.js"
-import { PendingTimer, type TimerFiring, type TimerRequest } from "./timer.js"
+import { PendingTimer, type TimerFiring, type TimerRequest } from "./timer-data.js"
 
 /** States are tagged so history and errors can name them without knowing the workflow. */
 export interface TaggedState {

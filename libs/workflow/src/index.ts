@@ -3,6 +3,6 @@ export { type Advanced, alreadyApplied, type Applied, apply, type ApplyOptions, 
 export { IllegalTransition } from "./errors.js"
 export { commandId, firingId, timerId } from "./ids.js"
 export { HistoryEntry, type Instance, instanceEncoder, instanceJson, instanceSchema, type Outgoing, outgoingEncoder, type OutgoingCommand, type OutgoingEvent } from "./definition.js"
-export { PendingTimer, type TimerFiring, TimerRequest } from "./timer.js"
-export { dueTimers, nextDueAt, planTimers, type TimerPlan, timerStatus } from "./timers.js"
+export { PendingTimer, type TimerFiring, TimerRequest } from "./timer-data.js"
+export { dueTimers, nextDueAt, planTimers, type TimerPlan, timerStatus } from "./pending-timers.js"
 export { type Advance, type Ignore, Transition } from "./definition.js"

@@ -1,7 +1,7 @@
 import { Option, Schema } from "effect"
 import { describe, expect, it } from "@effect/vitest"
 import { dueTimers, nextDueAt, planTimers, type PendingTimer, TimerRequest, timerStatus, Transition } from "../src/index.js"
-import { PendingTimerJson } from "../src/timer.js"
+import { PendingTimerJson } from "../src/timer-data.js"
 
 const timer = (name: string, dueAt: number, timerId = `w:1:timer:${name}`): PendingTimer =>
   ({ workflowId: "w", name, timerId, dueAt, attempt: 1 })
