@@ -1,6 +1,6 @@
 export { appAccess, AppAccess, AppName, appNames, publishersOf, subjectMatches } from "./apps.js"
 export { CapturePayment, OrderCommand, type OrderCommandType, RecallShipment, RefundPayment, ReleaseStock, ReserveStock, ScheduleShipment } from "./messages.js"
-export { decodeCommand, decodeEvent, encodeCommand, encodeEvent, OrderCommandMessage, OrderEventMessage, OrderOutcomeMessage } from "./messages.js"
+export { decodeCommand, decodeEvent, encodeCommand, encodeEvent, OrderCommandMessage, OrderEventMessage } from "./messages.js"
 export { type Registry, type RegistryType } from "./versioned.js"
 export { type DecodeError, type Family, type FieldIssue, InvalidMessage, MalformedMessage, UnknownMessageType, UnknownMessageVersion } from "./decode-errors.js"
 export { OrderCancelled, OrderCompleted, OrderEvent, type OrderEventType, OrderOutcome, OrderPlaced, PaymentCaptured, PaymentDeclined, PaymentRefunded, ShipmentRecalled, ShipmentScheduled, Step, StepTimedOut, StockRejected, StockReleased, StockReserved } from "./messages.js"

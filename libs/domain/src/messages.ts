@@ -203,8 +203,6 @@ export const commandRegistry = {
 /** Annotated so a registry that drifts from the unions fails to compile. */
 export const decodeEvent: (input: unknown) => Either.Either<OrderEvent, DecodeError> = makeDecoder("event", eventRegistry)
 export const decodeCommand: (input: unknown) => Either.Either<OrderCommand, DecodeError> = makeDecoder("command", commandRegistry)
-const decodeOutcome: (input: unknown) => Either.Either<OrderOutcome, DecodeError> =
-  makeDecoder("event", { OrderCompleted: eventRegistry.OrderCompleted, OrderCancelled: eventRegistry.OrderCancelled })
 
 /** JSON text for the wire; the inverse of the decoders (validating, so a bad message never leaves). */
 export const encodeEvent = (event: OrderEvent): string => JSON.stringify(Schema.encodeSync(OrderEvent)(event))
@@ -223,6 +221,4 @@ const asSchema = <A, I>(target: Schema.Schema<A, I>, decode: (input: unknown) =>
   })
 
 export const OrderEventMessage: Schema.Schema<OrderEvent, unknown> = asSchema(OrderEvent, decodeEvent)
-/** An outcome event; any other event type is refused as unknown. */
-export const OrderOutcomeMessage: Schema.Schema<OrderOutcome, unknown> = asSchema(OrderOutcome, decodeOutcome)
 export const OrderCommandMessage: Schema.Schema<OrderCommand, unknown> = asSchema(OrderCommand, decodeCommand)

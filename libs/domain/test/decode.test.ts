@@ -3,7 +3,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { sampleCommands, sampleEvents } from "./samples.js"
 import {
   decodeCommand, decodeEvent, type DecodeError, encodeCommand, encodeEvent,
-  InvalidMessage, MalformedMessage, OrderCommandMessage, type OrderEvent, OrderEventMessage, OrderOutcomeMessage, UnknownMessageType,
+  InvalidMessage, MalformedMessage, OrderCommandMessage, type OrderEvent, OrderEventMessage, UnknownMessageType,
   UnknownMessageVersion
 } from "../src/index.js"
 import { commandRegistry, eventRegistry } from "../src/messages.js"
@@ -116,15 +116,5 @@ describe("as a Schema", () => {
 
   it("encodes back to the plain message", () => {
     expect(Schema.encodeSync(OrderEventMessage)(sampleEvents[0]!)).toEqual(sampleEvents[0])
-  })
-})
-
-describe("OrderOutcomeMessage", () => {
-  it("decodes the outcomes and refuses any other event as a type it does not know, naming the outcomes", () => {
-    const outcomes = sampleEvents.filter((e) => e.type === "OrderCompleted" || e.type === "OrderCancelled")
-    expect(outcomes).toHaveLength(2)
-    for (const e of outcomes) expect(Schema.decodeUnknownSync(OrderOutcomeMessage)(JSON.stringify(e))).toEqual(e)
-    const other = sampleEvents.find((e) => e.type === "StockReserved")!
-    expect(() => Schema.decodeUnknownSync(OrderOutcomeMessage)(JSON.stringify(other))).toThrow(/StockReserved[\s\S]*OrderCompleted, OrderCancelled/)
   })
 })

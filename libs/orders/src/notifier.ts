@@ -1,6 +1,6 @@
 import { defineHandler } from "@conveyor/messaging"
 import { runJetStreamConsumer } from "@conveyor/nats"
-import { Durables, type OrderOutcome, OrderOutcomeMessage } from "@conveyor/domain"
+import { Durables, OrderEventMessage, type OrderOutcome } from "@conveyor/domain"
 import { Config, Context, Effect, Layer } from "effect"
 import { ConsumerConfig, consumerSpec, consumerTelemetry, idempotentAcks, openIdempotency } from "./consumers.js"
 
@@ -30,14 +30,16 @@ export const NotifierLive = Layer.scoped(
     const dedupe = yield* Config.boolean("NOTIFIER_IDEMPOTENCY").pipe(Config.withDefault(true))
     const counts = new Map<OrderOutcome["type"], number>()
     const outcomeListeners = new Set<(orderId: string) => void>()
+    const notify = (outcome: OrderOutcome) =>
+      Effect.sync(() => {
+        counts.set(outcome.type, (counts.get(outcome.type) ?? 0) + 1)
+        outcomeListeners.forEach((listener) => listener(outcome.orderId))
+      }).pipe(Effect.zipRight(Effect.logDebug(`notify customer: order ${outcome.orderId} ${outcome.type === "OrderCompleted" ? "completed" : "cancelled"}`)))
     const handler = defineHandler({
-      // Its durable takes only the outcomes; any other event is dead-lettered as one it cannot read.
-      schema: OrderOutcomeMessage,
-      handle: (outcome) =>
-        Effect.sync(() => {
-          counts.set(outcome.type, (counts.get(outcome.type) ?? 0) + 1)
-          outcomeListeners.forEach((listener) => listener(outcome.orderId))
-        }).pipe(Effect.zipRight(Effect.logDebug(`notify customer: order ${outcome.orderId} ${outcome.type === "OrderCompleted" ? "completed" : "cancelled"}`))),
+      schema: OrderEventMessage,
+      // Its durable takes only the outcomes. Another event can still come: one it held unacked
+      // when its filters were narrowed (a durable deployed before took every event): acked unread.
+      handle: (event) => (event.type === "OrderCompleted" || event.type === "OrderCancelled" ? notify(event) : Effect.void),
       errors: {}
     })
     yield* runJetStreamConsumer(handler, {
