@@ -16,9 +16,10 @@ const kindOf = (s: string) =>
   s.startsWith("$JS.ACK.") ? `ack ${s.split(".")[2]}/${s.split(".")[3]} ${s.length}` .replace(/ \d+$/, "")
   : s.startsWith("$JS.API.CONSUMER.MSG.NEXT.") ? `pull ${s.split(".").slice(5).join(".")}`
   : s.startsWith("$KV.") ? `kv ${s.split(".")[1]}`
+  : s.startsWith("$JS.EVENT.") ? s.split(".").slice(0, 6).join(".")
   : s.startsWith("_INBOX.") || s.startsWith("$JS.") ? s.split(".").slice(0, 2).join(".")
   : s.split(".").slice(0, 3).join(".")
-const sub = spy.nc.subscribe(">", { callback: (_e, m) => kinds.set(kindOf(m.subject), (kinds.get(kindOf(m.subject)) ?? 0) + 1) })
+const sub = spy.nc.subscribe(">", { callback: (_e, m) => void kinds.set(kindOf(m.subject), (kinds.get(kindOf(m.subject)) ?? 0) + 1) })
 await spy.nc.flush()
 const r = await closedLoop(raw, target, count, 64)
 await spy.nc.flush()

@@ -134,7 +134,7 @@ describe("the console in a browser", () => {
     const page = await login(VIEWER)
     await page.goto(`${consoleBase}/workflows?id=poison-1`)
     const kv = await new Kvm(jetstream(nc)).open(Buckets.workflows)
-    const stored = (await kv.get("poison-1"))!.json<{ history: ReadonlyArray<{ seq: number; event: string; from?: string; to: string; at: number; traceId?: string; commands: ReadonlyArray<{ type: string }> }> }>()
+    const stored = (await kv.get("poison-1"))!.json<{ history: ReadonlyArray<{ seq: number; event: string; from?: string; to: string; at: number; traceId?: string; commands: ReadonlyArray<{ type: string }>; events: ReadonlyArray<{ type: string }> }> }>()
     const items = page.locator("#timeline li")
     expect(await items.count()).toBe(stored.history.length)
     for (const [i, h] of stored.history.entries()) {
@@ -143,9 +143,11 @@ describe("the console in a browser", () => {
       expect(await item.locator(".transition").textContent()).toBe(`${h.from ?? "(start)"} → ${h.to}`)
       expect(await item.locator("time").textContent()).toBe(new Date(h.at).toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z"))
       expect(await item.locator(".commands").textContent()).toBe(h.commands.length === 0 ? "no commands" : h.commands.map((c) => c.type).join(", "))
+      expect(await item.locator(".events").allTextContents()).toEqual(h.events.length === 0 ? [] : [`emitted ${h.events.map((e) => e.type).join(", ")}`])
       if (h.traceId !== undefined) expect(await item.locator(".trace a").getAttribute("href")).toBe(`http://localhost:16686/trace/${h.traceId}`)
     }
     expect(await page.locator("#state strong").textContent()).toBe("Completed")
+    expect(await items.last().locator(".events").textContent()).toBe("emitted OrderCompleted")
     await page.screenshot({ path: join(docs, "workflow.png"), fullPage: true })
   })
 

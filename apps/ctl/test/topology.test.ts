@@ -66,6 +66,23 @@ describe("conveyor topology", () => {
     expect((await jsm.consumers.info(stream, "w")).config.ack_wait).toBe(nanos(10_000))
   })
 
+  it("shows the order durables deployed before they took only their own events as updates of their filters, and apply makes them so", async () => {
+    const url = ["--url", server.url]
+    expect((await runInProcess("topology", "apply", ...url)).code).toBe(0)
+    const jsm = await jetstreamManager(nc)
+    // As the previous version deployed the notifier: every order event, plus its replay subject.
+    const replay = orderTopology.consumers.find((c) => c.durable === "notifier")!.replaySubject!
+    await jsm.consumers.update("ORDER_EVENTS", "notifier", { filter_subjects: ["orders.events.>", replay] })
+    const diff = await runInProcess("topology", "diff", ...url)
+    expect(diff.stdout).toContain(
+      `~ consumer ORDER_EVENTS/notifier: apply updates 1 field(s)\n    filterSubjects: server ["orders.events.>"] -> declared ["orders.events.order-completed","orders.events.order-cancelled"]`
+    )
+    expect(diff.stdout).not.toContain("! consumer")
+    expect((await runInProcess("topology", "apply", ...url)).code).toBe(0)
+    expect((await jsm.consumers.info("ORDER_EVENTS", "notifier")).config.filter_subjects)
+      .toEqual(["orders.events.order-completed", "orders.events.order-cancelled", replay])
+  })
+
   it("lists streams nobody declares", async () => {
     const stray = uniqueName("STRAY")
     const jsm = await jetstreamManager(nc)

@@ -31,9 +31,12 @@ const post = async (base: string, order: DemoOrder) => {
 
 /** Messages that must end in the dead-letter stream, and how many dead letters each makes. */
 const poison = (run: string) => [
-  // Every durable on ORDER_EVENTS (orchestrator, notifier) dead-letters an undecodable event.
-  { subject: eventSubject("OrderPlaced"), payload: "{not json", copies: 2 },
-  { subject: eventSubject("OrderPlaced"), payload: JSON.stringify({ type: "OrderPlaced", version: 99, orderId: `${run}-v99` }), copies: 2 },
+  // A durable on ORDER_EVENTS dead-letters an undecodable event on a subject it takes: the
+  // orchestrator the events its workflow consumes, the notifier the outcomes.
+  { subject: eventSubject("OrderPlaced"), payload: "{not json", copies: 1 },
+  { subject: eventSubject("OrderPlaced"), payload: JSON.stringify({ type: "OrderPlaced", version: 99, orderId: `${run}-v99` }), copies: 1 },
+  { subject: eventSubject("OrderCompleted"), payload: "{not json", copies: 1 },
+  { subject: eventSubject("OrderCompleted"), payload: JSON.stringify({ type: "OrderCompleted", version: 99, orderId: `${run}-v99` }), copies: 1 },
   // Decodes fine (the notifier acks it) but no such order exists: an illegal transition for the orchestrator.
   { subject: eventSubject("StockReserved"), payload: JSON.stringify({ type: "StockReserved", version: 1, orderId: `${run}-ghost` }), copies: 1 },
   { subject: "orders.commands.payments.capture", payload: JSON.stringify({ type: "CapturePayment", version: 1 }), copies: 1 }

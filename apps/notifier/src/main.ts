@@ -1,4 +1,4 @@
-// notifier: Publish-subscribe: its own durable `notifier` on every order event; counts and logs (debug) one notification per event.
+// notifier: Publish-subscribe: its own durable `notifier` on the order outcomes (OrderCompleted, OrderCancelled); counts and logs (debug) one customer notification per order.
 // Environment and ports: `--help`, or README.md next to this folder; what it runs: `orderApps` in libs/orders/src/app.ts.
 import { runOrderApp } from "@conveyor/orders"
 

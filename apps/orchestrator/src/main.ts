@@ -1,4 +1,4 @@
-// orchestrator: Runs the order workflow: consumes every order event (durable `orchestrator`), advances instances in the `order-workflows` bucket with compare-and-set, emits commands, fires step timeouts from the `order-timers` bucket.
+// orchestrator: Runs the order workflow: consumes the events it handles (durable `orchestrator`), advances instances in the `order-workflows` bucket with compare-and-set, sends commands to the workers and emits the order's outcome, fires step timeouts from the `order-timers` bucket.
 // Environment and ports: `--help`, or README.md next to this folder; what it runs: `orderApps` in libs/orders/src/app.ts.
 import { runOrderApp } from "@conveyor/orders"
 

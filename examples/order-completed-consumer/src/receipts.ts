@@ -14,7 +14,7 @@ export const sendReceipt = defineHandler({
   errors: { MailerDown: "retry", NoSuchCustomer: "dead-letter" } // a missing tag does not compile
 })
 
-const receiptsConsumer = consumer({ stream: "ORDER_EVENTS", durable: "receipts", filterSubject: "orders.events.order-completed" })
+const receiptsConsumer = consumer({ stream: "ORDER_EVENTS", durable: "receipts", filterSubjects: ["orders.events.order-completed"] })
 
 export const receipts = Effect.gen(function* () {
   yield* ensureTopology(defineTopology({ consumers: [receiptsConsumer], buckets: [{ name: "idempotency-receipts" }] }))

@@ -1,6 +1,6 @@
 import { subjectMatches } from "@conveyor/topology"
 import { Schema } from "effect"
-import { AllCommands, AllEvents, deadLetterSubject, eventSubject, StreamNames } from "./messages.js"
+import { AllCommands, AllEvents, deadLetterSubject, eventSubject, eventSubjectsOf, OrderOutcome, StreamNames } from "./messages.js"
 import { Buckets, Durables, idempotencyBucket, orderTopology } from "./topology.js"
 
 export const AppName = Schema.Literal(
@@ -64,7 +64,8 @@ export const appAccess: { readonly [A in AppName]: AppAccess } = {
   },
   orchestrator: {
     publish: [
-      AllCommands, eventSubject("OrderCompleted"), eventSubject("OrderCancelled"), eventSubject("StepTimedOut"),
+      // The commands it sends, the outcomes it emits, its timers' firings.
+      AllCommands, ...eventSubjectsOf(OrderOutcome), eventSubject("StepTimedOut"),
       ...deadLetters(StreamNames.events, Durables.orchestrator)
     ],
     consumes: [{ stream: StreamNames.events, durable: Durables.orchestrator }, { stream: `KV_${Buckets.timers}`, durable: Durables.orchestratorTimers }],

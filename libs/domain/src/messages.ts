@@ -4,7 +4,7 @@ import { deadLetterSubject, defaultDeadLetters } from "@conveyor/topology"
 import { Either, ParseResult, Schema } from "effect"
 import type { DecodeError } from "./decode-errors.js"
 import { Attempt, Cents, CustomerId, Id, itemsTotalCents, LineItems, OrderId, Reason, Timestamp } from "./primitives.js"
-import { makeDecoder, type Registry, versioned } from "./versioned.js"
+import { makeDecoder, messageTypesOf, type Registry, versioned } from "./versioned.js"
 
 const OrderPlacedFields = versioned("OrderPlaced", 1, {
   orderId: OrderId,
@@ -93,6 +93,10 @@ export const OrderEvent = Schema.Union(
 export type OrderEvent = typeof OrderEvent.Type
 export type OrderEventType = OrderEvent["type"]
 
+/** The order workflow's outcome: the events it emits about the order when it finishes. */
+export const OrderOutcome = Schema.Union(OrderCompleted, OrderCancelled)
+export type OrderOutcome = typeof OrderOutcome.Type
+
 /**
  * Every command names its order and its attempt. Workers must act once per order and action, not
  * per message: a retried attempt has a new message id but must not reserve or charge twice.
@@ -147,6 +151,10 @@ const kebab = (type: string): string => type.replace(/([a-z0-9])([A-Z])/g, "$1-$
 export const eventSubject = (event: OrderEvent | OrderEventType): string =>
   `orders.events.${kebab(typeof event === "string" ? event : event.type)}`
 
+/** The subjects of the events `events` accepts (read from its schema): the filter of a durable that takes exactly those. */
+export const eventSubjectsOf = <A extends OrderEvent>(events: Schema.Schema<A, any>): ReadonlyArray<string> =>
+  messageTypesOf(events).map(eventSubject)
+
 /** Which worker executes a command and the action token of its subject. */
 export const commandRoutes: { readonly [T in OrderCommandType]: { readonly worker: Worker; readonly action: string } } = {
   ReserveStock: { worker: "inventory", action: "reserve" },
@@ -164,12 +172,6 @@ export const commandSubject = (command: OrderCommand | OrderCommandType): string
 
 /** Every command subject one worker consumes. */
 export const workerSubject = (worker: Worker): string => `orders.commands.${worker}.>`
-
-/** Events and commands both have a `type`; commands are the ones with a route. */
-export const subjectOf = (message: OrderEvent | OrderCommand): string =>
-  Object.hasOwn(commandRoutes, message.type)
-    ? commandSubject(message as OrderCommand)
-    : eventSubject(message as OrderEvent)
 
 /** Where a message that failed on `consumer` of `stream` is dead-lettered: `dlq.<stream>.<consumer>`. */
 export { deadLetterSubject }

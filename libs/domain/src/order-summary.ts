@@ -1,7 +1,6 @@
 import type { Instance } from "@conveyor/workflow"
-import type { Step } from "./messages.js"
+import type { OrderCommand, OrderOutcome, Step } from "./messages.js"
 import type { OrderState, OrderStateTag } from "./order-workflow.js"
-import type { OrderWorkflowOutput } from "./order-workflow.js"
 
 /** What the gateway shows and the demo counts, derived from a stored instance alone. */
 export interface OrderSummary {
@@ -15,7 +14,7 @@ export interface OrderSummary {
   readonly reason?: string
 }
 
-export const summarizeOrder = (instance: Instance<OrderState, OrderWorkflowOutput>): OrderSummary => {
+export const summarizeOrder = (instance: Instance<OrderState, OrderCommand, OrderOutcome>): OrderSummary => {
   const { state } = instance
   const retries = instance.history.filter((h) => h.event === "StepTimedOut" && h.from === h.to).length
   const base = { orderId: instance.workflowId, state: state._tag, retries }

@@ -1,7 +1,7 @@
 import { defineWorkflow, IllegalTransition, TimerRequest, Transition, type Advance, type WorkflowDefinition } from "@conveyor/workflow"
 import { Either, Option, Schema } from "effect"
 import {
-  CapturePayment, OrderCancelled, OrderCompleted, OrderPlaced, PaymentCaptured, PaymentDeclined, PaymentRefunded, RecallShipment, RefundPayment,
+  CapturePayment, OrderCancelled, OrderCommand, OrderCompleted, OrderOutcome, OrderPlaced, PaymentCaptured, PaymentDeclined, PaymentRefunded, RecallShipment, RefundPayment,
   ReleaseStock, ReserveStock, ScheduleShipment, ShipmentRecalled, ShipmentScheduled, Step, StepTimedOut, StockRejected, StockReleased, StockReserved
 } from "./messages.js"
 import { Attempt, Cents, CustomerId, Id, LineItems, OrderId, Reason } from "./primitives.js"
@@ -68,11 +68,7 @@ export const OrderWorkflowEvent = Schema.Union(
 export type OrderWorkflowEvent = typeof OrderWorkflowEvent.Type
 export const isOrderWorkflowEvent = Schema.is(OrderWorkflowEvent)
 
-/** What it emits: worker commands, and its own outcome as events. */
-export const OrderWorkflowOutput = Schema.Union(
-  ReserveStock, ReleaseStock, CapturePayment, RefundPayment, ScheduleShipment, RecallShipment, OrderCompleted, OrderCancelled
-)
-export type OrderWorkflowOutput = typeof OrderWorkflowOutput.Type
+// It sends every OrderCommand to the workers and emits an OrderOutcome about the order when it finishes.
 
 const Millis = Schema.Number.pipe(Schema.int(), Schema.positive())
 
@@ -112,9 +108,11 @@ const stepCommand = {
 
 type State = OrderState
 type Event = OrderWorkflowEvent
-type Output = OrderWorkflowOutput
+type Command = OrderCommand
+type Outcome = OrderOutcome
 type StepState = Extract<State, { readonly attempt: number }>
-type Decision = Either.Either<Transition<State, Output>, IllegalTransition>
+type Next = Advance<State, Command, Outcome>
+type Decision = Either.Either<Transition<State, Command, Outcome>, IllegalTransition>
 
 /** Reasons end up in a schema-limited field; a worker's long reason must not make the transition throw. */
 const clip = (s: string): string => (s.length <= 500 ? s : `${s.slice(0, 499)}â€¦`)
@@ -122,14 +120,14 @@ const clip = (s: string): string => (s.length <= 500 ? s : `${s.slice(0, 499)}â€
 const illegal = (state: string, event: Event, reason: string) =>
   Either.left(new IllegalTransition({ workflow: WORKFLOW, state, event: event.type, reason }))
 
-export type OrderWorkflow = WorkflowDefinition<OrderState, OrderWorkflowEvent, OrderWorkflowOutput>
+export type OrderWorkflow = WorkflowDefinition<OrderState, OrderWorkflowEvent, OrderCommand, OrderOutcome>
 
 /** Builds the order workflow; throws on an invalid configuration (a start-up error, never a runtime one). */
 export const makeOrderWorkflow = (input: OrderWorkflowConfigInput = {}): OrderWorkflow => {
   const config = Schema.decodeUnknownSync(OrderWorkflowConfig)(input)
   const timeoutOf = (step: Step) => config.timeouts[step] ?? config.stepTimeoutMs
 
-  const command = (state: StepState): Output => {
+  const command = (state: StepState): Command => {
     const { order, attempt } = state
     const base = { orderId: order.orderId, attempt }
     switch (state._tag) {
@@ -146,10 +144,10 @@ export const makeOrderWorkflow = (input: OrderWorkflowConfigInput = {}): OrderWo
   }
 
   /** Enter a step or re-send it: send its command at `next.attempt` and (re)arm its timer, disarming the previous step's. */
-  const enter = (from: State, next: StepState): Advance<State, Output> => {
+  const enter = (from: State, next: StepState): Next => {
     const step = currentStep(next)!
     const previous = currentStep(from)
-    return Transition.advance<State, Output>(
+    return Transition.advance<State, Command, Outcome>(
       { ...next, asked: next.asked.includes(step) ? next.asked : [...next.asked, step] },
       {
         commands: [command(next)],
@@ -161,10 +159,10 @@ export const makeOrderWorkflow = (input: OrderWorkflowConfigInput = {}): OrderWo
     )
   }
 
-  const finish = (from: State, next: State, outcome: Output): Advance<State, Output> => {
+  const finish = (from: State, next: State, outcome: Outcome): Next => {
     const previous = currentStep(from)
-    return Transition.advance<State, Output>(next, {
-      commands: [outcome],
+    return Transition.advance<State, Command, Outcome>(next, {
+      events: [outcome],
       timers: previous === undefined ? [] : [TimerRequest.cancel(previous)],
       terminal: true
     })
@@ -191,7 +189,7 @@ export const makeOrderWorkflow = (input: OrderWorkflowConfigInput = {}): OrderWo
     enter(from, RecallingShipment.make({ order: from.order, asked: from.asked, attempt: 1, reason: clip(reason), paymentId }))
 
   /** The current step's answer arrived; undefined only for a pairing `transition` never passes. */
-  const onAnswer = (state: StepState, event: Event): Advance<State, Output> | undefined => {
+  const onAnswer = (state: StepState, event: Event): Next | undefined => {
     const { order, asked } = state
     switch (state._tag) {
       case "ReservingStock":
@@ -227,7 +225,7 @@ export const makeOrderWorkflow = (input: OrderWorkflowConfigInput = {}): OrderWo
    * (see libs/orders README), and workers treat undoing nothing as success. Compensations
    * themselves never give up.
    */
-  const onTimeout = (state: StepState): Advance<State, Output> => {
+  const onTimeout = (state: StepState): Next => {
     const retry = () => enter(state, { ...state, attempt: state.attempt + 1 })
     const exhausted = state.attempt >= config.maxAttempts
     const reason = `no answer to ${stepCommand[currentStep(state)!]} after ${state.attempt} attempts`
@@ -261,11 +259,12 @@ export const makeOrderWorkflow = (input: OrderWorkflowConfigInput = {}): OrderWo
     return illegal(state._tag, event, `${stepCommand[answers]} was never sent for this order`)
   }
 
-  return defineWorkflow<State, Event, Output>({
+  return defineWorkflow<State, Event, Command, Outcome>({
     name: WORKFLOW,
     state: OrderState,
     event: OrderWorkflowEvent,
-    command: OrderWorkflowOutput,
+    command: OrderCommand,
+    emittedEvent: OrderOutcome,
     workflowIdOf: (event) => event.orderId,
     starts: (event) => event.type === "OrderPlaced",
     start: (_workflowId, event) => {

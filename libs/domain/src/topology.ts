@@ -1,5 +1,6 @@
 import { deadLetterTopology, defineTopology, withReplaySubjects } from "@conveyor/topology"
-import { AllCommands, AllEvents, StreamNames, workerSubject } from "./messages.js"
+import { AllCommands, AllEvents, eventSubjectsOf, OrderOutcome, StreamNames, workerSubject } from "./messages.js"
+import { OrderWorkflowEvent } from "./order-workflow.js"
 
 const HOUR = 3_600_000
 const DAY = 24 * HOUR
@@ -46,8 +47,8 @@ const ACK_WAIT_MS = 30_000
 /** Bounds a single payload (principle 5); an order with this many bytes is a bug, not a big order. */
 const MAX_MSG_SIZE = 1_048_576
 
-const consumer = (stream: string, durable: string, filterSubject: string, description: string) => ({
-  stream, durable, filterSubject, description, ackWaitMs: ACK_WAIT_MS, maxAckPending: MAX_ACK_PENDING
+const consumer = (stream: string, durable: string, filterSubjects: ReadonlyArray<string>, description: string) => ({
+  stream, durable, filterSubjects, description, ackWaitMs: ACK_WAIT_MS, maxAckPending: MAX_ACK_PENDING
   // maxDeliver stays unlimited: the runtime's retry policy dead-letters first, and a server-side cap
   // would silently strand a message with no dead letter.
 })
@@ -67,15 +68,16 @@ export const orderTopology = withReplaySubjects(defineTopology({
     ...deadLetterTopology().streams
   ],
   consumers: [
-    // The orchestrator takes every event and ignores those its workflow does not handle.
-    consumer(StreamNames.events, Durables.orchestrator, AllEvents, "Advances order workflows"),
-    consumer(StreamNames.commands, Durables.inventory, workerSubject("inventory"), "Reserves and releases stock"),
-    consumer(StreamNames.commands, Durables.payments, workerSubject("payments"), "Captures and refunds payments"),
-    consumer(StreamNames.commands, Durables.shipping, workerSubject("shipping"), "Schedules shipments"),
-    consumer(StreamNames.events, Durables.notifier, AllEvents, "Publish-subscribe: sees every order event"),
+    // The orchestrator takes exactly the events its workflow consumes (not the outcomes it emits).
+    consumer(StreamNames.events, Durables.orchestrator, eventSubjectsOf(OrderWorkflowEvent), "Advances order workflows on the events they consume"),
+    consumer(StreamNames.commands, Durables.inventory, [workerSubject("inventory")], "Reserves and releases stock"),
+    consumer(StreamNames.commands, Durables.payments, [workerSubject("payments")], "Captures and refunds payments"),
+    consumer(StreamNames.commands, Durables.shipping, [workerSubject("shipping")], "Schedules shipments"),
+    // Publish-subscribe on the outcome: one notification per order.
+    consumer(StreamNames.events, Durables.notifier, eventSubjectsOf(OrderOutcome), "Notifies the customer of each order's outcome"),
     {
       // Every pending timer is one unacked message (held by the server until due): no cap.
-      ...consumer(`KV_${Buckets.timers}`, Durables.orchestratorTimers, `$KV.${Buckets.timers}.>`, "Fires each workflow timer once across orchestrator replicas"),
+      ...consumer(`KV_${Buckets.timers}`, Durables.orchestratorTimers, [`$KV.${Buckets.timers}.>`], "Fires each workflow timer once across orchestrator replicas"),
       maxAckPending: -1
     }
   ],

@@ -1,4 +1,4 @@
-import { Either, ParseResult, Schema } from "effect"
+import { Either, ParseResult, Schema, SchemaAST } from "effect"
 import { type DecodeError, type Family, InvalidMessage, MalformedMessage, UnknownMessageType, UnknownMessageVersion } from "./decode-errors.js"
 
 /**
@@ -16,6 +16,26 @@ export const versioned = <const T extends string, const V extends number, F exte
     version: Schema.Literal(version).pipe(Schema.propertySignature, Schema.withConstructorDefault(() => version)),
     ...fields
   }).annotations({ identifier: `${type}v${version}` })
+
+/**
+ * The `type` of every message a schema accepts (a versioned message, or a union of them), read from
+ * the schema itself so a list derived from it cannot drift from it.
+ */
+export const messageTypesOf = <A extends { readonly type: string }>(schema: Schema.Schema<A, any>): ReadonlyArray<A["type"]> => {
+  const typesIn = (ast: SchemaAST.AST): ReadonlyArray<string> => {
+    switch (ast._tag) {
+      case "Union": return ast.types.flatMap(typesIn)
+      case "Refinement": return typesIn(ast.from)
+      case "Transformation": return typesIn(ast.to)
+      case "TypeLiteral": {
+        const type = ast.propertySignatures.find((p) => p.name === "type")?.type
+        return type !== undefined && SchemaAST.isLiteral(type) && typeof type.literal === "string" ? [type.literal] : []
+      }
+      default: return []
+    }
+  }
+  return [...new Set(typesIn(schema.ast))] as ReadonlyArray<A["type"]>
+}
 
 /** type -> version -> schema. Adding a version is adding an entry; old producers keep decoding. */
 export type Registry = { readonly [type: string]: { readonly [version: number]: Schema.Schema.AnyNoContext } }

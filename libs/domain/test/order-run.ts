@@ -1,8 +1,8 @@
 import { type Applied, type Instance, type Outgoing, step } from "@conveyor/workflow"
 import { Either } from "effect"
 import type { IllegalTransition } from "@conveyor/workflow"
-import type { OrderState, Step } from "../src/index.js"
-import type { OrderWorkflowEvent, OrderWorkflowOutput } from "../src/order-workflow.js"
+import type { OrderCommand, OrderOutcome, OrderState, Step } from "../src/index.js"
+import type { OrderWorkflowEvent } from "../src/order-workflow.js"
 import { makeOrderWorkflow, type OrderWorkflowConfigInput } from "../src/index.js"
 
 export const T0 = 1_700_000_000_000
@@ -25,28 +25,28 @@ export const ev = {
   refunded: (): OrderWorkflowEvent => ({ type: "PaymentRefunded", version: 1, orderId: ORDER, amountCents: 399, paymentId: "p-1" })
 }
 
-/** Drives one order through the engine the way the orchestrator would, keeping what it emitted. */
+/** Drives one order through the engine the way the orchestrator would, keeping what it sent and emitted. */
 export class OrderRun {
   readonly workflow
-  instance: Instance<OrderState, OrderWorkflowOutput> | undefined
+  instance: Instance<OrderState, OrderCommand, OrderOutcome> | undefined
   now = T0
-  readonly emitted: Array<Outgoing<OrderWorkflowOutput>> = []
-  last: Applied<OrderState, OrderWorkflowOutput> | undefined
+  readonly emitted: Array<Outgoing<OrderCommand, OrderOutcome>> = []
+  last: Applied<OrderState, OrderCommand, OrderOutcome> | undefined
 
   constructor(config: OrderWorkflowConfigInput = { stepTimeoutMs: 1_000, maxAttempts: 2 }) {
     this.workflow = makeOrderWorkflow(config)
   }
 
-  attempt(event: OrderWorkflowEvent): Either.Either<Applied<OrderState, OrderWorkflowOutput>, IllegalTransition> {
+  attempt(event: OrderWorkflowEvent): Either.Either<Applied<OrderState, OrderCommand, OrderOutcome>, IllegalTransition> {
     return step(this.workflow, this.instance, event, this.now)
   }
 
-  send(event: OrderWorkflowEvent): Applied<OrderState, OrderWorkflowOutput> {
+  send(event: OrderWorkflowEvent): Applied<OrderState, OrderCommand, OrderOutcome> {
     const r = this.attempt(event)
     if (Either.isLeft(r)) throw new Error(r.left.message)
     this.last = r.right
     this.instance = r.right.instance
-    if (r.right._tag === "Advanced") this.emitted.push(...r.right.commands)
+    if (r.right._tag === "Advanced") this.emitted.push(...r.right.commands, ...r.right.events)
     return r.right
   }
 
@@ -64,7 +64,7 @@ export class OrderRun {
   }
 
   /** Advance the clock to the timer and deliver its firing. */
-  timeout(name?: Step): Applied<OrderState, OrderWorkflowOutput> {
+  timeout(name?: Step): Applied<OrderState, OrderCommand, OrderOutcome> {
     const event = this.timeoutEvent(name)
     this.now = this.instance!.timers.find((t) => t.timerId === (event as { timerId: string }).timerId)!.dueAt
     return this.send(event)

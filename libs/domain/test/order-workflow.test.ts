@@ -2,8 +2,10 @@ import { dueTimers, instanceEncoder, instanceJson } from "@conveyor/workflow"
 import { Either, Schema } from "effect"
 import { describe, expect, it } from "@effect/vitest"
 import { ev, items, ORDER, OrderRun, T0 } from "./order-run.js"
-import { decodeCommand, decodeEvent, defaultOrderWorkflowConfig, isOrderWorkflowEvent, orderWorkflow, subjectOf } from "../src/index.js"
-import { OrderWorkflowOutput, type OrderWorkflowEvent } from "../src/order-workflow.js"
+import {
+  commandSubject, decodeCommand, decodeEvent, defaultOrderWorkflowConfig, eventSubject, isOrderWorkflowEvent, OrderCommand, OrderOutcome, orderWorkflow
+} from "../src/index.js"
+import type { OrderWorkflowEvent } from "../src/order-workflow.js"
 
 const placedAndReserved = () => {
   const run = new OrderRun()
@@ -23,10 +25,11 @@ describe("happy path", () => {
     for (const e of [ev.placed(), ev.reserved(), ev.captured(), ev.scheduled()]) run.send(e)
     expect(run.states).toEqual(["ReservingStock", "CapturingPayment", "SchedulingShipment", "Completed"])
     expect(run.emitted).toEqual([
-      { id: "o-1:1:0", message: { type: "ReserveStock", version: 1, orderId: ORDER, attempt: 1, items } },
-      { id: "o-1:2:0", message: { type: "CapturePayment", version: 1, orderId: ORDER, attempt: 1, customerId: "c-1", amountCents: 399 } },
-      { id: "o-1:3:0", message: { type: "ScheduleShipment", version: 1, orderId: ORDER, attempt: 1, customerId: "c-1", items } },
-      { id: "o-1:4:0", message: { type: "OrderCompleted", version: 1, orderId: ORDER, paymentId: "p-1", trackingId: "t-1" } }
+      { id: "o-1:1:0", kind: "command", message: { type: "ReserveStock", version: 1, orderId: ORDER, attempt: 1, items } },
+      { id: "o-1:2:0", kind: "command", message: { type: "CapturePayment", version: 1, orderId: ORDER, attempt: 1, customerId: "c-1", amountCents: 399 } },
+      { id: "o-1:3:0", kind: "command", message: { type: "ScheduleShipment", version: 1, orderId: ORDER, attempt: 1, customerId: "c-1", items } },
+      // The outcome is an event the workflow emits, under the id it had when it was sent as a command.
+      { id: "o-1:4:0", kind: "event", message: { type: "OrderCompleted", version: 1, orderId: ORDER, paymentId: "p-1", trackingId: "t-1" } }
     ])
     expect(run.instance).toMatchObject({ terminal: true, timers: [], transitions: 4 })
     expect(run.state).toMatchObject({ _tag: "Completed", paymentId: "p-1", trackingId: "t-1", asked: ["reserve", "capture", "ship"] })
@@ -78,7 +81,7 @@ describe("cancellation without and with compensation", () => {
     run.send(ev.rejected("out of apples"))
     expect(run.states).toEqual(["ReservingStock", "Cancelled"])
     expect(run.emitted.at(-1)).toEqual({
-      id: "o-1:2:0", message: { type: "OrderCancelled", version: 1, orderId: ORDER, reason: "stock rejected: out of apples", compensations: [] }
+      id: "o-1:2:0", kind: "event", message: { type: "OrderCancelled", version: 1, orderId: ORDER, reason: "stock rejected: out of apples", compensations: [] }
     })
     expect(run.instance).toMatchObject({ terminal: true, timers: [] })
   })
@@ -112,7 +115,7 @@ describe("timeouts", () => {
     run.send(ev.placed())
     const retried = run.timeout()
     expect(retried._tag === "Advanced" && retried.commands).toEqual([
-      { id: "o-1:2:0", message: { type: "ReserveStock", version: 1, orderId: ORDER, attempt: 2, items } }
+      { id: "o-1:2:0", kind: "command", message: { type: "ReserveStock", version: 1, orderId: ORDER, attempt: 2, items } }
     ])
     expect(run.instance!.timers).toEqual([
       { workflowId: ORDER, name: "reserve", timerId: "o-1:2:timer:reserve", dueAt: T0 + 2_000, attempt: 2 }
@@ -305,17 +308,24 @@ describe("determinism and storage", () => {
     expect(b).toEqual(a)
   })
 
-  it("every emitted message validates, encodes and has a subject", () => {
+  it("every command it sends is a worker's command and every event it emits an outcome: each validates, encodes and has its subject", () => {
     const run = atShipping()
     run.timeout(); run.timeout(); run.send(ev.recalled()); run.send(ev.refunded()); run.send(ev.released())
     const happy = atShipping()
     happy.send(ev.scheduled())
-    for (const { message } of [...run.emitted, ...happy.emitted]) {
-      expect(Schema.is(OrderWorkflowOutput)(message)).toBe(true)
-      const text = JSON.stringify(message)
-      const decoded = message.type === "OrderCompleted" || message.type === "OrderCancelled" ? decodeEvent(text) : decodeCommand(text)
-      expect(decoded).toEqual(Either.right(message))
-      expect(subjectOf(message)).toMatch(/^orders\.(events|commands)\./)
+    const sent = [...run.emitted, ...happy.emitted]
+    expect(sent.filter((o) => o.kind === "event").map((o) => o.message.type)).toEqual(["OrderCancelled", "OrderCompleted"])
+    for (const o of sent) {
+      const text = JSON.stringify(o.message)
+      if (o.kind === "command") {
+        expect(Schema.is(OrderCommand)(o.message)).toBe(true)
+        expect(decodeCommand(text)).toEqual(Either.right(o.message))
+        expect(commandSubject(o.message)).toMatch(/^orders\.commands\./)
+      } else {
+        expect(Schema.is(OrderOutcome)(o.message)).toBe(true)
+        expect(decodeEvent(text)).toEqual(Either.right(o.message))
+        expect(eventSubject(o.message)).toMatch(/^orders\.events\./)
+      }
     }
   })
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { sampleCommands, sampleEvents } from "./samples.js"
 import {
   appAccess, appNames, Buckets, commandSubject, deadLetterSubject, Durables, eventSubject, idempotencyBucket, IdempotentDurables, orderTopology, publishersOf,
-  StreamNames, subjectMatches
+  isOrderWorkflowEvent, StreamNames, subjectMatches
 } from "../src/index.js"
 
 const stream = (name: string) => orderTopology.streams.find((s) => s.name === name)!
@@ -26,7 +26,7 @@ describe("order topology", () => {
     for (const c of orderTopology.consumers.filter((c) => c.stream !== `KV_${Buckets.timers}`)) {
       expect(c.replaySubject).toBe(`replay.${c.stream}.${c.durable}`)
       expect(inStream(c.replaySubject!).map((s) => s.name)).toEqual([c.stream])
-      const takers = orderTopology.consumers.filter((o) => [o.filterSubject, o.replaySubject].some((f) => f !== undefined && subjectMatches(f, c.replaySubject!)))
+      const takers = orderTopology.consumers.filter((o) => [...(o.filterSubjects ?? []), o.replaySubject].some((f) => f !== undefined && subjectMatches(f, c.replaySubject!)))
       expect(takers.map((o) => o.durable)).toEqual([c.durable])
     }
     expect(appAccess.ctl.publish).toEqual(expect.arrayContaining(orderTopology.consumers.flatMap((c) => (c.replaySubject === undefined ? [] : [c.replaySubject]))))
@@ -41,22 +41,36 @@ describe("order topology", () => {
     }
   })
 
-  it("declares the five durables with one filter each, 30 s ack wait and bounded ack pending, and the timers' durable", () => {
-    expect(orderTopology.consumers.map((c) => [c.stream, c.durable, c.filterSubject])).toEqual([
-      [StreamNames.events, "orchestrator", "orders.events.>"],
-      [StreamNames.commands, "inventory-worker", "orders.commands.inventory.>"],
-      [StreamNames.commands, "payments-worker", "orders.commands.payments.>"],
-      [StreamNames.commands, "shipping-worker", "orders.commands.shipping.>"],
-      [StreamNames.events, "notifier", "orders.events.>"],
-      [`KV_${Buckets.timers}`, "orchestrator-timers", `$KV.${Buckets.timers}.>`]
+  it("declares the five durables with their filters, 30 s ack wait and bounded ack pending, and the timers' durable", () => {
+    expect(orderTopology.consumers.map((c) => [c.stream, c.durable, c.filterSubjects])).toEqual([
+      [StreamNames.events, "orchestrator", [
+        "orders.events.order-placed", "orders.events.stock-reserved", "orders.events.stock-rejected", "orders.events.payment-captured",
+        "orders.events.payment-declined", "orders.events.shipment-scheduled", "orders.events.shipment-recalled", "orders.events.stock-released",
+        "orders.events.payment-refunded", "orders.events.step-timed-out"
+      ]],
+      [StreamNames.commands, "inventory-worker", ["orders.commands.inventory.>"]],
+      [StreamNames.commands, "payments-worker", ["orders.commands.payments.>"]],
+      [StreamNames.commands, "shipping-worker", ["orders.commands.shipping.>"]],
+      [StreamNames.events, "notifier", ["orders.events.order-completed", "orders.events.order-cancelled"]],
+      [`KV_${Buckets.timers}`, "orchestrator-timers", [`$KV.${Buckets.timers}.>`]]
     ])
     // Each pending timer is an unacked message of the timers' durable: it has no cap.
     expect(orderTopology.consumers.at(-1)!.maxAckPending).toBe(-1)
     for (const c of orderTopology.consumers.slice(0, -1)) {
       expect(c.ackWaitMs).toBe(30_000)
       expect(c.maxAckPending).toBeGreaterThan(0)
-      expect(stream(c.stream).subjects.some((p) => subjectMatches(p, c.filterSubject!.replace(">", "x")))).toBe(true)
+      for (const f of c.filterSubjects!) expect(stream(c.stream).subjects.some((p) => subjectMatches(p, f.replace(">", "x")))).toBe(true)
     }
+  })
+
+  it("gives the orchestrator exactly the events its workflow consumes (never the outcomes it emits) and the notifier exactly the outcomes", () => {
+    const takers = (event: (typeof sampleEvents)[number]) =>
+      orderTopology.consumers.filter((c) => c.stream === StreamNames.events && c.filterSubjects!.some((f) => subjectMatches(f, eventSubject(event)))).map((c) => c.durable)
+    for (const e of sampleEvents) {
+      const outcome = e.type === "OrderCompleted" || e.type === "OrderCancelled"
+      expect(takers(e), e.type).toEqual(outcome ? [Durables.notifier] : isOrderWorkflowEvent(e) ? [Durables.orchestrator] : [])
+    }
+    expect(new Set(sampleEvents.map((e) => e.type)).size).toBe(12)
   })
 
   it("declares the buckets with the TTLs the runtime relies on", () => {

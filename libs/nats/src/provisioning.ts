@@ -65,10 +65,7 @@ export const streamSpecOf = (c: StreamConfig): StreamSpec => ({
 export const consumerConfigOf = (c: ConsumerSpec): Partial<ConsumerConfig> => ({
   durable_name: c.durable,
   ...(c.description !== undefined ? { description: c.description } : {}),
-  // With a replay subject the durable takes two subjects (filter_subjects, nats-server 2.10+).
-  ...(c.filterSubject !== undefined && c.replaySubject !== undefined
-    ? { filter_subjects: [c.filterSubject, c.replaySubject] }
-    : c.filterSubject !== undefined ? { filter_subject: c.filterSubject } : {}),
+  ...filterConfigOf(c),
   ack_policy: AckPolicy.Explicit,
   ack_wait: nanos(c.ackWaitMs),
   max_deliver: c.maxDeliver,
@@ -76,14 +73,19 @@ export const consumerConfigOf = (c: ConsumerSpec): Partial<ConsumerConfig> => ({
   deliver_policy: c.deliverPolicy === "all" ? DeliverPolicy.All : DeliverPolicy.New
 })
 
-/** The filter of a durable that has a replay subject is its other filter subject. */
-const filtersOf = (stream: string, durable: string, c: ConsumerConfig): { filterSubject?: string; replaySubject?: string } => {
-  if (c.filter_subject) return { filterSubject: c.filter_subject }
-  const subjects = c.filter_subjects ?? []
+/** One subject is `filter_subject`, several (its filters plus its replay subject) `filter_subjects` (nats-server 2.10+). */
+const filterConfigOf = (c: ConsumerSpec): Partial<ConsumerConfig> => {
+  const subjects = [...(c.filterSubjects ?? []), ...(c.replaySubject === undefined ? [] : [c.replaySubject])]
+  return subjects.length === 0 ? {} : subjects.length === 1 ? { filter_subject: subjects[0]! } : { filter_subjects: subjects }
+}
+
+/** The filters of a durable; its replay subject is the one named after its stream and durable. */
+const filtersOf = (stream: string, durable: string, c: ConsumerConfig): { filterSubjects?: ReadonlyArray<string>; replaySubject?: string } => {
+  const subjects = c.filter_subjects !== undefined && c.filter_subjects.length > 0 ? c.filter_subjects : c.filter_subject ? [c.filter_subject] : []
   const replay = subjects.find((f) => f === replaySubjectOf(stream, durable))
   const others = subjects.filter((f) => f !== replay)
   return {
-    ...(others.length > 0 ? { filterSubject: others.join(",") } : {}),
+    ...(others.length > 0 ? { filterSubjects: others } : {}),
     ...(replay !== undefined ? { replaySubject: replay } : {})
   }
 }
@@ -203,11 +205,12 @@ const streamUpdateOf = (s: StreamSpec): Partial<StreamConfig> => {
   return mutable
 }
 
+// The filters change in place and the durable keeps its position. nats.js merges an update into
+// the server's config, and the server refuses `filter_subject` and `filter_subjects` together: the
+// field not declared is cleared (an undefined field is left out of the request).
 const consumerUpdateOf = (c: ConsumerSpec): Partial<ConsumerConfig> => {
-  const { filter_subject: _filter, deliver_policy: _deliver, ...mutable } = consumerConfigOf(c)
-  // Adding the replay subject turns the one filter into two; nats.js merges the update into the
-  // current config, so the old single filter must go or the server refuses both at once.
-  return mutable.filter_subjects === undefined ? mutable : ({ ...mutable, filter_subject: undefined } as unknown as Partial<ConsumerConfig>)
+  const { deliver_policy: _deliver, ...mutable } = consumerConfigOf(c)
+  return { filter_subject: undefined, filter_subjects: undefined, ...mutable } as unknown as Partial<ConsumerConfig>
 }
 
 const rank = (d: ResourceDiff) => (d.plan.kind === "stream" ? 0 : d.plan.kind === "bucket" ? 1 : 2)

@@ -18,7 +18,7 @@ const setup = async (opts: { durables: ReadonlyArray<string> } = { durables: ["w
   const prefix = stream.toLowerCase()
   const topology = defineTopology({
     streams: [{ name: stream, subjects: [`${prefix}.>`] }],
-    consumers: opts.durables.map((durable) => ({ stream, durable, filterSubject: `${prefix}.>`, ackWaitMs: 5_000 }))
+    consumers: opts.durables.map((durable) => ({ stream, durable, filterSubjects: [`${prefix}.>`], ackWaitMs: 5_000 }))
   })
   await conn.runtime.runPromise(ensureTopology(mergeTopologies(topology, deadLetterTopology()))) // consumers refuse to start without it
   return { stream, subject: `${prefix}.placed`, topology }

@@ -16,7 +16,7 @@ class Broken extends Schema.TaggedError<Broken>()("Broken", {}) {}
 
 const topologyOf = (stream: string) => {
   const prefix = stream.toLowerCase()
-  const durable = (name: string) => ({ stream, durable: name, filterSubject: `${prefix}.>`, ackWaitMs: 5_000 })
+  const durable = (name: string) => ({ stream, durable: name, filterSubjects: [`${prefix}.>`], ackWaitMs: 5_000 })
   return {
     prefix,
     deadLetters: { stream: `${stream}_DLQ`, subjectPrefix: `${prefix}-dlq` },

@@ -16,7 +16,7 @@ export const setupRuntime = async (conn: Conn, consumer: { ackWaitMs?: number; m
   const topology = mergeTopologies(
     defineTopology({
       streams: [{ name: stream, subjects: [`${prefix}.>`], storage: "memory" }],
-      consumers: [{ stream, durable: "worker", filterSubject: `${prefix}.>`, ackWaitMs: consumer.ackWaitMs ?? 5_000, maxDeliver: consumer.maxDeliver ?? -1 }]
+      consumers: [{ stream, durable: "worker", filterSubjects: [`${prefix}.>`], ackWaitMs: consumer.ackWaitMs ?? 5_000, maxDeliver: consumer.maxDeliver ?? -1 }]
     }),
     deadLetterTopology(deadLetters)
   )

@@ -33,7 +33,7 @@ describe("OTLP export through the runtime", () => {
 
       const stream = uniqueName("EXP")
       const subject = `${stream.toLowerCase()}.orders`
-      const topology = defineTopology({ streams: [{ name: stream, subjects: [subject] }], consumers: [{ stream, durable: "worker", filterSubject: subject }] })
+      const topology = defineTopology({ streams: [{ name: stream, subjects: [subject] }], consumers: [{ stream, durable: "worker", filterSubjects: [subject] }] })
       yield* Effect.provide(ensureTopology(topology), ctx)
       const done = yield* Deferred.make<void>()
       const handler = defineHandler({ schema: Order, handle: () => Effect.void.pipe(Effect.withSpan("reserve stock")), errors: {} })

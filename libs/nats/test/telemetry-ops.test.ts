@@ -44,9 +44,9 @@ const topologyFor = (stream: string) => {
   const topology = defineTopology({
     streams: [{ name: stream, subjects: [`${prefix}.>`] }, ...deadLetterTopology(deadLetters).streams],
     consumers: [
-      { stream, durable: "worker", filterSubject: `${prefix}.orders`, ackWaitMs: 5_000 },
+      { stream, durable: "worker", filterSubjects: [`${prefix}.orders`], ackWaitMs: 5_000 },
       // Nobody pulls from this one: its backlog is every message published.
-      { stream, durable: "backlog", filterSubject: `${prefix}.orders`, ackWaitMs: 5_000 }
+      { stream, durable: "backlog", filterSubjects: [`${prefix}.orders`], ackWaitMs: 5_000 }
     ]
   })
   return { topology, deadLetters, subject: `${prefix}.orders` }

@@ -47,7 +47,7 @@ const setup = async (durables: ReadonlyArray<string>) => {
   const deadLetters = { stream: `${stream}_DLQ`, subjectPrefix: `${prefix}-dlq` }
   const topology = defineTopology({
     streams: [{ name: stream, subjects: [`${prefix}.>`] }, ...deadLetterTopology(deadLetters).streams],
-    consumers: durables.map((durable) => ({ stream, durable, filterSubject: `${prefix}.${durable}`, ackWaitMs: 5_000 }))
+    consumers: durables.map((durable) => ({ stream, durable, filterSubjects: [`${prefix}.${durable}`], ackWaitMs: 5_000 }))
   })
   await runtime.runPromise(ensureTopology(topology))
   const consumer = (durable: string) => topology.consumers.find((c) => c.durable === durable)!

@@ -9,13 +9,16 @@ import { openJsonBucket, plainJson } from "./json-bucket.js"
 import { runSharedTimerScheduler } from "./internal/timer-consumer.js"
 import { InstanceTimers, runTimerScheduler } from "./timers.js"
 
-export interface RunWorkflowOptions<S extends TaggedState, E extends TypedMessage, C extends TypedMessage, A> {
-  readonly definition: WorkflowDefinition<S, E, C>
+export interface RunWorkflowOptions<S extends TaggedState, E extends TypedMessage, C extends TypedMessage, O extends TypedMessage, A> {
+  readonly definition: WorkflowDefinition<S, E, C, O>
   /** Decodes everything the durable delivers; a payload it rejects is dead-lettered. */
   readonly schema: Schema.Schema<A, any>
   /** The workflow's own events among the decoded ones; others are acked unread. */
   readonly select: (message: A) => Option.Option<E>
-  readonly subjectOf: (message: C | E) => string
+  /** Where a command the workflow sends goes (a worker's subject). */
+  readonly commandSubject: (command: C) => string
+  /** Where an event it emits goes, and a timer's firing event. */
+  readonly eventSubject: (event: O | E) => string
   readonly consumer: ConsumerSpec
   readonly buckets: { readonly instances: string; readonly timers: string }
   readonly retry: RetryPolicy
@@ -48,22 +51,23 @@ export interface RunWorkflowOptions<S extends TaggedState, E extends TypedMessag
  * due timers. Illegal transitions and undecodable payloads are dead-lettered with the reason;
  * store and publish failures are retried with the policy's backoff.
  */
-export const runWorkflow = <S extends TaggedState, E extends TypedMessage, C extends TypedMessage, A>(
-  options: RunWorkflowOptions<S, E, C, A>
+export const runWorkflow = <S extends TaggedState, E extends TypedMessage, C extends TypedMessage, O extends TypedMessage, A>(
+  options: RunWorkflowOptions<S, E, C, O, A>
 ) =>
   Effect.gen(function* () {
     const client = yield* NatsConnection
     // Instances are built by the engine: only the definition's parts are encoded by their Schemas.
-    const instances = yield* openJsonBucket<Instance<S, C>>(client, options.buckets.instances, instanceSchema(options.definition), {
+    const instances = yield* openJsonBucket<Instance<S, C, O>>(client, options.buckets.instances, instanceSchema(options.definition), {
       encode: instanceEncoder(options.definition)
     })
     const timers = yield* openJsonBucket(client, options.buckets.timers, InstanceTimers, { encode: plainJson })
-    const engine: WorkflowEngine<S, E, C> = makeWorkflowEngine({
+    const engine: WorkflowEngine<S, E, C, O> = makeWorkflowEngine({
       definition: options.definition,
       instances,
       timers,
       publisher: options.publisher,
-      subjectOf: options.subjectOf,
+      commandSubject: options.commandSubject,
+      eventSubject: options.eventSubject,
       ...(options.onConflict === undefined ? {} : { onConflict: options.onConflict })
     })
     const handler = defineHandler({

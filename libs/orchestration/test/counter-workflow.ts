@@ -1,7 +1,7 @@
 import { defineWorkflow, IllegalTransition, TimerRequest, Transition } from "@conveyor/workflow"
 import { Either, Option, Schema } from "effect"
 
-/** A tiny workflow for runtime tests: every Inc advances the counter and emits a Note. */
+/** A tiny workflow for runtime tests: every Inc advances the counter and sends a Note; Stop emits Stopped. */
 export const Counting = Schema.TaggedStruct("Counting", { n: Schema.Number })
 export const CounterEvent = Schema.Union(
   Schema.Struct({ type: Schema.Literal("Start"), id: Schema.String, timeoutMs: Schema.optional(Schema.Number) }),
@@ -15,12 +15,14 @@ export const CounterEvent = Schema.Union(
 export type CounterEvent = typeof CounterEvent.Type
 export const Note = Schema.Struct({ type: Schema.Literal("Note"), id: Schema.String, n: Schema.Number })
 export type Note = typeof Note.Type
+export const Stopped = Schema.Struct({ type: Schema.Literal("Stopped"), id: Schema.String, n: Schema.Number })
 
 export const counterWorkflow = defineWorkflow({
   name: "counter",
   state: Counting,
   event: CounterEvent,
   command: Note,
+  emittedEvent: Stopped,
   workflowIdOf: (e) => e.id,
   starts: (e) => e.type === "Start",
   start: (id, e) =>
@@ -33,7 +35,7 @@ export const counterWorkflow = defineWorkflow({
     switch (e.type) {
       case "Start": return Either.right(Transition.ignore("already started"))
       case "Inc": return Either.right(Transition.advance(Counting.make({ n: state.n + 1 }), { commands: [{ type: "Note" as const, id: e.id, n: state.n + 1 }] }))
-      case "Stop": return Either.right(Transition.advance(state, { commands: [{ type: "Note" as const, id: e.id, n: state.n }], terminal: true }))
+      case "Stop": return Either.right(Transition.advance(state, { events: [{ type: "Stopped" as const, id: e.id, n: state.n }], terminal: true }))
       case "Extend":
         return Either.right(Transition.advance(state, {
           commands: e.quiet === true ? [] : [{ type: "Note" as const, id: e.id, n: state.n }], timers: [TimerRequest.set("expire", e.timeoutMs)]

@@ -10,7 +10,7 @@ import { InstanceTimers, KvUnavailable, makeJsonBucket } from "../src/index.js"
 import { makeWorkflowEngine } from "../src/internal/engine.js"
 import { runTimerScheduler } from "../src/timers.js"
 import { counterWorkflow, gateWorkflow } from "./counter-workflow.js"
-import { createBucket } from "./support.js"
+import { createBucket, subjectsUnder } from "./support.js"
 
 const server = useNatsServer()
 const conn = useTestClient(server)
@@ -28,7 +28,7 @@ const setup = async () => {
       instances,
       timers,
       publisher,
-      subjectOf: (m) => `${name}.${m.type.toLowerCase()}`,
+      ...subjectsUnder(name),
       maxConflicts: 1_000,
       onConflict: () => void conflicts++
     })
@@ -64,7 +64,7 @@ describe("workflow engine on KV", () => {
     let published = 0
     const real = makeJetStreamPublisher(conn.client)
     const counting: typeof real = { ...real, publishAll: (messages, o) => Effect.suspend(() => ((published += [...messages].length), real.publishAll(messages, o))) }
-    const options = { definition: counterWorkflow, timers: t.timers, subjectOf: (m: { type: string }) => `${t.stream.toLowerCase()}.${m.type.toLowerCase()}`, maxConflicts: 1_000 }
+    const options = { definition: counterWorkflow, timers: t.timers, ...subjectsUnder(t.stream.toLowerCase()), maxConflicts: 1_000 }
     const a = makeWorkflowEngine({ ...options, instances: counted, publisher: counting })
     const b = makeWorkflowEngine({ ...options, instances: t.instances, publisher: real })
     await run(a.handle({ type: "Start", id: "c1" }, "start"))
@@ -123,7 +123,7 @@ describe("workflow engine on KV", () => {
     const t = await setup()
     const name = uniqueName("gate").toLowerCase()
     const instances = makeJsonBucket(conn.client, await createBucket(conn.client, `${name}-wf`), `${name}-wf`, instanceSchema(gateWorkflow))
-    const options = { definition: gateWorkflow, instances, timers: t.timers, publisher: makeJetStreamPublisher(conn.client), subjectOf: () => `${t.stream.toLowerCase()}.x` }
+    const options = { definition: gateWorkflow, instances, timers: t.timers, publisher: makeJetStreamPublisher(conn.client), ...subjectsUnder(t.stream.toLowerCase()) }
     const [a, b] = [makeWorkflowEngine(options), makeWorkflowEngine(options)]
     await run(a.handle({ type: "Create", id: "g1" }, "create"))
     // b opens the gate; a still holds the instance it created (closed) in its cache.
@@ -186,7 +186,7 @@ describe("workflow engine on KV", () => {
     const publisher = makeJetStreamPublisher(conn.client)
     // The orchestrator dies after the instance is stored and before its timers are: that write never lands.
     const crashing = makeWorkflowEngine({
-      definition: counterWorkflow, instances: t.instances, publisher, subjectOf: (m) => `${t.stream.toLowerCase()}.${m.type.toLowerCase()}`,
+      definition: counterWorkflow, instances: t.instances, publisher, ...subjectsUnder(t.stream.toLowerCase()),
       timers: { ...t.timers, create: (key) => Effect.fail(new KvUnavailable({ bucket: "timers", key, reason: "killed" })) }
     })
     const start = { type: "Start" as const, id: "o5", timeoutMs: 200 }
@@ -269,6 +269,9 @@ describe("workflow engine on KV", () => {
     const finished = (await run(t.instances.get("o6")))!.value
     expect(finished).toMatchObject({ terminal: true, outbox: [] })
     expect((await conn.client.jsm.streams.info(t.stream)).state.messages).toBe(1)
+    // Stopped is an event the workflow emits: published on its event subject, under the transition's id.
+    const last = await conn.client.jsm.streams.getMessage(t.stream, { last_by_subj: `${t.stream.toLowerCase()}.stopped` })
+    expect([last?.header.get("Nats-Msg-Id"), last?.json()]).toEqual(["o6:2:0", { type: "Stopped", id: "o6", n: 0 }])
     await new Promise((r) => setTimeout(r, 300))
     // A late event and a redelivery of the last one, past the duplicate window.
     expect((await run(engine.handle({ type: "Start", id: "o6" }, "late")))._tag).toBe("Ignored")
@@ -278,7 +281,7 @@ describe("workflow engine on KV", () => {
     // Killed between publishing and clearing: the outbox is left over. The next late event
     // publishes it once more (it may never have gone out) and clears it; the ones after publish nothing.
     const stored = (await run(t.instances.get("o6")))!
-    await run(t.instances.update("o6", { ...stored.value, outbox: [{ id: "o6:2:0", message: { type: "Note", id: "o6", n: 0 } }] }, stored.revision))
+    await run(t.instances.update("o6", { ...stored.value, outbox: [{ id: "o6:2:0", kind: "event", message: { type: "Stopped", id: "o6", n: 0 } }] }, stored.revision))
     await run(engine.handle({ type: "Start", id: "o6" }, "late-2"))
     expect((await run(t.instances.get("o6")))!.value.outbox).toEqual([])
     const afterLeftover = (await conn.client.jsm.streams.info(t.stream)).state.messages

@@ -11,3 +11,9 @@ export const timer = (workflowId: string, dueAt: number): PendingTimer =>
 
 /** An instance's timers as the engine stores them: under its key, with the instance revision they belong to. */
 export const entry = (...timers: Array<PendingTimer>): InstanceTimers => ({ workflowId: timers[0]!.workflowId, revision: 1, timers })
+
+/** The counter workflows' subjects under `prefix`: commands below `<prefix>.commands`, events (emitted and firing) below `<prefix>`. */
+export const subjectsUnder = (prefix: string) => ({
+  commandSubject: (command: { readonly type: string }) => `${prefix}.commands.${command.type.toLowerCase()}`,
+  eventSubject: (event: { readonly type: string }) => `${prefix}.${event.type.toLowerCase()}`
+})

@@ -8,6 +8,7 @@ import { Duration, Effect, Layer, ManagedRuntime, Option, Scope, Exit } from "ef
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { runWorkflow } from "../src/index.js"
 import { CounterEvent, counterWorkflow } from "./counter-workflow.js"
+import { subjectsUnder } from "./support.js"
 import { createBucket } from "./support.js"
 
 const server = useNatsServer()
@@ -37,7 +38,7 @@ describe("a workflow timer's firing", () => {
         definition: counterWorkflow,
         schema: CounterEvent,
         select: Option.some,
-        subjectOf: (m) => `${name}.${m.type.toLowerCase()}`,
+        ...subjectsUnder(name),
         consumer: { stream, durable: "orchestrator", ackWaitMs: 5_000, maxDeliver: -1, maxAckPending: 100, deliverPolicy: "all" },
         buckets: { instances: `${name}-wf`, timers: `${name}-timers` },
         retry: makeRetryPolicy({ maxAttempts: 3, initialDelayMs: 100 }),

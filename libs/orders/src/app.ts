@@ -147,7 +147,7 @@ const orderApps: Readonly<Record<OrderAppName, { readonly description: string; r
   },
   orchestrator: {
     description:
-      "Runs the order workflow: consumes every order event (durable `orchestrator`), advances instances in the `order-workflows` bucket with compare-and-set, emits commands, fires step timeouts from the `order-timers` bucket.",
+      "Runs the order workflow: consumes the events it handles (durable `orchestrator`), advances instances in the `order-workflows` bucket with compare-and-set, sends commands to the workers and emits the order's outcome, fires step timeouts from the `order-timers` bucket.",
     layer: () => orderApp("orchestrator", OrchestratorLive)
   },
   "inventory-worker": {
@@ -164,7 +164,7 @@ const orderApps: Readonly<Record<OrderAppName, { readonly description: string; r
     layer: () => orderApp("shipping-worker", ShippingWorkerLive)
   },
   notifier: {
-    description: "Publish-subscribe: its own durable `notifier` on every order event; counts and logs (debug) one notification per event.",
+    description: "Publish-subscribe: its own durable `notifier` on the order outcomes (OrderCompleted, OrderCancelled); counts and logs (debug) one customer notification per order.",
     layer: () => orderApp("notifier", NotifierLive)
   }
 }

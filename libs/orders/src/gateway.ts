@@ -112,7 +112,7 @@ const refusedForSure = (error: PlaceError): boolean =>
 export const makeGateway = (deps: {
   readonly requests: JsonBucket<KeyRecord>
   readonly orders: JsonBucket<OrderRecord>
-  readonly workflows: JsonBucket<Schema.Schema.Type<ReturnType<typeof instanceSchema<any, any, any>>>>
+  readonly workflows: JsonBucket<Schema.Schema.Type<ReturnType<typeof instanceSchema<any, any, any, any>>>>
   readonly publisher: Publisher["Type"]
   readonly isConnected: Effect.Effect<boolean>
   readonly maxBodyBytes: number

@@ -1,4 +1,4 @@
-import { makeOrderWorkflow, Buckets, Durables, isOrderWorkflowEvent, OrderEventMessage, subjectOf } from "@conveyor/domain"
+import { Buckets, commandSubject, Durables, eventSubject, isOrderWorkflowEvent, makeOrderWorkflow, OrderEventMessage } from "@conveyor/domain"
 import { Publisher } from "@conveyor/messaging"
 import { runWorkflow } from "@conveyor/orchestration"
 import { Config, Effect, Layer, Option } from "effect"
@@ -15,7 +15,7 @@ export const OrchestratorConfig = Config.all({
   timerPollMs: Config.integer("TIMER_POLL_MS").pipe(Config.withDefault(200))
 })
 
-/** The orchestrator: the order workflow on its durable over every order event, plus its timers. */
+/** The orchestrator: the order workflow on its durable over the events it consumes, plus its timers. */
 export const OrchestratorLive = Layer.scopedDiscard(
   Effect.gen(function* () {
     const consumer = yield* ConsumerConfig
@@ -25,7 +25,8 @@ export const OrchestratorLive = Layer.scopedDiscard(
       definition,
       schema: OrderEventMessage,
       select: (event) => (isOrderWorkflowEvent(event) ? Option.some(event) : Option.none()),
-      subjectOf,
+      commandSubject,
+      eventSubject,
       consumer: consumerSpec(Durables.orchestrator),
       buckets: { instances: Buckets.workflows, timers: Buckets.timers },
       retry: consumer.retry,

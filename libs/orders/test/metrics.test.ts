@@ -18,7 +18,7 @@ const subject = `${stream.toLowerCase()}.work`
 const deadLetters = { stream: `${stream}_DLQ`, subjectPrefix: `${stream.toLowerCase()}-dlq` }
 const topology = defineTopology({
   streams: [{ name: stream, subjects: [subject] }, ...deadLetterTopology(deadLetters).streams],
-  consumers: [{ stream, durable: "counted", filterSubject: subject, ackWaitMs: 5_000 }]
+  consumers: [{ stream, durable: "counted", filterSubjects: [subject], ackWaitMs: 5_000 }]
 })
 
 const idempotency = makeMemoryIdempotencyStore()
@@ -71,7 +71,7 @@ describe("metrics the order apps export", () => {
   it("the notifier reports the dead-letter depth, in total and from its own durable, polled every QUEUE_METRICS_INTERVAL_MS", async () => {
     const notifier = await startStack(server.url, { QUEUE_METRICS_INTERVAL_MS: "100" }, NotifierLive, undefined, "notifier")
     try {
-      await notifier.runtime.runPromise(Effect.flatMap(NatsConnection, (c) => Effect.promise(() => c.js.publish(eventSubject("OrderPlaced"), "{not json"))))
+      await notifier.runtime.runPromise(Effect.flatMap(NatsConnection, (c) => Effect.promise(() => c.js.publish(eventSubject("OrderCompleted"), "{not json"))))
       const lines = await eventually(async () => {
         const lines = await scrape(notifier.base)
         return lines.includes(`conveyor_consumer_dead_letter_depth{stream="${StreamNames.deadLetters}",source_stream="${StreamNames.events}",consumer="${Durables.notifier}"} 1`) ? lines : undefined

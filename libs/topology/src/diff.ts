@@ -9,8 +9,9 @@ export interface FieldChange {
 
 /**
  * What `ensure` does with one resource: create it, update the mutable fields, or nothing. Fields
- * the server cannot change in place (storage, retention, filter subject on 2.9, ...) are drift: an
- * operator must decide, since fixing them means deleting data.
+ * the server cannot change in place (storage, retention, a consumer's deliver policy) are drift: an
+ * operator must decide, since fixing them means deleting data. A consumer's filter subjects change
+ * in place (nats-server 2.10+), keeping its position in the stream.
  */
 export type ResourcePlan =
   | { readonly _tag: "Create"; readonly kind: ResourceKind; readonly name: string }
@@ -62,8 +63,8 @@ export const diffStream = (declared: StreamSpec, actual: StreamSpec | undefined)
 
 export const diffConsumer = (declared: ConsumerSpec, actual: ConsumerSpec | undefined): ResourceDiff =>
   diffWith("consumer", `${declared.stream}/${declared.durable}`, declared, actual,
-    ["description", "ackWaitMs", "maxDeliver", "maxAckPending", "replaySubject"],
-    ["filterSubject", "deliverPolicy"])
+    ["description", "ackWaitMs", "maxDeliver", "maxAckPending", "filterSubjects", "replaySubject"],
+    ["deliverPolicy"])
 
 export const diffBucket = (declared: BucketSpec, actual: BucketSpec | undefined): ResourceDiff =>
   diffWith("bucket", declared.name, declared, actual,

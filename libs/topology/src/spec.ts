@@ -32,11 +32,15 @@ export const ConsumerSpec = Schema.Struct({
   stream: Name,
   durable: Name,
   description: Schema.optional(Schema.String),
-  filterSubject: Schema.optional(Schema.String),
   /**
-   * A subject of the stream that only this durable takes besides `filterSubject` (a second filter
-   * subject, nats-server 2.10+): dead-letter replay sends this durable's letters there, so no
-   * other durable on the stream processes them again. `withReplaySubjects` fills it.
+   * The subjects of the stream this durable takes (wildcards allowed; several are JetStream's
+   * `filter_subjects`, nats-server 2.10+); absent, it takes every subject of the stream.
+   */
+  filterSubjects: Schema.optional(Schema.Array(Schema.String).pipe(Schema.minItems(1))),
+  /**
+   * A subject of the stream that only this durable takes besides `filterSubjects` (one more filter
+   * subject): dead-letter replay sends this durable's letters there, so no other durable on the
+   * stream processes them again. `withReplaySubjects` fills it.
    */
   replaySubject: Schema.optional(Schema.String),
   ackWaitMs: Schema.optionalWith(Millis.pipe(Schema.greaterThanOrEqualTo(1_000)), { default: () => 30_000 }),
@@ -129,7 +133,7 @@ export const withReplaySubjects = (topology: Topology): Topology => {
   // Only on the topology's own streams: a bucket's stream keeps its subjects.
   const streams = new Set(topology.streams.map((s) => s.name))
   const consumers = topology.consumers.map((c) =>
-    c.filterSubject === undefined || c.replaySubject !== undefined || !streams.has(c.stream) ? c : { ...c, replaySubject: replaySubjectOf(c.stream, c.durable) })
+    c.filterSubjects === undefined || c.replaySubject !== undefined || !streams.has(c.stream) ? c : { ...c, replaySubject: replaySubjectOf(c.stream, c.durable) })
   const replayed = new Set(consumers.filter((c) => c.replaySubject !== undefined).map((c) => c.stream))
   return {
     streams: topology.streams.map((s) =>

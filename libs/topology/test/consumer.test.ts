@@ -3,8 +3,8 @@ import { consumer } from "../src/index.js"
 
 describe("consumer", () => {
   it("declares a consumer inline in the plain form and fills the defaults", () => {
-    expect(consumer({ stream: "ORDER_EVENTS", durable: "mailer", filterSubject: "orders.events.order-completed" })).toEqual({
-      stream: "ORDER_EVENTS", durable: "mailer", filterSubject: "orders.events.order-completed",
+    expect(consumer({ stream: "ORDER_EVENTS", durable: "mailer", filterSubjects: ["orders.events.order-completed"] })).toEqual({
+      stream: "ORDER_EVENTS", durable: "mailer", filterSubjects: ["orders.events.order-completed"],
       ackWaitMs: 30_000, maxDeliver: -1, maxAckPending: 1_000, deliverPolicy: "all"
     })
   })

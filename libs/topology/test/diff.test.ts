@@ -3,7 +3,7 @@ import { defineTopology, diffConsumer, diffStream } from "../src/index.js"
 
 const topo = defineTopology({
   streams: [{ name: "ORDERS", subjects: ["orders.>"] }],
-  consumers: [{ stream: "ORDERS", durable: "worker", filterSubject: "orders.placed" }]
+  consumers: [{ stream: "ORDERS", durable: "worker", filterSubjects: ["orders.placed"] }]
 })
 const stream = topo.streams[0]!
 const consumer = topo.consumers[0]!
@@ -44,9 +44,14 @@ describe("diff", () => {
     expect(d.drift).toEqual([{ field: "storage", declared: "file", actual: "memory" }])
   })
 
-  it("treats a changed filter subject as drift", () => {
-    const d = diffConsumer(consumer, { ...consumer, filterSubject: "orders.other", ackWaitMs: 1_000 })
-    expect(d.plan).toMatchObject({ _tag: "Update", changes: [{ field: "ackWaitMs" }] })
-    expect(d.drift.map((c) => c.field)).toEqual(["filterSubject"])
+  it("updates changed filter subjects in place (nats-server 2.10+), whatever their order, and treats a changed deliver policy as drift", () => {
+    const d = diffConsumer(consumer, { ...consumer, filterSubjects: ["orders.other"], ackWaitMs: 1_000, deliverPolicy: "new" })
+    expect(d.plan).toMatchObject({ _tag: "Update", changes: [{ field: "ackWaitMs" }, { field: "filterSubjects", declared: ["orders.placed"], actual: ["orders.other"] }] })
+    expect(d.drift.map((c) => c.field)).toEqual(["deliverPolicy"])
+    const several = { ...consumer, filterSubjects: ["orders.placed", "orders.paid"] }
+    expect(diffConsumer(several, { ...several, filterSubjects: ["orders.paid", "orders.placed"] }).plan._tag).toBe("InSync")
+    expect(diffConsumer(several, { ...consumer, filterSubjects: ["orders.placed"] }).plan).toMatchObject({ _tag: "Update", changes: [{ field: "filterSubjects" }] })
+    const { filterSubjects: _all, ...unfiltered } = consumer
+    expect(diffConsumer(unfiltered, consumer).plan).toMatchObject({ _tag: "Update", changes: [{ field: "filterSubjects", declared: undefined }] })
   })
 })

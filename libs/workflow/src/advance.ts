@@ -1,36 +1,40 @@
 import { Either, Option } from "effect"
-import type { Advance, HistoryEntry, Instance, Outgoing, TaggedState, TypedMessage, WorkflowDefinition } from "./definition.js"
+import type { Advance, HistoryEntry, Instance, OutgoingCommand, OutgoingEvent, TaggedState, TypedMessage, WorkflowDefinition } from "./definition.js"
 import { IllegalTransition } from "./errors.js"
 import { commandId } from "./ids.js"
-import type { PendingTimer } from "./timer.js"
-import { planTimers, timerStatus } from "./timers.js"
+import type { PendingTimer } from "./timer-data.js"
+import { planTimers, timerStatus } from "./pending-timers.js"
 
-/** The event moved the instance: store `instance` (compare-and-set), then publish `commands`. */
-export interface Advanced<S, C> {
+/** The event moved the instance: store `instance` (compare-and-set), then publish `commands` and `events`. */
+export interface Advanced<S, C, O = never> {
   readonly _tag: "Advanced"
-  readonly instance: Instance<S, C>
+  readonly instance: Instance<S, C, O>
   /** This transition's number; its message ids embed it. */
   readonly transition: number
-  /** This transition's messages in order, also appended to `instance.outbox`. */
-  readonly commands: ReadonlyArray<Outgoing<C>>
+  /**
+   * This transition's commands in order, then its events (their ids numbered on after the
+   * commands'); both also appended to `instance.outbox`, in that order.
+   */
+  readonly commands: ReadonlyArray<OutgoingCommand<C>>
+  readonly events: ReadonlyArray<OutgoingEvent<O>>
   readonly timersSet: ReadonlyArray<PendingTimer>
   readonly timersCleared: ReadonlyArray<PendingTimer>
 }
 
 /** The event changed nothing the workflow cares about; acknowledge it. */
-export interface Ignored<S, C> {
+export interface Ignored<S, C, O = never> {
   readonly _tag: "Ignored"
-  readonly instance: Instance<S, C>
+  readonly instance: Instance<S, C, O>
   /** True when a fired timer was consumed, so the instance still has to be written. */
   readonly changed: boolean
   readonly reason: string
   readonly timersCleared: ReadonlyArray<PendingTimer>
 }
 
-export type Applied<S, C> = Advanced<S, C> | Ignored<S, C>
+export type Applied<S, C, O = never> = Advanced<S, C, O> | Ignored<S, C, O>
 
 /** Whether the instance must be written back (compare-and-set) before the event is acked. */
-export const mustPersist = (applied: Applied<unknown, unknown>): boolean =>
+export const mustPersist = (applied: Applied<unknown, unknown, unknown>): boolean =>
   applied._tag === "Advanced" || applied.changed
 
 export interface ApplyOptions {
@@ -42,18 +46,21 @@ export interface ApplyOptions {
 
 const DEFAULT_HISTORY_LIMIT = 100
 
-type Base<S, C> = Omit<Instance<S, C>, "state" | "terminal" | "updatedAt"> & { readonly state: S | undefined }
+type Base<S, C, O> = Omit<Instance<S, C, O>, "state" | "terminal" | "updatedAt"> & { readonly state: S | undefined }
 
-const advance = <S extends TaggedState, E extends TypedMessage, C extends TypedMessage>(
-  definition: WorkflowDefinition<S, E, C>,
-  base: Base<S, C>,
+const advance = <S extends TaggedState, E extends TypedMessage, C extends TypedMessage, O extends TypedMessage>(
+  definition: WorkflowDefinition<S, E, C, O>,
+  base: Base<S, C, O>,
   event: E,
-  step: Advance<S, C>,
+  step: Advance<S, C, O>,
   now: number,
   options: ApplyOptions
-): Advanced<S, C> => {
+): Advanced<S, C, O> => {
   const transition = base.transitions + 1
-  const commands = step.commands.map((message, index) => ({ id: commandId(base.workflowId, transition, index), message }))
+  const commands = step.commands.map((message, index): OutgoingCommand<C> =>
+    ({ id: commandId(base.workflowId, transition, index), kind: "command", message }))
+  const events = step.events.map((message, index): OutgoingEvent<O> =>
+    ({ id: commandId(base.workflowId, transition, commands.length + index), kind: "event", message }))
   const timers = planTimers(base.timers, step.timers, { workflowId: base.workflowId, transition, now, terminal: step.terminal })
   const entry: HistoryEntry = {
     seq: transition,
@@ -63,7 +70,8 @@ const advance = <S extends TaggedState, E extends TypedMessage, C extends TypedM
     at: now,
     ...(options.causationId === undefined ? {} : { causationId: options.causationId }),
     ...(options.traceId === undefined ? {} : { traceId: options.traceId }),
-    commands: commands.map((c) => ({ id: c.id, type: c.message.type }))
+    commands: commands.map((c) => ({ id: c.id, type: c.message.type })),
+    events: events.map((e) => ({ id: e.id, type: e.message.type }))
   }
   const limit = definition.historyLimit ?? DEFAULT_HISTORY_LIMIT
   return {
@@ -76,22 +84,23 @@ const advance = <S extends TaggedState, E extends TypedMessage, C extends TypedM
       updatedAt: now,
       timers: timers.pending,
       history: [...base.history, entry].slice(-limit),
-      outbox: [...base.outbox, ...commands]
+      outbox: [...base.outbox, ...commands, ...events]
     },
     transition,
     commands,
+    events,
     timersSet: timers.set,
     timersCleared: timers.cleared
   }
 }
 
 /** Creates an instance from its first event. */
-export const start = <S extends TaggedState, E extends TypedMessage, C extends TypedMessage>(
-  definition: WorkflowDefinition<S, E, C>,
+export const start = <S extends TaggedState, E extends TypedMessage, C extends TypedMessage, O extends TypedMessage = never>(
+  definition: WorkflowDefinition<S, E, C, O>,
   event: E,
   now: number,
   options: ApplyOptions = {}
-): Either.Either<Advanced<S, C>, IllegalTransition> => {
+): Either.Either<Advanced<S, C, O>, IllegalTransition> => {
   const workflowId = definition.workflowIdOf(event)
   return definition.start(workflowId, event).pipe(
     Either.mapLeft((e) => withWorkflowId(e, workflowId)),
@@ -108,13 +117,13 @@ export const start = <S extends TaggedState, E extends TypedMessage, C extends T
  * Feeds one event to an existing instance. Stale timer firings are ignored before the definition
  * sees them; a terminal instance may still ignore an event (a late duplicate) but never advance.
  */
-export const apply = <S extends TaggedState, E extends TypedMessage, C extends TypedMessage>(
-  definition: WorkflowDefinition<S, E, C>,
-  instance: Instance<S, C>,
+export const apply = <S extends TaggedState, E extends TypedMessage, C extends TypedMessage, O extends TypedMessage = never>(
+  definition: WorkflowDefinition<S, E, C, O>,
+  instance: Instance<S, C, O>,
   event: E,
   now: number,
   options: ApplyOptions = {}
-): Either.Either<Applied<S, C>, IllegalTransition> => {
+): Either.Either<Applied<S, C, O>, IllegalTransition> => {
   const illegal = (reason: string) =>
     Either.left(new IllegalTransition({
       workflow: definition.name, workflowId: instance.workflowId, state: instance.state._tag, event: event.type, reason
@@ -143,13 +152,13 @@ export const apply = <S extends TaggedState, E extends TypedMessage, C extends T
 }
 
 /** `start` when there is no instance yet, else `apply`: what the orchestrator calls per event. */
-export const step = <S extends TaggedState, E extends TypedMessage, C extends TypedMessage>(
-  definition: WorkflowDefinition<S, E, C>,
-  instance: Instance<S, C> | undefined,
+export const step = <S extends TaggedState, E extends TypedMessage, C extends TypedMessage, O extends TypedMessage = never>(
+  definition: WorkflowDefinition<S, E, C, O>,
+  instance: Instance<S, C, O> | undefined,
   event: E,
   now: number,
   options: ApplyOptions = {}
-): Either.Either<Applied<S, C>, IllegalTransition> =>
+): Either.Either<Applied<S, C, O>, IllegalTransition> =>
   instance === undefined ? start(definition, event, now, options) : apply(definition, instance, event, now, options)
 
 /**
@@ -157,20 +166,20 @@ export const step = <S extends TaggedState, E extends TypedMessage, C extends Ty
  * written but before the event was acked). The runtime then re-publishes the outbox and acks.
  * Only as far back as the kept history reaches.
  */
-export const alreadyApplied = (instance: Pick<Instance<unknown, unknown>, "history">, causationId: string): boolean =>
+export const alreadyApplied = (instance: Pick<Instance<unknown, unknown, unknown>, "history">, causationId: string): boolean =>
   instance.history.some((h) => h.causationId === causationId)
 
 /** Drops confirmed-published messages from the outbox. */
-export const markPublished = <S, C>(instance: Instance<S, C>, ids: Iterable<string>): Instance<S, C> => {
+export const markPublished = <S, C, O>(instance: Instance<S, C, O>, ids: Iterable<string>): Instance<S, C, O> => {
   const done = new Set(ids)
   return { ...instance, outbox: instance.outbox.filter((o) => !done.has(o.id)) }
 }
 
-const ignored = <S, C>(
-  instance: Instance<S, C>,
+const ignored = <S, C, O>(
+  instance: Instance<S, C, O>,
   reason: string,
   cleared: ReadonlyArray<PendingTimer>
-): Ignored<S, C> => ({ _tag: "Ignored", instance, changed: cleared.length > 0, reason, timersCleared: cleared })
+): Ignored<S, C, O> => ({ _tag: "Ignored", instance, changed: cleared.length > 0, reason, timersCleared: cleared })
 
 const withWorkflowId = (e: IllegalTransition, workflowId: string): IllegalTransition =>
   e.workflowId === undefined

@@ -1,8 +1,8 @@
 // A workflow as data: its definition (states, events, transitions), what a transition returns, and
 // the stored instance (state, history, outbox, timers).
-import { type Either, type Option, Schema } from "effect"
+import { Either, type Option, type ParseResult, Schema } from "effect"
 import type { IllegalTransition } from "./errors.js"
-import { PendingTimer, type TimerFiring, type TimerRequest } from "./timer.js"
+import { PendingTimer, type TimerFiring, type TimerRequest } from "./timer-data.js"
 
 /** States are tagged so history and errors can name them without knowing the workflow. */
 export interface TaggedState {
@@ -16,19 +16,23 @@ export interface TypedMessage {
 
 /**
  * A workflow is data plus two pure functions; the engine (`start`, `apply`) adds numbering, ids,
- * timers and history, and the runtime adds storage and messaging.
+ * timers and history, and the runtime adds storage and messaging. `S` is its state, `E` the events
+ * it consumes, `C` the commands it sends to workers and `O` the events it emits about itself (its
+ * outcomes, e.g. an order completed).
  */
-export interface WorkflowDefinition<S extends TaggedState, E extends TypedMessage, C extends TypedMessage> {
+export interface WorkflowDefinition<S extends TaggedState, E extends TypedMessage, C extends TypedMessage, O extends TypedMessage = never> {
   readonly name: string
   /** Schemas for persistence (state, outbox) and for decoding the events the workflow consumes. */
   readonly state: Schema.Schema<S, any>
   readonly event: Schema.Schema<E, any>
   readonly command: Schema.Schema<C, any>
+  /** The events it emits; absent when it emits none. */
+  readonly emittedEvent?: Schema.Schema<O, any>
   /** Which instance an event belongs to (the correlation key, e.g. the order id). */
   readonly workflowIdOf: (event: E) => string
   /** The first transition; events that cannot start an instance are illegal. */
-  readonly start: (workflowId: string, event: E) => Either.Either<Advance<S, C>, IllegalTransition>
-  readonly transition: (state: S, event: E) => Either.Either<Transition<S, C>, IllegalTransition>
+  readonly start: (workflowId: string, event: E) => Either.Either<Advance<S, C, O>, IllegalTransition>
+  readonly transition: (state: S, event: E) => Either.Either<Transition<S, C, O>, IllegalTransition>
   /** `Some` when the event is a timer firing, so the engine can drop stale ones before `transition`. */
   readonly timerOf: (event: E) => Option.Option<TimerFiring>
   /** The event the runtime publishes when `timer` is due (its message id should be `timer.timerId`). */
@@ -44,15 +48,16 @@ export interface WorkflowDefinition<S extends TaggedState, E extends TypedMessag
 }
 
 /** Identity, for inference at the definition site. */
-export const defineWorkflow = <S extends TaggedState, E extends TypedMessage, C extends TypedMessage>(
-  definition: WorkflowDefinition<S, E, C>
-): WorkflowDefinition<S, E, C> => definition
+export const defineWorkflow = <S extends TaggedState, E extends TypedMessage, C extends TypedMessage, O extends TypedMessage = never>(
+  definition: WorkflowDefinition<S, E, C, O>
+): WorkflowDefinition<S, E, C, O> => definition
 
-/** The instance moves on: a new state, messages to emit, timers to set or cancel. */
-export interface Advance<S, C> {
+/** The instance moves on: a new state, commands to send, events to emit, timers to set or cancel. */
+export interface Advance<S, C, O = never> {
   readonly _tag: "Advance"
   readonly state: S
   readonly commands: ReadonlyArray<C>
+  readonly events: ReadonlyArray<O>
   readonly timers: ReadonlyArray<TimerRequest>
   /** A terminal instance accepts no further advances; the engine cancels its remaining timers. */
   readonly terminal: boolean
@@ -67,36 +72,51 @@ export interface Ignore {
   readonly reason: string
 }
 
-export type Transition<S, C> = Advance<S, C> | Ignore
+export type Transition<S, C, O = never> = Advance<S, C, O> | Ignore
 
 export const Transition = {
-  advance: <S, C = never>(
+  advance: <S, C = never, O = never>(
     state: S,
     options: {
       readonly commands?: ReadonlyArray<C>
+      readonly events?: ReadonlyArray<O>
       readonly timers?: ReadonlyArray<TimerRequest>
       readonly terminal?: boolean
     } = {}
-  ): Advance<S, C> => ({
+  ): Advance<S, C, O> => ({
     _tag: "Advance",
     state,
     commands: options.commands ?? [],
+    events: options.events ?? [],
     timers: options.timers ?? [],
     terminal: options.terminal ?? false
   }),
   ignore: (reason: string): Ignore => ({ _tag: "Ignore", reason }),
-  isAdvance: <S, C>(t: Transition<S, C>): t is Advance<S, C> => t._tag === "Advance",
-  isIgnore: <S, C>(t: Transition<S, C>): t is Ignore => t._tag === "Ignore"
+  isAdvance: <S, C, O>(t: Transition<S, C, O>): t is Advance<S, C, O> => t._tag === "Advance",
+  isIgnore: <S, C, O>(t: Transition<S, C, O>): t is Ignore => t._tag === "Ignore"
 }
 
 const EpochMillis = Schema.Number.pipe(Schema.int(), Schema.nonNegative())
 const Sequence = Schema.Number.pipe(Schema.int(), Schema.positive())
 
-/** A command (or outgoing event) with the message id it must be published under. */
-export interface Outgoing<C> {
+/** A command to a worker with the message id it must be published under. */
+export interface OutgoingCommand<C> {
   readonly id: string
+  readonly kind: "command"
   readonly message: C
 }
+
+/** An event the workflow emits about itself, with the message id it must be published under. */
+export interface OutgoingEvent<O> {
+  readonly id: string
+  readonly kind: "event"
+  readonly message: O
+}
+
+/** An outbox entry: the runtime routes a command and an event each by its own subject scheme. */
+export type Outgoing<C, O = never> = OutgoingCommand<C> | OutgoingEvent<O>
+
+const MessageRef = Schema.Struct({ id: Schema.String, type: Schema.String })
 
 /** One applied transition, kept for operators (`GET /orders/:id`, the CLI). */
 export const HistoryEntry = Schema.Struct({
@@ -110,11 +130,13 @@ export const HistoryEntry = Schema.Struct({
   causationId: Schema.optional(Schema.String),
   /** Trace id of that event, when it carried trace context. */
   traceId: Schema.optional(Schema.String),
-  commands: Schema.Array(Schema.Struct({ id: Schema.String, type: Schema.String }))
+  /** Commands sent, then events emitted (an entry stored before they were told apart lists both as commands). */
+  commands: Schema.Array(MessageRef),
+  events: Schema.optionalWith(Schema.Array(MessageRef), { default: () => [] })
 })
 export type HistoryEntry = typeof HistoryEntry.Type
 
-export interface Instance<S, C> {
+export interface Instance<S, C, O = never> {
   readonly workflow: string
   readonly workflowId: string
   readonly state: S
@@ -132,13 +154,46 @@ export interface Instance<S, C> {
    * writes the instance first (compare-and-set), then publishes the outbox, then clears it; a crash
    * in between re-publishes under the same ids, which the stream de-duplicates.
    */
-  readonly outbox: ReadonlyArray<Outgoing<C>>
+  readonly outbox: ReadonlyArray<Outgoing<C, O>>
+}
+
+/**
+ * One outbox entry. An entry stored before commands and events were told apart has no `kind`
+ * (`{ id, message }`): it is a command when its message decodes as one, else an event.
+ */
+const outboxEntry = <C, O>(command: Schema.Schema<C, any>, event: Schema.Schema<O, any>): Schema.Schema<Outgoing<C, O>, any> => {
+  const sent = Schema.Struct({ id: Schema.String, kind: Schema.Literal("command"), message: command })
+  const emitted = Schema.Struct({ id: Schema.String, kind: Schema.Literal("event"), message: event })
+  const unmarked = <K extends "command" | "event", A>(kind: K, message: Schema.Schema<A, any>) =>
+    Schema.transform(
+      Schema.Struct({ id: Schema.String, message }),
+      Schema.Struct({ id: Schema.String, kind: Schema.Literal(kind), message: Schema.typeSchema(message) }),
+      { strict: true, decode: ({ id, message }) => ({ id, kind, message }), encode: ({ id, message }) => ({ id, message }) }
+    )
+  // Encoding picks the first member whose type matches: always a marked one.
+  return Schema.Union(sent, emitted, unmarked("command", command), unmarked("event", event))
+}
+
+/** A definition without `emittedEvent` emits none (its `O` is `never`): nothing of that kind decodes. */
+const emittedEventOf = <O>(definition: { readonly emittedEvent?: Schema.Schema<O, any> }): Schema.Schema<O, any> =>
+  definition.emittedEvent ?? (Schema.Never as unknown as Schema.Schema<O, any>)
+
+/**
+ * Encodes an outbox entry's message with its kind's Schema (the definition's command or emitted
+ * event), to its JSON value; made once per definition, each call is plain calls.
+ */
+export const outgoingEncoder = <S extends TaggedState, E extends TypedMessage, C extends TypedMessage, O extends TypedMessage = never>(
+  definition: WorkflowDefinition<S, E, C, O>
+): ((outgoing: Outgoing<C, O>) => Either.Either<unknown, ParseResult.ParseError>) => {
+  const command = Schema.encodeEither(definition.command)
+  const event = Schema.encodeEither(emittedEventOf(definition))
+  return (o) => (o.kind === "command" ? command(o.message) : event(o.message))
 }
 
 /** The stored shape of an instance for one definition; `instanceJson` for a KV value. */
-export const instanceSchema = <S extends TaggedState, E extends TypedMessage, C extends TypedMessage>(
-  definition: WorkflowDefinition<S, E, C>
-): Schema.Schema<Instance<S, C>, any> =>
+export const instanceSchema = <S extends TaggedState, E extends TypedMessage, C extends TypedMessage, O extends TypedMessage = never>(
+  definition: WorkflowDefinition<S, E, C, O>
+): Schema.Schema<Instance<S, C, O>, any> =>
   Schema.Struct({
     workflow: Schema.String,
     workflowId: Schema.String,
@@ -150,26 +205,26 @@ export const instanceSchema = <S extends TaggedState, E extends TypedMessage, C 
     traceId: Schema.optionalWith(Schema.String, { exact: true }),
     timers: Schema.Array(PendingTimer),
     history: Schema.Array(HistoryEntry),
-    outbox: Schema.Array(Schema.Struct({ id: Schema.String, message: definition.command }))
+    outbox: Schema.Array(outboxEntry(definition.command, emittedEventOf(definition)))
   })
 
 /** Instance <-> JSON text, for a KV entry. */
-export const instanceJson = <S extends TaggedState, E extends TypedMessage, C extends TypedMessage>(
-  definition: WorkflowDefinition<S, E, C>
-): Schema.Schema<Instance<S, C>, string> => Schema.parseJson(instanceSchema(definition))
+export const instanceJson = <S extends TaggedState, E extends TypedMessage, C extends TypedMessage, O extends TypedMessage = never>(
+  definition: WorkflowDefinition<S, E, C, O>
+): Schema.Schema<Instance<S, C, O>, string> => Schema.parseJson(instanceSchema(definition))
 
 /**
  * Instance -> JSON text for an instance the engine built (`start`, `apply`, `markPublished`): the
- * definition's parts (state, outbox messages) are validated and encoded by their Schemas, the
+ * definition's parts (state, outbox commands and events) are validated and encoded by their Schemas, the
  * engine's own (numbers, ids, history, timers) are already in their stored shape and go as they are.
  * The same text as `instanceJson` encodes, without walking the history and timers at every write.
  * Throws a ParseError as `Schema.encodeSync` does.
  */
-export const instanceEncoder = <S extends TaggedState, E extends TypedMessage, C extends TypedMessage>(
-  definition: WorkflowDefinition<S, E, C>
-): ((instance: Instance<S, C>) => string) => {
+export const instanceEncoder = <S extends TaggedState, E extends TypedMessage, C extends TypedMessage, O extends TypedMessage = never>(
+  definition: WorkflowDefinition<S, E, C, O>
+): ((instance: Instance<S, C, O>) => string) => {
   const encodeState = Schema.encodeSync(definition.state)
-  const encodeCommand = Schema.encodeSync(definition.command)
+  const encodeOutgoing = outgoingEncoder(definition)
   return (instance) =>
     JSON.stringify({
       workflow: instance.workflow,
@@ -182,6 +237,6 @@ export const instanceEncoder = <S extends TaggedState, E extends TypedMessage, C
       ...(instance.traceId === undefined ? {} : { traceId: instance.traceId }),
       timers: instance.timers,
       history: instance.history,
-      outbox: instance.outbox.map((o) => ({ id: o.id, message: encodeCommand(o.message) }))
+      outbox: instance.outbox.map((o) => ({ id: o.id, kind: o.kind, message: Either.getOrThrowWith(encodeOutgoing(o), (e) => e) }))
     })
 }

@@ -3,6 +3,10 @@
  * instance revision, same event) yields the same ids, and JetStream's `Nats-Msg-Id` de-duplication
  * drops what was already published. Never derive them from a clock or a random source.
  */
+/**
+ * Id of the `index`-th message of a transition: its commands first, then its events. (Named before
+ * the two were told apart; the ids of stored instances and published messages depend on it.)
+ */
 export const commandId = (workflowId: string, transition: number, index: number): string =>
   `${workflowId}:${transition}:${index}`
 

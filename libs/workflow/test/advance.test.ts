@@ -1,11 +1,11 @@
 import { Either } from "effect"
 import { describe, expect, it } from "@effect/vitest"
-import { approval, type ApprovalCommand, type ApprovalEvent, type ApprovalState, makeApprovalWorkflow, TIMEOUT_MS } from "./approval-workflow.js"
+import { approval, type ApprovalCommand, type ApprovalEvent, type ApprovalState, type Decided, makeApprovalWorkflow, TIMEOUT_MS } from "./approval-workflow.js"
 import {
   alreadyApplied, type Applied, apply, type Instance, markPublished, mustPersist, start, step, IllegalTransition
 } from "../src/index.js"
 
-type I = Instance<ApprovalState, ApprovalCommand>
+type I = Instance<ApprovalState, ApprovalCommand, Decided>
 const T0 = 1_700_000_000_000
 
 const right = <A>(e: Either.Either<A, IllegalTransition>): A => {
@@ -16,11 +16,11 @@ const left = <A>(e: Either.Either<A, IllegalTransition>): IllegalTransition => {
   if (Either.isRight(e)) throw new Error("expected Left")
   return e.left
 }
-const advanced = (a: Applied<ApprovalState, ApprovalCommand>) => {
+const advanced = (a: Applied<ApprovalState, ApprovalCommand, Decided>) => {
   if (a._tag !== "Advanced") throw new Error(`expected Advanced, got Ignored: ${a.reason}`)
   return a
 }
-const ignoredOf = (a: Applied<ApprovalState, ApprovalCommand>) => {
+const ignoredOf = (a: Applied<ApprovalState, ApprovalCommand, Decided>) => {
   if (a._tag !== "Ignored") throw new Error("expected Ignored")
   return a
 }
@@ -33,13 +33,14 @@ describe("start", () => {
   it("numbers the first transition 1 and derives ids from it", () => {
     const r = right(start(approval, requested, T0, { causationId: "m-1" }))
     expect(r.transition).toBe(1)
-    expect(r.commands).toEqual([{ id: "w1:1:0", message: { type: "Ask", id: "w1", attempt: 1 } }])
+    expect(r.commands).toEqual([{ id: "w1:1:0", kind: "command", message: { type: "Ask", id: "w1", attempt: 1 } }])
+    expect(r.events).toEqual([])
     expect(r.timersSet).toEqual([{ workflowId: "w1", name: "approval", timerId: "w1:1:timer:approval", dueAt: T0 + TIMEOUT_MS, attempt: 1 }])
     expect(r.timersCleared).toEqual([])
     expect(r.instance).toEqual({
       workflow: "approval", workflowId: "w1", state: { _tag: "Pending", attempt: 1 }, terminal: false, transitions: 1,
       createdAt: T0, updatedAt: T0, timers: r.timersSet, outbox: r.commands,
-      history: [{ seq: 1, event: "Requested", to: "Pending", at: T0, causationId: "m-1", commands: [{ id: "w1:1:0", type: "Ask" }] }]
+      history: [{ seq: 1, event: "Requested", to: "Pending", at: T0, causationId: "m-1", commands: [{ id: "w1:1:0", type: "Ask" }], events: [] }]
     })
   })
 
@@ -66,11 +67,12 @@ describe("apply", () => {
     const i = started()
     const r = advanced(right(apply(approval, i, { type: "Approve", id: "w1" }, T0 + 10)))
     expect(r.transition).toBe(2)
-    expect(r.commands).toEqual([{ id: "w1:2:0", message: { type: "Notify", id: "w1", outcome: "approved" } }])
+    expect(r.commands).toEqual([])
+    expect(r.events).toEqual([{ id: "w1:2:0", kind: "event", message: { type: "Decided", id: "w1", outcome: "approved" } }])
     expect(r.timersCleared).toEqual(i.timers)
     expect(r.timersSet).toEqual([])
     expect(r.instance).toMatchObject({ state: { _tag: "Approved" }, terminal: true, transitions: 2, updatedAt: T0 + 10, timers: [], createdAt: T0 })
-    expect(r.instance.history.at(-1)).toEqual({ seq: 2, event: "Approve", from: "Pending", to: "Approved", at: T0 + 10, commands: [{ id: "w1:2:0", type: "Notify" }] })
+    expect(r.instance.history.at(-1)).toEqual({ seq: 2, event: "Approve", from: "Pending", to: "Approved", at: T0 + 10, commands: [], events: [{ id: "w1:2:0", type: "Decided" }] })
     expect(r.instance.outbox.map((o) => o.id)).toEqual(["w1:1:0", "w1:2:0"])
   })
 
@@ -136,7 +138,7 @@ describe("timers through apply", () => {
   it("a current firing reaches the definition, is consumed, and a re-armed timer gets a new id", () => {
     const i = started()
     const r = advanced(right(apply(approval, i, timeout(i), T0 + TIMEOUT_MS)))
-    expect(r.commands).toEqual([{ id: "w1:2:0", message: { type: "Ask", id: "w1", attempt: 2 } }])
+    expect(r.commands).toEqual([{ id: "w1:2:0", kind: "command", message: { type: "Ask", id: "w1", attempt: 2 } }])
     expect(r.timersCleared).toEqual(i.timers)
     expect(r.timersSet).toEqual([{ workflowId: "w1", name: "approval", timerId: "w1:2:timer:approval", dueAt: T0 + 2 * TIMEOUT_MS, attempt: 2 }])
     expect(r.instance.timers).toEqual(r.timersSet)
@@ -167,7 +169,11 @@ describe("timers through apply", () => {
     const i1 = advanced(right(apply(approval, i0, timeout(i0), T0 + TIMEOUT_MS))).instance
     const r = advanced(right(apply(approval, i1, timeout(i1), T0 + 2 * TIMEOUT_MS)))
     expect(r.instance).toMatchObject({ state: { _tag: "Rejected" }, terminal: true, timers: [] })
-    expect(r.commands).toEqual([{ id: "w1:3:0", message: { type: "Notify", id: "w1", outcome: "expired" } }])
+    // Ids run over the commands first, then the events.
+    expect(r.commands).toEqual([{ id: "w1:3:0", kind: "command", message: { type: "Withdraw", id: "w1" } }])
+    expect(r.events).toEqual([{ id: "w1:3:1", kind: "event", message: { type: "Decided", id: "w1", outcome: "expired" } }])
+    expect(r.instance.outbox.slice(-2)).toEqual([...r.commands, ...r.events])
+    expect(r.instance.history.at(-1)).toMatchObject({ commands: [{ id: "w1:3:0", type: "Withdraw" }], events: [{ id: "w1:3:1", type: "Decided" }] })
     expect(r.timersCleared).toEqual(i1.timers)
   })
 

@@ -1,7 +1,7 @@
 import { Either, Option, Schema } from "effect"
 import { defineWorkflow, IllegalTransition, TimerRequest, Transition } from "../src/index.js"
 
-/** A tiny workflow exercising every engine feature: ask an approver, re-ask on timeout, finish. */
+/** A tiny workflow exercising every engine feature: ask an approver, re-ask on timeout, finish and say how. */
 const Pending = Schema.TaggedStruct("Pending", { attempt: Schema.Number })
 const Approved = Schema.TaggedStruct("Approved", {})
 const Rejected = Schema.TaggedStruct("Rejected", {})
@@ -20,9 +20,13 @@ export const ApprovalEvent = Schema.Union(Requested, Approve, Reject, Reopen, Po
 export type ApprovalEvent = typeof ApprovalEvent.Type
 
 const Ask = Schema.Struct({ type: Schema.Literal("Ask"), id: Schema.String, attempt: Schema.Number })
-const Notify = Schema.Struct({ type: Schema.Literal("Notify"), id: Schema.String, outcome: Schema.String })
-export const ApprovalCommand = Schema.Union(Ask, Notify)
+/** Takes an unanswered request back from the approver. */
+const Withdraw = Schema.Struct({ type: Schema.Literal("Withdraw"), id: Schema.String })
+export const ApprovalCommand = Schema.Union(Ask, Withdraw)
 export type ApprovalCommand = typeof ApprovalCommand.Type
+/** The event it emits about itself. */
+export const Decided = Schema.Struct({ type: Schema.Literal("Decided"), id: Schema.String, outcome: Schema.String })
+export type Decided = typeof Decided.Type
 
 export const TIMEOUT_MS = 1_000
 export const MAX_ATTEMPTS = 2
@@ -35,11 +39,12 @@ export const makeApprovalWorkflow = (historyLimit?: number) => defineWorkflow({
   state: ApprovalState,
   event: ApprovalEvent,
   command: ApprovalCommand,
+  emittedEvent: Decided,
   ...(historyLimit === undefined ? {} : { historyLimit }),
   workflowIdOf: (e) => e.id,
   start: (id, e) =>
     e.type === "Requested"
-      ? Either.right(Transition.advance<ApprovalState, ApprovalCommand>(Pending.make({ attempt: 1 }), {
+      ? Either.right(Transition.advance<ApprovalState, ApprovalCommand, Decided>(Pending.make({ attempt: 1 }), {
           commands: [{ type: "Ask", id, attempt: 1 }],
           timers: [TimerRequest.set("approval", TIMEOUT_MS)]
         }))
@@ -50,7 +55,7 @@ export const makeApprovalWorkflow = (historyLimit?: number) => defineWorkflow({
         switch (e.type) {
           case "Approve":
             return Either.right(Transition.advance(Approved.make({}), {
-              commands: [{ type: "Notify", id: e.id, outcome: "approved" }],
+              events: [{ type: "Decided", id: e.id, outcome: "approved" }],
               timers: [TimerRequest.cancel("approval")],
               terminal: true
             }))
@@ -60,7 +65,7 @@ export const makeApprovalWorkflow = (historyLimit?: number) => defineWorkflow({
           case "TimedOut":
             if (s.attempt >= MAX_ATTEMPTS) {
               return Either.right(Transition.advance(Rejected.make({}), {
-                commands: [{ type: "Notify", id: e.id, outcome: "expired" }], terminal: true
+                commands: [{ type: "Withdraw", id: e.id }], events: [{ type: "Decided", id: e.id, outcome: "expired" }], terminal: true
               }))
             }
             return Either.right(Transition.advance(Pending.make({ attempt: s.attempt + 1 }), {

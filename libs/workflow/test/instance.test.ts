@@ -33,6 +33,45 @@ describe("instance encoding", () => {
     expect(() => encode({ ...first, state: { _tag: "Nope" } as never })).toThrow()
   })
 
+  it("encodes an outbox holding both commands and events as the Schema does, and decodes it back", () => {
+    const encode = instanceEncoder(approval)
+    const first = instance()
+    const again = apply(approval, first, approval.timerEvent(first.timers[0]!), 2_000)
+    if (Either.isLeft(again) || again.right._tag !== "Advanced") throw new Error("expected an advance")
+    const expired = apply(approval, again.right.instance, approval.timerEvent(again.right.instance.timers[0]!), 3_000)
+    if (Either.isLeft(expired) || expired.right._tag !== "Advanced") throw new Error("expected an advance")
+    const i = expired.right.instance
+    expect(i.outbox.map((o) => o.kind)).toEqual(["command", "command", "command", "event"])
+    expect(encode(i)).toBe(Schema.encodeSync(Json)(i))
+    expect(Schema.decodeUnknownSync(Json)(encode(i))).toEqual(i)
+  })
+
+  it("decodes an instance stored before commands and events were told apart: each unmarked outbox entry is what its message decodes as", () => {
+    const stored = {
+      workflow: "approval", workflowId: "w1", state: { _tag: "Approved" }, terminal: true, transitions: 2, createdAt: 1_000, updatedAt: 2_000,
+      timers: [],
+      history: [
+        { seq: 1, event: "Requested", to: "Pending", at: 1_000, causationId: "m", commands: [{ id: "w1:1:0", type: "Ask" }] },
+        { seq: 2, event: "Approve", from: "Pending", to: "Approved", at: 2_000, causationId: "n", commands: [{ id: "w1:2:0", type: "Decided" }] }
+      ],
+      outbox: [
+        { id: "w1:1:0", message: { type: "Ask", id: "w1", attempt: 1 } },
+        { id: "w1:2:0", message: { type: "Decided", id: "w1", outcome: "approved" } }
+      ]
+    }
+    const i = Schema.decodeUnknownSync(Json)(JSON.stringify(stored))
+    expect(i.outbox).toEqual([
+      { id: "w1:1:0", kind: "command", message: { type: "Ask", id: "w1", attempt: 1 } },
+      { id: "w1:2:0", kind: "event", message: { type: "Decided", id: "w1", outcome: "approved" } }
+    ])
+    // History is kept as it was written: an old entry lists what it emitted among its commands.
+    expect(i.history.map((h) => [h.commands.map((c) => c.type), h.events])).toEqual([[["Ask"], []], [["Decided"], []]])
+    // Written back, it takes the new shape.
+    expect(JSON.parse(instanceEncoder(approval)(i)).outbox.map((o: { kind: string }) => o.kind)).toEqual(["command", "event"])
+    const unknown = { ...stored, outbox: [{ id: "w1:3:0", message: { type: "Nope", id: "w1" } }] }
+    expect(Either.isLeft(Schema.decodeUnknownEither(Json)(JSON.stringify(unknown)))).toBe(true)
+  })
+
   it("rejects text that is not JSON", () => {
     expect(Either.isLeft(Schema.decodeUnknownEither(Json)("{"))).toBe(true)
   })

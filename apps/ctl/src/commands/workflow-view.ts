@@ -22,7 +22,7 @@ export const renderWorkflow = (view: WorkflowView): string => {
   const i = view.raw as {
     workflow: string; state: { _tag: string } & Record<string, unknown>; terminal: boolean; transitions: number
     createdAt: number; updatedAt: number; timers: ReadonlyArray<{ name: string; dueAt?: number }>
-    history: ReadonlyArray<{ seq: number; event: string; from?: string; to: string; at: number; causationId?: string; commands: ReadonlyArray<{ type: string }> }>
+    history: ReadonlyArray<{ seq: number; event: string; from?: string; to: string; at: number; causationId?: string; commands: ReadonlyArray<{ type: string }>; events?: ReadonlyArray<{ type: string }> }>
     outbox: ReadonlyArray<{ id: string }>
   }
   const { _tag, ...details } = i.state
@@ -43,6 +43,8 @@ export const renderWorkflow = (view: WorkflowView): string => {
       { header: "EVENT", value: (h) => h.event },
       { header: "TRANSITION", value: (h) => `${h.from ?? "(start)"} -> ${h.to}` },
       { header: "COMMANDS", value: (h) => h.commands.map((c) => c.type).join(", ") || "-" },
+      // Absent from entries stored before the workflow's own events were told apart from its commands.
+      { header: "EMITTED", value: (h) => (h.events ?? []).map((e) => e.type).join(", ") || "-" },
       { header: "CAUSED BY", value: (h) => h.causationId ?? "-" }
     ])
   )

@@ -36,6 +36,7 @@ ${i.outbox.length === 0 ? html`<p class="muted">Empty: every message it produced
 <time>${date(h.at)}</time> <strong class="event">${h.event}</strong>
 <span class="transition">${h.from ?? "(start)"} → ${h.to}</span>
 <span class="commands">${h.commands.length === 0 ? "no commands" : h.commands.map((c) => c.type).join(", ")}</span>
+${(h.events ?? []).length === 0 ? "" : html`<span class="events">emitted ${(h.events ?? []).map((e) => e.type).join(", ")}</span>`}
 <span class="trace">trace ${traceLink(jaegerUrl, typeof h["traceId"] === "string" ? h["traceId"] : null)}</span>
 ${h.causationId !== undefined ? html`<span class="muted">caused by <code>${h.causationId}</code></span>` : ""}
 </li>`)}</ol>`,

@@ -90,6 +90,8 @@ export interface InstanceRecord {
   readonly history: ReadonlyArray<{
     readonly seq: number; readonly event: string; readonly from?: string; readonly to: string; readonly at: number
     readonly causationId?: string; readonly commands: ReadonlyArray<{ readonly type: string }>
+    /** Events the workflow emitted; absent from entries stored before they were told apart from its commands. */
+    readonly events?: ReadonlyArray<{ readonly type: string }>
   } & Record<string, unknown>>
   readonly outbox: ReadonlyArray<{ readonly id: string } & Record<string, unknown>>
 }

@@ -24,7 +24,7 @@ const topologyOf = (name: string) => {
   const lower = name.toLowerCase()
   return replicatedTopology(defineTopology({
     streams: [{ name, subjects: [`${lower}.jobs.>`] }],
-    consumers: [{ stream: name, durable: "worker", filterSubject: `${lower}.jobs.>`, ackWaitMs: 2_000 }],
+    consumers: [{ stream: name, durable: "worker", filterSubjects: [`${lower}.jobs.>`], ackWaitMs: 2_000 }],
     buckets: [{ name: `${name}_KV` }]
   }), 3)
 }

@@ -36,7 +36,7 @@ export const faultSetup = async (
       { name, subjects: [`${lower}.jobs.>`] },
       { name: `${name}_OUT`, subjects: [`${lower}.out.>`] }
     ],
-    consumers: [{ stream: name, durable: "worker", filterSubject: `${lower}.jobs.>`, ackWaitMs: options.ackWaitMs ?? 2_000, maxAckPending: options.maxAckPending ?? 1_000 }],
+    consumers: [{ stream: name, durable: "worker", filterSubjects: [`${lower}.jobs.>`], ackWaitMs: options.ackWaitMs ?? 2_000, maxAckPending: options.maxAckPending ?? 1_000 }],
     buckets: [{ name: `${name}_IDEM`, ttlMs: options.bucketTtlMs ?? 600_000 }]
   })
   await runtime.runPromise(ensureTopology(topology))

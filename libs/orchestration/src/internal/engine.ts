@@ -1,10 +1,10 @@
 import { EncodeError, encodeMessage, isDerivedFrom, type OutgoingMessage, type Publisher, type PublishError } from "@conveyor/messaging"
 import { currentParentSpanOption, injectTraceHeaders } from "@conveyor/telemetry"
 import {
-  alreadyApplied, firingId, type IllegalTransition, type Instance, markPublished, mustPersist, type PendingTimer, step, type TaggedState,
+  alreadyApplied, firingId, type IllegalTransition, type Instance, markPublished, mustPersist, type Outgoing, outgoingEncoder, type PendingTimer, step, type TaggedState,
   type TypedMessage, type WorkflowDefinition
 } from "@conveyor/workflow"
-import { Effect, Either, Fiber, Option, Schema } from "effect"
+import { Effect, Either, Fiber, Option } from "effect"
 import { type CorruptEntry, type KvUnavailable, TooManyConflicts } from "../errors.js"
 import type { JsonBucket, Versioned } from "../json-bucket.js"
 import { makeRecentWrites } from "../recent-writes.js"
@@ -13,13 +13,15 @@ import type { TimerBucket } from "../timers.js"
 
 const utf8 = new TextEncoder()
 
-export interface WorkflowEngineOptions<S extends TaggedState, E extends TypedMessage, C extends TypedMessage> {
-  readonly definition: WorkflowDefinition<S, E, C>
-  readonly instances: JsonBucket<Instance<S, C>>
+export interface WorkflowEngineOptions<S extends TaggedState, E extends TypedMessage, C extends TypedMessage, O extends TypedMessage> {
+  readonly definition: WorkflowDefinition<S, E, C, O>
+  readonly instances: JsonBucket<Instance<S, C, O>>
   readonly timers: TimerBucket
   readonly publisher: Publisher["Type"]
-  /** Subject of an outgoing message (command or event) and of a timer's firing event. */
-  readonly subjectOf: (message: C | E) => string
+  /** Subject of a command the workflow sends. */
+  readonly commandSubject: (command: C) => string
+  /** Subject of an event it emits, and of a timer's firing event. */
+  readonly eventSubject: (event: O | E) => string
   /** KV key of an instance; workflow ids must already be valid KV key characters. */
   readonly keyOf?: (workflowId: string) => string
   readonly now?: () => number
@@ -34,18 +36,18 @@ export interface WorkflowEngineOptions<S extends TaggedState, E extends TypedMes
 export type EngineError = IllegalTransition | KvUnavailable | CorruptEntry | TooManyConflicts | PublishError | EncodeError
 
 /** What handling one event came to. */
-export type EngineResult<S, C> =
-  | { readonly _tag: "Advanced"; readonly instance: Instance<S, C>; readonly conflicts: number }
+export type EngineResult<S, C, O> =
+  | { readonly _tag: "Advanced"; readonly instance: Instance<S, C, O>; readonly conflicts: number }
   | { readonly _tag: "Ignored"; readonly reason: string; readonly conflicts: number }
   /** Applied before (a redelivery after a crash): its outbox was published again. */
-  | { readonly _tag: "Redelivered"; readonly instance: Instance<S, C>; readonly conflicts: number }
+  | { readonly _tag: "Redelivered"; readonly instance: Instance<S, C, O>; readonly conflicts: number }
 
-export interface WorkflowEngine<S, E, C> {
+export interface WorkflowEngine<S, E, C, O> {
   /** Applies one event, identified by its message id, to its instance; see libs/workflow README for the protocol. */
-  readonly handle: (event: E, messageId: string) => Effect.Effect<EngineResult<S, C>, EngineError>
+  readonly handle: (event: E, messageId: string) => Effect.Effect<EngineResult<S, C, O>, EngineError>
   /** The firing event of a due timer as a message with id `firingId(timer)`. */
   readonly timerMessage: (timer: PendingTimer) => Effect.Effect<OutgoingMessage, EncodeError>
-  readonly read: (workflowId: string) => Effect.Effect<Versioned<Instance<S, C>> | undefined, KvUnavailable | CorruptEntry>
+  readonly read: (workflowId: string) => Effect.Effect<Versioned<Instance<S, C, O>> | undefined, KvUnavailable | CorruptEntry>
 }
 
 /**
@@ -59,26 +61,28 @@ export interface WorkflowEngine<S, E, C> {
  * instance revision. A crash after the instance write leaves the event unacked: its redelivery
  * finds it applied and writes the timers (and publishes the outbox) again.
  */
-export const makeWorkflowEngine = <S extends TaggedState, E extends TypedMessage, C extends TypedMessage>(
-  options: WorkflowEngineOptions<S, E, C>
-): WorkflowEngine<S, E, C> => {
+export const makeWorkflowEngine = <S extends TaggedState, E extends TypedMessage, C extends TypedMessage, O extends TypedMessage>(
+  options: WorkflowEngineOptions<S, E, C, O>
+): WorkflowEngine<S, E, C, O> => {
   const { definition, instances, timers, publisher } = options
   const now = options.now ?? Date.now
   const keyOf = options.keyOf ?? ((id: string) => id)
   const maxConflicts = options.maxConflicts ?? 20
-  const recent = makeRecentWrites<Instance<S, C>>(options.cachedInstances ?? 10_000)
+  const recent = makeRecentWrites<Instance<S, C, O>>(options.cachedInstances ?? 10_000)
   const syncTimers = makeTimerSync(timers, { maxConflicts, capacity: options.cachedInstances ?? 10_000, now })
 
   // Made once: encoding the outbox takes plain calls, not an Effect per message.
-  const encodeCommand = Schema.encodeEither(definition.command)
+  const encode = outgoingEncoder(definition)
+  // Commands go to their workers, the workflow's own events to the event subjects.
+  const subjectOf = (o: Outgoing<C, O>) => (o.kind === "command" ? options.commandSubject(o.message) : options.eventSubject(o.message))
 
   /** Publishes outbox entries under their own ids; a repeat is dropped by the stream's duplicate window. */
-  const publishOutbox = (outbox: Instance<S, C>["outbox"]): Effect.Effect<void, PublishError | EncodeError> => {
+  const publishOutbox = (outbox: Instance<S, C, O>["outbox"]): Effect.Effect<void, PublishError | EncodeError> => {
     if (outbox.length === 0) return Effect.void
     const messages: Array<OutgoingMessage> = []
     for (const o of outbox) {
-      const subject = options.subjectOf(o.message)
-      const encoded = encodeCommand(o.message)
+      const subject = subjectOf(o)
+      const encoded = encode(o)
       if (Either.isLeft(encoded)) return Effect.fail(new EncodeError({ subject, message: encoded.left.message }))
       messages.push({ subject, payload: utf8.encode(JSON.stringify(encoded.right)), msgId: o.id })
     }
@@ -89,17 +93,17 @@ export const makeWorkflowEngine = <S extends TaggedState, E extends TypedMessage
    * Drops a published outbox from the stored instance (compare-and-set). Best effort: a lost race
    * or an outage leaves it to the next write, and a repeat publish is de-duplicated meanwhile.
    */
-  const clearOutbox = (key: string, instance: Instance<S, C>, revision: number) =>
+  const clearOutbox = (key: string, instance: Instance<S, C, O>, revision: number) =>
     instance.outbox.length === 0 ? Effect.void : Effect.ignore(instances.update(key, { ...instance, outbox: [] }, revision))
 
-  const handle = (event: E, messageId: string): Effect.Effect<EngineResult<S, C>, EngineError> => {
+  const handle = (event: E, messageId: string): Effect.Effect<EngineResult<S, C, O>, EngineError> => {
     const workflowId = definition.workflowIdOf(event)
     const key = keyOf(workflowId)
     // A timer's firing, on an instance still waiting for timers: the timer entry is written lazily
     // (timer-sync.ts), so what fired may be an entry left from an earlier step whose timers are no
     // longer pending: the instance's timers are stored again (the sync leaves an entry still to fire alone).
-    const rearms = (instance: Instance<S, C>) => instance.timers.length > 0 && Option.isSome(definition.timerOf(event))
-    const attempt = (conflicts: number, assumeAbsent: boolean): Effect.Effect<EngineResult<S, C>, EngineError> =>
+    const rearms = (instance: Instance<S, C, O>) => instance.timers.length > 0 && Option.isSome(definition.timerOf(event))
+    const attempt = (conflicts: number, assumeAbsent: boolean): Effect.Effect<EngineResult<S, C, O>, EngineError> =>
       Effect.gen(function* () {
         // What this engine wrote last is the instance unless another writer came in between, which
         // the compare-and-set below detects (then the entry is dropped and the instance re-read).
@@ -190,7 +194,7 @@ export const makeWorkflowEngine = <S extends TaggedState, E extends TypedMessage
         // written while the messages are published: neither waits for the other.
         // (One fiber forked for the timers, not one per effect and a coordinator as Effect.all makes.)
         const storing = storeTimers === undefined ? undefined : yield* Effect.fork(storeTimers)
-        yield* publishOutbox(result.commands)
+        yield* publishOutbox(result.commands.length === 0 ? result.events : [...result.commands, ...result.events])
         if (storing !== undefined) yield* Fiber.join(storing)
         mine.published = true
         // No next transition will clear a finished instance's outbox: clear it now that it is published
@@ -208,7 +212,7 @@ export const makeWorkflowEngine = <S extends TaggedState, E extends TypedMessage
     handle,
     timerMessage: (timer) => {
       const event = definition.timerEvent(timer)
-      return encodeMessage(definition.event, options.subjectOf(event), event, { msgId: firingId(timer) })
+      return encodeMessage(definition.event, options.eventSubject(event), event, { msgId: firingId(timer) })
     },
     read: (workflowId) => instances.get(keyOf(workflowId))
   }

@@ -12,7 +12,7 @@ const text = new TextDecoder()
 export const timerConsumerOf = (bucket: string, durable: string) => ({
   stream: `KV_${bucket}`,
   durable,
-  filterSubject: `$KV.${bucket}.>`
+  filterSubjects: [`$KV.${bucket}.>`]
 })
 
 export interface SharedTimerSchedulerOptions {

@@ -1,7 +1,7 @@
 import { Option, Schema } from "effect"
 import { describe, expect, it } from "@effect/vitest"
 import { dueTimers, nextDueAt, planTimers, type PendingTimer, TimerRequest, timerStatus, Transition } from "../src/index.js"
-import { PendingTimerJson } from "../src/timer.js"
+import { PendingTimerJson } from "../src/timer-data.js"
 
 const timer = (name: string, dueAt: number, timerId = `w:1:timer:${name}`): PendingTimer =>
   ({ workflowId: "w", name, timerId, dueAt, attempt: 1 })
@@ -91,7 +91,7 @@ describe("PendingTimerJson", () => {
 describe("Transition", () => {
   it("builds advances with defaults and ignores, with guards", () => {
     const a = Transition.advance("s")
-    expect(a).toEqual({ _tag: "Advance", state: "s", commands: [], timers: [], terminal: false })
+    expect(a).toEqual({ _tag: "Advance", state: "s", commands: [], events: [], timers: [], terminal: false })
     expect(Transition.isAdvance(a)).toBe(true)
     const i = Transition.ignore("dup")
     expect(Transition.isIgnore(i)).toBe(true)

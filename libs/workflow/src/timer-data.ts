@@ -1,3 +1,5 @@
+// The timer values of the model: what a transition asks (TimerRequest), a timer waiting to fire
+// (PendingTimer) and what its firing event names (TimerFiring).
 import { Data, Schema } from "effect"
 
 /**

@@ -1,6 +1,8 @@
+// What a transition does to an instance's pending timers (planTimers), and what the engine and the
+// runtime ask of them: which are due, when the next is, whether a firing is stale.
 import { Option } from "effect"
 import { timerId } from "./ids.js"
-import type { PendingTimer, TimerFiring, TimerRequest } from "./timer.js"
+import type { PendingTimer, TimerFiring, TimerRequest } from "./timer-data.js"
 
 /** What one transition does to the pending timers; the runtime mirrors `set`/`cleared` into its timer store. */
 export interface TimerPlan {
