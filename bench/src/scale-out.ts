@@ -2,7 +2,8 @@
 //   node bench/dist/scale-out.js [orders=1000] [replicas=1,2] [build|source]
 // For each replica count: the apps as processes on their own nats-server, a warm-up, then `orders`
 // orders, 64 in flight, closed loop (as the bench). Per app (its replicas summed): CPU ms per order,
-// NATS messages its connections sent and received per order (`/connz`, by connection name), and
+// NATS messages its connections sent and received per order (`/connz`, by connection name), context
+// switches and read/write system calls per order (`/proc`), what the processes printed, and
 // deliveries per order by settlement (`/metrics`); the durables' redeliveries (`/jsz`).
 import { LocalNatsProcess } from "@conveyor/testing"
 import { readFileSync } from "node:fs"
@@ -17,7 +18,7 @@ interface Conn { readonly name?: string; readonly in_msgs: number; readonly out_
 const connz = async (monitorPort: number): Promise<ReadonlyArray<Conn>> =>
   ((await (await fetch(`http://127.0.0.1:${monitorPort}/connz?limit=4096`)).json()) as { connections?: Array<Conn> }).connections ?? []
 
-/** `conveyor_messages_processed_total{consumer,settlement}` of one app process. */
+/** `conveyor_messages_processed_total{consumer,outcome}` of one app process. */
 const processed = async (base: string): Promise<Map<string, number>> => {
   const text = await (await fetch(`${base}/metrics`)).text()
   const out = new Map<string, number>()
@@ -25,7 +26,7 @@ const processed = async (base: string): Promise<Map<string, number>> => {
     const m = /^conveyor_messages_processed_total\{([^}]*)\} (\S+)/.exec(line)
     if (m === null) continue
     const labels = Object.fromEntries([...m[1]!.matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]))
-    const key = `${labels["consumer"]}:${labels["settlement"]}`
+    const key = `${labels["consumer"]}:${labels["outcome"]}`
     out.set(key, (out.get(key) ?? 0) + Number(m[2]))
   }
   return out
@@ -48,6 +49,15 @@ const switches = (pid: number): number => {
     return 0
   }
 }
+/** Read-like and write-like system calls of a process so far (`/proc/<pid>/io` syscr + syscw; Linux). */
+const syscalls = (pid: number): number => {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, "utf8")
+    return [...io.matchAll(/sysc[rw]:\s+(\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0)
+  } catch {
+    return 0
+  }
+}
 const IDLE_MS = 5_000
 
 const server = await LocalNatsProcess.start()
@@ -61,6 +71,7 @@ try {
       const snapshot = async () => ({
         cpu: started.map((p) => pidCpuMs(p.pid)),
         switches: started.map((p) => switches(p.pid)),
+        syscalls: started.map((p) => syscalls(p.pid)),
         conns: await connz(server.monitorPort),
         processed: await Promise.all(started.map((p) => processed(p.url))),
         consumers: await consumers(server.monitorPort),
@@ -79,11 +90,13 @@ try {
       await new Promise((r) => setTimeout(r, 500))
       const after = await snapshot()
       console.log(`${replicas} replica(s), ${from}: ${loop.ordersPerSecond.toFixed(1)} orders/s, p50 ${loop.p50.toFixed(0)} ms, ${loop.cpuMsPerOrder.toFixed(2)} CPU ms/order (apps + driver), nats-server ${((after.natsCpu - before.natsCpu) / orders).toFixed(2)} ms/order`)
-      const perApp = new Map<string, { cpu: number; sent: number; received: number; processes: number; switches: number }>()
+      const perApp = new Map<string, { cpu: number; sent: number; received: number; processes: number; switches: number; syscalls: number; output: number }>()
       started.forEach((p, i) => {
-        const a = perApp.get(p.name) ?? { cpu: 0, sent: 0, received: 0, processes: 0, switches: 0 }
+        const a = perApp.get(p.name) ?? { cpu: 0, sent: 0, received: 0, processes: 0, switches: 0, syscalls: 0, output: 0 }
         a.cpu += after.cpu[i]! - before.cpu[i]!
         a.switches += after.switches[i]! - before.switches[i]!
+        a.syscalls += after.syscalls[i]! - before.syscalls[i]!
+        a.output += p.output().length
         a.processes++
         perApp.set(p.name, a)
       })
@@ -95,7 +108,7 @@ try {
         a.received += c.out_msgs - (was?.out_msgs ?? 0)
       }
       for (const [app, a] of perApp) {
-        console.log(`  ${app.padEnd(17)} ×${a.processes}  CPU ${(a.cpu / orders).toFixed(2).padStart(6)} ms/order  NATS sent ${(a.sent / orders).toFixed(2).padStart(6)}  received ${(a.received / orders).toFixed(2).padStart(6)} per order, ${(a.switches / orders).toFixed(1).padStart(5)} context switches per order`)
+        console.log(`  ${app.padEnd(17)} ×${a.processes}  CPU ${(a.cpu / orders).toFixed(2).padStart(6)} ms/order  NATS sent ${(a.sent / orders).toFixed(2).padStart(6)}  received ${(a.received / orders).toFixed(2).padStart(6)} per order, ${(a.switches / orders).toFixed(1).padStart(5)} context switches, ${(a.syscalls / orders).toFixed(1).padStart(5)} read/write syscalls per order; ${a.output} characters of output`)
       }
       const settled = new Map<string, number>()
       after.processed.forEach((m, i) => {
