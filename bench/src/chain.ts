@@ -80,6 +80,7 @@ const subjectsTarget = (raw: RawClient, stack: Stack, extra: Pick<Target, "cpuMs
 })
 
 let prefixes = 0
+const MAX_POSTS = 5
 
 /** `orders` orders through `target`, `inFlight` at once; each slot waits for its order's finish before placing the next. */
 export const closedLoop = async (raw: RawClient, target: Target, orders: number, inFlight: number): Promise<Loop> => {
@@ -105,15 +106,19 @@ export const closedLoop = async (raw: RawClient, target: Target, orders: number,
       // Handled here even while the POST is still waiting: a timeout must fail the run, not crash it.
       finished.catch(() => undefined)
       const start = performance.now()
-      const response = await fetch(`${target.base}/orders`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        // 64 SKUs of this loop's own: a SKU's value keeps every order that held it, so SKUs shared
-        // with the loops before would make each later row write larger values.
-        body: JSON.stringify({ orderId, customerId: "bench", items: [{ sku: `${prefix}-sku-${i % 64}`, quantity: 1, unitPriceCents: 100 }] })
-      })
-      await response.arrayBuffer()
-      if (response.status !== 202) throw new Error(`POST /orders answered ${response.status}`)
+      // 64 SKUs of this loop's own: a SKU's value keeps every order that held it, so SKUs shared
+      // with the loops before would make each later row write larger values.
+      const body = JSON.stringify({ orderId, customerId: "bench", items: [{ sku: `${prefix}-sku-${i % 64}`, quantity: 1, unitPriceCents: 100 }] })
+      // A 503 (the broker did not answer the gateway in time: 11 processes on 2 loaded cores) is
+      // retried as the API asks, with the same order id and body (the gateway answers a repeat from
+      // its record of the first) after its Retry-After.
+      for (let attempt = 1; ; attempt++) {
+        const response = await fetch(`${target.base}/orders`, { method: "POST", headers: { "content-type": "application/json" }, body })
+        await response.arrayBuffer()
+        if (response.status === 202) break
+        if (response.status !== 503 || attempt >= MAX_POSTS) throw new Error(`POST /orders answered ${response.status} (attempt ${attempt})`)
+        await new Promise((r) => setTimeout(r, 1000 * Number(response.headers.get("retry-after") ?? "1")))
+      }
       await finished.finally(() => {
         clearTimeout(timer)
         waiting.delete(orderId)
