@@ -13,12 +13,12 @@ export interface ChainSettings {
   /** Orders in flight at once (each slot places its next order when the previous one finished). */
   readonly inFlight: number
   readonly runs: number
-  /** Also run Conveyor's apps as separate processes (one per app, then 2 replicas of the orchestrator and each worker). */
+  /** Also run Conveyor's apps as separate processes, compiled as deployed (one per app, then 2 replicas of the orchestrator, each worker and the notifier). */
   readonly processes: boolean
 }
 
 /** One way of running the order chain, as the closed-loop driver sees it. */
-interface Target {
+export interface Target {
   readonly base: string
   readonly onFinished: (listener: (orderId: string) => void) => () => void
   /** CPU time of the process(es) running the apps, the driver's own process included (it shares it in the one-process rows). */
@@ -29,7 +29,7 @@ interface Target {
   readonly close: () => Promise<void>
 }
 
-interface Loop {
+export interface Loop {
   readonly ordersPerSecond: number
   readonly p50: number
   readonly p99: number
@@ -40,7 +40,7 @@ interface Loop {
 
 const TICKS_PER_SECOND = 100
 /** utime + stime of a process from /proc, in ms (Linux; 0 elsewhere). */
-const pidCpuMs = (pid: number | undefined): number => {
+export const pidCpuMs = (pid: number | undefined): number => {
   if (pid === undefined) return 0
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
@@ -80,6 +80,7 @@ export const subjectsTarget = (raw: RawClient, stack: Stack, extra: Pick<Target,
 })
 
 let prefixes = 0
+const MAX_POSTS = 5
 
 /** `orders` orders through `target`, `inFlight` at once; each slot waits for its order's finish before placing the next. */
 export const closedLoop = async (raw: RawClient, target: Target, orders: number, inFlight: number): Promise<Loop> => {
@@ -105,13 +106,19 @@ export const closedLoop = async (raw: RawClient, target: Target, orders: number,
       // Handled here even while the POST is still waiting: a timeout must fail the run, not crash it.
       finished.catch(() => undefined)
       const start = performance.now()
-      const response = await fetch(`${target.base}/orders`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ orderId, customerId: "bench", items: [{ sku: `sku-${i % 64}`, quantity: 1, unitPriceCents: 100 }] })
-      })
-      await response.arrayBuffer()
-      if (response.status !== 202) throw new Error(`POST /orders answered ${response.status}`)
+      // 64 SKUs of this loop's own: a SKU's value keeps every order that held it, so SKUs shared
+      // with the loops before would make each later row write larger values.
+      const body = JSON.stringify({ orderId, customerId: "bench", items: [{ sku: `${prefix}-sku-${i % 64}`, quantity: 1, unitPriceCents: 100 }] })
+      // A 503 (the broker did not answer the gateway in time: 11 processes on 2 loaded cores) is
+      // retried as the API asks, with the same order id and body (the gateway answers a repeat from
+      // its record of the first) after its Retry-After.
+      for (let attempt = 1; ; attempt++) {
+        const response = await fetch(`${target.base}/orders`, { method: "POST", headers: { "content-type": "application/json" }, body })
+        await response.arrayBuffer()
+        if (response.status === 202) break
+        if (response.status !== 503 || attempt >= MAX_POSTS) throw new Error(`POST /orders answered ${response.status} (attempt ${attempt})`)
+        await new Promise((r) => setTimeout(r, 1000 * Number(response.headers.get("retry-after") ?? "1")))
+      }
       await finished.finally(() => {
         clearTimeout(timer)
         waiting.delete(orderId)
@@ -136,28 +143,43 @@ export const closedLoop = async (raw: RawClient, target: Target, orders: number,
   }
 }
 
-/** Every order app as its own process (tsx from the sources, as `nx run <app>:serve`), `replicas` of the orchestrator and each worker. */
-const processesTarget = async (raw: RawClient, url: string, monitorPort: number, natsPid: number | undefined, replicas: number): Promise<Target> => {
-  const env = { NATS_URL: url, INVENTORY_DEFAULT_STOCK: "1000000000", OTEL_SDK_DISABLED: "true" }
+/** The order apps as processes: `apps[i]` is the app of `started[i]`, named `<app>-<replica>` on its NATS connection. */
+export interface AppProcesses {
+  readonly started: ReadonlyArray<AppProcess>
+  readonly target: Target
+}
+
+/**
+ * Every order app as its own process, `replicas` of the orchestrator and each worker and the
+ * notifier (one gateway), as deployed: compiled JavaScript (`from: "build"`) unless `from` says
+ * `source` (tsx, as `nx run <app>:serve`).
+ */
+export const startAppProcesses = async (
+  raw: RawClient, url: string, monitorPort: number, natsPid: number | undefined, replicas: number, from: "build" | "source" = "build",
+  extraEnv: Record<string, string> = {}, nodeArgs: ReadonlyArray<string> = []
+): Promise<AppProcesses> => {
+  const env = { NATS_URL: url, INVENTORY_DEFAULT_STOCK: "1000000000", OTEL_SDK_DISABLED: "true", ...extraEnv }
   const apps = ["gateway", ...["orchestrator", "inventory-worker", "payments-worker", "shipping-worker", "notifier"].flatMap((a) => Array<string>(replicas).fill(a))]
+  const named = apps.map((app, i) => ({ app, env: { ...env, NATS_NAME: `${app}-${apps.slice(0, i).filter((a) => a === app).length + 1}` } }))
   const started: AppProcess[] = []
   try {
     // The first one ensures the topology; the rest start together.
-    started.push(await startAppProcess(apps[0]!, env))
+    started.push(await startAppProcess(named[0]!.app, named[0]!.env, [], { from, nodeArgs }))
     await started[0]!.waitReady(120_000)
-    started.push(...(await Promise.all(apps.slice(1).map((app) => startAppProcess(app, env)))))
+    started.push(...(await Promise.all(named.slice(1).map((a) => startAppProcess(a.app, a.env, [], { from, nodeArgs })))))
     await Promise.all(started.map((p) => p.waitReady(180_000)))
   } catch (e) {
     await Promise.all(started.map((p) => p.stop("SIGKILL")))
     throw e
   }
-  return subjectsTarget(raw, { base: started[0]!.url, finishedSubjects: ["orders.events.order-completed", "orders.events.order-cancelled"], close: async () => {
+  const target = subjectsTarget(raw, { base: started[0]!.url, finishedSubjects: ["orders.events.order-completed", "orders.events.order-cancelled"], close: async () => {
     await Promise.all(started.map((p) => p.stop("SIGTERM")))
   } }, {
     cpuMs: () => selfCpuMs() + started.reduce((sum, p) => sum + pidCpuMs(p.pid), 0),
     brokerOps: natsInMessages(monitorPort),
     brokerCpuMs: () => pidCpuMs(natsPid)
   })
+  return { started, target }
 }
 
 const WARM_UP = 200
@@ -197,10 +219,12 @@ export const benchChain = async (
   }
   if (s.processes) {
     for (const [key, replicas] of [["processes", 1], ["replicas", 2]] as const) {
-      log(`chain: apps as processes, ${replicas} replica(s) of the orchestrator and each worker`)
-      const target = await processesTarget(raw, url, monitorPort, natsPid, replicas)
+      log(`chain: apps as processes, ${replicas} replica(s) of the orchestrator, each worker and the notifier`)
+      const { target } = await startAppProcesses(raw, url, monitorPort, natsPid, replicas)
       try {
-        await closedLoop(raw, target, Math.min(WARM_UP, s.orders), s.inFlight)
+        // Each process warms up on as many deliveries as the one process did: JIT and heap sizing
+        // are per process, and a replica sees 1/replicas of the orders.
+        await closedLoop(raw, target, Math.min(WARM_UP, s.orders) * replicas, s.inFlight)
         for (let run = 0; run < s.runs; run++) results[key].push(await closedLoop(raw, target, s.orders, s.inFlight))
       } finally {
         await target.close()
@@ -246,10 +270,10 @@ export const benchChain = async (
     const one = of("processes", (l) => l.ordersPerSecond)
     const two = of("replicas", (l) => l.ordersPerSecond)
     rows.push(
-      row({ id: "chain-processes", figure: `order workflow, one process per app (left) vs every app in one process (right), ${setup}`, unit: "orders/s", conveyor: one, raw: tput,
+      row({ id: "chain-processes", figure: `order workflow, one process per app, compiled JavaScript as deployed (left) vs every app in one process (right), ${setup}`, unit: "orders/s", conveyor: one, raw: tput,
         note: `p50 ${of("processes", (l) => l.p50).median.toFixed(0)} ms, ${of("processes", (l) => l.cpuMsPerOrder).median.toFixed(1)} CPU ms per order` }),
       row({
-        id: "chain-replicas", figure: `order workflow, one gateway and 2 processes of the orchestrator and of each worker (left) vs every app in one process (right), ${setup}`,
+        id: "chain-replicas", figure: `order workflow, one gateway and 2 processes of the orchestrator, each worker and the notifier, compiled as deployed (left) vs every app in one process (right), ${setup}`,
         unit: "orders/s", conveyor: two, raw: tput, target: { text: "> 1.0× one process", met: two.median > tput.median },
         note: `p50 ${of("replicas", (l) => l.p50).median.toFixed(0)} ms, ${of("replicas", (l) => l.cpuMsPerOrder).median.toFixed(1)} CPU ms per order`
       })

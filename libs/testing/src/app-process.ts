@@ -1,13 +1,16 @@
 import { spawn } from "node:child_process"
+import { existsSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { killOnExit } from "./kill-on-exit.js"
 import { freePort } from "./local-server.js"
 
 /**
- * Runs an app's `src/main.ts` as its own process (for end-to-end tests): the same entry point as
- * `nx run <app>:serve`, through tsx with the source condition. Kill it by its pid; nothing here
- * outlives the caller (`killOnExit`).
+ * Runs an app as its own process: by default its `src/main.ts` (for end-to-end tests), the same
+ * entry point as `nx run <app>:serve`, through tsx with the source condition; with
+ * `{ from: "build" }` its compiled `dist/main.js` as the image runs it (deploy/docker/Dockerfile:
+ * `node --enable-source-maps`, `NODE_ENV=production`, the libraries' compiled JavaScript; build it
+ * first with `nx run <app>:build`). Kill it by its pid; nothing here outlives the caller (`killOnExit`).
  */
 export interface AppProcess {
   readonly name: string
@@ -25,12 +28,24 @@ export interface AppProcess {
 // The repository root, from libs/testing/src (or dist).
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..")
 
-export const startAppProcess = async (app: string, env: Record<string, string>, args: ReadonlyArray<string> = []): Promise<AppProcess> => {
+export interface AppProcessOptions {
+  /** `source` (default): `src/main.ts` through tsx; `build`: `dist/main.js`, as deployed. */
+  readonly from?: "source" | "build"
+  /** Node and V8 flags before the entry point, e.g. `--max-old-space-size=192`. */
+  readonly nodeArgs?: ReadonlyArray<string>
+}
+
+export const startAppProcess = async (
+  app: string, env: Record<string, string>, args: ReadonlyArray<string> = [], options: AppProcessOptions = {}
+): Promise<AppProcess> => {
   const port = await freePort()
   const cwd = join(root, "apps", app)
-  const child = spawn(process.execPath, ["--conditions=@conveyor/source", "--import", "tsx", "src/main.ts", ...args], {
+  const built = options.from === "build"
+  if (built && !existsSync(join(cwd, "dist", "main.js"))) throw new Error(`${app} is not built: run npx nx run ${app}:build`)
+  const entry = built ? ["--enable-source-maps", "dist/main.js"] : ["--conditions=@conveyor/source", "--import", "tsx", "src/main.ts"]
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...entry, ...args], {
     cwd,
-    env: { ...process.env, HTTP_PORT: String(port), HTTP_HOST: "127.0.0.1", OTEL_SDK_DISABLED: "true", ...env },
+    env: { ...process.env, ...(built ? { NODE_ENV: "production" } : {}), HTTP_PORT: String(port), HTTP_HOST: "127.0.0.1", OTEL_SDK_DISABLED: "true", ...env },
     stdio: ["ignore", "pipe", "pipe"]
   })
   killOnExit(child)
