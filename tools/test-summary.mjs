@@ -15,7 +15,8 @@ let passed = 0
 let failed = 0
 let skipped = 0
 let suitesFailed = 0
-for (const arg of process.argv.slice(2).length > 0 ? process.argv.slice(2) : ["tmp/test-results"]) {
+const dirs = process.argv.slice(2).filter((a, i, all) => a !== "--status" && all[i - 1] !== "--status")
+for (const arg of dirs.length > 0 ? dirs : ["tmp/test-results"]) {
   const [dir, only] = arg.split("=")
   const reports = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".json")) : []
   for (const file of reports) {
@@ -23,8 +24,9 @@ for (const arg of process.argv.slice(2).length > 0 ? process.argv.slice(2) : ["t
     passed += report.numPassedTests ?? 0
     failed += report.numFailedTests ?? 0
     skipped += (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0)
-    // A file that failed to load has no tests but still failed.
-    suitesFailed += (report.testResults ?? []).filter((r) => r.status === "failed" && (r.assertionResults ?? []).length === 0).length
+    // A file that failed without a failed test (it did not load, or a beforeAll hook failed and its
+    // tests were skipped) still failed.
+    suitesFailed += (report.testResults ?? []).filter((r) => r.status === "failed" && !(r.assertionResults ?? []).some((a) => a.status === "failed")).length
   }
   // A project whose report is missing ran no test we can count (a report written elsewhere went
   // unnoticed once): each counts as a failure.
@@ -34,5 +36,12 @@ for (const arg of process.argv.slice(2).length > 0 ? process.argv.slice(2) : ["t
       suitesFailed++
     }
   }
+}
+// `--status N`: the exit status of the runs. A failed task that is not a test (lint, typecheck, a
+// build) leaves no report to count: it shows as one failure rather than as "0 failed".
+const statusAt = process.argv.indexOf("--status")
+if (statusAt > 0 && Number(process.argv[statusAt + 1]) !== 0 && failed + suitesFailed === 0) {
+  console.error("a task that is not a test failed (lint, typecheck or a build): counted as 1 failed")
+  suitesFailed++
 }
 console.log(`${passed} passed, ${failed + suitesFailed} failed${skipped > 0 ? `, ${skipped} skipped` : ""}`)
