@@ -97,6 +97,12 @@ export type OrderWorkflowConfigInput = typeof OrderWorkflowConfig.Encoded
 export const defaultOrderWorkflowConfig: OrderWorkflowConfig = Schema.decodeSync(OrderWorkflowConfig)({})
 
 const WORKFLOW = "order"
+/**
+ * `make` options for the states and messages built below: from values already decoded (events)
+ * or built here, and validated again where they leave the process (the instance's encoder when it
+ * is stored, the publisher when a message is published), so not once more at construction.
+ */
+const built: Schema.MakeOptions = { disableValidation: true }
 const answeredStep = {
   StockReserved: "reserve", StockRejected: "reserve", PaymentCaptured: "capture", PaymentDeclined: "capture",
   ShipmentScheduled: "ship", ShipmentRecalled: "recall", PaymentRefunded: "refund", StockReleased: "release"
@@ -131,15 +137,15 @@ export const makeOrderWorkflow = (input: OrderWorkflowConfigInput = {}): OrderWo
     const { order, attempt } = state
     const base = { orderId: order.orderId, attempt }
     switch (state._tag) {
-      case "ReservingStock": return ReserveStock.make({ ...base, items: order.items })
-      case "CapturingPayment": return CapturePayment.make({ ...base, customerId: order.customerId, amountCents: order.totalCents })
-      case "SchedulingShipment": return ScheduleShipment.make({ ...base, customerId: order.customerId, items: order.items })
-      case "RecallingShipment": return RecallShipment.make(base)
+      case "ReservingStock": return ReserveStock.make({ ...base, items: order.items }, built)
+      case "CapturingPayment": return CapturePayment.make({ ...base, customerId: order.customerId, amountCents: order.totalCents }, built)
+      case "SchedulingShipment": return ScheduleShipment.make({ ...base, customerId: order.customerId, items: order.items }, built)
+      case "RecallingShipment": return RecallShipment.make(base, built)
       case "RefundingPayment":
         return RefundPayment.make({
           ...base, amountCents: order.totalCents, ...(state.paymentId === undefined ? {} : { paymentId: state.paymentId })
-        })
-      case "ReleasingStock": return ReleaseStock.make({ ...base, items: order.items })
+        }, built)
+      case "ReleasingStock": return ReleaseStock.make({ ...base, items: order.items }, built)
     }
   }
 
@@ -171,42 +177,42 @@ export const makeOrderWorkflow = (input: OrderWorkflowConfigInput = {}): OrderWo
   const cancel = (from: State, reason: string, compensations: ReadonlyArray<Step>) => {
     const { order, asked } = from
     const r = clip(reason)
-    return finish(from, Cancelled.make({ order, asked, reason: r, compensations }),
-      OrderCancelled.make({ orderId: order.orderId, reason: r, compensations }))
+    return finish(from, Cancelled.make({ order, asked, reason: r, compensations }, built),
+      OrderCancelled.make({ orderId: order.orderId, reason: r, compensations }, built))
   }
 
   const release = (from: State, reason: string, compensations: ReadonlyArray<Step>) =>
-    enter(from, ReleasingStock.make({ order: from.order, asked: from.asked, attempt: 1, reason: clip(reason), compensations }))
+    enter(from, ReleasingStock.make({ order: from.order, asked: from.asked, attempt: 1, reason: clip(reason), compensations }, built))
 
   const refund = (from: State, reason: string, paymentId: string | undefined, compensations: ReadonlyArray<Step> = []) =>
     enter(from, RefundingPayment.make({
       order: from.order, asked: from.asked, attempt: 1, reason: clip(reason), compensations,
       ...(paymentId === undefined ? {} : { paymentId })
-    }))
+    }, built))
 
   /** The shipment may have been booked by an attempt whose answer never came: undo it before refunding. */
   const recall = (from: State, reason: string, paymentId: string) =>
-    enter(from, RecallingShipment.make({ order: from.order, asked: from.asked, attempt: 1, reason: clip(reason), paymentId }))
+    enter(from, RecallingShipment.make({ order: from.order, asked: from.asked, attempt: 1, reason: clip(reason), paymentId }, built))
 
   /** The current step's answer arrived; undefined only for a pairing `transition` never passes. */
   const onAnswer = (state: StepState, event: Event): Next | undefined => {
     const { order, asked } = state
     switch (state._tag) {
       case "ReservingStock":
-        if (event.type === "StockReserved") return enter(state, CapturingPayment.make({ order, asked, attempt: 1 }))
+        if (event.type === "StockReserved") return enter(state, CapturingPayment.make({ order, asked, attempt: 1 }, built))
         if (event.type === "StockRejected") return cancel(state, `stock rejected: ${event.reason}`, [])
         return undefined
       case "CapturingPayment":
         if (event.type === "PaymentCaptured") {
-          return enter(state, SchedulingShipment.make({ order, asked, attempt: 1, paymentId: event.paymentId }))
+          return enter(state, SchedulingShipment.make({ order, asked, attempt: 1, paymentId: event.paymentId }, built))
         }
         if (event.type === "PaymentDeclined") return release(state, `payment declined: ${event.reason}`, [])
         return undefined
       case "SchedulingShipment": {
         if (event.type !== "ShipmentScheduled") return undefined
         const { paymentId } = state
-        return finish(state, Completed.make({ order, asked, paymentId, trackingId: event.trackingId }),
-          OrderCompleted.make({ orderId: order.orderId, paymentId, trackingId: event.trackingId }))
+        return finish(state, Completed.make({ order, asked, paymentId, trackingId: event.trackingId }, built),
+          OrderCompleted.make({ orderId: order.orderId, paymentId, trackingId: event.trackingId }, built))
       }
       case "RecallingShipment":
         return event.type === "ShipmentRecalled" ? refund(state, state.reason, state.paymentId, ["recall"]) : undefined
@@ -272,7 +278,7 @@ export const makeOrderWorkflow = (input: OrderWorkflowConfigInput = {}): OrderWo
       const order: OrderSnapshot = {
         orderId: event.orderId, customerId: event.customerId, items: event.items, totalCents: event.totalCents
       }
-      const initial = ReservingStock.make({ order, asked: [], attempt: 1 })
+      const initial = ReservingStock.make({ order, asked: [], attempt: 1 }, built)
       return Either.right(enter(initial, initial))
     },
     transition,
@@ -281,7 +287,7 @@ export const makeOrderWorkflow = (input: OrderWorkflowConfigInput = {}): OrderWo
     timerEvent: (timer) =>
       StepTimedOut.make({
         orderId: timer.workflowId, step: Schema.decodeUnknownSync(Step)(timer.name), attempt: timer.attempt, timerId: timer.timerId
-      })
+      }, built)
   })
 }
 

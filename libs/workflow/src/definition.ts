@@ -178,16 +178,33 @@ const outboxEntry = <C, O>(command: Schema.Schema<C, any>, event: Schema.Schema<
 const emittedEventOf = <O>(definition: { readonly emittedEvent?: Schema.Schema<O, any> }): Schema.Schema<O, any> =>
   definition.emittedEvent ?? (Schema.Never as unknown as Schema.Schema<O, any>)
 
+type OutgoingEncoder<C, O> = (outgoing: Outgoing<C, O>) => Either.Either<unknown, ParseResult.ParseError>
+const outgoingEncoders = new WeakMap<object, OutgoingEncoder<any, any>>()
+
 /**
  * Encodes an outbox entry's message with its kind's Schema (the definition's command or emitted
- * event), to its JSON value; made once per definition, each call is plain calls.
+ * event), to its JSON value; each call is plain calls. One encoder per definition, which remembers
+ * what it encoded per message object: a transition's messages are encoded for the instance write
+ * (`instanceEncoder`) and again for their publish, and the second time costs a lookup.
  */
 export const outgoingEncoder = <S extends TaggedState, E extends TypedMessage, C extends TypedMessage, O extends TypedMessage = never>(
   definition: WorkflowDefinition<S, E, C, O>
-): ((outgoing: Outgoing<C, O>) => Either.Either<unknown, ParseResult.ParseError>) => {
+): OutgoingEncoder<C, O> => {
+  const made = outgoingEncoders.get(definition)
+  if (made !== undefined) return made
   const command = Schema.encodeEither(definition.command)
   const event = Schema.encodeEither(emittedEventOf(definition))
-  return (o) => (o.kind === "command" ? command(o.message) : event(o.message))
+  const encoded = new WeakMap<object, Either.Either<unknown, ParseResult.ParseError>>()
+  const encoder: OutgoingEncoder<C, O> = (o) => {
+    const message = o.message as object
+    const known = encoded.get(message)
+    if (known !== undefined) return known
+    const result = o.kind === "command" ? command(o.message) : event(o.message)
+    encoded.set(message, result)
+    return result
+  }
+  outgoingEncoders.set(definition, encoder)
+  return encoder
 }
 
 /** The stored shape of an instance for one definition; `instanceJson` for a KV value. */

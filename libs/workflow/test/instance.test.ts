@@ -1,7 +1,7 @@
 import { Either, Schema } from "effect"
 import { describe, expect, it } from "@effect/vitest"
 import { approval } from "./approval-workflow.js"
-import { apply, commandId, IllegalTransition, instanceEncoder, instanceJson, instanceSchema, start, timerId } from "../src/index.js"
+import { apply, commandId, IllegalTransition, instanceEncoder, instanceJson, instanceSchema, outgoingEncoder, start, timerId } from "../src/index.js"
 
 const instance = () => {
   const r = start(approval, { type: "Requested", id: "w1" }, 1_000, { causationId: "m" })
@@ -92,5 +92,17 @@ describe("IllegalTransition", () => {
     expect(new IllegalTransition({ ...e, workflowId: "o-1", workflow: "order", state: "S", event: "E", reason: "r" }).message)
       .toBe("order o-1: event E is not allowed in state S: r")
     expect(e._tag).toBe("IllegalTransition")
+  })
+
+  it("encodes an outbox message once per message object: the publish after the instance write reuses the result", () => {
+    const i = instance()
+    const entry = i.outbox[0]!
+    const encode = outgoingEncoder(approval)
+    expect(outgoingEncoder(approval)).toBe(encode)
+    const first = encode(entry)
+    expect(Either.getOrThrow(first)).toEqual(Schema.encodeSync(approval.command)(entry.message as never))
+    expect(encode({ ...entry })).toBe(first)
+    // Another message object with the same content is encoded on its own.
+    expect(encode({ ...entry, message: { ...entry.message } })).not.toBe(first)
   })
 })
