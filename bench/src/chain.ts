@@ -1,3 +1,4 @@
+import { appNodeOptions } from "@conveyor/domain"
 import { type AppProcess, startAppProcess } from "@conveyor/testing/app-process"
 import { readFileSync } from "node:fs"
 import { startBullmqChain } from "./bullmq-chain.js"
@@ -156,7 +157,7 @@ export interface AppProcesses {
  */
 export const startAppProcesses = async (
   raw: RawClient, url: string, monitorPort: number, natsPid: number | undefined, replicas: number, from: "build" | "source" = "build",
-  extraEnv: Record<string, string> = {}, nodeArgs: ReadonlyArray<string> = []
+  extraEnv: Record<string, string> = {}, nodeArgs: ReadonlyArray<string> = appNodeOptions
 ): Promise<AppProcesses> => {
   const env = { NATS_URL: url, INVENTORY_DEFAULT_STOCK: "1000000000", OTEL_SDK_DISABLED: "true", ...extraEnv }
   const apps = ["gateway", ...["orchestrator", "inventory-worker", "payments-worker", "shipping-worker", "notifier"].flatMap((a) => Array<string>(replicas).fill(a))]

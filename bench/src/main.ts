@@ -1,8 +1,18 @@
 // `npm run bench [-- --quick] [--runs N] [--backlog N] [--only publish,consume,workflow,chain,rss,durability] [--orders N] [--in-flight N] [--no-processes] [--json file]`
+import { youngGenerationOption } from "@conveyor/domain"
+import { spawnSync } from "node:child_process"
 import { writeFileSync } from "node:fs"
 import { parseArgs } from "node:util"
 import { formatTable } from "./report.js"
 import { defaultSettings, runBench, SECTIONS, type Section } from "./run.js"
+
+// This process runs the one-process rows (every Conveyor app, BullMQ's workers): with the young
+// generation the apps are deployed with (appNodeOptions; the old-generation cap is per app, and
+// this process holds more than one). Started without it, it runs itself again with it.
+if (!process.execArgv.includes(youngGenerationOption) && !(process.env.NODE_OPTIONS ?? "").includes(youngGenerationOption)) {
+  const child = spawnSync(process.execPath, [youngGenerationOption, ...process.execArgv, ...process.argv.slice(1)], { stdio: "inherit" })
+  process.exit(child.status ?? 1)
+}
 
 const { values } = parseArgs({
   options: {

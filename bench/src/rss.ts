@@ -1,3 +1,4 @@
+import { appNodeOptions } from "@conveyor/domain"
 import { AckPolicy, DeliverPolicy } from "@nats-io/jetstream"
 import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
@@ -12,8 +13,6 @@ const compiled = import.meta.url.endsWith(".js")
 const drainScript = (side: "raw" | "conveyor") => fileURLToPath(new URL(`./drain-${side}.${compiled ? "js" : "ts"}`, import.meta.url))
 const loader = compiled ? [] : ["--conditions=@conveyor/source", "--import", "tsx"]
 
-/** The heap cap the apps are deployed with (deploy/base/apps.yaml NODE_OPTIONS), on both sides. */
-export const HEAP_MB = 192
 
 interface Drained {
   readonly peakRssMb: number
@@ -25,7 +24,7 @@ const drain = (side: "raw" | "conveyor", url: string, durable: string, count: nu
   new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      [`--max-old-space-size=${HEAP_MB}`, ...loader, drainScript(side), side, url, STREAM, durable, String(count), String(concurrency)],
+      [...appNodeOptions, ...loader, drainScript(side), side, url, STREAM, durable, String(count), String(concurrency)],
       { stdio: ["ignore", "pipe", "pipe"] }
     )
     let out = ""
@@ -76,7 +75,7 @@ export const benchRss = async (
   return [
     row({
       id: "rss-backlog",
-      figure: `peak RSS while a ${s.backlog.toLocaleString("en-US")}-message backlog drains (runner: app defaults, confirmed acks; both: --max-old-space-size=${HEAP_MB} as deployed${compiled ? "" : ", run through tsx"})`,
+      figure: `peak RSS while a ${s.backlog.toLocaleString("en-US")}-message backlog drains (runner: app defaults, confirmed acks; both: ${appNodeOptions.join(" ")} as deployed${compiled ? "" : ", run through tsx"})`,
       unit: "MB",
       conveyor,
       raw: summarize(results.raw.map((r) => r.peakRssMb)),

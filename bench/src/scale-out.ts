@@ -64,7 +64,7 @@ const server = await LocalNatsProcess.start()
 const raw = await rawClient(server.url)
 try {
   for (const replicas of replicasText.split(",").map(Number)) {
-    const { started, target } = await startAppProcesses(raw, server.url, server.monitorPort, server.pid, replicas, from as "build" | "source", {}, nodeArgs)
+    const { started, target } = await startAppProcesses(raw, server.url, server.monitorPort, server.pid, replicas, from as "build" | "source", {}, nodeArgs.length > 0 ? nodeArgs : undefined)
     try {
       await closedLoop(raw, target, Math.min(200, orders), IN_FLIGHT)
       const appOf = (name: string | undefined) => (name ?? "").replace(/-\d+$/, "")

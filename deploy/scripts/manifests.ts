@@ -1,5 +1,5 @@
 import { inboxPrefixOf, natsUsers, PROVISIONING_USER } from "@conveyor/auth"
-import { type AppName, appAccess, appNames } from "@conveyor/domain"
+import { type AppName, appAccess, appNames, appNodeOptions } from "@conveyor/domain"
 
 /**
  * Kubernetes objects derived from the domain's data (which apps exist, what each consumes, which
@@ -55,8 +55,8 @@ export const appEnv = (app: AppName, natsUser: string = app) => [
   { name: "CONVEYOR_ENSURE_TOPOLOGY", value: "false" },
   { name: "OTEL_SERVICE_NAME", value: app },
   { name: "OTEL_EXPORTER_OTLP_ENDPOINT", value: "http://jaeger:4318" },
-  // Keeps V8's heap under the container's memory limit with room for buffers.
-  { name: "NODE_OPTIONS", value: "--max-old-space-size=192" }
+  // V8's heap under the container's memory limit with room for buffers (appNodeOptions says why).
+  { name: "NODE_OPTIONS", value: appNodeOptions.join(" ") }
 ]
 
 /**
@@ -107,7 +107,7 @@ const deployment = (app: AppName): Obj => ({
               ? // Endpoints are removed asynchronously: keep serving a few seconds after the pod is marked terminating.
                 { lifecycle: { preStop: { sleep: { seconds: 5 } } } }
               : {}),
-            resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "1", memory: "256Mi" } },
+            resources: { requests: { cpu: "100m", memory: "192Mi" }, limits: { cpu: "1", memory: "384Mi" } },
             securityContext: restrictedContainer
           }
         ]
@@ -161,7 +161,7 @@ export const provisionJob = (): Obj => ({
               { name: "NATS_NAME", value: "conveyor-provision" },
               { name: "NATS_CONNECT_TIMEOUT", value: "2 minutes" }
             ],
-            resources: { requests: { cpu: "50m", memory: "128Mi" }, limits: { cpu: "500m", memory: "256Mi" } },
+            resources: { requests: { cpu: "50m", memory: "128Mi" }, limits: { cpu: "500m", memory: "384Mi" } },
             securityContext: restrictedContainer
           }
         ]

@@ -1,6 +1,7 @@
 // docker-compose.yml against the Compose specification's JSON schema (no compose plugin here:
 // `docker compose config` is not available), plus what the system needs from it.
 import { natsUsers, PROVISIONING_USER } from "@conveyor/auth"
+import { appNodeOptions } from "@conveyor/domain"
 import Ajv2019 from "ajv/dist/2019.js"
 import bcrypt from "bcryptjs"
 import { existsSync, readFileSync } from "node:fs"
@@ -111,5 +112,11 @@ describe("docker-compose.yml", () => {
     expect(provision.build.args.APP).toBe("ctl")
     expect(provision.command).toEqual(["topology", "apply"])
     expect(provision.depends_on.nats.condition).toBe("service_healthy")
+  })
+
+  it("runs every app with the V8 flags it is deployed with (appNodeOptions)", () => {
+    const apps = Object.values(compose.services).filter((s: any) => s.environment?.NATS_URL !== undefined && s.environment?.HTTP_PORT !== undefined)
+    expect(apps.length).toBeGreaterThan(0)
+    for (const app of apps) expect((app as any).environment.NODE_OPTIONS).toBe(appNodeOptions.join(" "))
   })
 })

@@ -1,4 +1,4 @@
-export { appAccess, AppAccess, AppName, appNames, publishersOf, subjectMatches } from "./apps.js"
+export { appAccess, appNodeOptions, youngGenerationOption, AppAccess, AppName, appNames, publishersOf, subjectMatches } from "./apps.js"
 export { CapturePayment, OrderCommand, type OrderCommandType, RecallShipment, RefundPayment, ReleaseStock, ReserveStock, ScheduleShipment } from "./messages.js"
 export { decodeCommand, decodeEvent, encodeCommand, encodeEvent, OrderCommandMessage, OrderEventMessage } from "./messages.js"
 export { type Registry, type RegistryType } from "./versioned.js"
