@@ -1,4 +1,4 @@
-import { Cause, Config, ConfigError, Context, Either, Effect, FiberRef, FiberRefs, HashMap, Layer, List, Logger, LogLevel, Option, Tracer } from "effect"
+import { Cause, Config, ConfigError, Context, Either, Effect, FiberRef, FiberRefs, HashMap, HashSet, Layer, List, Logger, LogLevel, Option, Tracer } from "effect"
 import { resolveServiceName, TelemetryConfig } from "./config.js"
 import { redact, type RedactOptions, redactString } from "./redact.js"
 
@@ -63,12 +63,26 @@ export const makeJsonLogger = (options: JsonLoggerOptions): Logger.Logger<unknow
   })
 }
 
+/**
+ * The loggers `layerJsonLogger` and `layerLogger` installed. Each replaces Effect's default logger
+ * and any app logger installed before it: `Logger.replace(Logger.defaultLogger, …)` a second time
+ * (an app's telemetry layer inside `runMain`, which installs one for its own lines) found no default
+ * logger left to replace and added a second logger, so every line was written twice.
+ */
+const appLoggers = new WeakSet<Logger.Logger<unknown, unknown>>()
+const installAppLogger = (logger: Logger.Logger<unknown, unknown>): Layer.Layer<never> => {
+  appLoggers.add(logger)
+  return Layer.scopedDiscard(
+    Effect.locallyScopedWith(FiberRef.currentLoggers, (loggers) =>
+      HashSet.add(HashSet.filter(loggers, (l) => l !== Logger.defaultLogger && !appLoggers.has(l)), logger))
+  )
+}
+
 /** Replaces Effect's default logger; the service name comes from OTEL_SERVICE_NAME like the traces'. */
 export const layerJsonLogger = (options?: Omit<JsonLoggerOptions, "serviceName"> & { readonly serviceName?: string | undefined }) =>
   Layer.unwrapEffect(
     Effect.map(TelemetryConfig, (config) =>
-      Logger.replace(
-        Logger.defaultLogger,
+      installAppLogger(
         makeJsonLogger({
           ...options,
           serviceName: resolveServiceName(config, options?.serviceName)
@@ -147,7 +161,7 @@ export const layerLogger = (options?: Omit<JsonLoggerOptions, "serviceName"> & {
   Layer.unwrapEffect(
     Effect.map(Effect.all([TelemetryConfig, LogSettings]), ([config, settings]) =>
       Layer.merge(
-        Logger.replace(Logger.defaultLogger, makeAppLogger(settings, { ...options, serviceName: resolveServiceName(config, options?.serviceName) })),
+        installAppLogger(makeAppLogger(settings, { ...options, serviceName: resolveServiceName(config, options?.serviceName) })),
         Logger.minimumLogLevel(settings.level)
       )
     )

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, ConfigProvider, Effect, Either, Logger, LogLevel, Redacted } from "effect"
-import { InMemorySpanExporter, layerTracingInMemory, LogSettings, makeAppLogger, makeJsonLogger, redact } from "../src/index.js"
+import { InMemorySpanExporter, layerJsonLogger, layerTracingInMemory, LogSettings, makeAppLogger, makeJsonLogger, redact } from "../src/index.js"
 import { REDACTED } from "../src/redact.js"
 
 const capture = () => {
@@ -99,5 +99,19 @@ describe("JSON logger", () => {
       expect(lines).toHaveLength(1)
       expect(lines[0]).toMatch(/^\d\d:\d\d:\d\d\.\d{3} WARN {2}svc: connecting to nats:\/\/u:\[REDACTED\]@h:1 orderId=o-1$/)
     }))
-})
 
+  it.live("an app logger installed inside another (an app's telemetry layer under runMain's) replaces it: each line is written once", () => {
+    const outer: Array<string> = []
+    const inner: Array<string> = []
+    return Effect.gen(function* () {
+      yield* Effect.logInfo("Listening on http://127.0.0.1:1")
+      expect(inner).toHaveLength(1)
+      expect(outer).toHaveLength(0)
+    }).pipe(
+      Effect.provide(layerJsonLogger({ serviceName: "inner", write: (l) => inner.push(l) })),
+      Effect.provide(layerJsonLogger({ serviceName: "outer", write: (l) => outer.push(l) })),
+      Effect.zipRight(Effect.logInfo("after the inner layer").pipe(Effect.provide(layerJsonLogger({ serviceName: "outer", write: (l) => outer.push(l) })))),
+      Effect.tap(() => Effect.sync(() => expect(outer).toHaveLength(1)))
+    )
+  })
+})
