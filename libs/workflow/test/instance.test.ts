@@ -103,6 +103,6 @@ describe("IllegalTransition", () => {
     expect(Either.getOrThrow(first)).toEqual(Schema.encodeSync(approval.command)(entry.message as never))
     expect(encode({ ...entry })).toBe(first)
     // Another message object with the same content is encoded on its own.
-    expect(encode({ ...entry, message: { ...entry.message } })).not.toBe(first)
+    expect(encode({ ...entry, message: { ...entry.message } } as typeof entry)).not.toBe(first)
   })
 })
