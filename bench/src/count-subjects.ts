@@ -13,13 +13,18 @@ const target = subjectsTarget(raw, await conveyorStack(server.url), { cpuMs: sel
 await closedLoop(raw, target, 100, 64)
 const kinds = new Map<string, number>()
 const kindOf = (s: string) =>
-  s.startsWith("$JS.ACK.") ? `ack ${s.split(".")[2]}/${s.split(".")[3]} ${s.length}` .replace(/ \d+$/, "")
+  s.startsWith("$JS.ACK.") ? `ack ${s.split(".")[2]}/${s.split(".")[3]}`
   : s.startsWith("$JS.API.CONSUMER.MSG.NEXT.") ? `pull ${s.split(".").slice(5).join(".")}`
   : s.startsWith("$KV.") ? `kv ${s.split(".")[1]}`
   : s.startsWith("$JS.EVENT.") ? s.split(".").slice(0, 6).join(".")
   : s.startsWith("_INBOX.") || s.startsWith("$JS.") ? s.split(".").slice(0, 2).join(".")
   : s.split(".").slice(0, 3).join(".")
-const sub = spy.nc.subscribe(">", { callback: (_e, m) => void kinds.set(kindOf(m.subject), (kinds.get(kindOf(m.subject)) ?? 0) + 1) })
+const sub = spy.nc.subscribe(">", {
+  callback: (_e, m) => {
+    const kind = kindOf(m.subject)
+    kinds.set(kind, (kinds.get(kind) ?? 0) + 1)
+  }
+})
 await spy.nc.flush()
 const r = await closedLoop(raw, target, count, 64)
 await spy.nc.flush()

@@ -7,7 +7,7 @@ import { earliestDue, type InstanceTimers, type TimerBucket } from "./timers.js"
 export type TimerSync = ReturnType<typeof makeTimerSync>
 
 /** Whether a stored entry with `stored` timers, not yet due at `now`, fires no later than the earliest of `pending`. */
-export const firesInTime = (stored: ReadonlyArray<PendingTimer>, pending: ReadonlyArray<PendingTimer>, now: number): boolean => {
+const firesInTime = (stored: ReadonlyArray<PendingTimer>, pending: ReadonlyArray<PendingTimer>, now: number): boolean => {
   const due = earliestDue(stored)
   return due > now && due <= earliestDue(pending)
 }

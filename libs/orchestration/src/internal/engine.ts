@@ -96,6 +96,15 @@ export const makeWorkflowEngine = <S extends TaggedState, E extends TypedMessage
   const clearOutbox = (key: string, instance: Instance<S, C, O>, revision: number) =>
     instance.outbox.length === 0 ? Effect.void : Effect.ignore(instances.update(key, { ...instance, outbox: [] }, revision))
 
+  /**
+   * Stores an instance's pending timers (timer-sync.ts). `traced`: the timers it sets now keep the
+   * current trace context, so their firing continues the trace that set them.
+   */
+  const storeTimers = (key: string, workflowId: string, revision: number, pending: ReadonlyArray<PendingTimer>, traced: boolean, newInstance = false) =>
+    traced
+      ? Effect.flatMap(injectTraceHeaders(), ({ traceparent }) => syncTimers(key, workflowId, revision, pending, traceparent, newInstance))
+      : syncTimers(key, workflowId, revision, pending, undefined, newInstance)
+
   const handle = (event: E, messageId: string): Effect.Effect<EngineResult<S, C, O>, EngineError> => {
     const workflowId = definition.workflowIdOf(event)
     const key = keyOf(workflowId)
@@ -124,8 +133,7 @@ export const makeWorkflowEngine = <S extends TaggedState, E extends TypedMessage
             return yield* retryRead()
           }
           // Killed after the instance write, its timers may never have been stored.
-          const { traceparent } = yield* injectTraceHeaders()
-          yield* syncTimers(key, workflowId, current.revision, current.value.timers, traceparent)
+          yield* storeTimers(key, workflowId, current.revision, current.value.timers, true)
           yield* publishOutbox(current.value.outbox)
           yield* clearOutbox(key, current.value, current.revision)
           return { _tag: "Redelivered", instance: current.value, conflicts } as const
@@ -157,10 +165,7 @@ export const makeWorkflowEngine = <S extends TaggedState, E extends TypedMessage
         // An ignored event still writes when it published a leftover outbox, so the outbox is not
         // published again by every later event (a finished instance gets only late ones).
         if (!mustPersist(result) && leftover.length === 0) {
-          if (current !== undefined && rearms(current.value)) {
-            const { traceparent } = yield* injectTraceHeaders()
-            yield* syncTimers(key, workflowId, current.revision, current.value.timers, traceparent)
-          }
+          if (current !== undefined && rearms(current.value)) yield* storeTimers(key, workflowId, current.revision, current.value.timers, true)
           return { _tag: "Ignored", reason: result._tag === "Ignored" ? result.reason : "", conflicts } as const
         }
         const written = yield* (current === undefined
@@ -177,23 +182,19 @@ export const makeWorkflowEngine = <S extends TaggedState, E extends TypedMessage
           return yield* attempt(conflicts + 1, false)
         }
         const mine = recent.wrote(key, { value: result.instance, revision: written.right })
-        const timersChanged = result.timersCleared.length > 0 || (result._tag === "Advanced" && result.timersSet.length > 0) || rearms(result.instance)
-        // A new timer keeps this transition's trace context, so its firing continues the trace.
-        const storeTimers = timersChanged
-          ? Effect.flatMap(
-              result._tag === "Advanced" && result.timersSet.length > 0 ? injectTraceHeaders() : Effect.succeed<Record<string, string>>({}),
-              ({ traceparent }) => syncTimers(key, workflowId, written.right, result.instance.timers, traceparent, current === undefined)
-            )
+        const setsTimers = (result._tag === "Advanced" && result.timersSet.length > 0) || rearms(result.instance)
+        const timerWrite = setsTimers || result.timersCleared.length > 0
+          ? storeTimers(key, workflowId, written.right, result.instance.timers, setsTimers, current === undefined)
           : undefined
         if (result._tag === "Ignored") {
-          if (storeTimers !== undefined) yield* storeTimers
+          if (timerWrite !== undefined) yield* timerWrite
           return { _tag: "Ignored", reason: result.reason, conflicts } as const
         }
         // Stored first, published second: a crash in between leaves the messages in the outbox,
         // and the redelivered event (or the instance's next event) publishes them. The timers are
         // written while the messages are published: neither waits for the other.
         // (One fiber forked for the timers, not one per effect and a coordinator as Effect.all makes.)
-        const storing = storeTimers === undefined ? undefined : yield* Effect.fork(storeTimers)
+        const storing = timerWrite === undefined ? undefined : yield* Effect.fork(timerWrite)
         yield* publishOutbox(result.commands.length === 0 ? result.events : [...result.commands, ...result.events])
         if (storing !== undefined) yield* Fiber.join(storing)
         mine.published = true
