@@ -39,6 +39,9 @@ const canConnect = (port: number): Promise<boolean> =>
   })
 
 
+/** Servers started on ports found free, one after another, before a port taken meanwhile is reported. */
+const PORT_ATTEMPTS = 5
+
 export class LocalNatsProcess {
   private child: ChildProcess | undefined
   private output = ""
@@ -58,18 +61,27 @@ export class LocalNatsProcess {
   }
 
   static async start(options: LocalServerOptions = {}): Promise<LocalNatsProcess> {
-    const port = options.port ?? (await freePort())
-    const monitorPort = options.monitorPort ?? (await freePort())
-    const server = new LocalNatsProcess(
-      options.binary ?? process.env["NATS_SERVER_BIN"] ?? "nats-server",
-      port,
-      monitorPort,
-      options.storeDir,
-      options.args ?? [],
-      options.startTimeoutMs ?? 15_000
-    )
-    await server.launch()
-    return server
+    // A port `freePort` found free can be taken by another process (a test file running beside
+    // this one) before nats-server binds it: then the server exits at once, and a server on other
+    // free ports is started instead. Ports the caller chose are not replaced.
+    for (let attempt = 1; ; attempt++) {
+      const server = new LocalNatsProcess(
+        options.binary ?? process.env["NATS_SERVER_BIN"] ?? "nats-server",
+        options.port ?? (await freePort()),
+        options.monitorPort ?? (await freePort()),
+        options.storeDir,
+        options.args ?? [],
+        options.startTimeoutMs ?? 15_000
+      )
+      try {
+        await server.launch()
+        return server
+      } catch (error) {
+        if (server.ownsStore) rmSync(server.storeDir, { recursive: true, force: true })
+        const portTaken = error instanceof Error && error.message.includes("address already in use")
+        if (!portTaken || attempt >= PORT_ATTEMPTS || options.port !== undefined || options.monitorPort !== undefined) throw error
+      }
+    }
   }
 
   get url(): string {
