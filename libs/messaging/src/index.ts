@@ -25,6 +25,9 @@ export { NoStreamForSubject, PayloadTooLarge, type PublishError, PublishFailed, 
 export { publishEvent, Publisher } from "./publisher.js"
 export { layerTracedPublisher, tracedPublisher } from "./traced-publisher.js"
 
+// Bounding a request path.
+export { timeoutFailOnceWaiting } from "./timeout.js"
+
 // Dead letters and idempotency, for the adapters that store them.
 export { DeadLetterFailed, DeadLetterHeaders, deadLetterHeaders, type DeadLetterRecord, DeadLetterSink } from "./dead-letter.js"
 export {

@@ -1,12 +1,12 @@
 import {
   Buckets, CustomerId, eventSubject, LineItems, OrderId, OrderPlaced, type OrderSummary, itemsTotalCents, orderWorkflow, summarizeOrder
 } from "@conveyor/domain"
-import { encodeMessage, type EncodeError, Publisher, type PublishError } from "@conveyor/messaging"
+import { encodeMessage, type EncodeError, Publisher, type PublishError, timeoutFailOnceWaiting } from "@conveyor/messaging"
 import { NatsConnection } from "@conveyor/nats"
 import { type CorruptEntry, type JsonBucket, type KvUnavailable, makeJsonBucket, openJsonBucket, plainJson } from "@conveyor/orchestration"
 import { injectTraceHeaders } from "@conveyor/telemetry"
 import { type HistoryEntry, instanceSchema } from "@conveyor/workflow"
-import { Config, Context, Data, Duration, Effect, Either, Layer, Option, Schema } from "effect"
+import { Config, Context, Data, Effect, Either, Layer, Option, Schema } from "effect"
 import { createHash, randomUUID } from "node:crypto"
 
 /** What a client sends to place an order; `orderId` is optional (generated when absent). */
@@ -146,10 +146,7 @@ export const makeGateway = (deps: {
   const bounded = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E | BrokerUnreachable> =>
     Effect.flatMap(deps.isConnected, (connected) =>
       connected
-        ? effect.pipe(Effect.timeoutFail({
-            duration: Duration.millis(deps.requestTimeoutMs),
-            onTimeout: () => new BrokerUnreachable({ detail: `no answer within ${deps.requestTimeoutMs} ms` })
-          }))
+        ? timeoutFailOnceWaiting(effect, deps.requestTimeoutMs, () => new BrokerUnreachable({ detail: `no answer within ${deps.requestTimeoutMs} ms` }))
         : Effect.fail(new BrokerUnreachable({ detail: "not connected to NATS" }))
     )
 

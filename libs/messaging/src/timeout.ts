@@ -1,0 +1,18 @@
+import { Effect, Either } from "effect"
+import { timeoutOnceWaiting } from "./internal/effect-adapter.js"
+
+/**
+ * `Effect.timeoutFail` for a request path: fails with `onTimeout()` when `effect` is still waiting
+ * after `timeoutMs`. The part that needs no waiting runs on the calling fiber, and only the rest
+ * gets a fiber of its own (one fork once it waits), where `Effect.timeoutFail` races two forked
+ * fibers and a sleeping one on every call.
+ */
+export const timeoutFailOnceWaiting = <A, E, E2, R>(
+  effect: Effect.Effect<A, E, R>,
+  timeoutMs: number,
+  onTimeout: () => E2
+): Effect.Effect<A, E | E2, R> =>
+  Effect.flatMap(
+    timeoutOnceWaiting<Either.Either<A, E | E2>, R>(Effect.either(effect), timeoutMs, () => Either.left(onTimeout())),
+    (result): Effect.Effect<A, E | E2> => result
+  )
