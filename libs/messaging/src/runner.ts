@@ -6,7 +6,7 @@ import { makeDeferralCounter } from "./internal/deferrals.js"
 import type { TaggedFailure } from "./error-handling.js"
 import type { MessageHandler } from "./handler.js"
 import { makeHandoff } from "./internal/handoff.js"
-import { runSyncFirst } from "./internal/effect-adapter.js"
+import { awaitPending, runFirst, runSyncFirst } from "./internal/effect-adapter.js"
 import type { DeliveryResult, HandleDelivery, Middleware } from "./middleware.js"
 import { heartbeat, type HeartbeatOptions } from "./internal/stages/heartbeat.js"
 import { idempotency, type IdempotencyOptions } from "./internal/stages/idempotency.js"
@@ -104,9 +104,9 @@ export const startConsumer = <A, I, E extends TaggedFailure, R, SE, SR>(
     const workers = Math.max(1, options.concurrency)
     const buffer = makeHandoff<Delivery>()
     const slice = makeTimeSlice(syncSliceMs)
-    // The one place that knows a delivery can finish without waiting (internal/effect-adapter.ts):
-    // its handling runs by plain calls on the worker's behalf, and only what must wait is run by
-    // the worker's fiber. Handlers and middlewares are plain Effect.
+    // The one place that knows how a delivery is evaluated (internal/effect-adapter.ts): its
+    // handling runs by plain calls on the worker's behalf, through its waits, and the worker's fiber
+    // suspends once for a delivery that waits. Handlers and middlewares are plain Effect.
     const worker: Effect.Effect<void, never, R> = Effect.withFiberRuntime<void, never, R>((fiber) => {
       const annotations = fiber.getFiberRef(FiberRef.currentLogAnnotations)
       const loop = (): Effect.Effect<void, never, R> => {
@@ -124,12 +124,12 @@ export const startConsumer = <A, I, E extends TaggedFailure, R, SE, SR>(
           const worker = fiber as Fiber.RuntimeFiber<unknown, unknown>
           const annotate = () =>
             void runSyncFirst(FiberRef.set(FiberRef.currentLogAnnotations, HashMap.set(HashMap.set(annotations, "messageId", d.messageId), "subject", d.subject)), worker)
-          const handled = runSyncFirst(handle(d), worker, annotate)
+          const handled = runFirst(handle(d), worker, annotate)
           if (Exit.isExit(handled) && Exit.isSuccess(handled)) {
             inFlight--
             continue
           }
-          return Effect.flatMap(handled, () => {
+          return Effect.flatMap(Exit.isExit(handled) ? handled : awaitPending(handled, worker.id()), () => {
             inFlight--
             return loop()
           })

@@ -1,5 +1,5 @@
 import { Effect, Either } from "effect"
-import { timeoutOnceWaiting } from "./internal/effect-adapter.js"
+import { timeoutOnceWaiting } from "./internal/timeout-once-waiting.js"
 
 /**
  * `Effect.timeoutFail` for a request path: fails with `onTimeout()` when `effect` is still waiting

@@ -1,6 +1,7 @@
-import { Cause, Context, Effect, Exit, Fiber, FiberRef, HashMap, Logger } from "effect"
+import { Cause, Context, Effect, Exit, Fiber, FiberRef, HashMap, Logger, Ref } from "effect"
 import { describe, expect, it } from "@effect/vitest"
-import { runSyncFirst, timeoutOnceWaiting } from "../src/internal/effect-adapter.js"
+import { awaitPending, runFirst, runSyncFirst } from "../src/internal/effect-adapter.js"
+import { timeoutOnceWaiting } from "../src/internal/timeout-once-waiting.js"
 
 // Pins what the runner's fast path does against the installed Effect: it reads Effect's primitive
 // instructions, which are not public API. If an Effect upgrade changes them, these fail.
@@ -128,6 +129,81 @@ describe("effect adapter (runSyncFirst) on the installed Effect", () => {
       expect(Exit.isSuccess(exit) && Exit.isInterrupted(exit.value)).toBe(true)
       expect(interrupted).toBe(1)
       expect(timedOut).toBe(0)
+    })
+  })
+
+  describe("runFirst: through waits, interruptible as a fiber", () => {
+    /** Runs `effect` through runFirst on a real fiber, awaiting it if it waits; `interruptAfterMs` interrupts it then. */
+    const throughWaits = <A, E>(effect: Effect.Effect<A, E, Greeting>, interruptAfterMs?: number) =>
+      Effect.runPromise(
+        Effect.withFiberRuntime<{ readonly waited: boolean; readonly exit: Exit.Exit<A, E> }, never, Greeting>((fiber) => {
+          const r = runFirst(effect, fiber as never)
+          if (Exit.isExit(r)) return Effect.succeed({ waited: false, exit: r })
+          if (interruptAfterMs !== undefined) setTimeout(() => r.interrupt(fiber.id()), interruptAfterMs)
+          return Effect.map(Effect.exit(awaitPending(r, fiber.id())), (exit) => ({ waited: true, exit }))
+        }).pipe(Effect.provideService(Greeting, "hello"))
+      )
+    const sameThrough = async <A, E>(make: () => Effect.Effect<A, E, Greeting>, waited: boolean) => {
+      const expected = await Effect.runPromiseExit(make().pipe(Effect.provideService(Greeting, "hello")))
+      const got = await throughWaits(make())
+      expect(got.waited).toBe(waited)
+      expect(got.exit).toStrictEqual(expected)
+    }
+
+    it("gives the fiber's result through sleeps, async callbacks, promises, loops, yields, forks and failures", async () => {
+      await sameThrough(() => Effect.succeed(1), false)
+      await sameThrough(() => Effect.gen(function* () {
+        yield* Effect.sleep("1 millis")
+        const g = yield* Greeting
+        const n = yield* Effect.promise(() => Promise.resolve(2))
+        return `${g} ${n}`
+      }), true)
+      await sameThrough(() => Effect.matchCauseEffect(Effect.async<number, string>((resume) => void setTimeout(() => resume(Effect.fail("async")), 1)), { onFailure: () => Effect.succeed(0), onSuccess: Effect.succeed }), true)
+      await sameThrough(() => Effect.async<number>((resume) => resume(Effect.succeed(3))), false)
+      await sameThrough(() => Effect.forEach([1, 2, 3], (n) => Effect.as(Effect.sleep("1 millis"), n * 2)), true)
+      await sameThrough(() => Effect.forEach([1, 2, 3], (n) => Effect.succeed(n + 1)), false)
+      await sameThrough(() => Effect.flatMap(Effect.yieldNow(), () => Effect.succeed("after a yield")), true)
+      await sameThrough(() => Effect.flatMap(Effect.fork(Effect.as(Effect.sleep("1 millis"), "child")), Fiber.join), true)
+      await sameThrough(() => Effect.all([Effect.as(Effect.sleep("2 millis"), 1), Effect.as(Effect.sleep("1 millis"), 2)], { concurrency: 2 }), true)
+      await sameThrough(() => Effect.zipRight(Effect.sleep("1 millis"), Effect.fail("late" as const)), true)
+      await sameThrough(() => Effect.zipRight(Effect.sleep("1 millis"), Effect.die("boom")), true)
+      await sameThrough(() => Effect.acquireUseRelease(Effect.succeed(1), (n) => Effect.as(Effect.sleep("1 millis"), n + 1), () => Effect.sleep("1 millis")), true)
+      await sameThrough(() => Effect.timeout(Effect.as(Effect.sleep("1 millis"), "in time"), "1 second"), true)
+    })
+
+    it("abandons an interruptible wait when interrupted: its canceller and the finalizers run once, failure handlers do not", async () => {
+      let cancelled = 0
+      let finalized = 0
+      let handled = 0
+      const hangs = Effect.async<never>(() => Effect.sync(() => void cancelled++)).pipe(
+        Effect.catchAllCause(() => Effect.sync(() => void handled++)),
+        Effect.ensuring(Effect.sync(() => void finalized++))
+      )
+      const got = await throughWaits(hangs, 5)
+      expect(got.waited).toBe(true)
+      expect(Exit.isInterrupted(got.exit)).toBe(true)
+      expect({ cancelled, finalized, handled }).toEqual({ cancelled: 1, finalized: 1, handled: 0 })
+    })
+
+    it("lets an uninterruptible region finish before the interruption takes effect", async () => {
+      const steps: Array<string> = []
+      const region = Effect.uninterruptible(Effect.zipRight(Effect.sleep("20 millis"), Effect.sync(() => void steps.push("region done"))))
+      const after = Effect.zipRight(region, Effect.sync(() => void steps.push("after the region")))
+      const got = await throughWaits(after, 5)
+      expect(Exit.isInterrupted(got.exit)).toBe(true)
+      expect(steps).toEqual(["region done"])
+      const released: Array<string> = []
+      const used = Effect.acquireUseRelease(Effect.succeed("r"), () => Effect.never, (r) => Effect.sync(() => void released.push(r)))
+      expect(Exit.isInterrupted((await throughWaits(used, 5)).exit)).toBe(true)
+      expect(released).toEqual(["r"])
+    })
+
+    it("interrupts what a waiting evaluation forked when its own wait on it is abandoned", async () => {
+      const ref = Ref.unsafeMake(0)
+      const child = Effect.onInterrupt(Effect.never, () => Ref.update(ref, (n) => n + 1))
+      const got = await throughWaits(Effect.flatMap(Effect.fork(child), (f) => Effect.onInterrupt(Fiber.join(f), () => Fiber.interrupt(f))), 5)
+      expect(Exit.isInterrupted(got.exit)).toBe(true)
+      expect(Effect.runSync(Ref.get(ref))).toBe(1)
     })
   })
 })

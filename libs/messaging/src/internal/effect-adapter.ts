@@ -1,74 +1,334 @@
-import { Cause, Context, Effect, Exit, Fiber, FiberRef, RuntimeFlags, RuntimeFlagsPatch } from "effect"
+import { Cause, Context, Effect, Exit, type Fiber, type FiberId, FiberRef, Runtime, RuntimeFlags, RuntimeFlagsPatch } from "effect"
 import { yieldWrapGet } from "effect/Utils"
+import { type Frame, type Primitive, rebuild } from "./effect-primitives.js"
 
 /**
- * The runner's fast path, and the only module that knows how Effect 3 represents an Effect.
+ * The runner's fast path. With effect-primitives.ts, the only modules that know how Effect 3
+ * represents an Effect.
  *
- * `runSyncFirst` evaluates an Effect on a fiber's behalf by plain calls for as long as it needs no
- * waiting (succeed, sync, suspend, flatMap/map, gen, catch/match, withFiberRuntime, services,
- * uninterruptible regions): a delivery whose handling and settlement never waited is finished
- * without a step through the fiber's run loop. At the first instruction it does not evaluate
- * (anything asynchronous, a yield) it hands back the rest, rebuilt with public combinators, for
- * the fiber to run. Handlers and middlewares are plain Effect; they never know.
+ * An Effect is evaluated on a fiber's behalf by plain calls: succeed, sync, suspend, flatMap/map,
+ * gen, catch/match, loops, withFiberRuntime, services, uninterruptible regions. Two ways:
+ * - `runSyncFirst` stops at the first instruction that waits (or that it does not know) and hands
+ *   back the rest, rebuilt with public combinators, for the fiber to run: a delivery that never
+ *   waits is finished without a step through the fiber's run loop.
+ * - `runFirst` goes on through waits as well (`Effect.async`: the wait is registered, and evaluation
+ *   continues in its callback), so a delivery that waits costs its fiber one suspension in all,
+ *   not one per wait and a forked fiber for its timeout. It can be interrupted (`Pending`) with
+ *   Effect's semantics: a wait in an interruptible region is abandoned and its canceller runs,
+ *   an uninterruptible region runs to its end first, failure handlers are skipped meanwhile.
+ *   What it does not know is run on a fiber forked from the caller, and awaited like any wait.
+ * Handlers and middlewares are plain Effect; they never know.
  *
  * It reads Effect's primitive instructions (`_op`, `effect_instruction_i*`, `commit`), which are
  * not public API: `test/effect-adapter.test.ts` pins what it does against the installed Effect.
- * An instruction it does not know is handed to the fiber, so a change in Effect's representation
- * costs speed, not correctness, as long as the known ones keep their meaning.
  */
 
-type Primitive = {
-  readonly _op: string
-  readonly effect_instruction_i0?: any
-  readonly effect_instruction_i1?: any
-  readonly effect_instruction_i2?: any
-  readonly commit?: () => Effect.Effect<unknown, unknown, unknown>
+/** An evaluation by `runFirst` that is waiting: it reports its Exit once, and can be interrupted. */
+export interface Pending<A, E> {
+  /** Called once with the Exit (at once if it is already there). */
+  readonly onDone: (listener: (exit: Exit.Exit<A, E>) => void) => void
+  /** Interrupts it as a fiber would be: at its wait if interruptible, else where its region ends. */
+  readonly interrupt: (by: FiberId.FiberId) => void
 }
 
-/**
- * What is still to run once the current instruction produced a value or a failure: the
- * continuation instruction itself (OnSuccess, OnFailure, OnSuccessAndFailure, Iterator: no copy
- * per step), or the end of a region (`uninterruptible`, `interruptible`): the frames above it ran
- * with `interruptible`, those below with `outer`.
- */
-type Frame = Primitive | { readonly _op: "Region"; readonly interruptible: boolean; readonly outer: RuntimeFlags.RuntimeFlags }
+const SUSPENDED = Symbol("suspended")
 
-/** Continues a generator (`Effect.gen`) from `value` with public combinators. */
-const resumeIterator = (it: Iterator<unknown, unknown, unknown>, value: unknown): Effect.Effect<unknown, unknown, unknown> =>
-  Effect.suspend(() => {
-    const state = it.next(value)
-    if (state.done === true) return Effect.succeed(state.value)
-    return Effect.flatMap(yieldWrapGet(state.value as never) as Effect.Effect<unknown, unknown, unknown>, (v) => resumeIterator(it, v))
-  })
+/** Where an evaluation stops: the Exit, the rest for the fiber (`runSyncFirst`), or waiting (`runFirst`). */
+const evaluate = <A, E, R>(
+  effect: Effect.Effect<A, E, R>,
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  beforeFiberUse: (() => void) | undefined,
+  runtimeFlags: RuntimeFlags.RuntimeFlags | undefined,
+  throughWaits: boolean
+): Exit.Exit<A, E> | Effect.Effect<A, E, R> | Pending<A, E> => {
+  let prepared = beforeFiberUse === undefined
+  const prepare = () => {
+    if (!prepared) {
+      prepared = true
+      beforeFiberUse!()
+    }
+  }
+  const stack: Array<Frame> = []
+  let current = effect as unknown as Primitive
+  // Either a value or a failure produced by the last instruction; handed to the frames.
+  let success = false
+  let value: unknown
+  let cause: Cause.Cause<unknown> | undefined
+  // The fiber's flags as our plain calls change them (regions); `restore` in a mask reads them.
+  let flags = runtimeFlags ?? (fiber as unknown as { readonly currentRuntimeFlags: RuntimeFlags.RuntimeFlags }).currentRuntimeFlags
+  // `runFirst` only: an interruption received (raised at once when interruptible, else where the
+  // region ends), the wait in progress (a callback with another token is stale), and the result.
+  let interruption: Cause.Cause<never> | undefined
+  let raiseInterruption = false
+  let waitToken = 0
+  let waiting: { readonly interruptible: boolean } | undefined
+  let driving = false
+  let exit: Exit.Exit<A, E> | undefined
+  const listeners: Array<(exit: Exit.Exit<A, E>) => void> = []
 
-/** The rest of the computation as an Effect the fiber can run: `current`, then the frames, top first. */
-const rebuild = (current: Effect.Effect<unknown, unknown, unknown>, stack: Array<Frame>): Effect.Effect<unknown, unknown, unknown> => {
-  let rest = current
-  for (let i = stack.length - 1; i >= 0; i--) {
-    const frame = stack[i]!
-    switch (frame._op) {
-      case "OnSuccess":
-        rest = Effect.flatMap(rest, (frame as Primitive).effect_instruction_i1)
-        break
-      case "OnFailure":
-        rest = Effect.catchAllCause(rest, (frame as Primitive).effect_instruction_i1)
-        break
-      case "OnSuccessAndFailure":
-        rest = Effect.matchCauseEffect(rest, { onFailure: (frame as Primitive).effect_instruction_i1, onSuccess: (frame as Primitive).effect_instruction_i2 })
-        break
-      case "Iterator": {
-        const it = (frame as Primitive).effect_instruction_i0 as Iterator<unknown, unknown, unknown>
-        rest = Effect.flatMap(rest, (v) => resumeIterator(it, v))
-        break
+  const handBack = (at: Primitive): Effect.Effect<A, E, R> => {
+    prepare()
+    return rebuild(at as never, stack) as never
+  }
+  /** Waits on `register` (an Async instruction's): SUSPENDED, or false when it answered at once. */
+  const wait = (register: (resume: (next: Primitive) => void) => void): typeof SUSPENDED | false => {
+    const token = ++waitToken
+    let immediate: Primitive | undefined
+    let registering = true
+    const resume = (next: Primitive) => {
+      if (token !== waitToken) return
+      waitToken++
+      waiting = undefined
+      if (registering) immediate = next
+      else {
+        current = next
+        drive()
       }
-      case "Region": {
-        const region = frame as Extract<Frame, { readonly _op: "Region" }>
-        rest = region.interruptible ? Effect.interruptible(rest) : Effect.uninterruptible(rest)
-        break
+    }
+    waiting = { interruptible: RuntimeFlags.interruption(flags) }
+    try {
+      register(resume)
+    } catch (e) {
+      resume(Exit.die(e) as unknown as Primitive)
+    }
+    registering = false
+    if (immediate === undefined) return SUSPENDED
+    current = immediate
+    return false
+  }
+  /** The rest of `current` on a fiber forked from the caller's (an instruction this module does not know), awaited as a wait. */
+  const onForkedFiber = (at: Primitive) => {
+    prepare()
+    const runtime = Runtime.make({
+      context: fiber.getFiberRef(FiberRef.currentContext) as Context.Context<never>,
+      fiberRefs: fiber.getFiberRefs(),
+      runtimeFlags: flags
+    })
+    return Effect.async<unknown, unknown>((resume) => {
+      const child = Runtime.runFork(runtime)(at as unknown as Effect.Effect<unknown, unknown>)
+      child.addObserver((exit) => resume(exit))
+      return Effect.sync(() => child.unsafeInterruptAsFork(fiber.id()))
+    }) as unknown as Primitive
+  }
+
+  const step = (): Exit.Exit<A, E> | Effect.Effect<A, E, R> | typeof SUSPENDED => {
+    for (;;) {
+      if (raiseInterruption && RuntimeFlags.interruption(flags)) {
+        raiseInterruption = false
+        success = false
+        cause = interruption
+      }
+      if (cause === undefined && !success) {
+        try {
+          switch (current._op) {
+            case "Success":
+              value = current.effect_instruction_i0
+              success = true
+              break
+            case "Failure":
+              cause = current.effect_instruction_i0 as Cause.Cause<unknown>
+              break
+            case "Sync":
+              value = current.effect_instruction_i0()
+              success = true
+              break
+            case "Commit":
+              // Effect.suspend, Effect.async and other committed primitives; a Context.Tag is a "Tag", below.
+              if (typeof current.commit !== "function") {
+                if (!throughWaits) return handBack(current)
+                current = onForkedFiber(current)
+                break
+              }
+              current = current.commit() as unknown as Primitive
+              break
+            case "OnSuccess":
+            case "OnFailure":
+            case "OnSuccessAndFailure":
+              stack.push(current)
+              current = current.effect_instruction_i0
+              break
+            case "Iterator":
+              stack.push(current)
+              value = undefined
+              success = true
+              break
+            case "While":
+              if (current.effect_instruction_i0()) {
+                stack.push(current)
+                current = current.effect_instruction_i1()
+              } else {
+                value = undefined
+                success = true
+              }
+              break
+            case "WithRuntime":
+              prepare()
+              current = current.effect_instruction_i0(fiber, { _tag: "Running", runtimeFlags: flags }) as Primitive
+              break
+            case "Tag":
+              prepare()
+              value = Context.unsafeGet(fiber.getFiberRef(FiberRef.currentContext), current as never)
+              success = true
+              break
+            case "Right":
+              value = (current as unknown as { right: unknown }).right
+              success = true
+              break
+            case "Left":
+              cause = Cause.fail((current as unknown as { left: unknown }).left)
+              break
+            case "Some":
+              value = (current as unknown as { value: unknown }).value
+              success = true
+              break
+            case "Async":
+              if (!throughWaits) return handBack(current)
+              if (wait(current.effect_instruction_i0) === SUSPENDED) return SUSPENDED
+              break
+            case "Yield":
+              if (!throughWaits) return handBack(current)
+              if (wait((resume) => void setImmediate(() => resume(Exit.void as unknown as Primitive))) === SUSPENDED) return SUSPENDED
+              break
+            case "UpdateRuntimeFlags": {
+              const patch = current.effect_instruction_i0 as RuntimeFlagsPatch.RuntimeFlagsPatch
+              const body = current.effect_instruction_i1 as ((old: RuntimeFlags.RuntimeFlags) => Primitive) | undefined
+              // Scoped changes of interruptibility only (the regions of acquireUseRelease, onExit,
+              // FiberRef.locally, and `restore` within them); anything else is the fiber's business.
+              if (body === undefined || !RuntimeFlagsPatch.isEmpty(RuntimeFlagsPatch.exclude(patch, RuntimeFlags.Interruption))) {
+                if (!throughWaits) return handBack(current)
+                current = onForkedFiber(current)
+                break
+              }
+              const outer = flags
+              const inner = RuntimeFlags.patch(outer, patch)
+              // Entering an interruptible region once interrupted: interrupted there, as the fiber does.
+              if (interruption !== undefined && RuntimeFlags.interruption(inner)) {
+                cause = interruption
+                break
+              }
+              flags = inner
+              stack.push({ _op: "Region", interruptible: RuntimeFlags.interruption(flags), outer })
+              current = body(outer)
+              break
+            }
+            default:
+              if (!throughWaits) return handBack(current)
+              current = onForkedFiber(current)
+          }
+        } catch (e) {
+          cause = Cause.die(e)
+        }
+        continue
+      }
+      // Hand the value or failure to the top frame.
+      const frame = stack.pop()
+      if (frame === undefined) return (cause === undefined ? Exit.succeed(value) : Exit.failCause(cause)) as Exit.Exit<A, E>
+      try {
+        if (cause === undefined) {
+          switch (frame._op) {
+            case "OnSuccess":
+              current = (frame as Primitive).effect_instruction_i1(value)
+              success = false
+              break
+            case "OnSuccessAndFailure":
+              current = (frame as Primitive).effect_instruction_i2(value)
+              success = false
+              break
+            case "Iterator": {
+              const state = ((frame as Primitive).effect_instruction_i0 as Iterator<unknown, unknown, unknown>).next(value)
+              if (state.done === true) {
+                value = state.value
+              } else {
+                stack.push(frame)
+                current = yieldWrapGet(state.value as never) as unknown as Primitive
+                success = false
+              }
+              break
+            }
+            case "While": {
+              const loop = frame as Primitive
+              loop.effect_instruction_i2(value)
+              if (loop.effect_instruction_i0()) {
+                stack.push(frame)
+                current = loop.effect_instruction_i1()
+                success = false
+              } else value = undefined
+              break
+            }
+            case "Region":
+              flags = (frame as Extract<Frame, { readonly _op: "Region" }>).outer
+              if (interruption !== undefined && RuntimeFlags.interruption(flags)) {
+                success = false
+                cause = interruption
+              }
+              break
+          }
+        } else {
+          switch (frame._op) {
+            case "OnFailure":
+            case "OnSuccessAndFailure":
+              // Interrupted in an interruptible region: no handler runs, as on the fiber.
+              if (interruption !== undefined && RuntimeFlags.interruption(flags)) {
+                cause = Cause.stripFailures(cause)
+                break
+              }
+              current = (frame as Primitive).effect_instruction_i1(cause)
+              cause = undefined
+              break
+            case "Region":
+              flags = (frame as Extract<Frame, { readonly _op: "Region" }>).outer
+              if (interruption !== undefined && RuntimeFlags.interruption(flags) && !Cause.isInterrupted(cause)) {
+                cause = Cause.sequential(cause, interruption)
+              }
+              break
+          }
+        }
+      } catch (e) {
+        success = false
+        cause = Cause.die(e)
       }
     }
   }
-  return rest
+
+  /** Runs until it waits or ends (runFirst); re-entered from a wait's callback. */
+  const drive = (): void => {
+    if (driving) return
+    driving = true
+    let r: ReturnType<typeof step>
+    try {
+      r = step()
+    } finally {
+      driving = false
+    }
+    if (r === SUSPENDED) return
+    exit = r as Exit.Exit<A, E>
+    for (const listener of listeners.splice(0)) listener(exit)
+  }
+
+  const first = step()
+  if (first !== SUSPENDED) return first
+  const pending: Pending<A, E> = {
+    onDone: (listener) => (exit !== undefined ? listener(exit) : void listeners.push(listener)),
+    interrupt: (by) => {
+      if (exit !== undefined || interruption !== undefined) return
+      interruption = Cause.interrupt(by)
+      if (waiting === undefined) {
+        // Received while running plain calls (from within them): raised at the next interruptible instruction.
+        raiseInterruption = true
+        return
+      }
+      if (!waiting.interruptible) {
+        // Raised where the region ends.
+        return
+      }
+      // Abandon the wait: its canceller (an onInterrupt frame) runs as the failure unwinds.
+      waitToken++
+      waiting = undefined
+      current = Exit.failCause(interruption) as unknown as Primitive
+      drive()
+    }
+  }
+  return pending
 }
 
 /**
@@ -88,167 +348,30 @@ export const runSyncFirst = <A, E, R>(
   beforeFiberUse?: () => void,
   /** The flags the caller runs with, when they are not yet the fiber's (a caller inside runSyncFirst's plain calls). */
   runtimeFlags?: RuntimeFlags.RuntimeFlags
-): Exit.Exit<A, E> | Effect.Effect<A, E, R> => {
-  let prepared = beforeFiberUse === undefined
-  const prepare = () => {
-    if (!prepared) {
-      prepared = true
-      beforeFiberUse!()
-    }
-  }
-  const handBack = (current: Primitive): Effect.Effect<A, E, R> => {
-    prepare()
-    return rebuild(current as never, stack) as never
-  }
-  const stack: Array<Frame> = []
-  let current = effect as unknown as Primitive
-  // Either a value or a failure produced by the last instruction; handed to the frames.
-  let success = false
-  let value: unknown
-  let cause: Cause.Cause<unknown> | undefined
-  // The fiber's flags as our plain calls change them (regions); `restore` in a mask reads them.
-  let flags = runtimeFlags ?? (fiber as unknown as { readonly currentRuntimeFlags: RuntimeFlags.RuntimeFlags }).currentRuntimeFlags
-  for (;;) {
-    if (cause === undefined && !success) {
-      try {
-        switch (current._op) {
-          case "Success":
-            value = current.effect_instruction_i0
-            success = true
-            break
-          case "Failure":
-            cause = current.effect_instruction_i0 as Cause.Cause<unknown>
-            break
-          case "Sync":
-            value = current.effect_instruction_i0()
-            success = true
-            break
-          case "Commit":
-            // Effect.suspend and other committed primitives; a Context.Tag is a "Tag", below.
-            if (typeof current.commit !== "function") return handBack(current)
-            current = current.commit() as unknown as Primitive
-            break
-          case "OnSuccess":
-          case "OnFailure":
-          case "OnSuccessAndFailure":
-            stack.push(current)
-            current = current.effect_instruction_i0
-            break
-          case "Iterator":
-            stack.push(current)
-            value = undefined
-            success = true
-            break
-          case "WithRuntime":
-            prepare()
-            current = current.effect_instruction_i0(fiber, { _tag: "Running", runtimeFlags: flags }) as Primitive
-            break
-          case "Tag":
-            prepare()
-            value = Context.unsafeGet(fiber.getFiberRef(FiberRef.currentContext), current as never)
-            success = true
-            break
-          case "Right":
-            value = (current as unknown as { right: unknown }).right
-            success = true
-            break
-          case "Some":
-            value = (current as unknown as { value: unknown }).value
-            success = true
-            break
-          case "UpdateRuntimeFlags": {
-            const patch = current.effect_instruction_i0 as RuntimeFlagsPatch.RuntimeFlagsPatch
-            const body = current.effect_instruction_i1 as ((old: RuntimeFlags.RuntimeFlags) => Primitive) | undefined
-            // Scoped changes of interruptibility only (the regions of acquireUseRelease, onExit,
-            // FiberRef.locally, and `restore` within them); anything else is the fiber's business.
-            if (body === undefined || !RuntimeFlagsPatch.isEmpty(RuntimeFlagsPatch.exclude(patch, RuntimeFlags.Interruption))) {
-              return handBack(current)
-            }
-            const outer = flags
-            flags = RuntimeFlags.patch(outer, patch)
-            stack.push({ _op: "Region", interruptible: RuntimeFlags.interruption(flags), outer })
-            current = body(outer)
-            break
-          }
-          default:
-            return handBack(current)
-        }
-      } catch (e) {
-        cause = Cause.die(e)
-      }
-      continue
-    }
-    // Hand the value or failure to the top frame.
-    const frame = stack.pop()
-    if (frame === undefined) return (cause === undefined ? Exit.succeed(value) : Exit.failCause(cause)) as Exit.Exit<A, E>
-    try {
-      if (cause === undefined) {
-        switch (frame._op) {
-          case "OnSuccess":
-            current = (frame as Primitive).effect_instruction_i1(value)
-            success = false
-            break
-          case "OnSuccessAndFailure":
-            current = (frame as Primitive).effect_instruction_i2(value)
-            success = false
-            break
-          case "Iterator": {
-            const state = ((frame as Primitive).effect_instruction_i0 as Iterator<unknown, unknown, unknown>).next(value)
-            if (state.done === true) {
-              value = state.value
-            } else {
-              stack.push(frame)
-              current = yieldWrapGet(state.value as never) as unknown as Primitive
-              success = false
-            }
-            break
-          }
-          case "Region":
-            flags = (frame as Extract<Frame, { readonly _op: "Region" }>).outer
-            break
-        }
-      } else {
-        switch (frame._op) {
-          case "OnFailure":
-          case "OnSuccessAndFailure":
-            current = (frame as Primitive).effect_instruction_i1(cause)
-            cause = undefined
-            break
-          case "Region":
-            flags = (frame as Extract<Frame, { readonly _op: "Region" }>).outer
-            break
-        }
-      }
-    } catch (e) {
-      success = false
-      cause = Cause.die(e)
-    }
-  }
-}
+): Exit.Exit<A, E> | Effect.Effect<A, E, R> => evaluate(effect, fiber, beforeFiberUse, runtimeFlags, false) as Exit.Exit<A, E> | Effect.Effect<A, E, R>
 
 /**
- * `effect` given at most `timeoutMs` once it waits, `onTimeout()` if it was still waiting then:
- * the part that needs no waiting runs by plain calls on the calling fiber (`runSyncFirst`); only
- * the rest, when there is one, gets a fiber of its own, interrupted by a timer. Effect.timeoutTo
- * forked two fibers and a sleeping one per call, about 60 µs of CPU for every delivery of a runner
- * with a handler timeout; a synchronous stretch cannot be cut short by either, as no timer fires
- * while it runs. `effect` must not fail: its failures are its result (an Outcome).
+ * Runs `effect` on behalf of `fiber` through its waits as well: an Exit when it completed without
+ * waiting, else a `Pending` that completes in the callbacks of its waits. `fiber` must not run
+ * anything else until then (it awaits the Pending: `awaitPending`), as its state (FiberRefs) is
+ * read and changed on its behalf.
  */
-export const timeoutOnceWaiting = <A, R>(effect: Effect.Effect<A, never, R>, timeoutMs: number, onTimeout: () => A): Effect.Effect<A, never, R> =>
-  Effect.withFiberRuntime<A, never, R>((parent, status) => {
-    const first = runSyncFirst(effect, parent as Fiber.RuntimeFiber<unknown, unknown>, undefined, status.runtimeFlags)
-    if (Exit.isExit(first)) return first
-    return Effect.flatMap(Effect.fork(first), (child) => {
-      let timedOut = false
-      const timer = setTimeout(() => {
-        timedOut = true
-        child.unsafeInterruptAsFork(parent.id())
-      }, timeoutMs)
-      return Effect.onInterrupt(Fiber.await(child), () => Fiber.interrupt(child)).pipe(
-        Effect.ensuring(Effect.sync(() => clearTimeout(timer))),
-        Effect.flatMap((exit): Effect.Effect<A> =>
-          Exit.isSuccess(exit) ? exit : timedOut && Cause.isInterruptedOnly(exit.cause) ? Effect.sync(onTimeout) : exit
-        )
-      )
+export const runFirst = <A, E, R>(
+  effect: Effect.Effect<A, E, R>,
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  beforeFiberUse?: () => void,
+  runtimeFlags?: RuntimeFlags.RuntimeFlags
+): Exit.Exit<A, E> | Pending<A, E> => evaluate(effect, fiber, beforeFiberUse, runtimeFlags, true) as Exit.Exit<A, E> | Pending<A, E>
+
+/**
+ * Waits for a Pending as one suspension of the calling fiber. Interrupting the caller interrupts
+ * the evaluation and waits for it to unwind (its finalizers run), as interrupting a child would.
+ */
+export const awaitPending = <A, E>(pending: Pending<A, E>, interruptor: FiberId.FiberId): Effect.Effect<A, E> =>
+  Effect.async<A, E>((resume) => {
+    pending.onDone((exit) => resume(exit))
+    return Effect.async<void>((done) => {
+      pending.interrupt(interruptor)
+      pending.onDone(() => done(Effect.void))
     })
   })

@@ -4,7 +4,7 @@ import { makeHandlerContext, payloadDecoder, type MessageHandler } from "../hand
 import type { OutgoingMessage } from "../outgoing.js"
 import type { RetryPolicy } from "../retry-policy.js"
 import { failed, type Outcome } from "../outcome.js"
-import { timeoutOnceWaiting } from "./effect-adapter.js"
+import { timeoutOnceWaiting } from "./timeout-once-waiting.js"
 import type { ProcessDelivery } from "./stage.js"
 
 const noOutputs: ReadonlyArray<OutgoingMessage> = []
