@@ -30,13 +30,22 @@ export const makeTimerSync = (
 ) => {
   const recentTimers = makeRecentWrites<InstanceTimers>(options.capacity)
   /**
+   * Whether the entry this process last wrote for `key` already makes `sync` write nothing for these
+   * arguments (a later revision's, or one firing in time): known without a read, so the caller need
+   * not start the write at all.
+   */
+  const covers = (key: string, revision: number, pending: ReadonlyArray<PendingTimer>): boolean => {
+    const known = recentTimers.get(key)?.instance
+    return known !== undefined && (known.value.revision >= revision || (pending.length > 0 && firesInTime(known.value.timers, pending, options.now())))
+  }
+  /**
    * Stores `pending` as the timers of the instance at `revision`, unless the entry already holds a
    * later revision's (another replica's transition got there first); deletes the entry when none
    * is pending. A lost compare-and-set re-reads. A timer pending before keeps the trace context it
    * was stored with; a new one gets `traceparent`. A new instance has no entry yet: `create`
    * without reading (it fails if there is one, and then the entry is read).
    */
-  return (
+  const sync = (
     key: string, workflowId: string, revision: number, pending: ReadonlyArray<PendingTimer>, traceparent: string | undefined,
     newInstance = false
   ): Effect.Effect<void, KvUnavailable | CorruptEntry | TooManyConflicts> => {
@@ -71,4 +80,5 @@ export const makeTimerSync = (
       })
     return attempt(0, newInstance && pending.length > 0)
   }
+  return { sync, covers }
 }

@@ -102,8 +102,8 @@ export const makeWorkflowEngine = <S extends TaggedState, E extends TypedMessage
    */
   const storeTimers = (key: string, workflowId: string, revision: number, pending: ReadonlyArray<PendingTimer>, traced: boolean, newInstance = false) =>
     traced
-      ? Effect.flatMap(injectTraceHeaders(), ({ traceparent }) => syncTimers(key, workflowId, revision, pending, traceparent, newInstance))
-      : syncTimers(key, workflowId, revision, pending, undefined, newInstance)
+      ? Effect.flatMap(injectTraceHeaders(), ({ traceparent }) => syncTimers.sync(key, workflowId, revision, pending, traceparent, newInstance))
+      : syncTimers.sync(key, workflowId, revision, pending, undefined, newInstance)
 
   const handle = (event: E, messageId: string): Effect.Effect<EngineResult<S, C, O>, EngineError> => {
     const workflowId = definition.workflowIdOf(event)
@@ -183,7 +183,8 @@ export const makeWorkflowEngine = <S extends TaggedState, E extends TypedMessage
         }
         const mine = recent.wrote(key, { value: result.instance, revision: written.right })
         const setsTimers = (result._tag === "Advanced" && result.timersSet.length > 0) || rearms(result.instance)
-        const timerWrite = setsTimers || result.timersCleared.length > 0
+        // Most transitions of a workflow that finishes in time write no timers (timer-sync.ts): no fiber for those.
+        const timerWrite = (setsTimers || result.timersCleared.length > 0) && !syncTimers.covers(key, written.right, result.instance.timers)
           ? storeTimers(key, workflowId, written.right, result.instance.timers, setsTimers, current === undefined)
           : undefined
         if (result._tag === "Ignored") {
