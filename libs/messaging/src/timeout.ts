@@ -3,9 +3,9 @@ import { timeoutOnceWaiting } from "./internal/timeout-once-waiting.js"
 
 /**
  * `Effect.timeoutFail` for a request path: fails with `onTimeout()` when `effect` is still waiting
- * after `timeoutMs`. The part that needs no waiting runs on the calling fiber, and only the rest
- * gets a fiber of its own (one fork once it waits), where `Effect.timeoutFail` races two forked
- * fibers and a sleeping one on every call.
+ * after `timeoutMs`. It runs by plain calls on the calling fiber's behalf, through its waits, and a
+ * timer interrupts it (`timeoutOnceWaiting`): no fiber is forked, where `Effect.timeoutFail` races
+ * two forked fibers and a sleeping one on every call.
  */
 export const timeoutFailOnceWaiting = <A, E, E2, R>(
   effect: Effect.Effect<A, E, R>,
