@@ -109,6 +109,7 @@ export const startConsumer = <A, I, E extends TaggedFailure, R, SE, SR>(
     // suspends once for a delivery that waits. Handlers and middlewares are plain Effect.
     const worker: Effect.Effect<void, never, R> = Effect.withFiberRuntime<void, never, R>((fiber) => {
       const annotations = fiber.getFiberRef(FiberRef.currentLogAnnotations)
+      const worker = fiber as Fiber.RuntimeFiber<unknown, unknown>
       const loop = (): Effect.Effect<void, never, R> => {
         for (;;) {
           // Handlers that compute for long without suspending: after a slice of synchronous work
@@ -121,7 +122,6 @@ export const startConsumer = <A, I, E extends TaggedFailure, R, SE, SR>(
           // delivery overwrites them): Effect.annotateLogs, which restores them, cost about half of
           // the runner's time per message. Set only for a delivery that can log (one that uses the
           // fiber): most quick ones never do.
-          const worker = fiber as Fiber.RuntimeFiber<unknown, unknown>
           const annotate = () =>
             void runSyncFirst(FiberRef.set(FiberRef.currentLogAnnotations, HashMap.set(HashMap.set(annotations, "messageId", d.messageId), "subject", d.subject)), worker)
           const handled = runFirst(handle(d), worker, annotate)
@@ -135,7 +135,11 @@ export const startConsumer = <A, I, E extends TaggedFailure, R, SE, SR>(
           })
         }
       }
-      return loop()
+      // The loop itself is evaluated through its waits too (parking for work, a delivery that
+      // waits): the worker's fiber suspends once for its whole life, and the loop goes on in the
+      // callbacks that end those waits rather than through the Effect scheduler.
+      const running = runFirst(loop(), worker)
+      return Exit.isExit(running) ? running : awaitPending(running, fiber.id())
     }).pipe(Effect.annotateLogs("consumer", options.name))
     // When the source ends (stopped, or failed) the workers finish what is buffered and then
     // return; a source failure is reported only after the workers finished, never by interrupting them.
