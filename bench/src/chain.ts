@@ -1,12 +1,12 @@
-import { appNodeOptions } from "@conveyor/domain"
-import { type AppProcess, startAppProcess } from "@conveyor/testing/app-process"
-import { readFileSync } from "node:fs"
-import { startBullmqChain } from "./bullmq-chain.js"
+import { startBullmqChain, STEPS } from "./bullmq-chain.js"
+import { startAppProcesses, startBullmqProcesses, startRawProcesses } from "./chain-processes.js"
 import type { RawClient } from "./harness.js"
 import type { LocalRedis } from "./redis.js"
 import { row, type Row } from "./report.js"
 import { percentile, summarize } from "./stats.js"
-import { conveyorStack, rawStack, type Stack } from "./workflow.js"
+import { RAW_HOPS } from "./raw-chain.js"
+import { natsInMessages, pidCpuMs, selfCpuMs, subjectsTarget, type Target } from "./target.js"
+import { conveyorStack, rawStack } from "./workflow.js"
 
 export interface ChainSettings {
   /** Orders per measured run of each side. */
@@ -14,20 +14,11 @@ export interface ChainSettings {
   /** Orders in flight at once (each slot places its next order when the previous one finished). */
   readonly inFlight: number
   readonly runs: number
-  /** Also run Conveyor's apps as separate processes, compiled as deployed (one per app, then 2 replicas of the orchestrator, each worker and the notifier). */
+  /**
+   * Also run each side as separate processes, compiled: Conveyor's apps as deployed (one per app, then 2 replicas of the
+   * orchestrator, each worker and the notifier), the raw chain (ingress, then 1 and 2 processes per hop) and BullMQ's (ingress, then 1 and 2 per Worker).
+   */
   readonly processes: boolean
-}
-
-/** One way of running the order chain, as the closed-loop driver sees it. */
-export interface Target {
-  readonly base: string
-  readonly onFinished: (listener: (orderId: string) => void) => () => void
-  /** CPU time of the process(es) running the apps, the driver's own process included (it shares it in the one-process rows). */
-  readonly cpuMs: () => number
-  /** Messages the apps sent to the broker (NATS) or commands it processed (Redis), so far. */
-  readonly brokerOps: () => Promise<number>
-  readonly brokerCpuMs: () => number
-  readonly close: () => Promise<void>
 }
 
 export interface Loop {
@@ -38,47 +29,6 @@ export interface Loop {
   readonly brokerCpuMsPerOrder: number
   readonly brokerOpsPerOrder: number
 }
-
-const TICKS_PER_SECOND = 100
-/** utime + stime of a process from /proc, in ms (Linux; 0 elsewhere). */
-export const pidCpuMs = (pid: number | undefined): number => {
-  if (pid === undefined) return 0
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND
-  } catch {
-    return 0
-  }
-}
-export const selfCpuMs = () => {
-  const u = process.cpuUsage()
-  return (u.user + u.system) / 1000
-}
-
-/** Messages NATS received from its client connections (publishes, KV requests, acks, pulls), from the monitoring endpoint. */
-export const natsInMessages = (monitorPort: number) => async (): Promise<number> => {
-  const connz = (await (await fetch(`http://127.0.0.1:${monitorPort}/connz?limit=4096`)).json()) as { connections?: Array<{ in_msgs: number }> }
-  return (connz.connections ?? []).reduce((sum, c) => sum + c.in_msgs, 0)
-}
-
-export const subjectsTarget = (raw: RawClient, stack: Stack, extra: Pick<Target, "cpuMs" | "brokerOps" | "brokerCpuMs">): Target => ({
-  base: stack.base,
-  onFinished: (listener) => {
-    const decoder = new TextDecoder()
-    const subs = stack.finishedSubjects.map((subject) =>
-      raw.nc.subscribe(subject, {
-        callback: (_err, m) => {
-          const id = (JSON.parse(decoder.decode(m.data)) as { orderId?: string }).orderId
-          if (id !== undefined) listener(id)
-        }
-      })
-    )
-    return () => subs.forEach((s) => s.unsubscribe())
-  },
-  ...extra,
-  close: stack.close
-})
 
 let prefixes = 0
 const MAX_POSTS = 5
@@ -144,52 +94,16 @@ export const closedLoop = async (raw: RawClient, target: Target, orders: number,
   }
 }
 
-/** The order apps as processes: `apps[i]` is the app of `started[i]`, named `<app>-<replica>` on its NATS connection. */
-export interface AppProcesses {
-  readonly started: ReadonlyArray<AppProcess>
-  readonly target: Target
-}
-
-/**
- * Every order app as its own process, `replicas` of the orchestrator and each worker and the
- * notifier (one gateway), as deployed: compiled JavaScript (`from: "build"`) unless `from` says
- * `source` (tsx, as `nx run <app>:serve`).
- */
-export const startAppProcesses = async (
-  raw: RawClient, url: string, monitorPort: number, natsPid: number | undefined, replicas: number, from: "build" | "source" = "build",
-  extraEnv: Record<string, string> = {}, nodeArgs: ReadonlyArray<string> = appNodeOptions
-): Promise<AppProcesses> => {
-  const env = { NATS_URL: url, INVENTORY_DEFAULT_STOCK: "1000000000", OTEL_SDK_DISABLED: "true", ...extraEnv }
-  const apps = ["gateway", ...["orchestrator", "inventory-worker", "payments-worker", "shipping-worker", "notifier"].flatMap((a) => Array<string>(replicas).fill(a))]
-  const named = apps.map((app, i) => ({ app, env: { ...env, NATS_NAME: `${app}-${apps.slice(0, i).filter((a) => a === app).length + 1}` } }))
-  const started: AppProcess[] = []
-  try {
-    // The first one ensures the topology; the rest start together.
-    started.push(await startAppProcess(named[0]!.app, named[0]!.env, [], { from, nodeArgs }))
-    await started[0]!.waitReady(120_000)
-    started.push(...(await Promise.all(named.slice(1).map((a) => startAppProcess(a.app, a.env, [], { from, nodeArgs })))))
-    await Promise.all(started.map((p) => p.waitReady(180_000)))
-  } catch (e) {
-    await Promise.all(started.map((p) => p.stop("SIGKILL")))
-    throw e
-  }
-  const target = subjectsTarget(raw, { base: started[0]!.url, finishedSubjects: ["orders.events.order-completed", "orders.events.order-cancelled"], close: async () => {
-    await Promise.all(started.map((p) => p.stop("SIGTERM")))
-  } }, {
-    cpuMs: () => selfCpuMs() + started.reduce((sum, p) => sum + pidCpuMs(p.pid), 0),
-    brokerOps: natsInMessages(monitorPort),
-    brokerCpuMs: () => pidCpuMs(natsPid)
-  })
-  return { started, target }
-}
-
 const WARM_UP = 200
+/** Processes per part when a side runs as processes (the ingress or gateway always one): one, then 2. */
+const SCALE_OUT = [1, 2] as const
 
 /**
  * The order workflow against a BullMQ chain doing the same steps, in one run: closed loop, the same
  * order count and `inFlight` orders at once, no injected failures. Conveyor with every app in this
  * process; BullMQ with its four Workers in this process; the raw nats.js 8-hop chain (no KV, no
- * decoding) as the floor of the messaging alone; then, optionally, Conveyor's apps as processes.
+ * decoding) as the floor of the messaging alone; then, optionally, each of the three as processes
+ * (one per part, then 2 per part), to show which of them gains from more processes on this machine.
  */
 export const benchChain = async (
   url: string, monitorPort: number, natsPid: number | undefined, raw: RawClient, redis: LocalRedis, s: ChainSettings, log: (line: string) => void
@@ -205,7 +119,9 @@ export const benchChain = async (
     raw: subjectsTarget(raw, await rawStack(raw), { cpuMs: selfCpuMs, brokerOps: natsOps, brokerCpuMs: natsCpu })
   }
   type Side = keyof typeof targets
-  const results: Record<Side | "processes" | "replicas", Loop[]> = { conveyor: [], bullmq: [], raw: [], processes: [], replicas: [] }
+  const results: Record<Side, Loop[]> = { conveyor: [], bullmq: [], raw: [] }
+  /** Each side as processes: loops by processes per part. */
+  const scaled: Record<Side, Record<(typeof SCALE_OUT)[number], Loop[]>> = { conveyor: { 1: [], 2: [] }, bullmq: { 1: [], 2: [] }, raw: { 1: [], 2: [] } }
   const sides: ReadonlyArray<Side> = ["conveyor", "bullmq", "raw"]
   try {
     for (const side of sides) await closedLoop(raw, targets[side], Math.min(WARM_UP, s.orders), s.inFlight)
@@ -219,16 +135,23 @@ export const benchChain = async (
     for (const side of sides) await targets[side].close().catch(() => undefined)
   }
   if (s.processes) {
-    for (const [key, replicas] of [["processes", 1], ["replicas", 2]] as const) {
-      log(`chain: apps as processes, ${replicas} replica(s) of the orchestrator, each worker and the notifier`)
-      const { target } = await startAppProcesses(raw, url, monitorPort, natsPid, replicas)
-      try {
-        // Each process warms up on as many deliveries as the one process did: JIT and heap sizing
-        // are per process, and a replica sees 1/replicas of the orders.
-        await closedLoop(raw, target, Math.min(WARM_UP, s.orders) * replicas, s.inFlight)
-        for (let run = 0; run < s.runs; run++) results[key].push(await closedLoop(raw, target, s.orders, s.inFlight))
-      } finally {
-        await target.close()
+    const asProcesses: Record<Side, (replicas: number) => Promise<Target>> = {
+      conveyor: async (replicas) => (await startAppProcesses(raw, url, monitorPort, natsPid, replicas)).target,
+      bullmq: (replicas) => startBullmqProcesses(redis, s.inFlight, replicas),
+      raw: (replicas) => startRawProcesses(raw, url, monitorPort, natsPid, replicas)
+    }
+    for (const side of sides) {
+      for (const replicas of SCALE_OUT) {
+        log(`chain: ${side} as processes, ${replicas} process(es) per part`)
+        const target = await asProcesses[side](replicas)
+        try {
+          // Each process warms up on as many deliveries as the one process did: JIT and heap sizing
+          // are per process, and a replica sees 1/replicas of the orders.
+          await closedLoop(raw, target, Math.min(WARM_UP, s.orders) * replicas, s.inFlight)
+          for (let run = 0; run < s.runs; run++) scaled[side][replicas].push(await closedLoop(raw, target, s.orders, s.inFlight))
+        } finally {
+          await target.close()
+        }
       }
     }
   }
@@ -268,16 +191,26 @@ export const benchChain = async (
     })()
   ]
   if (s.processes) {
-    const one = of("processes", (l) => l.ordersPerSecond)
-    const two = of("replicas", (l) => l.ordersPerSecond)
-    rows.push(
-      row({ id: "chain-processes", figure: `order workflow, one process per app, compiled JavaScript as deployed (left) vs every app in one process (right), ${setup}`, unit: "orders/s", conveyor: one, raw: tput,
-        note: `p50 ${of("processes", (l) => l.p50).median.toFixed(0)} ms, ${of("processes", (l) => l.cpuMsPerOrder).median.toFixed(1)} CPU ms per order` }),
-      row({
-        id: "chain-replicas", figure: `order workflow, one gateway and 2 processes of the orchestrator, each worker and the notifier, compiled as deployed (left) vs every app in one process (right), ${setup}`,
-        unit: "orders/s", conveyor: two, raw: tput, target: { text: "> 1.0× one process", met: two.median > tput.median },
-        note: `p50 ${of("replicas", (l) => l.p50).median.toFixed(0)} ms, ${of("replicas", (l) => l.cpuMsPerOrder).median.toFixed(1)} CPU ms per order`
+    /** `loops` as processes against `side` in one process: orders/s, with p50 and CPU per order in the note. */
+    const scaleOutRow = (id: string, figure: string, side: Side, loops: ReadonlyArray<Loop>, target?: { text: string; met: (ratio: number) => boolean }) => {
+      const cpu = summarize(loops.map((l) => l.cpuMsPerOrder)).median
+      const cpuOne = of(side, (l) => l.cpuMsPerOrder).median
+      const left = summarize(loops.map((l) => l.ordersPerSecond))
+      const right = of(side, (l) => l.ordersPerSecond)
+      return row({
+        id, figure: `${figure} (left) vs ${side === "conveyor" ? "every app" : "the chain"} in one process (right), ${setup}`, unit: "orders/s", conveyor: left, raw: right,
+        target: target === undefined ? undefined : { text: target.text, met: target.met(left.median / right.median) },
+        note: `p50 ${summarize(loops.map((l) => l.p50)).median.toFixed(0)} ms (one process ${of(side, (l) => l.p50).median.toFixed(0)}), ${cpu.toFixed(1)} CPU ms per order over the processes and the driver, ${(cpu / cpuOne).toFixed(2)}× one process's ${cpuOne.toFixed(1)}`
       })
+    }
+    rows.push(
+      scaleOutRow("chain-processes", "order workflow, one process per app, compiled JavaScript as deployed", "conveyor", scaled.conveyor[1]),
+      scaleOutRow("chain-replicas", "order workflow, one gateway and 2 processes of the orchestrator, each worker and the notifier (11 processes), compiled as deployed", "conveyor", scaled.conveyor[2],
+        { text: "> 1.0× one process", met: (ratio) => ratio > 1 }),
+      scaleOutRow("chain-raw-processes", `raw nats.js 8-hop chain, the ingress and each hop in its own process (${1 + RAW_HOPS} processes, compiled)`, "raw", scaled.raw[1]),
+      scaleOutRow("chain-raw-replicas", `raw nats.js 8-hop chain, the ingress and 2 processes per hop sharing its durable (${1 + 2 * RAW_HOPS} processes)`, "raw", scaled.raw[2]),
+      scaleOutRow("chain-bullmq-processes", `BullMQ chain, the ingress and each step's Worker in its own process (${1 + STEPS.length} processes, compiled)`, "bullmq", scaled.bullmq[1]),
+      scaleOutRow("chain-bullmq-replicas", `BullMQ chain, the ingress and 2 processes per step's Worker competing for its jobs (${1 + 2 * STEPS.length} processes)`, "bullmq", scaled.bullmq[2])
     )
   }
   return rows

@@ -1,7 +1,8 @@
 // Profiling aid: what the order workflow sends to NATS, by subject kind, per order.
 //   node bench/dist/count-subjects.js 1000
 import { LocalNatsProcess } from "@conveyor/testing"
-import { closedLoop, natsInMessages, selfCpuMs, subjectsTarget } from "./chain.js"
+import { closedLoop } from "./chain.js"
+import { natsInMessages, selfCpuMs, subjectsTarget } from "./target.js"
 import { rawClient } from "./harness.js"
 import { conveyorStack } from "./workflow.js"
 

@@ -5,7 +5,8 @@
 // chain (chain.ts: every order app in this process, closed loop of 64; count = orders);
 // floors (floors.ts): kvWrites (KV creates a second, nothing else) | spanCost (µs per OTel SDK span, no broker)
 import { LocalNatsProcess } from "@conveyor/testing"
-import { closedLoop, natsInMessages, selfCpuMs, subjectsTarget } from "./chain.js"
+import { closedLoop } from "./chain.js"
+import { natsInMessages, selfCpuMs, subjectsTarget } from "./target.js"
 import { benchConsume } from "./consume.js"
 import { otelSpanMicros, kvWriteRate } from "./floors.js"
 import { conveyorRuntime, rawClient } from "./harness.js"

@@ -1,8 +1,9 @@
 import { freePort } from "@conveyor/testing"
-import { type ChildProcess, spawn } from "node:child_process"
+import { spawn } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { killOnExit } from "./children.js"
 
 /** A redis-server on 127.0.0.1 with its own temporary directory, AOF fsynced every second (what a BullMQ deployment runs). */
 export interface LocalRedis {
@@ -11,23 +12,15 @@ export interface LocalRedis {
   readonly stop: () => Promise<void>
 }
 
-const live = new Set<ChildProcess>()
-process.once("exit", () => {
-  for (const child of live) child.kill("SIGKILL")
-})
-
 /** Starts `redis-server` (or `REDIS_SERVER_BIN`); stopped by its own pid, its directory removed. */
 export const startRedis = async (): Promise<LocalRedis> => {
   const dir = mkdtempSync(join(tmpdir(), "conveyor-redis-"))
   const port = await freePort()
   const args = ["--bind", "127.0.0.1", "--port", String(port), "--dir", dir, "--appendonly", "yes", "--appendfsync", "everysec", "--save", ""]
   const child = spawn(process.env["REDIS_SERVER_BIN"] ?? "redis-server", args, { stdio: ["ignore", "pipe", "pipe"] })
-  live.add(child)
+  killOnExit(child)
   let output = ""
-  const exited = new Promise<void>((resolve) => child.once("exit", () => {
-    live.delete(child)
-    resolve()
-  }))
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()))
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`redis-server did not start in 15 s:\n${output}`)), 15_000)
     const onData = (chunk: Buffer) => {

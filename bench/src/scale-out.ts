@@ -7,7 +7,9 @@
 // deliveries per order by settlement (`/metrics`); the durables' redeliveries (`/jsz`).
 import { LocalNatsProcess } from "@conveyor/testing"
 import { readFileSync } from "node:fs"
-import { closedLoop, pidCpuMs, startAppProcesses } from "./chain.js"
+import { closedLoop } from "./chain.js"
+import { startAppProcesses } from "./chain-processes.js"
+import { pidCpuMs } from "./target.js"
 import { rawClient } from "./harness.js"
 
 const [ordersText = "1000", replicasText = "1,2", from = "build", loopsText = "1", ...nodeArgs] = process.argv.slice(2)

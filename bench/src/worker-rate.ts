@@ -6,7 +6,7 @@ import { LocalNatsProcess } from "@conveyor/testing"
 import { type AppProcess, startAppProcess } from "@conveyor/testing/app-process"
 import { headers } from "@nats-io/transport-node"
 import { readFileSync } from "node:fs"
-import { pidCpuMs } from "./chain.js"
+import { pidCpuMs } from "./target.js"
 import { rawClient } from "./harness.js"
 
 const [rate = 200, seconds = 15, ...counts] = process.argv.slice(2).map(Number)

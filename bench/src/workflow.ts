@@ -1,10 +1,9 @@
 import { eventSubject } from "@conveyor/domain"
 import { GatewayRoutesLive, InventoryWorkerLive, NotifierLive, OrchestratorLive, orderApp, PaymentsWorkerLive, ShippingWorkerLive } from "@conveyor/orders"
 import * as HttpServer from "@effect/platform/HttpServer"
-import { AckPolicy, DeliverPolicy } from "@nats-io/jetstream"
 import { ConfigProvider, Layer, Logger, LogLevel, ManagedRuntime } from "effect"
 import type { RawClient } from "./harness.js"
-import { serveOrderIngress } from "./order-ingress.js"
+import { deleteRawChain, ensureRawChain, RAW_HOPS, rawFinishedSubject, runRawHop, serveRawIngress } from "./raw-chain.js"
 import { row, type Row } from "./report.js"
 import { percentile, summarize } from "./stats.js"
 
@@ -54,10 +53,6 @@ export const conveyorStack = async (url: string, replicas = 1): Promise<Stack> =
   }
 }
 
-const RAW_STREAM = "RAWFLOW"
-/** The order workflow's consumer hops: orchestrator and worker alternating, 4 steps of 2. */
-const HOPS = 8
-
 /**
  * The raw client doing the messaging of the workflow without its state: an HTTP endpoint that
  * publishes the order, then 8 durable consumers in a chain, each publishing the message on to the
@@ -65,36 +60,16 @@ const HOPS = 8
  * (workflow state, idempotency, stock, ledger) and no decoding: a floor, not an equivalent.
  */
 export const rawStack = async (raw: RawClient, replicas = 1): Promise<Stack> => {
-  await raw.jsm.streams.add({ name: RAW_STREAM, subjects: ["rawflow.>"], storage: "file" as never, num_replicas: replicas })
-  const iterators: Array<{ stop: () => void }> = []
-  for (let hop = 0; hop < HOPS; hop++) {
-    const durable = `hop${hop}`
-    await raw.jsm.consumers.add(RAW_STREAM, {
-      durable_name: durable,
-      ack_policy: AckPolicy.Explicit,
-      deliver_policy: DeliverPolicy.All,
-      filter_subject: `rawflow.h${hop}`
-    })
-    const messages = await (await raw.js.consumers.get(RAW_STREAM, durable)).consume({ max_messages: 32 })
-    iterators.push(messages)
-    void (async () => {
-      for await (const m of messages) {
-        JSON.parse(new TextDecoder().decode(m.data))
-        raw.js.publish(`rawflow.h${hop + 1}`, m.data, { msgID: `${m.info.streamSequence}-${hop}` }).then(
-          () => m.ack(),
-          () => m.nak(200)
-        )
-      }
-    })()
-  }
-  const ingress = await serveOrderIngress((body, order) => raw.js.publish("rawflow.h0", body, { msgID: `placed:${order.orderId}` }))
+  await ensureRawChain(raw.jsm, replicas)
+  const hops = await Promise.all(Array.from({ length: RAW_HOPS }, (_, hop) => runRawHop(raw.js, hop)))
+  const ingress = await serveRawIngress(raw.js)
   return {
     base: ingress.base,
-    finishedSubjects: [`rawflow.h${HOPS}`],
+    finishedSubjects: [rawFinishedSubject],
     close: async () => {
-      for (const it of iterators) it.stop()
+      for (const hop of hops) hop.stop()
       await ingress.close()
-      await raw.jsm.streams.delete(RAW_STREAM).catch(() => undefined)
+      await deleteRawChain(raw.jsm)
     }
   }
 }
