@@ -28,7 +28,9 @@ export interface ConsoleConfig {
   readonly workflowBucket: string
 }
 
-export const DEFAULT_CONSOLE_PORT = 8090
+import { DEFAULT_CONSOLE_PORT } from "./port.js"
+
+export { DEFAULT_CONSOLE_PORT }
 
 const invalid = (message: string) => Either.left(ConfigError.InvalidData([], message))
 

@@ -13,6 +13,7 @@ import { NotifierLive } from "./notifier.js"
 import { OrchestratorLive } from "./orchestrator.js"
 import { PaymentsWorkerLive } from "./payments.js"
 import { ShippingWorkerLive } from "./shipping.js"
+import { defaultHttpPorts, type OrderAppName } from "./ports.js"
 
 /**
  * Creates or updates the order topology unless `CONVEYOR_ENSURE_TOPOLOGY=false` (when a separate
@@ -36,20 +37,6 @@ export const OrderInfraLive = Layer.effectDiscard(provisionOrderTopology).pipe(
   Layer.provideMerge(NatsConnectionFromEnv)
 )
 
-export type OrderAppName = Exclude<AppName, "ctl" | "console">
-
-/**
- * Each app's own HTTP port when neither HTTP_PORT nor PORT is set, so every app can run on one
- * machine at once (`npm run dev`). Containers set HTTP_PORT=8080 themselves.
- */
-export const defaultHttpPorts: Readonly<Record<OrderAppName, number>> = {
-  gateway: 8080,
-  orchestrator: 8081,
-  "inventory-worker": 8082,
-  "payments-worker": 8083,
-  "shipping-worker": 8084,
-  notifier: 8085
-}
 
 /** `/readyz` passes once connected and once every durable these apps consume from is being pulled. */
 export const requiredChecksOf = (apps: ReadonlyArray<AppName>): ReadonlyArray<string> => [

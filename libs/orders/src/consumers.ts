@@ -1,4 +1,4 @@
-import { makeRetryPolicy, type Middleware, type RetryPolicy, type Settlement } from "@conveyor/messaging"
+import { type Delivery, makeRetryPolicy, type Middleware, oneAtATimePerKey, type RetryPolicy, type Settlement } from "@conveyor/messaging"
 import { NatsConnection, openKvIdempotencyStore } from "@conveyor/nats"
 import { idempotencyBucket, orderTopology } from "@conveyor/domain"
 import { Metrics, type MetricsService } from "@conveyor/telemetry"
@@ -89,4 +89,32 @@ export const consumerTelemetry = (
   Effect.map(Effect.all([Effect.serviceOption(Metrics), Effect.serviceOption(Settlements)]), ([metrics, settlements]) => ({
     metrics: Option.getOrUndefined(metrics),
     middlewares: Option.isSome(settlements) ? [recordSettlements(settlements.value, durable)] : []
+  }))
+
+const utf8 = new TextDecoder()
+
+/** A command's order id, read off its JSON (the handler decodes it properly later); undefined when it has none. */
+const orderIdOf = (delivery: Delivery): string | undefined => {
+  try {
+    const orderId: unknown = JSON.parse(utf8.decode(delivery.payload))?.orderId
+    return typeof orderId === "string" ? orderId : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * A worker handles one order's commands one at a time, each answer published before the next
+ * command of the order starts, so its answers come out in the order of its decisions: a re-sent
+ * attempt read before its compensation wrote cannot answer after the compensation did (the events
+ * would say "scheduled" after "recalled"). Commands of different orders run side by side as before.
+ */
+export const oneCommandPerOrder = (durable: string): Middleware => oneAtATimePerKey({ keyOf: orderIdOf, ackWaitMs: consumerSpec(durable).ackWaitMs })
+
+/** What every worker (inventory, payments, shipping) is run with besides its handler and the shared settings. */
+export const workerOptions = (durable: string) =>
+  Effect.map(consumerTelemetry(durable), (telemetry) => ({
+    ...idempotentAcks,
+    metrics: telemetry.metrics,
+    middlewares: [...telemetry.middlewares, oneCommandPerOrder(durable)]
   }))

@@ -6,7 +6,7 @@ import {
   StockReserved
 } from "@conveyor/domain"
 import { Config, Data, Effect, Layer, Schema } from "effect"
-import { ConsumerConfig, consumerSpec, consumerTelemetry, idempotentAcks } from "./consumers.js"
+import { ConsumerConfig, consumerSpec, workerOptions } from "./consumers.js"
 import { cachedValues, type CachedValues } from "./step-store.js"
 
 const Units = Schema.Number.pipe(Schema.int(), Schema.nonNegative())
@@ -124,8 +124,7 @@ export const InventoryWorkerLive = Layer.scopedDiscard(
       retry: config.retry,
       concurrency: config.concurrency,
       handlerTimeoutMs: config.handlerTimeoutMs,
-      ...idempotentAcks,
-      ...(yield* consumerTelemetry(Durables.inventory))
+      ...(yield* workerOptions(Durables.inventory))
     })
   })
 )

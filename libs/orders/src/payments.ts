@@ -6,7 +6,7 @@ import {
 } from "@conveyor/domain"
 import { Config, Data, Effect, Layer, Option, Schema } from "effect"
 import { UnexpectedCommand } from "./inventory.js"
-import { ConsumerConfig, consumerSpec, consumerTelemetry, idempotentAcks } from "./consumers.js"
+import { ConsumerConfig, consumerSpec, workerOptions } from "./consumers.js"
 import { modifyExpectingNew } from "./step-store.js"
 
 const Cents = Schema.Number.pipe(Schema.int(), Schema.nonNegative())
@@ -137,8 +137,7 @@ export const PaymentsWorkerLive = Layer.scopedDiscard(
       retry: config.retry,
       concurrency: config.concurrency,
       handlerTimeoutMs: config.handlerTimeoutMs,
-      ...idempotentAcks,
-      ...(yield* consumerTelemetry(Durables.payments))
+      ...(yield* workerOptions(Durables.payments))
     })
   })
 )

@@ -4,7 +4,7 @@ import { openJsonBucket, plainJson, type JsonBucket } from "@conveyor/orchestrat
 import { Buckets, Durables, eventSubject, OrderCommandMessage, ShipmentRecalled, ShipmentScheduled } from "@conveyor/domain"
 import { Effect, Layer, Schema } from "effect"
 import { UnexpectedCommand } from "./inventory.js"
-import { ConsumerConfig, consumerSpec, consumerTelemetry, idempotentAcks } from "./consumers.js"
+import { ConsumerConfig, consumerSpec, workerOptions } from "./consumers.js"
 import { modifyExpectingNew } from "./step-store.js"
 
 /** The tracking id is derived from the order, so scheduling twice books the same shipment. */
@@ -76,8 +76,7 @@ export const ShippingWorkerLive = Layer.scopedDiscard(
       retry: config.retry,
       concurrency: config.concurrency,
       handlerTimeoutMs: config.handlerTimeoutMs,
-      ...idempotentAcks,
-      ...(yield* consumerTelemetry(Durables.shipping))
+      ...(yield* workerOptions(Durables.shipping))
     })
   })
 )
