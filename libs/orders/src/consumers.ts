@@ -3,9 +3,15 @@ import { NatsConnection, openKvIdempotencyStore } from "@conveyor/nats"
 import { idempotencyBucket, orderTopology } from "@conveyor/domain"
 import { Metrics, type MetricsService } from "@conveyor/telemetry"
 import type { ConsumerSpec } from "@conveyor/topology"
-import { Config, Context, Effect, Layer, Option } from "effect"
+import { Config, Context, Effect, Layer, Option, type Schema } from "effect"
 
 // What every order consumer (orchestrator, workers, notifier) is run with besides its handler.
+
+/**
+ * `make` options for a worker's answer: validated once, where it leaves the process (`ctx.message`
+ * encodes it with its Schema), not also at construction.
+ */
+export const checkedWhenSent: Schema.MakeOptions = { disableValidation: true }
 
 /**
  * Shared consumer settings of every order app (environment):

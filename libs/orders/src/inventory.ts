@@ -6,7 +6,7 @@ import {
   StockReserved
 } from "@conveyor/domain"
 import { Config, Data, Effect, Layer, Schema } from "effect"
-import { ConsumerConfig, consumerSpec, workerOptions } from "./consumers.js"
+import { ConsumerConfig, consumerSpec, workerOptions, checkedWhenSent } from "./consumers.js"
 import { cachedValues, type CachedValues } from "./step-store.js"
 
 const Units = Schema.Number.pipe(Schema.int(), Schema.nonNegative())
@@ -94,12 +94,12 @@ export const inventoryHandler = (inventory: Inventory) =>
         if (command.type === "ReserveStock") {
           const outcome = yield* reserveStock(inventory, command)
           return [outcome.ok
-            ? yield* ctx.message(StockReserved, eventSubject("StockReserved"), StockReserved.make({ orderId: command.orderId }), "reserved")
-            : yield* ctx.message(StockRejected, eventSubject("StockRejected"), StockRejected.make({ orderId: command.orderId, reason: outcome.reason }), "rejected")]
+            ? yield* ctx.message(StockReserved, eventSubject("StockReserved"), StockReserved.make({ orderId: command.orderId }, checkedWhenSent), "reserved")
+            : yield* ctx.message(StockRejected, eventSubject("StockRejected"), StockRejected.make({ orderId: command.orderId, reason: outcome.reason }, checkedWhenSent), "rejected")]
         }
         if (command.type === "ReleaseStock") {
           yield* releaseStock(inventory, command)
-          return [yield* ctx.message(StockReleased, eventSubject("StockReleased"), StockReleased.make({ orderId: command.orderId }), "released")]
+          return [yield* ctx.message(StockReleased, eventSubject("StockReleased"), StockReleased.make({ orderId: command.orderId }, checkedWhenSent), "released")]
         }
         return yield* new UnexpectedCommand({ worker: "inventory-worker", type: command.type })
       }),

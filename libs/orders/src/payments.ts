@@ -6,7 +6,7 @@ import {
 } from "@conveyor/domain"
 import { Config, Data, Effect, Layer, Option, Schema } from "effect"
 import { UnexpectedCommand } from "./inventory.js"
-import { ConsumerConfig, consumerSpec, workerOptions } from "./consumers.js"
+import { ConsumerConfig, consumerSpec, workerOptions, checkedWhenSent } from "./consumers.js"
 import { modifyExpectingNew } from "./step-store.js"
 
 const Cents = Schema.Number.pipe(Schema.int(), Schema.nonNegative())
@@ -92,12 +92,12 @@ export const paymentsHandler = (payments: Payments) => {
   const random = payments.random ?? Math.random
   const answerCapture = (command: CapturePayment, entry: LedgerEntry) =>
     entry.status === "captured"
-      ? { schema: PaymentCaptured, value: PaymentCaptured.make({ orderId: command.orderId, paymentId: entry.paymentId!, amountCents: entry.capturedCents }) }
-      : { schema: PaymentDeclined, value: PaymentDeclined.make({ orderId: command.orderId, reason: entry.reason ?? "payment was refunded" }) }
+      ? { schema: PaymentCaptured, value: PaymentCaptured.make({ orderId: command.orderId, paymentId: entry.paymentId!, amountCents: entry.capturedCents }, checkedWhenSent) }
+      : { schema: PaymentDeclined, value: PaymentDeclined.make({ orderId: command.orderId, reason: entry.reason ?? "payment was refunded" }, checkedWhenSent) }
   const answerRefund = (command: RefundPayment, entry: LedgerEntry) =>
     PaymentRefunded.make({
       orderId: command.orderId, amountCents: entry.refundedCents, ...(entry.paymentId === undefined ? {} : { paymentId: entry.paymentId })
-    })
+    }, checkedWhenSent)
   return defineHandler({
     schema: OrderCommandMessage,
     handle: (command, ctx) =>

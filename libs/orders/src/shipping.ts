@@ -4,7 +4,7 @@ import { openJsonBucket, plainJson, type JsonBucket } from "@conveyor/orchestrat
 import { Buckets, Durables, eventSubject, OrderCommandMessage, ShipmentRecalled, ShipmentScheduled } from "@conveyor/domain"
 import { Effect, Layer, Schema } from "effect"
 import { UnexpectedCommand } from "./inventory.js"
-import { ConsumerConfig, consumerSpec, workerOptions } from "./consumers.js"
+import { ConsumerConfig, consumerSpec, workerOptions, checkedWhenSent } from "./consumers.js"
 import { modifyExpectingNew } from "./step-store.js"
 
 /** The tracking id is derived from the order, so scheduling twice books the same shipment. */
@@ -52,12 +52,12 @@ export const shippingHandler = (shipments: JsonBucket<Shipment>) =>
             return []
           }
           return [yield* ctx.message(ShipmentScheduled, eventSubject("ShipmentScheduled"),
-            ShipmentScheduled.make({ orderId: command.orderId, trackingId: entry.trackingId! }), "scheduled")]
+            ShipmentScheduled.make({ orderId: command.orderId, trackingId: entry.trackingId! }, checkedWhenSent), "scheduled")]
         }
         if (command.type === "RecallShipment") {
           const entry = yield* shipments.modify(shipmentKey(command.orderId), recall)
           return [yield* ctx.message(ShipmentRecalled, eventSubject("ShipmentRecalled"),
-            ShipmentRecalled.make({ orderId: command.orderId, ...(entry.trackingId === undefined ? {} : { trackingId: entry.trackingId }) }),
+            ShipmentRecalled.make({ orderId: command.orderId, ...(entry.trackingId === undefined ? {} : { trackingId: entry.trackingId }) }, checkedWhenSent),
             "recalled")]
         }
         return yield* new UnexpectedCommand({ worker: "shipping-worker", type: command.type })

@@ -240,7 +240,17 @@ export const instanceJson = <S extends TaggedState, E extends TypedMessage, C ex
 export const instanceEncoder = <S extends TaggedState, E extends TypedMessage, C extends TypedMessage, O extends TypedMessage = never>(
   definition: WorkflowDefinition<S, E, C, O>
 ): ((instance: Instance<S, C, O>) => string) => {
-  const encodeState = Schema.encodeSync(definition.state)
+  const encodeStateOnce = Schema.encodeSync(definition.state)
+  // A state is written more than once (its transition's write, then the write that clears the
+  // published outbox): encoded once per state object.
+  const encodedStates = new WeakMap<object, unknown>()
+  const encodeState = (state: S): unknown => {
+    const known = encodedStates.get(state)
+    if (known !== undefined) return known
+    const encoded = encodeStateOnce(state)
+    encodedStates.set(state, encoded)
+    return encoded
+  }
   const encodeOutgoing = outgoingEncoder(definition)
   return (instance) =>
     JSON.stringify({
