@@ -54,6 +54,19 @@ describe("coalesceWrites", () => {
     expect(inbox.got).toEqual(Array.from({ length: 50 }, (_, i) => String(i)))
   })
 
+  it("sends a turn's publishes beyond the client's own 32 KiB buffer limit in one write", async () => {
+    const [publisher, reader] = [await connection(), await connection()]
+    const inbox = await received(reader, "coalesced.c", 100)
+    coalesceWrites(publisher)
+    const counter = countSends(publisher)
+    const payload = "x".repeat(1_000)
+    for (let i = 0; i < 100; i++) publisher.publish("coalesced.c", `${i}:${payload}`)
+    await new Promise((r) => setImmediate(r))
+    expect(counter.sends).toBe(1)
+    await inbox.done
+    expect(inbox.got.map((m) => Number(m.split(":")[0]))).toEqual(Array.from({ length: 100 }, (_, i) => i))
+  })
+
   it("loses nothing published just before a drain", async () => {
     const [publisher, reader] = [await connection(), await connection()]
     const inbox = await received(reader, "coalesced.b", 3)
