@@ -26,8 +26,9 @@ export { NoStreamForSubject, PayloadTooLarge, type PublishError, PublishFailed, 
 export { publishEvent, Publisher } from "./publisher.js"
 export { layerTracedPublisher, tracedPublisher } from "./traced-publisher.js"
 
-// Bounding a request path.
+// Bounding a request path; the runtime's concurrent steps without a forked fiber.
 export { timeoutFailOnceWaiting } from "./timeout.js"
+export { startAlongside } from "./alongside.js"
 
 // Dead letters and idempotency, for the adapters that store them.
 export { DeadLetterFailed, DeadLetterHeaders, deadLetterHeaders, type DeadLetterRecord, DeadLetterSink } from "./dead-letter.js"

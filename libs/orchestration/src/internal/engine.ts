@@ -1,10 +1,10 @@
-import { EncodeError, encodeMessage, isDerivedFrom, type OutgoingMessage, type Publisher, type PublishError } from "@conveyor/messaging"
+import { EncodeError, encodeMessage, isDerivedFrom, type OutgoingMessage, type Publisher, type PublishError, startAlongside } from "@conveyor/messaging"
 import { currentParentSpanOption, injectTraceHeaders } from "@conveyor/telemetry"
 import {
   alreadyApplied, firingId, type IllegalTransition, type Instance, markPublished, mustPersist, type Outgoing, outgoingEncoder, type PendingTimer, step, type TaggedState,
   type TypedMessage, type WorkflowDefinition
 } from "@conveyor/workflow"
-import { Effect, Either, Fiber, Option } from "effect"
+import { Effect, Either, Option } from "effect"
 import { type CorruptEntry, type KvUnavailable, TooManyConflicts } from "../errors.js"
 import type { JsonBucket, Versioned } from "../json-bucket.js"
 import { makeRecentWrites } from "../recent-writes.js"
@@ -193,11 +193,11 @@ export const makeWorkflowEngine = <S extends TaggedState, E extends TypedMessage
         }
         // Stored first, published second: a crash in between leaves the messages in the outbox,
         // and the redelivered event (or the instance's next event) publishes them. The timers are
-        // written while the messages are published: neither waits for the other.
-        // (One fiber forked for the timers, not one per effect and a coordinator as Effect.all makes.)
-        const storing = timerWrite === undefined ? undefined : yield* Effect.fork(timerWrite)
+        // written while the messages are published: neither waits for the other (`startAlongside`:
+        // no fiber forked; the timer write changes no fiber state).
+        const storing = timerWrite === undefined ? undefined : yield* startAlongside(timerWrite)
         yield* publishOutbox(result.commands.length === 0 ? result.events : [...result.commands, ...result.events])
-        if (storing !== undefined) yield* Fiber.join(storing)
+        if (storing !== undefined) yield* storing
         mine.published = true
         // No next transition will clear a finished instance's outbox: clear it now that it is published
         // (a new revision, so the cached one goes: a late event re-reads).
