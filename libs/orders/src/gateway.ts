@@ -12,7 +12,11 @@ import { createHash, randomUUID } from "node:crypto"
 /** What a client sends to place an order; `orderId` is optional (generated when absent). */
 export const PlaceOrderBody = Schema.Struct({
   customerId: CustomerId,
-  items: LineItems.pipe(Schema.maxItems(100)),
+  items: LineItems.pipe(
+    Schema.maxItems(100),
+    // The order's total must be a whole number of cents JavaScript counts exactly, as OrderPlaced's is.
+    Schema.filter((items) => itemsTotalCents(items) <= Number.MAX_SAFE_INTEGER || `the order's total exceeds ${Number.MAX_SAFE_INTEGER} cents`)
+  ),
   orderId: Schema.optional(OrderId)
 })
 export type PlaceOrderBody = typeof PlaceOrderBody.Type
@@ -123,11 +127,12 @@ export const makeGateway = (deps: {
     Effect.flatMap(injectTraceHeaders(), (headers) =>
       encodeMessage(OrderPlaced, eventSubject("OrderPlaced"), event, { msgId: `placed:${event.orderId}`, headers })
     ).pipe(Effect.flatMap(deps.publisher.publish))
+  // Built from a decoded body, and validated once, where it leaves (`publish` encodes it).
   const build = (body: PlaceOrderBody): OrderPlaced =>
     OrderPlaced.make({
       orderId: body.orderId ?? newOrderId(), customerId: body.customerId, items: body.items,
       totalCents: itemsTotalCents(body.items), placedAt: new Date().toISOString()
-    })
+    }, { disableValidation: true })
   /** Creates `key`, or reads what is there; `created` carries the new revision. */
   const claim = <A>(bucket: JsonBucket<A>, key: string, value: A): Effect.Effect<{ value: A; created: Option.Option<number> }, KvUnavailable | CorruptEntry> =>
     Effect.either(bucket.create(key, value)).pipe(

@@ -29,7 +29,8 @@ describe("gateway HTTP API", () => {
     ["a negative price", { customerId: "c", items: [{ sku: "a", quantity: 1, unitPriceCents: -5 }] }, "items.0.unitPriceCents"],
     ["no items", { customerId: "c", items: [] }, "items"],
     ["an order id with a dot", { orderId: "a.b", customerId: "c", items: [{ sku: "a", quantity: 1, unitPriceCents: 1 }] }, "orderId"],
-    ["an unknown field", { customerId: "c", items: [{ sku: "a", quantity: 1, unitPriceCents: 1 }], coupon: "x" }, "coupon"]
+    ["an unknown field", { customerId: "c", items: [{ sku: "a", quantity: 1, unitPriceCents: 1 }], coupon: "x" }, "coupon"],
+    ["a total past what JavaScript counts exactly", { customerId: "c", items: [{ sku: "a", quantity: 1_000_000, unitPriceCents: Number.MAX_SAFE_INTEGER }] }, "items"]
   ])("answers 400 naming the field for %s", async (_what, body, field) => {
     const r = await postOrder(stack.base, body)
     expect(r.status).toBe(400)
