@@ -94,7 +94,12 @@ export const closedLoop = async (raw: RawClient, target: Target, orders: number,
   }
 }
 
-const WARM_UP = 200
+/**
+ * Orders each side (and each process row) runs before it is measured, so the figures are the
+ * steady state a running service has. With 200, Conveyor's first measured run was still warming
+ * up (3 Dec 18:23: 364 orders/s, then 485-581 in runs 2-5; BullMQ 999, then 1,078-1,158).
+ */
+const WARM_UP = 1000
 /** Processes per part when a side runs as processes (the ingress or gateway always one): one, then 2. */
 const SCALE_OUT = [1, 2] as const
 
