@@ -1,6 +1,6 @@
-import { Cause, Context, Effect, Exit, Fiber, FiberRef, HashMap, Logger, Ref } from "effect"
+import { Cause, Context, Effect, Exit, Fiber, FiberId, FiberRef, HashMap, Logger, Ref } from "effect"
 import { describe, expect, it } from "@effect/vitest"
-import { awaitPending, runFirst, runSyncFirst } from "../src/internal/effect-adapter.js"
+import { awaitPending, type Pending, runFirst, runSyncFirst } from "../src/internal/effect-adapter.js"
 import { timeoutOnceWaiting } from "../src/internal/timeout-once-waiting.js"
 
 // Pins what the runner's fast path does against the installed Effect: it reads Effect's primitive
@@ -196,6 +196,26 @@ describe("effect adapter (runSyncFirst) on the installed Effect", () => {
       const used = Effect.acquireUseRelease(Effect.succeed("r"), () => Effect.never, (r) => Effect.sync(() => void released.push(r)))
       expect(Exit.isInterrupted((await throughWaits(used, 5)).exit)).toBe(true)
       expect(released).toEqual(["r"])
+    })
+
+    it("raises an interruption that comes from within the evaluation at its next instruction, without hanging", async () => {
+      let pending: Pending<unknown, unknown> | undefined
+      let after = 0
+      const selfInterrupting = Effect.zipRight(
+        Effect.sleep("1 millis"),
+        Effect.zipRight(Effect.async<void>((resume) => {
+          pending!.interrupt(FiberId.none)
+          resume(Effect.void)
+        }), Effect.sync(() => void after++))
+      )
+      const exit = await Effect.runPromise(Effect.withFiberRuntime<Exit.Exit<unknown, unknown>>((fiber) => {
+        const r = runFirst(selfInterrupting, fiber as never)
+        if (Exit.isExit(r)) return Effect.succeed(r)
+        pending = r
+        return Effect.exit(awaitPending(r, fiber.id()))
+      }))
+      expect(Exit.isInterrupted(exit)).toBe(true)
+      expect(after).toBe(0)
     })
 
     it("interrupts what a waiting evaluation forked when its own wait on it is abandoned", async () => {

@@ -92,9 +92,19 @@ const evaluate = <A, E, R>(
       resume(Exit.die(e) as unknown as Primitive)
     }
     registering = false
-    if (immediate === undefined) return SUSPENDED
-    current = immediate
-    return false
+    if (immediate !== undefined) {
+      current = immediate
+      return false
+    }
+    // Interrupted from within `register` itself (it was driving then): abandoned at once.
+    if (raiseInterruption && waiting?.interruptible === true) {
+      raiseInterruption = false
+      waitToken++
+      waiting = undefined
+      current = Exit.failCause(interruption!) as unknown as Primitive
+      return false
+    }
+    return SUSPENDED
   }
   /** The rest of `current` on a fiber forked from the caller's (an instruction this module does not know), awaited as a wait. */
   const onForkedFiber = (at: Primitive) => {
@@ -312,8 +322,9 @@ const evaluate = <A, E, R>(
     interrupt: (by) => {
       if (exit !== undefined || interruption !== undefined) return
       interruption = Cause.interrupt(by)
-      if (waiting === undefined) {
-        // Received while running plain calls (from within them): raised at the next interruptible instruction.
+      if (waiting === undefined || driving) {
+        // Received while running plain calls (from within them): raised at the next interruptible
+        // instruction, or by `wait` when it came from within a wait's registration.
         raiseInterruption = true
         return
       }
