@@ -106,7 +106,7 @@ const evaluate = <A, E, R>(
     }
     return SUSPENDED
   }
-  /** The rest of `current` on a fiber forked from the caller's (an instruction this module does not know), awaited as a wait. */
+  /** An instruction this module does not know, run on a fiber forked from the caller's and awaited as a wait. */
   const onForkedFiber = (at: Primitive) => {
     prepare()
     const runtime = Runtime.make({
