@@ -1,9 +1,8 @@
-import { freePort } from "@conveyor/testing"
+import { freePort, killOnExit } from "@conveyor/testing"
 import { spawn } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { killOnExit } from "./children.js"
 
 /** A redis-server on 127.0.0.1 with its own temporary directory, AOF fsynced every second (what a BullMQ deployment runs). */
 export interface LocalRedis {
