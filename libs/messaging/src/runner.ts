@@ -139,7 +139,7 @@ export const startConsumer = <A, I, E extends TaggedFailure, R, SE, SR>(
       // waits): the worker's fiber suspends once for its whole life, and the loop goes on in the
       // callbacks that end those waits rather than through the Effect scheduler.
       const running = runFirst(loop(), worker)
-      return Exit.isExit(running) ? running : awaitPending(running, fiber.id())
+      return Exit.isExit(running) ? running : awaitPending(running, worker.id())
     }).pipe(Effect.annotateLogs("consumer", options.name))
     // When the source ends (stopped, or failed) the workers finish what is buffered and then
     // return; a source failure is reported only after the workers finished, never by interrupting them.

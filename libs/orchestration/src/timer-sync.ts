@@ -13,6 +13,14 @@ const firesInTime = (stored: ReadonlyArray<PendingTimer>, pending: ReadonlyArray
 }
 
 /**
+ * Whether storing `pending` for the instance at `revision` writes nothing, given the entry stored
+ * (undefined: none): none is needed and none is there, the entry holds a later revision's (another
+ * replica's transition got there first), or it fires in time.
+ */
+const nothingToWrite = (stored: InstanceTimers | undefined, revision: number, pending: ReadonlyArray<PendingTimer>, now: number): boolean =>
+  stored === undefined ? pending.length === 0 : stored.revision >= revision || (pending.length > 0 && firesInTime(stored.timers, pending, now))
+
+/**
  * Keeps an instance's entry in the timer bucket firing no later than its earliest pending timer.
  * Remembers the entry it wrote last per key (`capacity` keys): its revision is the next
  * compare-and-set's token, so the usual write reads nothing.
@@ -31,12 +39,11 @@ export const makeTimerSync = (
   const recentTimers = makeRecentWrites<InstanceTimers>(options.capacity)
   /**
    * Whether the entry this process last wrote for `key` already makes `sync` write nothing for these
-   * arguments (a later revision's, or one firing in time): known without a read, so the caller need
-   * not start the write at all.
+   * arguments: known without a read, so the caller need not start the write at all.
    */
   const covers = (key: string, revision: number, pending: ReadonlyArray<PendingTimer>): boolean => {
     const known = recentTimers.get(key)?.instance
-    return known !== undefined && (known.value.revision >= revision || (pending.length > 0 && firesInTime(known.value.timers, pending, options.now())))
+    return known !== undefined && nothingToWrite(known.value, revision, pending, options.now())
   }
   /**
    * Stores `pending` as the timers of the instance at `revision`, unless the entry already holds a
@@ -53,9 +60,7 @@ export const makeTimerSync = (
       Effect.gen(function* () {
         const cached = recentTimers.get(key)
         const known = cached?.instance ?? (assumeAbsent ? undefined : yield* timers.get(key))
-        if (known !== undefined && known.value.revision >= revision) return
-        if (known === undefined && pending.length === 0) return
-        if (known !== undefined && pending.length > 0 && firesInTime(known.value.timers, pending, options.now())) return
+        if (nothingToWrite(known?.value, revision, pending, options.now())) return
         const before = known?.value.timers ?? []
         const next: InstanceTimers = {
           workflowId,
