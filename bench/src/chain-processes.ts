@@ -1,4 +1,4 @@
-import { appNodeOptions } from "@conveyor/domain"
+import { appNodeOptions, eventSubject } from "@conveyor/domain"
 import { type AppProcess, startAppProcess } from "@conveyor/testing/app-process"
 import { killOnExit } from "@conveyor/testing"
 import { QueueEvents } from "bullmq"
@@ -16,6 +16,9 @@ import { natsInMessages, pidCpuMs, processesCpuMs, subjectsTarget, type Target }
 // The chain section's scale-out: each side's parts as separate processes on loopback, compiled
 // JavaScript (`from: "build"`, what `npm run bench` builds) or the sources through tsx (`source`,
 // for tests), each with the deployed Node options (appNodeOptions), stopped by its own pid.
+
+/** Where the driver sees an order finish. */
+const finishedOrders = [eventSubject("OrderCompleted"), eventSubject("OrderCancelled")]
 
 /** The order apps as processes: `apps[i]` is the app of `started[i]`, named `<app>-<replica>` on its NATS connection. */
 export interface AppProcesses {
@@ -46,7 +49,7 @@ export const startAppProcesses = async (
     await Promise.all(started.map((p) => p.stop("SIGKILL")))
     throw e
   }
-  const target = subjectsTarget(raw, { base: started[0]!.url, finishedSubjects: ["orders.events.order-completed", "orders.events.order-cancelled"], close: async () => {
+  const target = subjectsTarget(raw, { base: started[0]!.url, finishedSubjects: finishedOrders, close: async () => {
     await Promise.all(started.map((p) => p.stop("SIGTERM")))
   } }, {
     cpuMs: processesCpuMs(started.map((p) => p.pid)),
@@ -54,6 +57,31 @@ export const startAppProcesses = async (
     brokerCpuMs: () => pidCpuMs(natsPid)
   })
   return { started, target }
+}
+
+/**
+ * The order apps over two processes, as many as this machine has cores: the gateway and the
+ * orchestrator in one, the three workers and the notifier in the other (each half about half the
+ * CPU per order), built as `chain-process.js conveyor <app>...` (every app's layer, as apps/demo).
+ */
+export const startConveyorHalves = async (
+  raw: RawClient, url: string, monitorPort: number, natsPid: number | undefined, from: "build" | "source" = "build"
+): Promise<Target> => {
+  const env = { NATS_URL: url }
+  // The first ensures the topology; then the other starts.
+  const first = await startChainProcess(["conveyor", "gateway", "orchestrator"], env, from)
+  const second = await startChainProcess(["conveyor", "inventory-worker", "payments-worker", "shipping-worker", "notifier"], env, from).catch(async (e: unknown) => {
+    await first.stop()
+    throw e
+  })
+  const started = [first, second]
+  return subjectsTarget(raw, {
+    base: first.base,
+    finishedSubjects: finishedOrders,
+    close: async () => {
+      await Promise.all(started.map((p) => p.stop()))
+    }
+  }, { cpuMs: processesCpuMs(started.map((p) => p.pid)), brokerOps: natsInMessages(monitorPort), brokerCpuMs: () => pidCpuMs(natsPid) })
 }
 
 /** One part of the raw or the BullMQ chain as its own process (chain-process.ts). */
@@ -118,16 +146,35 @@ const startParts = async (parts: ReadonlyArray<ReadonlyArray<string>>, env: Reco
   return ok
 }
 
-/** `replicas` copies of each of `count` parts named `name <index>`. */
-const replicated = (name: ReadonlyArray<string>, count: number, replicas: number) =>
-  Array.from({ length: count }, (_, i) => Array.from({ length: replicas }, () => [...name, String(i)])).flat()
+/** `replicas` processes of each of `count` parts of `side` (its hops or steps, by index). */
+const replicated = (side: string, count: number, replicas: number) =>
+  Array.from({ length: count }, (_, i) => Array.from({ length: replicas }, () => [side, String(i)])).flat()
 
-/** The raw nats.js chain as processes: one ingress, `replicas` processes per hop sharing its durable. */
+/** The first half of the indexes `0..count-1` (the process with the ingress), and the second. */
+const halves = (count: number): readonly [ReadonlyArray<string>, ReadonlyArray<string>] => {
+  const indexes = Array.from({ length: count }, (_, i) => String(i))
+  return [indexes.slice(0, Math.ceil(count / 2)), indexes.slice(Math.ceil(count / 2))]
+}
+
+/**
+ * How a chain's parts are laid out over processes: `replicas` processes per part (each hop, step or
+ * app in its own, 1 or 2 per part), or `"halves"`: two processes, the first half of the chain (with
+ * its ingress) in one and the rest in the other, as many as this machine has cores.
+ */
+export type Layout = number | "halves"
+
+const rawParts = (layout: Layout): ReadonlyArray<ReadonlyArray<string>> => {
+  if (layout !== "halves") return [["raw", "ingress"], ...replicated("raw", RAW_HOPS, layout)]
+  const [first, rest] = halves(RAW_HOPS)
+  return [["raw", "ingress", ...first], ["raw", ...rest]]
+}
+
+/** The raw nats.js chain as processes: one ingress, `replicas` processes per hop sharing its durable (or the chain in two halves). */
 export const startRawProcesses = async (
-  raw: RawClient, url: string, monitorPort: number, natsPid: number | undefined, replicas: number, from: "build" | "source" = "build"
+  raw: RawClient, url: string, monitorPort: number, natsPid: number | undefined, replicas: Layout, from: "build" | "source" = "build"
 ): Promise<Target> => {
   await ensureRawChain(raw.jsm)
-  const started = await startParts([["raw", "ingress"], ...replicated(["raw", "hop"], RAW_HOPS, replicas)], { NATS_URL: url }, from).catch(async (e: unknown) => {
+  const started = await startParts(rawParts(replicas), { NATS_URL: url }, from).catch(async (e: unknown) => {
     await deleteRawChain(raw.jsm)
     throw e
   })
@@ -141,12 +188,18 @@ export const startRawProcesses = async (
   }, { cpuMs: processesCpuMs(started.map((p) => p.pid)), brokerOps: natsInMessages(monitorPort), brokerCpuMs: () => pidCpuMs(natsPid) })
 }
 
+const bullmqParts = (layout: Layout): ReadonlyArray<ReadonlyArray<string>> => {
+  if (layout !== "halves") return [["bullmq", "ingress"], ...replicated("bullmq", STEPS.length, layout)]
+  const [first, rest] = halves(STEPS.length)
+  return [["bullmq", "ingress", ...first], ["bullmq", ...rest]]
+}
+
 /**
  * The BullMQ chain as processes: one ingress, `replicas` processes per step's Worker (each with
  * `concurrency`). The driver sees an order finish through the last queue's QueueEvents (its
  * `completed` events, read from the queue's event stream).
  */
-export const startBullmqProcesses = async (redis: LocalRedis, concurrency: number, replicas: number, from: "build" | "source" = "build"): Promise<Target> => {
+export const startBullmqProcesses = async (redis: LocalRedis, concurrency: number, replicas: Layout, from: "build" | "source" = "build"): Promise<Target> => {
   const prefix = bullmqPrefix()
   const env = { REDIS_PORT: String(redis.port), BULLMQ_PREFIX: prefix, BULLMQ_CONCURRENCY: String(concurrency) }
   const connection = bullmqConnection(redis.port)
@@ -154,7 +207,7 @@ export const startBullmqProcesses = async (redis: LocalRedis, concurrency: numbe
   const events = new QueueEvents(stepQueue(prefix, STEPS.length - 1), { connection, lastEventId: "0-0" })
   const store = new Redis(connection)
   const started = await events.waitUntilReady()
-    .then(() => startParts([["bullmq", "ingress"], ...replicated(["bullmq", "step"], STEPS.length, replicas)], env, from))
+    .then(() => startParts(bullmqParts(replicas), env, from))
     .catch(async (e: unknown) => {
       await events.close()
       store.disconnect()

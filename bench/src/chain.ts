@@ -1,5 +1,5 @@
 import { startBullmqChain, STEPS } from "./bullmq-chain.js"
-import { startAppProcesses, startBullmqProcesses, startRawProcesses } from "./chain-processes.js"
+import { type Layout, startAppProcesses, startBullmqProcesses, startConveyorHalves, startRawProcesses } from "./chain-processes.js"
 import type { RawClient } from "./harness.js"
 import type { LocalRedis } from "./redis.js"
 import { row, type Row } from "./report.js"
@@ -100,8 +100,11 @@ export const closedLoop = async (raw: RawClient, target: Target, orders: number,
  * up (3 Dec 18:23: 364 orders/s, then 485-581 in runs 2-5; BullMQ 999, then 1,078-1,158).
  */
 const WARM_UP = 1000
-/** Processes per part when a side runs as processes (the ingress or gateway always one): one, then 2. */
-const SCALE_OUT = [1, 2] as const
+/**
+ * How a side runs as processes (chain-processes.ts): one process per part (the ingress or gateway
+ * always one), then 2 per part, then the whole chain in two processes, one per core here.
+ */
+const SCALE_OUT = [1, 2, "halves"] as const
 
 /**
  * The order workflow against a BullMQ chain doing the same steps, in one run: closed loop, the same
@@ -126,7 +129,9 @@ export const benchChain = async (
   type Side = keyof typeof targets
   const results: Record<Side, Loop[]> = { conveyor: [], bullmq: [], raw: [] }
   /** Each side as processes: loops by processes per part. */
-  const scaled: Record<Side, Record<(typeof SCALE_OUT)[number], Loop[]>> = { conveyor: { 1: [], 2: [] }, bullmq: { 1: [], 2: [] }, raw: { 1: [], 2: [] } }
+  const scaled: Record<Side, Record<(typeof SCALE_OUT)[number], Loop[]>> = {
+    conveyor: { 1: [], 2: [], halves: [] }, bullmq: { 1: [], 2: [], halves: [] }, raw: { 1: [], 2: [], halves: [] }
+  }
   const sides: ReadonlyArray<Side> = ["conveyor", "bullmq", "raw"]
   try {
     for (const side of sides) await closedLoop(raw, targets[side], Math.min(WARM_UP, s.orders), s.inFlight)
@@ -140,20 +145,21 @@ export const benchChain = async (
     for (const side of sides) await targets[side].close().catch(() => undefined)
   }
   if (s.processes) {
-    const asProcesses: Record<Side, (replicas: number) => Promise<Target>> = {
-      conveyor: async (replicas) => (await startAppProcesses(raw, url, monitorPort, natsPid, replicas)).target,
+    const asProcesses: Record<Side, (layout: Layout) => Promise<Target>> = {
+      conveyor: async (layout) =>
+        layout === "halves" ? startConveyorHalves(raw, url, monitorPort, natsPid) : (await startAppProcesses(raw, url, monitorPort, natsPid, layout)).target,
       bullmq: (replicas) => startBullmqProcesses(redis, s.inFlight, replicas),
       raw: (replicas) => startRawProcesses(raw, url, monitorPort, natsPid, replicas)
     }
     for (const side of sides) {
-      for (const replicas of SCALE_OUT) {
-        log(`chain: ${side} as processes, ${replicas} process(es) per part`)
-        const target = await asProcesses[side](replicas)
+      for (const layout of SCALE_OUT) {
+        log(`chain: ${side} as processes, ${layout === "halves" ? "in two halves" : `${layout} process(es) per part`}`)
+        const target = await asProcesses[side](layout)
         try {
           // Each process warms up on as many deliveries as the one process did: JIT and heap sizing
           // are per process, and a replica sees 1/replicas of the orders.
-          await closedLoop(raw, target, Math.min(WARM_UP, s.orders) * replicas, s.inFlight)
-          for (let run = 0; run < s.runs; run++) scaled[side][replicas].push(await closedLoop(raw, target, s.orders, s.inFlight))
+          await closedLoop(raw, target, Math.min(WARM_UP, s.orders) * (layout === "halves" ? 1 : layout), s.inFlight)
+          for (let run = 0; run < s.runs; run++) scaled[side][layout].push(await closedLoop(raw, target, s.orders, s.inFlight))
         } finally {
           await target.close()
         }
@@ -215,7 +221,10 @@ export const benchChain = async (
       scaleOutRow("chain-raw-processes", `raw nats.js 8-hop chain, the ingress and each hop in its own process (${1 + RAW_HOPS} processes, compiled)`, "raw", scaled.raw[1]),
       scaleOutRow("chain-raw-replicas", `raw nats.js 8-hop chain, the ingress and 2 processes per hop sharing its durable (${1 + 2 * RAW_HOPS} processes)`, "raw", scaled.raw[2]),
       scaleOutRow("chain-bullmq-processes", `BullMQ chain, the ingress and each step's Worker in its own process (${1 + STEPS.length} processes, compiled)`, "bullmq", scaled.bullmq[1]),
-      scaleOutRow("chain-bullmq-replicas", `BullMQ chain, the ingress and 2 processes per step's Worker competing for its jobs (${1 + 2 * STEPS.length} processes)`, "bullmq", scaled.bullmq[2])
+      scaleOutRow("chain-bullmq-replicas", `BullMQ chain, the ingress and 2 processes per step's Worker competing for its jobs (${1 + 2 * STEPS.length} processes)`, "bullmq", scaled.bullmq[2]),
+      scaleOutRow("chain-halves", "order workflow over two processes (one per core here): the gateway and the orchestrator, then the three workers and the notifier", "conveyor", scaled.conveyor.halves),
+      scaleOutRow("chain-raw-halves", `raw nats.js 8-hop chain over two processes: the ingress and hops 1-${RAW_HOPS / 2}, then the rest`, "raw", scaled.raw.halves),
+      scaleOutRow("chain-bullmq-halves", `BullMQ chain over two processes: the ingress and the first ${Math.ceil(STEPS.length / 2)} steps' Workers, then the rest`, "bullmq", scaled.bullmq.halves)
     )
   }
   return rows

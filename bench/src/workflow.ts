@@ -26,8 +26,24 @@ export interface Stack {
   readonly close: () => Promise<void>
 }
 
-/** Every order app of libs/orders in this process (gateway, orchestrator, three workers, notifier), as apps/demo composes them. */
-export const conveyorStack = async (url: string, replicas = 1): Promise<Stack> => {
+/** The order apps a bench process can run, each by the layer that runs it (the gateway: its routes). */
+const conveyorApps = {
+  gateway: undefined,
+  orchestrator: OrchestratorLive,
+  "inventory-worker": InventoryWorkerLive,
+  "payments-worker": PaymentsWorkerLive,
+  "shipping-worker": ShippingWorkerLive,
+  notifier: NotifierLive
+} as const
+export type ConveyorApp = keyof typeof conveyorApps
+export const isConveyorApp = (name: string): name is ConveyorApp => Object.hasOwn(conveyorApps, name)
+const everyApp = Object.keys(conveyorApps) as ReadonlyArray<ConveyorApp>
+
+/**
+ * The order apps of libs/orders in this process (by default every one: gateway, orchestrator, three
+ * workers, notifier), as apps/demo composes them. `base` is the gateway's when it runs here.
+ */
+export const conveyorStack = async (url: string, replicas = 1, apps: ReadonlyArray<ConveyorApp> = everyApp): Promise<Stack> => {
   const env = {
     NATS_URL: url,
     CONVEYOR_TOPOLOGY_REPLICAS: String(replicas),
@@ -37,8 +53,11 @@ export const conveyorStack = async (url: string, replicas = 1): Promise<Stack> =
     INVENTORY_DEFAULT_STOCK: "1000000000"
   }
   const provider = ConfigProvider.fromMap(new Map(Object.entries(env)), { pathDelim: "_" })
-  const services = Layer.mergeAll(OrchestratorLive, InventoryWorkerLive, PaymentsWorkerLive, ShippingWorkerLive, NotifierLive)
-  const layer = orderApp("bench", services, GatewayRoutesLive).pipe(
+  const services = apps.reduce<Layer.Layer<never, unknown, unknown>>((all, app) => {
+    const layer = conveyorApps[app]
+    return layer === undefined ? all : Layer.merge(all, layer as Layer.Layer<never, unknown, unknown>)
+  }, Layer.empty)
+  const layer = orderApp("bench", services, apps.includes("gateway") ? GatewayRoutesLive : undefined).pipe(
     Layer.provide(Layer.setConfigProvider(provider)),
     Layer.provide(Logger.minimumLogLevel(LogLevel.Error))
   )

@@ -1,7 +1,7 @@
 import { LocalNatsProcess } from "@conveyor/testing"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { closedLoop } from "../src/chain.js"
-import { startBullmqProcesses, startRawProcesses } from "../src/chain-processes.js"
+import { startBullmqProcesses, startConveyorHalves, startRawProcesses } from "../src/chain-processes.js"
 import { rawClient, type RawClient } from "../src/harness.js"
 import { type LocalRedis, startRedis } from "../src/redis.js"
 import type { Target } from "../src/target.js"
@@ -47,6 +47,21 @@ describe("the chain's comparison sides as processes", () => {
 
   it("BullMQ chain: an ingress and 2 processes per step's Worker run every order's last step", async () => {
     const target = await startBullmqProcesses(redis, 4, 2, "source")
+    expect((await finishedOrders(target)).size).toBe(ORDERS)
+  }, 240_000)
+
+  it("raw nats.js chain in two halves: the ingress and the first hops in one process, the rest in the other", async () => {
+    const target = await startRawProcesses(raw, server.url, server.monitorPort, server.pid, "halves", "source")
+    expect((await finishedOrders(target)).size).toBe(ORDERS)
+  }, 240_000)
+
+  it("BullMQ chain in two halves: the ingress and the first steps' Workers in one process, the rest in the other", async () => {
+    const target = await startBullmqProcesses(redis, 4, "halves", "source")
+    expect((await finishedOrders(target)).size).toBe(ORDERS)
+  }, 240_000)
+
+  it("order workflow in two halves: gateway and orchestrator in one process, the workers and the notifier in the other", async () => {
+    const target = await startConveyorHalves(raw, server.url, server.monitorPort, server.pid, "source")
     expect((await finishedOrders(target)).size).toBe(ORDERS)
   }, 240_000)
 })
