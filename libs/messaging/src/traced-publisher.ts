@@ -14,6 +14,19 @@ const withoutTraceContext = (headers: Readonly<Record<string, string>> | undefin
 }
 
 /**
+ * `effect`, then `record` with its milliseconds, whatever its outcome: read off `performance.now()`
+ * around it (Effect.timed and Effect.exit cost about ten more steps per publish).
+ */
+const timedBy = <A, E>(effect: Effect.Effect<A, E>, record: (ms: number) => Effect.Effect<void>): Effect.Effect<A, E> =>
+  Effect.suspend(() => {
+    const start = performance.now()
+    return Effect.matchCauseEffect(effect, {
+      onFailure: (cause) => Effect.zipRight(record(performance.now() - start), Effect.failCause(cause)),
+      onSuccess: (value) => Effect.as(record(performance.now() - start), value)
+    })
+  })
+
+/**
  * Decorates a publisher: each message gets a PRODUCER span `publish <subject>` whose W3C context goes
  * into its headers (replacing any it carried, e.g. a replayed dead letter's), the PubAck is noted on
  * the span, and, with `metrics`, the time to the PubAck is recorded. Inside a consumer span (a
@@ -30,11 +43,7 @@ export const tracedPublisher = (
       Effect.tap((ack) => annotatePublishAck({ stream: ack.stream, sequence: ack.seq, duplicate: ack.duplicate }))
     )
   const timed = <A, E>(subject: string, effect: Effect.Effect<A, E>) =>
-    metrics === undefined
-      ? effect
-      : Effect.timed(Effect.exit(effect)).pipe(
-          Effect.flatMap(([duration, exit]) => Effect.zipRight(metrics.recordPublishDuration(subject, duration), exit))
-        )
+    metrics === undefined ? effect : timedBy(effect, (ms) => metrics.recordPublishDuration(subject, ms))
   const publish = (message: OutgoingMessage) =>
     producerSpan(message.subject, { messageId: message.msgId, bodySize: message.payload.length, extra: spanAttributes })((traceHeaders) =>
       timed(message.subject, send(message, traceHeaders))
@@ -59,14 +68,7 @@ export const tracedPublisher = (
   const timedBatch = <A, E>(list: ReadonlyArray<OutgoingMessage>, effect: Effect.Effect<A, E>) =>
     metrics === undefined
       ? effect
-      : Effect.timed(Effect.exit(effect)).pipe(
-          Effect.flatMap(([duration, exit]) =>
-            Effect.zipRight(
-              Effect.forEach(new Set(list.map((m) => m.subject)), (subject) => metrics.recordPublishDuration(subject, duration), { discard: true }),
-              exit
-            )
-          )
-        )
+      : timedBy(effect, (ms) => Effect.forEach(new Set(list.map((m) => m.subject)), (subject) => metrics.recordPublishDuration(subject, ms), { discard: true }))
   return { publish, publishAll }
 }
 

@@ -130,6 +130,16 @@ describe("effect adapter (runSyncFirst) on the installed Effect", () => {
       expect(interrupted).toBe(1)
       expect(timedOut).toBe(0)
     })
+    it("leaves no timer behind, however it ends: a result, a defect, its caller interrupted", async () => {
+      const timers = () => process.getActiveResourcesInfo().filter((r) => r === "Timeout").length
+      const before = timers()
+      await limited(Effect.as(Effect.sleep("1 millis"), "waited"), 600_000)
+      await Effect.runPromiseExit(timeoutOnceWaiting(Effect.zipRight(Effect.sleep("1 millis"), Effect.die("boom")), 600_000, () => "timed out"))
+      await Effect.runPromiseExit(
+        Effect.flatMap(Effect.fork(timeoutOnceWaiting(Effect.never, 600_000, () => "timed out")), (f) => Effect.zipRight(Effect.sleep("1 millis"), Fiber.interrupt(f)))
+      )
+      expect(timers()).toBe(before)
+    })
   })
 
   describe("runFirst: through waits, interruptible as a fiber", () => {

@@ -63,4 +63,22 @@ describe("tracedPublisher", () => {
       expect(spans.every((s) => s.status.code === SpanStatusCode.ERROR)).toBe(true)
     }).pipe(Effect.provide(layerTracingInMemory(exporter)))
   })
+
+  it.scopedLive("records the time to the PubAck whatever the outcome: once per publish, once per subject of a batch", () =>
+    Effect.gen(function* () {
+      const metrics = yield* makeMetrics({ serviceName: "pub" })
+      const failing: Publisher["Type"] = {
+        publish: () => Effect.fail(new PublishFailed({ subject: "orders.paid", reason: "timeout", retryable: true })),
+        publishAll: () => Effect.fail(new PublishFailed({ subject: "orders.placed", reason: "timeout", retryable: true }))
+      }
+      const { inner } = recording()
+      yield* tracedPublisher(inner, metrics).publish({ subject: "orders.shipped", payload })
+      expect((yield* Effect.either(tracedPublisher(failing, metrics).publish({ subject: "orders.paid", payload })))._tag).toBe("Left")
+      const batch = [{ subject: "orders.placed", payload }, { subject: "orders.placed", payload }, { subject: "orders.paid", payload }]
+      expect((yield* Effect.either(tracedPublisher(failing, metrics).publishAll(batch)))._tag).toBe("Left")
+      const text = yield* metrics.prometheus
+      expect(text).toContain('conveyor_publish_duration_seconds_count{subject="orders.shipped"} 1')
+      expect(text).toContain('conveyor_publish_duration_seconds_count{subject="orders.placed"} 1')
+      expect(text).toContain('conveyor_publish_duration_seconds_count{subject="orders.paid"} 2')
+    }))
 })

@@ -18,11 +18,10 @@ export const timeoutOnceWaiting = <A, R>(effect: Effect.Effect<A, never, R>, tim
       timedOut = true
       first.interrupt(parent.id())
     }, timeoutMs)
-    return awaitPending(first, parent.id()).pipe(
-      Effect.ensuring(Effect.sync(() => clearTimeout(timer))),
-      Effect.exit,
-      Effect.flatMap((exit): Effect.Effect<A> =>
-        Exit.isSuccess(exit) ? exit : timedOut && Cause.isInterruptedOnly(exit.cause) ? Effect.sync(onTimeout) : exit
-      )
+    // However it ends (its result, the timer, the caller interrupted), the timer goes with it: a
+    // listener, not an `ensuring` region and an Exit per call.
+    first.onDone(() => clearTimeout(timer))
+    return Effect.catchAllCause(awaitPending(first, parent.id()), (cause): Effect.Effect<A> =>
+      timedOut && Cause.isInterruptedOnly(cause) ? Effect.sync(onTimeout) : Effect.failCause(cause)
     )
   })
