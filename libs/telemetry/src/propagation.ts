@@ -88,7 +88,8 @@ const currentSpanContext: Effect.Effect<Option.Option<SpanContext>> = Effect.fla
  * any) for the current span. Without a current span the headers come back unchanged.
  */
 export const injectTraceHeaders = (headers: TraceHeaders = {}): Effect.Effect<Record<string, string>> =>
-  Effect.map(Effect.zip(currentSpanContext, FiberRef.get(currentBaggage)), ([spanContext, baggage]) => {
+  // Nested rather than Effect.zip, which goes through Effect.all's machinery: this runs per publish.
+  Effect.flatMap(currentSpanContext, (spanContext) => Effect.map(FiberRef.get(currentBaggage), (baggage) => {
     const out: Record<string, string> = { ...headers }
     let ctx: OtelContext = ROOT_CONTEXT
     if (Option.isSome(spanContext)) ctx = trace.setSpanContext(ctx, spanContext.value)
@@ -101,7 +102,7 @@ export const injectTraceHeaders = (headers: TraceHeaders = {}): Effect.Effect<Re
     traceContext.inject(ctx, out, setter)
     baggagePropagator.inject(ctx, out, setter)
     return out
-  })
+  }))
 
 /** Whether any header could carry context: most cost nothing to rule out before the propagators run. */
 const mayCarryContext = (headers: TraceHeaders): boolean => {

@@ -12,13 +12,13 @@ import { Metrics } from "../metrics.js"
 export const HttpRequestMetrics = HttpLayerRouter.middleware(
   Effect.map(Effect.serviceOption(Metrics), (metrics) => (effect) => {
     if (Option.isNone(metrics)) return effect
-    return Effect.flatMap(Effect.all([HttpServerRequest.HttpServerRequest, RouteContext]), ([request, context]) => {
+    return Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => Effect.flatMap(RouteContext, (context) => {
       const start = performance.now()
       return Effect.onExit(effect, (exit) =>
         metrics.value.recordHttpRequest(
           { method: request.method, route: context.route.path, status: Exit.isSuccess(exit) ? exit.value.status : 500 },
           performance.now() - start
         ))
-    })
+    }))
   })
 ).layer

@@ -36,7 +36,7 @@ const failed = (name: string, message: string): Exit.Exit<never, Error> => Exit.
  */
 export const HttpServerSpans = HttpLayerRouter.middleware(
   Effect.map(HttpCapturedHeaders, (capture) => (effect) =>
-    Effect.flatMap(Effect.all([HttpServerRequest.HttpServerRequest, RouteContext]), ([request, { route }]) => {
+    Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => Effect.flatMap(RouteContext, ({ route }) => {
       const url = Option.getOrUndefined(HttpServerRequest.toURL(request))
       const attributes: Record<string, unknown> = {
         "http.request.method": request.method,
@@ -75,6 +75,6 @@ export const HttpServerSpans = HttpLayerRouter.middleware(
             )
           )
       )
-    })
+    }))
   )
 ).layer
