@@ -26,9 +26,11 @@ export { NoStreamForSubject, PayloadTooLarge, type PublishError, PublishFailed, 
 export { publishEvent, Publisher } from "./publisher.js"
 export { layerTracedPublisher, tracedPublisher } from "./traced-publisher.js"
 
-// Bounding a request path; the runtime's concurrent steps without a forked fiber.
+// Bounding a request path; the runtime's concurrent steps without a forked fiber; a wait with a
+// canceller that the runner's evaluation cancels itself (the adapters' own waits).
 export { timeoutFailOnceWaiting } from "./timeout.js"
 export { startAlongside } from "./alongside.js"
+export { cancellableAsync } from "./internal/effect-adapter.js"
 
 // Dead letters and idempotency, for the adapters that store them.
 export { DeadLetterFailed, DeadLetterHeaders, deadLetterHeaders, type DeadLetterRecord, DeadLetterSink } from "./dead-letter.js"

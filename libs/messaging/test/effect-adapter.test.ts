@@ -1,6 +1,6 @@
 import { Cause, Context, Effect, Exit, Fiber, FiberId, FiberRef, HashMap, Logger, Ref } from "effect"
 import { describe, expect, it } from "@effect/vitest"
-import { awaitPending, type Pending, runFirst, runSyncFirst } from "../src/internal/effect-adapter.js"
+import { awaitPending, cancellableAsync, type Pending, runFirst, runSyncFirst } from "../src/internal/effect-adapter.js"
 import { timeoutOnceWaiting } from "../src/internal/timeout-once-waiting.js"
 
 // Pins what the runner's fast path does against the installed Effect: it reads Effect's primitive
@@ -234,6 +234,84 @@ describe("effect adapter (runSyncFirst) on the installed Effect", () => {
       const got = await throughWaits(Effect.flatMap(Effect.fork(child), (f) => Effect.onInterrupt(Fiber.join(f), () => Fiber.interrupt(f))), 5)
       expect(Exit.isInterrupted(got.exit)).toBe(true)
       expect(Effect.runSync(Ref.get(ref))).toBe(1)
+    })
+  })
+
+  describe("cancellableAsync: Effect.async whose canceller runFirst runs itself", () => {
+    /** Exit of `make()` on a fiber of its own, and through runFirst, each interrupted after `interruptAfterMs` if given. */
+    const bothWays = async <A, E>(make: () => Effect.Effect<A, E>, interruptAfterMs?: number) => {
+      const onFiber = await Effect.runPromise(
+        Effect.flatMap(Effect.fork(make()), (f) =>
+          interruptAfterMs === undefined ? Fiber.await(f) : Effect.zipRight(Effect.sleep(interruptAfterMs), Effect.zipRight(Fiber.interrupt(f), Fiber.await(f))))
+      )
+      const through = await Effect.runPromise(
+        Effect.withFiberRuntime<Exit.Exit<A, E>>((fiber) => {
+          const r = runFirst(make(), fiber as never)
+          if (Exit.isExit(r)) return Effect.succeed(r)
+          if (interruptAfterMs !== undefined) setTimeout(() => r.interrupt(fiber.id()), interruptAfterMs)
+          return Effect.exit(awaitPending(r, fiber.id()))
+        })
+      )
+      return { onFiber, through }
+    }
+    const counting = () => {
+      const counts = { registered: 0, cancelled: 0 }
+      const wait = <A, E>(answer?: (resume: (effect: Effect.Effect<A, E>) => void) => void, canceller: Effect.Effect<void> = Effect.sync(() => void counts.cancelled++)) =>
+        cancellableAsync<A, E>((resume) => {
+          counts.registered++
+          answer?.(resume)
+          return canceller
+        })
+      return { counts, wait }
+    }
+
+    it("is Effect.async on a fiber, and gives the same through runFirst: answered at once, later, failed or with an effect; the canceller unused", async () => {
+      const answers: ReadonlyArray<(resume: (e: Effect.Effect<number, string>) => void) => void> = [
+        (resume) => resume(Effect.succeed(1)),
+        (resume) => void setTimeout(() => resume(Effect.succeed(2)), 1),
+        (resume) => void setTimeout(() => resume(Effect.fail("no")), 1),
+        (resume) => void setTimeout(() => resume(Effect.map(Effect.sleep("1 millis"), () => 3)), 1)
+      ]
+      for (const answer of answers) {
+        const w = counting()
+        const { onFiber, through } = await bothWays(() => w.wait(answer))
+        expect(through).toStrictEqual(onFiber)
+        expect(w.counts).toEqual({ registered: 2, cancelled: 0 })
+      }
+    })
+
+    it("runs its canceller once when interrupted while waiting, or when resumed interrupted, as Effect.async's onInterrupt does", async () => {
+      const hangs = counting()
+      const { onFiber, through } = await bothWays(() => hangs.wait<never, never>(), 5)
+      expect(Exit.isInterrupted(onFiber) && Exit.isInterrupted(through)).toBe(true)
+      expect(hangs.counts).toEqual({ registered: 2, cancelled: 2 })
+      const resumedInterrupted = counting()
+      const both = await bothWays(() => resumedInterrupted.wait<never, never>((resume) => void setTimeout(() => resume(Effect.interrupt), 1)))
+      expect(Exit.isInterrupted(both.onFiber) && Exit.isInterrupted(both.through)).toBe(true)
+      expect(resumedInterrupted.counts).toEqual({ registered: 2, cancelled: 2 })
+    })
+
+    it("adds a failing canceller's failure after the interruption, and waits for a canceller that waits", async () => {
+      const failing = counting()
+      const { onFiber, through } = await bothWays(() => failing.wait<never, never>(undefined, Effect.die("cancel failed")), 5)
+      expect(Cause.isDie(Exit.isFailure(through) ? through.cause : Cause.empty)).toBe(true)
+      expect(Exit.isFailure(onFiber) && Exit.isFailure(through) && Cause.isInterrupted(onFiber.cause) && Cause.isInterrupted(through.cause)).toBe(true)
+      const steps: Array<string> = []
+      const slow = counting()
+      await bothWays(() => slow.wait<never, never>(undefined, Effect.zipRight(Effect.sleep("5 millis"), Effect.sync(() => void steps.push("cancelled")))), 2)
+      expect(steps).toEqual(["cancelled", "cancelled"])
+      // Uninterruptible, as Effect.async's onInterrupt runs it: its own failure handlers run.
+      const handled: Array<string> = []
+      const recovering = counting()
+      await bothWays(() => recovering.wait<never, never>(undefined, Effect.catchAll(Effect.fail("x"), () => Effect.sync(() => void handled.push("handled")))), 2)
+      expect(handled).toEqual(["handled", "handled"])
+    })
+
+    it("in an uninterruptible region, is not cancelled: the interruption waits for its answer", async () => {
+      const late = counting()
+      const { onFiber, through } = await bothWays(() => Effect.uninterruptible(late.wait<number, never>((resume) => void setTimeout(() => resume(Effect.succeed(5)), 20))), 5)
+      expect(Exit.isInterrupted(onFiber) && Exit.isInterrupted(through)).toBe(true)
+      expect(late.counts).toEqual({ registered: 2, cancelled: 0 })
     })
   })
 })

@@ -3,6 +3,7 @@ import { headers as makeHeaders, type MsgHdrs, NoRespondersError, PermissionViol
 import { Metrics } from "@conveyor/telemetry"
 import { Effect, Layer, Option } from "effect"
 import {
+  cancellableAsync,
   NoStreamForSubject,
   type OutgoingMessage,
   PayloadTooLarge,
@@ -72,7 +73,7 @@ const publishOne = (client: NatsClient, message: OutgoingMessage): Effect.Effect
  * stops it (messages already sent stay sent); acks come back in input order.
  */
 const publishWindowed = (client: NatsClient, messages: Iterable<OutgoingMessage>, window: number): Effect.Effect<ReadonlyArray<PublishAck>, PublishError> =>
-  Effect.async((resume) => {
+  cancellableAsync((resume) => {
     const list: ReadonlyArray<OutgoingMessage> = Array.isArray(messages) ? messages : Array.from(messages)
     const acks = new Array<PublishAck>(list.length)
     let next = 0

@@ -33,6 +33,45 @@ export interface Pending<A, E> {
 
 const SUSPENDED = Symbol("suspended")
 
+/** What `cancellableAsync` is given: Effect.async's register, answering with the wait's canceller if it has one. */
+type Register<A, E> = (resume: (effect: Effect.Effect<A, E>) => void) => Effect.Effect<void> | void
+
+/** Where `cancellableAsync` keeps its register on the Effect.async it returns, for `runFirst`. */
+const cancellableRegister = Symbol.for("@conveyor/messaging/cancellableAsync")
+
+/**
+ * `Effect.async(register)`, the same on any fiber, marked so that `runFirst` waits on it itself: its
+ * canceller is then run by the evaluation (when the wait is interrupted, or resumed interrupted),
+ * where Effect.async wraps every wait that has one in `onInterrupt` (an uninterruptible region, an
+ * Exit and a cleanup, about ten steps per wait).
+ */
+export const cancellableAsync = <A, E = never>(register: Register<A, E>): Effect.Effect<A, E> => {
+  const effect = Effect.async<A, E>(register)
+  ;(effect as unknown as Record<symbol, unknown>)[cancellableRegister] = register
+  return effect
+}
+
+const noCanceller = (): undefined => undefined
+
+/** What a cancelled wait leaves: its canceller runs, uninterruptible, then `cause` goes on (with the canceller's failure after it, if any). */
+const afterCanceller = (canceller: Effect.Effect<void>, cause: Cause.Cause<unknown>): Primitive =>
+  Effect.uninterruptible(
+    Effect.matchCauseEffect(canceller, {
+      onFailure: (failure) => Effect.failCause(Cause.sequential(cause, failure)),
+      onSuccess: () => Effect.failCause(cause)
+    })
+  ) as unknown as Primitive
+
+/** What a wait that has a canceller goes on with once resumed with `next`: as Effect.async's onInterrupt would. */
+const resumedWithCanceller = (next: Primitive, canceller: Effect.Effect<void> | undefined): Primitive => {
+  if (canceller === undefined || next._op === "Success") return next
+  if (next._op === "Failure") {
+    const cause = next.effect_instruction_i0 as Cause.Cause<unknown>
+    return Cause.isInterruptedOnly(cause) ? afterCanceller(canceller, cause) : next
+  }
+  return Effect.onInterrupt(next as unknown as Effect.Effect<unknown, unknown>, () => canceller) as unknown as Primitive
+}
+
 /** Where an evaluation stops: the Exit, the rest for the fiber (`runSyncFirst`), or waiting (`runFirst`). */
 const evaluate = <A, E, R>(
   effect: Effect.Effect<A, E, R>,
@@ -61,7 +100,7 @@ const evaluate = <A, E, R>(
   let interruption: Cause.Cause<never> | undefined
   let raiseInterruption = false
   let waitToken = 0
-  let waiting: { readonly interruptible: boolean } | undefined
+  let waiting: { readonly interruptible: boolean; readonly canceller: () => Effect.Effect<void> | undefined } | undefined
   let driving = false
   let exit: Exit.Exit<A, E> | undefined
   const listeners: Array<(exit: Exit.Exit<A, E>) => void> = []
@@ -70,8 +109,11 @@ const evaluate = <A, E, R>(
     prepare()
     return rebuild(at as never, stack) as never
   }
-  /** Waits on `register` (an Async instruction's): SUSPENDED, or false when it answered at once. */
-  const wait = (register: (resume: (next: Primitive) => void) => void): typeof SUSPENDED | false => {
+  /**
+   * Waits on `register` (an Async instruction's, or a `cancellableAsync`'s with its `canceller`):
+   * SUSPENDED, or false when it answered at once.
+   */
+  const wait = (register: (resume: (next: Primitive) => void) => void, canceller: () => Effect.Effect<void> | undefined = noCanceller): typeof SUSPENDED | false => {
     const token = ++waitToken
     let immediate: Primitive | undefined
     let registering = true
@@ -81,11 +123,11 @@ const evaluate = <A, E, R>(
       waiting = undefined
       if (registering) immediate = next
       else {
-        current = next
+        current = resumedWithCanceller(next, canceller())
         drive()
       }
     }
-    waiting = { interruptible: RuntimeFlags.interruption(flags) }
+    waiting = { interruptible: RuntimeFlags.interruption(flags), canceller }
     try {
       register(resume)
     } catch (e) {
@@ -93,18 +135,23 @@ const evaluate = <A, E, R>(
     }
     registering = false
     if (immediate !== undefined) {
-      current = immediate
+      current = resumedWithCanceller(immediate, canceller())
       return false
     }
     // Interrupted from within `register` itself (it was driving then): abandoned at once.
     if (raiseInterruption && waiting?.interruptible === true) {
       raiseInterruption = false
-      waitToken++
-      waiting = undefined
-      current = Exit.failCause(interruption!) as unknown as Primitive
+      abandonWait()
       return false
     }
     return SUSPENDED
+  }
+  /** Gives up the wait in progress for the interruption: its canceller, if it has one, runs first. */
+  const abandonWait = () => {
+    const cancel = waiting?.canceller()
+    waitToken++
+    waiting = undefined
+    current = cancel === undefined ? (Exit.failCause(interruption!) as unknown as Primitive) : afterCanceller(cancel, interruption!)
   }
   /** An instruction this module does not know, run on a fiber forked from the caller's and awaited as a wait. */
   const onForkedFiber = (at: Primitive) => {
@@ -142,7 +189,17 @@ const evaluate = <A, E, R>(
               value = current.effect_instruction_i0()
               success = true
               break
-            case "Commit":
+            case "Commit": {
+              // A cancellableAsync: waited on here, its canceller kept with the wait.
+              const cancellable = throughWaits ? ((current as unknown as Record<symbol, unknown>)[cancellableRegister] as Register<unknown, unknown> | undefined) : undefined
+              if (cancellable !== undefined) {
+                let canceller: Effect.Effect<void> | undefined
+                const registered = wait((resume) => {
+                  canceller = cancellable(resume as never) ?? undefined
+                }, () => canceller)
+                if (registered === SUSPENDED) return SUSPENDED
+                break
+              }
               // Effect.suspend, Effect.async and other committed primitives; a Context.Tag is a "Tag", below.
               if (typeof current.commit !== "function") {
                 if (!throughWaits) return handBack(current)
@@ -151,6 +208,7 @@ const evaluate = <A, E, R>(
               }
               current = current.commit() as unknown as Primitive
               break
+            }
             case "OnSuccess":
             case "OnFailure":
             case "OnSuccessAndFailure":
@@ -332,10 +390,9 @@ const evaluate = <A, E, R>(
         // Raised where the region ends.
         return
       }
-      // Abandon the wait: its canceller (an onInterrupt frame) runs as the failure unwinds.
-      waitToken++
-      waiting = undefined
-      current = Exit.failCause(interruption) as unknown as Primitive
+      // Abandon the wait: its canceller runs (a cancellableAsync's here, an Effect.async's in its
+      // onInterrupt frame as the failure unwinds).
+      abandonWait()
       drive()
     }
   }
@@ -379,7 +436,7 @@ export const runFirst = <A, E, R>(
  * the evaluation and waits for it to unwind (its finalizers run), as interrupting a child would.
  */
 export const awaitPending = <A, E>(pending: Pending<A, E>, interruptor: FiberId.FiberId): Effect.Effect<A, E> =>
-  Effect.async<A, E>((resume) => {
+  cancellableAsync<A, E>((resume) => {
     pending.onDone((exit) => resume(exit))
     return Effect.async<void>((done) => {
       pending.interrupt(interruptor)

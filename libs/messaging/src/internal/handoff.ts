@@ -1,4 +1,5 @@
 import { Chunk, Effect } from "effect"
+import { cancellableAsync } from "./effect-adapter.js"
 
 /**
  * Moves deliveries from one feeding fiber to a pool of worker fibers without an Effect per item:
@@ -44,7 +45,7 @@ export const makeHandoff = <A>() => {
     },
     ended: (): boolean => done && head === items.length,
     /** Resumes when an item was offered or the feed ended (the worker polls again to find out which). */
-    waitForWork: Effect.async<void>((resume) => {
+    waitForWork: cancellableAsync<void>((resume) => {
       if (head < items.length || done) return resume(Effect.void)
       const wakeUp = () => resume(Effect.void)
       parked.push(wakeUp)
