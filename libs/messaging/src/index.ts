@@ -21,7 +21,7 @@ export { type PublishOutputsOptions } from "./internal/stages/publish-outputs.js
 export { AckFailed, type Delivery } from "./delivery.js"
 
 // Publishing.
-export { derivedMessageId, encodeMessage, EncodeError, isDerivedFrom, type OutgoingMessage, type PublishAck } from "./outgoing.js"
+export { derivedMessageId, encodeMessage, EncodeError, isDerivedFrom, type OutgoingMessage, type PublishAck, utf8Bytes } from "./outgoing.js"
 export { NoStreamForSubject, PayloadTooLarge, type PublishError, PublishFailed, StreamFull } from "./publish-error.js"
 export { publishEvent, Publisher } from "./publisher.js"
 export { layerTracedPublisher, tracedPublisher } from "./traced-publisher.js"

@@ -1,4 +1,5 @@
 import type { NatsConnection as RawConnection } from "@nats-io/transport-node"
+import { utf8Bytes } from "@conveyor/messaging"
 
 /** The part of nats-core's (3.x) protocol handler this touches: private, so checked before use. */
 interface ProtocolInternals {
@@ -8,7 +9,6 @@ interface ProtocolInternals {
   sendCommand: (cmd: string | Uint8Array, ...payloads: Array<Uint8Array>) => void
 }
 
-const utf8 = new TextEncoder()
 /** What one turn may buffer before it is written anyway. */
 const TURN_BUFFER_BYTES = 256 * 1024
 
@@ -42,7 +42,7 @@ export const coalesceWrites = (nc: RawConnection): boolean => {
     p.flushPending()
   }
   p.sendCommand = (cmd, ...payloads) => {
-    p.outbound.fill(typeof cmd === "string" ? utf8.encode(cmd) : cmd, ...payloads)
+    p.outbound.fill(typeof cmd === "string" ? utf8Bytes(cmd) : cmd, ...payloads)
     if (p.outbound.size() >= p.pendingLimit) p.flushPending()
     else if (!scheduled) {
       scheduled = true

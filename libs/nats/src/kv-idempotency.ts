@@ -1,5 +1,5 @@
 import { type KV, Kvm } from "@nats-io/kv"
-import { ClaimLost, type ClaimResult, type IdempotencyStoreShape, type OutgoingMessage, StoreUnavailable } from "@conveyor/messaging"
+import { ClaimLost, type ClaimResult, type IdempotencyStoreShape, type OutgoingMessage, StoreUnavailable, utf8Bytes } from "@conveyor/messaging"
 import { Effect } from "effect"
 import type { NatsClient } from "./connection.js"
 import { errorText } from "./errors.js"
@@ -11,7 +11,6 @@ type Record =
   | { readonly s: "pending"; readonly until: number }
   | { readonly s: "done"; readonly out: ReadonlyArray<{ readonly subject: string; readonly payload: string; readonly msgId?: string; readonly headers?: { [k: string]: string } }> }
 
-const utf8 = new TextEncoder()
 const fromUtf8 = new TextDecoder()
 
 // KV keys allow only [-/_=.a-zA-Z0-9]: message ids are base64url-encoded.
@@ -57,7 +56,7 @@ export const makeKvIdempotencyStore = (options: KvIdempotencyStoreOptions): Idem
   const writes = pubAckPipelineOf(options.client)
   const subjectOf = (key: string) => `$KV.${options.bucket}.${key}`
   const unavailable = (e: unknown) => new StoreUnavailable({ reason: errorText(e) })
-  const write = (r: Record) => utf8.encode(JSON.stringify(r))
+  const write = (r: Record) => utf8Bytes(JSON.stringify(r))
   const put = (key: string, value: Uint8Array, previous: number) =>
     Effect.map(writes.publishEffect(subjectOf(key), value, expecting(previous)), (ack) => ack.seq)
   const claimed = (key: string, token: number): ClaimResult => ({ _tag: "Claimed", claim: { key, token } })

@@ -1,5 +1,6 @@
 import { type KV, Kvm } from "@nats-io/kv"
 import { isWrongLastSequence, kvWrites, type NatsClient } from "@conveyor/nats"
+import { utf8Bytes } from "@conveyor/messaging"
 import { Effect, Either, ParseResult, Schema } from "effect"
 import { CorruptEntry, KvUnavailable, RevisionConflict } from "./errors.js"
 
@@ -46,7 +47,6 @@ export interface JsonBucket<A> {
 export const plainJson = (value: unknown): string => JSON.stringify(value)
 
 const text = (e: unknown) => (e instanceof Error ? e.message : String(e))
-const utf8 = new TextEncoder()
 
 /**
  * Reads with the bucket's `kv`; writes go through the connection's PubAck pipeline (`kvWrites`).
@@ -75,10 +75,10 @@ export const makeJsonBucket = <A>(
       })
     )
   const update = (key: string, value: A, revision: number) =>
-    Effect.suspend(() => writes.put(key, utf8.encode(encode(value)), revision)).pipe(Effect.mapError(conflictOr(key)))
+    Effect.suspend(() => writes.put(key, utf8Bytes(encode(value)), revision)).pipe(Effect.mapError(conflictOr(key)))
   // As `kv.create`: the key must be absent, and a deleted key (its marker is the last revision) counts as absent.
   const create = (key: string, value: A): Effect.Effect<number, KvUnavailable | RevisionConflict> =>
-    Effect.suspend(() => writes.put(key, utf8.encode(encode(value)), 0)).pipe(
+    Effect.suspend(() => writes.put(key, utf8Bytes(encode(value)), 0)).pipe(
       Effect.catchIf(isWrongLastSequence, () =>
         Effect.flatMap(Effect.tryPromise({ try: () => kv.get(key), catch: unavailable(key) }), (entry) =>
           entry !== null && entry.operation !== "PUT" ? update(key, value, entry.revision) : Effect.fail(new RevisionConflict({ bucket: name, key }))
@@ -110,7 +110,7 @@ export const makeJsonBucket = <A>(
     get,
     create,
     update,
-    put: (key, value) => Effect.suspend(() => writes.put(key, utf8.encode(encode(value)))).pipe(Effect.mapError(unavailable(key))),
+    put: (key, value) => Effect.suspend(() => writes.put(key, utf8Bytes(encode(value)))).pipe(Effect.mapError(unavailable(key))),
     // At `revision` only: a lost race means the key was written again since (e.g. a timer re-armed), which stays.
     remove: (key, revision) =>
       writes.remove(key, revision).pipe(

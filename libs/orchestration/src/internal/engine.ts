@@ -1,4 +1,4 @@
-import { EncodeError, encodeMessage, isDerivedFrom, type OutgoingMessage, type Publisher, type PublishError, startAlongside } from "@conveyor/messaging"
+import { EncodeError, encodeMessage, isDerivedFrom, type OutgoingMessage, type Publisher, type PublishError, startAlongside, utf8Bytes } from "@conveyor/messaging"
 import { currentParentSpanOption, injectTraceHeaders } from "@conveyor/telemetry"
 import {
   alreadyApplied, firingId, type IllegalTransition, type Instance, markPublished, mustPersist, type Outgoing, outgoingEncoder, type PendingTimer, step, type TaggedState,
@@ -10,8 +10,6 @@ import type { JsonBucket, Versioned } from "../json-bucket.js"
 import { makeRecentWrites } from "../recent-writes.js"
 import { makeTimerSync } from "../timer-sync.js"
 import type { TimerBucket } from "../timers.js"
-
-const utf8 = new TextEncoder()
 
 export interface WorkflowEngineOptions<S extends TaggedState, E extends TypedMessage, C extends TypedMessage, O extends TypedMessage> {
   readonly definition: WorkflowDefinition<S, E, C, O>
@@ -84,7 +82,7 @@ export const makeWorkflowEngine = <S extends TaggedState, E extends TypedMessage
       const subject = subjectOf(o)
       const encoded = encode(o)
       if (Either.isLeft(encoded)) return Effect.fail(new EncodeError({ subject, message: encoded.left.message }))
-      messages.push({ subject, payload: utf8.encode(JSON.stringify(encoded.right)), msgId: o.id })
+      messages.push({ subject, payload: utf8Bytes(JSON.stringify(encoded.right)), msgId: o.id })
     }
     return Effect.asVoid(publisher.publishAll(messages, { maxInFlight: 32 }))
   }
