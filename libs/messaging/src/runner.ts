@@ -1,12 +1,13 @@
-import { Cause, Deferred, Effect, Exit, Fiber, FiberRef, HashMap, type Scope, Stream } from "effect"
+import { Cause, Deferred, Effect, Exit, Fiber, type Scope, Stream } from "effect"
 import type { DeadLetterSink } from "./dead-letter.js"
 import { exhaustedBeforeRun } from "./internal/decide.js"
 import type { Delivery } from "./delivery.js"
+import { enterDelivery, workerBase } from "./internal/delivery-state.js"
 import { makeDeferralCounter } from "./internal/deferrals.js"
 import type { TaggedFailure } from "./error-handling.js"
 import type { MessageHandler } from "./handler.js"
 import { makeHandoff } from "./internal/handoff.js"
-import { awaitPending, runFirst, runSyncFirst } from "./internal/effect-adapter.js"
+import { awaitPending, runFirst } from "./internal/effect-adapter.js"
 import type { DeliveryResult, HandleDelivery, Middleware } from "./middleware.js"
 import { heartbeat, type HeartbeatOptions } from "./internal/stages/heartbeat.js"
 import { idempotency, type IdempotencyOptions } from "./internal/stages/idempotency.js"
@@ -108,8 +109,8 @@ export const startConsumer = <A, I, E extends TaggedFailure, R, SE, SR>(
     // handling runs by plain calls on the worker's behalf, through its waits, and the worker's fiber
     // suspends once for a delivery that waits. Handlers and middlewares are plain Effect.
     const worker: Effect.Effect<void, never, R> = Effect.withFiberRuntime<void, never, R>((fiber) => {
-      const annotations = fiber.getFiberRef(FiberRef.currentLogAnnotations)
       const worker = fiber as Fiber.RuntimeFiber<unknown, unknown>
+      const base = workerBase(worker)
       const loop = (): Effect.Effect<void, never, R> => {
         for (;;) {
           // Handlers that compute for long without suspending: after a slice of synchronous work
@@ -118,13 +119,9 @@ export const startConsumer = <A, I, E extends TaggedFailure, R, SE, SR>(
           const d = buffer.poll()
           if (d === undefined) return buffer.ended() ? Effect.void : Effect.flatMap(buffer.waitForWork, loop)
           inFlight++
-          // Log annotations are set on the worker's fiber and not restored afterwards (the next
-          // delivery overwrites them): Effect.annotateLogs, which restores them, cost about half of
-          // the runner's time per message. Set only for a delivery that can log (one that uses the
-          // fiber): most quick ones never do.
-          const annotate = () =>
-            void runSyncFirst(FiberRef.set(FiberRef.currentLogAnnotations, HashMap.set(HashMap.set(annotations, "messageId", d.messageId), "subject", d.subject)), worker)
-          const handled = runFirst(handle(d), worker, annotate)
+          // The delivery's log annotations and trace context (internal/delivery-state.ts), set only
+          // for a delivery that uses the fiber: most quick ones never do.
+          const handled = runFirst(handle(d), worker, () => enterDelivery(worker, base, d))
           if (Exit.isExit(handled) && Exit.isSuccess(handled)) {
             inFlight--
             continue

@@ -1,4 +1,5 @@
-import { Chunk, Deferred, Effect, Exit, Fiber, HashMap, Logger, Option, Queue, Schema, Scope, Stream } from "effect"
+import { currentBaggage, currentParentSpanOption, injectTraceHeaders } from "@conveyor/telemetry"
+import { Chunk, Deferred, Effect, Exit, Fiber, FiberRef, HashMap, Logger, Option, Queue, Schema, Scope, Stream } from "effect"
 import { describe, expect, it } from "@effect/vitest"
 import type { DeadLetterRecord } from "../src/dead-letter.js"
 import type { Delivery } from "../src/delivery.js"
@@ -119,6 +120,45 @@ describe("startConsumer", () => {
     expect(settled.size).toBe(50)
     expect(logged).toHaveLength(25)
     for (const l of logged) expect(l.messageId).toBe(`m-${String(l.n)}`)
+  })
+
+  it("runs each delivery in the trace context its own headers carry, never the last delivery's", async () => {
+    const traceOf = (i: number) => `${String(i).padStart(32, "a")}`
+    const seen = new Map<number, { readonly traceId: string | undefined; readonly baggage: Record<string, string>; readonly sent: Record<string, string> }>()
+    const handler = defineHandler({
+      schema: Job,
+      handle: (job) =>
+        Effect.gen(function* () {
+          if (job.n % 2 === 0) yield* Effect.sleep("1 millis")
+          const parent = yield* currentParentSpanOption
+          const sent = yield* injectTraceHeaders()
+          seen.set(job.n, { traceId: Option.getOrUndefined(Option.map(parent, (p) => p.traceId)), baggage: yield* FiberRef.get(currentBaggage), sent })
+        }),
+      errors: {}
+    })
+    // Odd ones carry a trace (every third with baggage), even ones carry none.
+    const all = Array.from({ length: 30 }, (_, n) =>
+      fakeDelivery({ n }, {
+        messageId: `m-${n}`, streamSequence: n + 1, plainAcks: true,
+        headers: n % 2 === 0 ? {} : { traceparent: `00-${traceOf(n)}-b7ad6b7169203331-01`, ...(n % 3 === 0 ? { baggage: `tenant=t${n}` } : {}) }
+      }))
+    await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
+      const source: DeliverySource = (stop) => Stream.concat(Stream.fromChunk(Chunk.fromIterable(all)), Stream.drain(Stream.fromEffect(stop)))
+      const finished = yield* Deferred.make<void>()
+      let settled = 0
+      const running = yield* startConsumer(source, handler, {
+        name: "t", concurrency: 2, retry, shutdownGraceMs: 1_000,
+        middlewares: [tapResult(() => void (++settled === all.length && Deferred.unsafeDone(finished, Exit.void)))]
+      })
+      yield* Deferred.await(finished)
+      yield* running.stop
+    })))
+    expect(seen.size).toBe(30)
+    for (const [n, s] of seen) {
+      expect(s.traceId).toBe(n % 2 === 0 ? undefined : traceOf(n))
+      expect(s.sent["traceparent"]?.slice(3, 35)).toBe(n % 2 === 0 ? undefined : traceOf(n))
+      expect(s.baggage).toEqual(n % 2 === 1 && n % 3 === 0 ? { tenant: `t${n}` } : {})
+    }
   })
 
   it("lets timers run between quick handlers that compute for long without suspending", async () => {

@@ -1,7 +1,7 @@
 export { type MessageInfo, MESSAGING_SYSTEM, MessagingAttributes, OperationType } from "./attributes.js"
 export { defaultTelemetryConfig, type SamplerName, TelemetryConfig } from "./config.js"
 export { currentParentSpanOption, currentSpanOption } from "./current-span.js"
-export { continueTrace, extractTraceContext, injectTraceHeaders, type TraceHeaders } from "./propagation.js"
+export { continueTrace, currentBaggage, extractTraceContext, injectTraceHeaders, remoteContext, type TraceHeaders } from "./propagation.js"
 export { annotatePublishAck, type ConsumeOptions, consumerSpan, consumerSpans, type ConsumerSpans, linkOriginalTrace, markProcessingFailed, ORIGINAL_TRACEPARENT_HEADER, preserveOriginalTraceparent, producerSpan, producerSpans, type PublishAckInfo, recordDeadLetter, recordRetry } from "./spans.js"
 export { InMemorySpanExporter, layerTracing, layerTracingFromEnv, layerTracingInMemory, type TracingOptions } from "./tracing.js"
 export { type ConsumerState, layerMetrics, makeMetrics, Metrics, type MetricsService, type SettlementLabel, settlementLabels } from "./metrics.js"

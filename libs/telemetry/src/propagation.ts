@@ -138,11 +138,22 @@ export const extractTraceContext = (headers: TraceHeaders | undefined): Option.O
 export const continueTrace =
   (headers: TraceHeaders | undefined) =>
   <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
-    if (headers === undefined || !mayCarryContext(headers)) return effect
-    const { parent, baggage } = extractRemote(headers)
-    const inParent = Option.isSome(parent) ? Effect.withParentSpan(effect, parent.value) : effect
-    return Object.keys(baggage).length === 0 ? inParent : withBaggage(baggage)(inParent)
+    const remote = remoteContext(headers)
+    if (remote === undefined) return effect
+    const inParent = Option.isSome(remote.parent) ? Effect.withParentSpan(effect, remote.parent.value) : effect
+    return Object.keys(remote.baggage).length === 0 ? inParent : withBaggage(remote.baggage)(inParent)
   }
+
+/**
+ * The context `headers` carry, as `continueTrace` puts an effect in it: the remote parent (the
+ * current span to be) and baggage entries; undefined, at no cost, for headers without any. For a
+ * runtime that sets them on its fiber itself (the message runner: `Tracer.ParentSpan` in the
+ * context, and `currentBaggage`).
+ */
+export const remoteContext = (
+  headers: TraceHeaders | undefined
+): { readonly parent: Option.Option<Tracer.ExternalSpan>; readonly baggage: Record<string, string> } | undefined =>
+  headers === undefined || !mayCarryContext(headers) ? undefined : extractRemote(headers)
 
 /** Baggage entries from `headers`; malformed baggage yields none. */
 export const extractBaggage = (headers: TraceHeaders | undefined): Record<string, string> => baggageOf(extractContext(headers))

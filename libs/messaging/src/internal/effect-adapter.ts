@@ -1,4 +1,4 @@
-import { Cause, Context, Effect, Exit, type Fiber, type FiberId, FiberRef, Runtime, RuntimeFlags, RuntimeFlagsPatch } from "effect"
+import { Cause, Context, Effect, Exit, type Fiber, type FiberId, FiberRef, type FiberRefs, Runtime, RuntimeFlags, RuntimeFlagsPatch } from "effect"
 import { yieldWrapGet } from "effect/Utils"
 import { type Frame, type Primitive, rebuild } from "./effect-primitives.js"
 
@@ -397,6 +397,25 @@ const evaluate = <A, E, R>(
     }
   }
   return pending
+}
+
+/** What `updateFiberRefs` reads and writes of a fiber: Effect 3's FiberRuntime, checked before use. */
+interface FiberRefsInternals {
+  readonly _fiberRefs?: FiberRefs.FiberRefs
+  readonly setFiberRefs?: (refs: FiberRefs.FiberRefs) => void
+}
+
+/**
+ * Replaces `fiber`'s FiberRefs with `update(theirs)`, at the cost of whatever `update` copies:
+ * Effect.setFiberRefs sets every FiberRef one at a time (a copy of them all each), and
+ * `getFiberRefs` copies them before handing them out. On the fiber's behalf only: from within its
+ * run, or a plain-call evaluation of it (`runFirst`'s `beforeFiberUse`).
+ */
+export const updateFiberRefs = (fiber: Fiber.RuntimeFiber<unknown, unknown>, update: (refs: FiberRefs.FiberRefs) => FiberRefs.FiberRefs): void => {
+  const internals = fiber as unknown as FiberRefsInternals
+  if (internals._fiberRefs !== undefined && typeof internals.setFiberRefs === "function") return internals.setFiberRefs(update(internals._fiberRefs))
+  // Not the FiberRuntime this was written against: the public way.
+  void runSyncFirst(Effect.setFiberRefs(update(fiber.getFiberRefs())), fiber)
 }
 
 /**

@@ -1,4 +1,4 @@
-import { type ConsumerSpans, consumerSpans, continueTrace, markProcessingFailed, recordDeadLetter, recordRetry } from "@conveyor/telemetry"
+import { type ConsumerSpans, consumerSpans, markProcessingFailed, recordDeadLetter, recordRetry } from "@conveyor/telemetry"
 import { Effect, Option } from "effect"
 import { DeadLetterHeaders } from "../dead-letter.js"
 import type { Delivery } from "../delivery.js"
@@ -68,13 +68,13 @@ const replayAttributes = (delivery: Delivery): Record<string, string> | undefine
  * settlement: the parent comes from the message's `traceparent` (a new trace when it is missing or
  * broken), a replay links to its original trace, and everything the handler publishes carries this
  * span's context. Each delivery is its own span, numbered by its delivery count. Without a tracer
- * installed there is no span: the delivery runs in the context its headers carry (`continueTrace`).
- * Which of the two is decided once, as the consumer starts.
+ * installed there is no span, and nothing to add: the runner already runs every delivery in the
+ * context its headers carry (internal/delivery-state.ts). Which of the two is decided once, as the
+ * consumer starts.
  */
-export const tracing: Effect.Effect<Middleware> = Effect.map(consumerSpans, (spans) => (Option.isSome(spans) ? traced(spans.value) : passTraceContext))
+export const tracing: Effect.Effect<Middleware> = Effect.map(consumerSpans, (spans) => (Option.isSome(spans) ? traced(spans.value) : untraced))
 
-/** Without a tracer: the incoming context for the handling. */
-const passTraceContext: Middleware = (next) => (delivery) => continueTrace(delivery.headers)(next(delivery))
+const untraced: Middleware = (next) => next
 
 /** The span opens before the handler function is called: it covers the handler's own work too. */
 const traced =
