@@ -1,5 +1,4 @@
 import type { NatsConnection as RawConnection } from "@nats-io/transport-node"
-import { utf8Bytes } from "@conveyor/messaging"
 
 /** The part of nats-core's (3.x) protocol handler this touches: private, so checked before use. */
 interface ProtocolInternals {
@@ -42,7 +41,9 @@ export const coalesceWrites = (nc: RawConnection): boolean => {
     p.flushPending()
   }
   p.sendCommand = (cmd, ...payloads) => {
-    p.outbound.fill(typeof cmd === "string" ? utf8Bytes(cmd) : cmd, ...payloads)
+    // Buffer.from, as @conveyor/messaging's utf8Bytes (3-5x TextEncoder's speed), without loading
+    // that package here: a connection alone (the CLI) must not load OpenTelemetry.
+    p.outbound.fill(typeof cmd === "string" ? Buffer.from(cmd, "utf8") : cmd, ...payloads)
     if (p.outbound.size() >= p.pendingLimit) p.flushPending()
     else if (!scheduled) {
       scheduled = true
