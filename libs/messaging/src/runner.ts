@@ -1,4 +1,5 @@
-import { Cause, Deferred, Effect, Exit, Fiber, type Scope, Stream } from "effect"
+import { consumerSpans } from "@conveyor/telemetry"
+import { Cause, Deferred, Effect, Exit, Fiber, Option, type Scope, Stream } from "effect"
 import type { DeadLetterSink } from "./dead-letter.js"
 import { exhaustedBeforeRun } from "./internal/decide.js"
 import type { Delivery } from "./delivery.js"
@@ -77,6 +78,9 @@ export const startConsumer = <A, I, E extends TaggedFailure, R, SE, SR>(
     if (beats !== undefined) stages.push(beats.stage)
     const process = stages.reduceRight<ProcessDelivery<any>>((next, stage) => stage(next), runHandler(handler, options.retry, options.handlerTimeoutMs))
     const stopping = yield* Deferred.make<void>()
+    // With a tracer, the consumer span (the `tracing` middleware) carries each delivery's trace
+    // context; without one, the runner puts it on the fiber itself (delivery-state.ts).
+    const carriesTraceContext = Option.isNone(yield* consumerSpans)
     let inFlight = 0
     const deferrals = makeDeferralCounter()
     // Middlewares see the delivery as the broker sent it; the stages and the policy judge it by its
@@ -121,7 +125,7 @@ export const startConsumer = <A, I, E extends TaggedFailure, R, SE, SR>(
           inFlight++
           // The delivery's log annotations and trace context (internal/delivery-state.ts), set only
           // for a delivery that uses the fiber: most quick ones never do.
-          const handled = runFirst(handle(d), worker, () => enterDelivery(worker, base, d))
+          const handled = runFirst(handle(d), worker, () => enterDelivery(worker, base, d, carriesTraceContext))
           if (Exit.isExit(handled) && Exit.isSuccess(handled)) {
             inFlight--
             continue

@@ -27,10 +27,13 @@ export const workerBase = (fiber: Fiber.RuntimeFiber<unknown, unknown>): WorkerB
   baggage: fiber.getFiberRef(currentBaggage)
 })
 
-/** Puts `delivery`'s state on the worker's fiber in place of the last delivery's: one copy of its FiberRefs. */
-export const enterDelivery = (fiber: Fiber.RuntimeFiber<unknown, unknown>, base: WorkerBase, delivery: Delivery): void => {
+/**
+ * Puts `delivery`'s state on the worker's fiber in place of the last delivery's: one copy of its
+ * FiberRefs. `withTraceContext` false: annotations only (a consumer span carries the context).
+ */
+export const enterDelivery = (fiber: Fiber.RuntimeFiber<unknown, unknown>, base: WorkerBase, delivery: Delivery, withTraceContext: boolean): void => {
   const id = fiber.id()
-  const remote = remoteContext(delivery.headers)
+  const remote = withTraceContext ? remoteContext(delivery.headers) : undefined
   const parent: Tracer.ExternalSpan | undefined = remote?.parent._tag === "Some" ? remote.parent.value : undefined
   const baggage = remote === undefined || Object.keys(remote.baggage).length === 0 ? base.baggage : { ...base.baggage, ...remote.baggage }
   updateFiberRefs(fiber, (refs) =>

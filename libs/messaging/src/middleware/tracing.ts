@@ -68,9 +68,9 @@ const replayAttributes = (delivery: Delivery): Record<string, string> | undefine
  * settlement: the parent comes from the message's `traceparent` (a new trace when it is missing or
  * broken), a replay links to its original trace, and everything the handler publishes carries this
  * span's context. Each delivery is its own span, numbered by its delivery count. Without a tracer
- * installed there is no span, and nothing to add: the runner already runs every delivery in the
+ * installed there is no span, and nothing to add: the runner then runs every delivery in the
  * context its headers carry (internal/delivery-state.ts). Which of the two is decided once, as the
- * consumer starts.
+ * consumer starts (the runner decides the same way: `consumerSpans`).
  */
 export const tracing: Effect.Effect<Middleware> = Effect.map(consumerSpans, (spans) => (Option.isSome(spans) ? traced(spans.value) : untraced))
 
