@@ -146,16 +146,6 @@ const startParts = async (parts: ReadonlyArray<ReadonlyArray<string>>, env: Reco
   return ok
 }
 
-/** `replicas` processes of each of `count` parts of `side` (its hops or steps, by index). */
-const replicated = (side: string, count: number, replicas: number) =>
-  Array.from({ length: count }, (_, i) => Array.from({ length: replicas }, () => [side, String(i)])).flat()
-
-/** The first half of the indexes `0..count-1` (the process with the ingress), and the second. */
-const halves = (count: number): readonly [ReadonlyArray<string>, ReadonlyArray<string>] => {
-  const indexes = Array.from({ length: count }, (_, i) => String(i))
-  return [indexes.slice(0, Math.ceil(count / 2)), indexes.slice(Math.ceil(count / 2))]
-}
-
 /**
  * How a chain's parts are laid out over processes: `replicas` processes per part (each hop, step or
  * app in its own, 1 or 2 per part), or `"halves"`: two processes, the first half of the chain (with
@@ -163,10 +153,14 @@ const halves = (count: number): readonly [ReadonlyArray<string>, ReadonlyArray<s
  */
 export type Layout = number | "halves"
 
-const rawParts = (layout: Layout): ReadonlyArray<ReadonlyArray<string>> => {
-  if (layout !== "halves") return [["raw", "ingress"], ...replicated("raw", RAW_HOPS, layout)]
-  const [first, rest] = halves(RAW_HOPS)
-  return [["raw", "ingress", ...first], ["raw", ...rest]]
+/** The processes (chain-process.js arguments) of `side`'s ingress and `count` hops or steps, laid out as `layout` says. */
+const partsOf = (side: "raw" | "bullmq", count: number, layout: Layout): ReadonlyArray<ReadonlyArray<string>> => {
+  const indexes = Array.from({ length: count }, (_, i) => String(i))
+  if (layout === "halves") {
+    const half = Math.ceil(count / 2)
+    return [[side, "ingress", ...indexes.slice(0, half)], [side, ...indexes.slice(half)]]
+  }
+  return [[side, "ingress"], ...indexes.flatMap((i) => Array.from({ length: layout }, () => [side, i]))]
 }
 
 /** The raw nats.js chain as processes: one ingress, `replicas` processes per hop sharing its durable (or the chain in two halves). */
@@ -174,7 +168,7 @@ export const startRawProcesses = async (
   raw: RawClient, url: string, monitorPort: number, natsPid: number | undefined, replicas: Layout, from: "build" | "source" = "build"
 ): Promise<Target> => {
   await ensureRawChain(raw.jsm)
-  const started = await startParts(rawParts(replicas), { NATS_URL: url }, from).catch(async (e: unknown) => {
+  const started = await startParts(partsOf("raw", RAW_HOPS, replicas), { NATS_URL: url }, from).catch(async (e: unknown) => {
     await deleteRawChain(raw.jsm)
     throw e
   })
@@ -186,12 +180,6 @@ export const startRawProcesses = async (
       await deleteRawChain(raw.jsm)
     }
   }, { cpuMs: processesCpuMs(started.map((p) => p.pid)), brokerOps: natsInMessages(monitorPort), brokerCpuMs: () => pidCpuMs(natsPid) })
-}
-
-const bullmqParts = (layout: Layout): ReadonlyArray<ReadonlyArray<string>> => {
-  if (layout !== "halves") return [["bullmq", "ingress"], ...replicated("bullmq", STEPS.length, layout)]
-  const [first, rest] = halves(STEPS.length)
-  return [["bullmq", "ingress", ...first], ["bullmq", ...rest]]
 }
 
 /**
@@ -207,7 +195,7 @@ export const startBullmqProcesses = async (redis: LocalRedis, concurrency: numbe
   const events = new QueueEvents(stepQueue(prefix, STEPS.length - 1), { connection, lastEventId: "0-0" })
   const store = new Redis(connection)
   const started = await events.waitUntilReady()
-    .then(() => startParts(bullmqParts(replicas), env, from))
+    .then(() => startParts(partsOf("bullmq", STEPS.length, replicas), env, from))
     .catch(async (e: unknown) => {
       await events.close()
       store.disconnect()
