@@ -57,8 +57,8 @@ export const closedLoop = async (raw: RawClient, target: Target, orders: number,
       // Handled here even while the POST is still waiting: a timeout must fail the run, not crash it.
       finished.catch(() => undefined)
       const start = performance.now()
-      // 64 SKUs of this loop's own: a SKU's value keeps every order that held it, so SKUs shared
-      // with the loops before would make each later row write larger values.
+      // 64 SKUs of this loop's own, so every row starts from fresh SKU values (a SKU's value keeps
+      // only the orders under way, so sharing them would change little).
       const body = JSON.stringify({ orderId, customerId: "bench", items: [{ sku: `${prefix}-sku-${i % 64}`, quantity: 1, unitPriceCents: 100 }] })
       // A 503 (the broker did not answer the gateway in time: 11 processes on 2 loaded cores) is
       // retried as the API asks, with the same order id and body (the gateway answers a repeat from

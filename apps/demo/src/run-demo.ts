@@ -1,8 +1,8 @@
 import { Buckets, Durables, eventSubject, orderTopology, orderWorkflow, StreamNames, summarizeOrder } from "@conveyor/domain"
 import { Publisher } from "@conveyor/messaging"
 import { NatsConnection } from "@conveyor/nats"
-import { type JsonBucket, openJsonBucket } from "@conveyor/orchestration"
-import { Gateway, LedgerEntry, Notifications, Settlements, Shipment, shipmentKey, SkuStock, skuKey } from "@conveyor/orders"
+import { type JsonBucket, makeJsonBucket, openJsonBucket } from "@conveyor/orchestration"
+import { Gateway, holdsOf, LedgerEntry, Notifications, Reservation, reservationKey, Settlements, Shipment, shipmentKey, SkuStock, skuKey } from "@conveyor/orders"
 import { instanceSchema } from "@conveyor/workflow"
 import { eventually as waitFor } from "@conveyor/testing"
 import { Effect } from "effect"
@@ -219,14 +219,21 @@ export const runDemo = (base: string, options: DemoOptions, log: (line: string) 
     yield* orphans(ledger, (e) => e.capturedCents !== e.refundedCents, "money captured")
     yield* orphans(shipments, (e) => e.status === "scheduled", "a shipment booked")
 
-    // Stock: per SKU, free + held = the start, and only completed orders hold anything, exactly what they ordered.
+    // Stock: per SKU, free + held = the start, and only completed orders hold anything, exactly what
+    // they ordered. A hold is in the SKU's value until the order's record confirms it, then in the record.
+    const records = makeJsonBucket(client, stock.kv, stock.name, Reservation)
+    const reservations = new Map<string, Reservation>()
+    yield* Effect.forEach(orders, (order) =>
+      Effect.map(records.get(reservationKey(order.orderId)), (record) => void (record !== undefined && reservations.set(order.orderId, record.value))),
+      { concurrency: 64, discard: true })
     const skus = [...Array.from({ length: SKUS }, (_, k) => skuName(run, k)), limitedSku(run)]
     for (const sku of skus) {
       const entry = (yield* stock.get(skuKey(sku)))?.value
       if (entry === undefined) continue
-      const held = Object.values(entry.held).reduce((a, b) => a + b, 0)
+      const holds = holdsOf(sku, entry, reservations)
+      const held = [...holds.values()].reduce((a, b) => a + b, 0)
       if (entry.available + held !== STOCK) problems.push(`${sku}: ${entry.available} free + ${held} held != ${STOCK}`)
-      for (const [orderId, quantity] of Object.entries(entry.held)) {
+      for (const [orderId, quantity] of holds) {
         const line = byId.get(orderId)?.body.items.find((i) => i.sku === sku)
         if (!completedIds.has(orderId)) problems.push(`${sku}: cancelled or unknown order ${orderId} still holds ${quantity}`)
         else if (line?.quantity !== quantity) problems.push(`${sku}: ${orderId} holds ${quantity}, ordered ${line?.quantity}`)

@@ -3,13 +3,14 @@
 // must reconcile: no payment captured twice, stock back to start and no live shipment for every
 // cancelled order, no timer lost (timers set before the orchestrator died fire after it restarts).
 import { Buckets, Durables, orderTopology } from "@conveyor/domain"
-import { ledgerKey, shipmentKey, skuKey } from "@conveyor/orders"
+import { holdsOf, ledgerKey, Reservation, reservationKey, shipmentKey, skuKey, SkuStock } from "@conveyor/orders"
 import { type AppProcess, startAppProcess } from "@conveyor/testing/app-process"
 import { eventually } from "@conveyor/testing"
 import { useNatsServer } from "@conveyor/testing/vitest"
 import { Kvm } from "@nats-io/kv"
 import { connect } from "@nats-io/transport-node"
 import { afterAll, describe, expect, it } from "@effect/vitest"
+import { Schema } from "effect"
 
 const server = useNatsServer()
 const running = new Map<string, AppProcess>()
@@ -116,13 +117,20 @@ describe("apps as separate processes", () => {
         if (completed.has(`e2e-${i}`)) expect(entry, `e2e-${i}`).toMatchObject({ status: "scheduled" })
         else expect(entry?.status, `e2e-${i}`).not.toBe("scheduled")
       }
-      // Stock: free + held = start per SKU, held only by completed orders.
+      // Stock: free + held = start per SKU, held only by completed orders (in the SKU's value until
+      // the order's reservation record confirms the hold, then in the record).
       const stock = await kvm.open(Buckets.inventoryStock)
+      const records = new Map<string, Reservation>()
+      for (let i = 0; i < N; i++) {
+        const record = (await stock.get(reservationKey(`e2e-${i}`)))?.json<unknown>()
+        if (record !== undefined) records.set(`e2e-${i}`, Schema.decodeUnknownSync(Reservation)(record))
+      }
       for (let k = 0; k < 5; k++) {
-        const entry = (await stock.get(skuKey(`sku-${k}`)))!.json<any>()
-        const held = Object.values<number>(entry.held).reduce((a, b) => a + b, 0)
+        const entry = Schema.decodeUnknownSync(SkuStock)((await stock.get(skuKey(`sku-${k}`)))!.json<unknown>())
+        const holds = holdsOf(`sku-${k}`, entry, records)
+        const held = [...holds.values()].reduce((a, b) => a + b, 0)
         expect(entry.available + held).toBe(STOCK)
-        expect(Object.keys(entry.held).filter((id) => !completed.has(id))).toEqual([])
+        expect([...holds.keys()].filter((id) => !completed.has(id))).toEqual([])
       }
       // Timers: none left for good, and some set before the orchestrator died fired after it came back.
       // One may outlive its finished instance: a kill between storing the instance and its timer

@@ -1,6 +1,7 @@
 export { BrokerUnreachable, type FindError, Gateway, GatewayLive, type GatewayShape, IdempotencyKeyReused, OrderIdTaken, type OrderView, type PlaceError } from "./gateway.js"
 export { GatewayRoutesLive } from "./gateway-http.js"
-export { type HoldResult, type Inventory, InventoryWorkerLive, skuKey, SkuStock } from "./inventory.js"
+export { type Inventory, InventoryWorkerLive } from "./inventory.js"
+export { type HeldLine, holdsOf, type HoldResult, Reservation, reservationKey, skuKey, SkuStock } from "./stock.js"
 export { Notifications, NotifierLive } from "./notifier.js"
 export { OrchestratorLive } from "./orchestrator.js"
 export { LedgerEntry, ledgerKey, type PaymentRules, type Payments, PaymentsWorkerLive } from "./payments.js"

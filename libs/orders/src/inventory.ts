@@ -1,50 +1,15 @@
 import { defineHandler } from "@conveyor/messaging"
 import { NatsConnection, runJetStreamConsumer } from "@conveyor/nats"
-import { openJsonBucket, plainJson, type JsonBucket } from "@conveyor/orchestration"
+import { type CorruptEntry, type JsonBucket, type KvUnavailable, makeJsonBucket, openJsonBucket, plainJson } from "@conveyor/orchestration"
 import {
-  Buckets, Durables, eventSubject, OrderCommandMessage, type LineItem, type ReleaseStock, type ReserveStock, StockRejected, StockReleased,
+  Buckets, Durables, eventSubject, OrderCommandMessage, type ReleaseStock, type ReserveStock, StockRejected, StockReleased,
   StockReserved
 } from "@conveyor/domain"
-import { Config, Data, Effect, Layer, Schema } from "effect"
+import { randomBytes } from "node:crypto"
+import { Config, Data, Effect, Layer } from "effect"
 import { ConsumerConfig, consumerSpec, workerOptions, checkedWhenSent } from "./consumers.js"
-import { cachedValues, type CachedValues } from "./step-store.js"
-
-const Units = Schema.Number.pipe(Schema.int(), Schema.nonNegative())
-
-/**
- * One SKU's stock: what is free, what each order holds, and the orders whose stock was released
- * (closed), so a re-sent reservation arriving after the release cannot hold stock again.
- */
-export const SkuStock = Schema.Struct({
-  available: Units,
-  held: Schema.Record({ key: Schema.String, value: Units }),
-  closed: Schema.Array(Schema.String)
-})
-export type SkuStock = typeof SkuStock.Type
-
-/** KV keys allow `[-/_=.a-zA-Z0-9]`; SKUs are free text. */
-export const skuKey = (sku: string): string => `sku.${Buffer.from(sku).toString("base64url")}`
-
-export type HoldResult = "held" | "already-held" | "closed" | "insufficient"
-
-/** Pure: hold `quantity` of a SKU for an order, at most once per order. */
-export const hold = (stock: SkuStock, orderId: string, quantity: number): { next?: SkuStock; result: HoldResult } => {
-  if (stock.closed.includes(orderId)) return { result: "closed" }
-  if (Object.hasOwn(stock.held, orderId)) return { result: "already-held" }
-  if (stock.available < quantity) return { result: "insufficient" }
-  return { next: { ...stock, available: stock.available - quantity, held: { ...stock.held, [orderId]: quantity } }, result: "held" }
-}
-
-/** Pure: give back what an order holds (if anything) and close the order for this SKU. */
-export const release = (stock: SkuStock, orderId: string): { next?: SkuStock; result: number } => {
-  const quantity = stock.held[orderId] ?? 0
-  if (quantity === 0 && stock.closed.includes(orderId)) return { result: 0 }
-  const { [orderId]: _dropped, ...held } = stock.held
-  return {
-    next: { available: stock.available + quantity, held, closed: stock.closed.includes(orderId) ? stock.closed : [...stock.closed, orderId] },
-    result: quantity
-  }
-}
+import { cachedValues, type CachedValues, Drops } from "./step-store.js"
+import { dropClosed, dropConfirmed, giveBack, type HeldLine, hold, Reservation, reservationKey, SkuStock, skuKey, undoHold } from "./stock.js"
 
 export class UnexpectedCommand extends Data.TaggedError("UnexpectedCommand")<{ readonly worker: string; readonly type: string }> {
   override get message() {
@@ -56,33 +21,109 @@ export interface Inventory {
   readonly stock: JsonBucket<SkuStock>
   /** Compare-and-set on `stock` from the SKU values this process last saw (no read before each hold). */
   readonly skus: CachedValues<SkuStock>
+  /** The orders' reservation records, in the same bucket. */
+  readonly records: JsonBucket<Reservation>
+  /** Entries this process may drop from a SKU's value with its next write there (their records are final). */
+  readonly drops: Drops<SkuStock>
   readonly defaultStock: number
 }
 
-const fresh = (inventory: Inventory): SkuStock => ({ available: inventory.defaultStock, held: {}, closed: [] })
+export const makeInventory = (stock: JsonBucket<SkuStock>, records: JsonBucket<Reservation>, defaultStock: number): Inventory => ({
+  stock, records, defaultStock, skus: cachedValues(stock, { capacity: 10_000 }), drops: new Drops<SkuStock>()
+})
 
-const releaseAll = (inventory: Inventory, orderId: string, items: ReadonlyArray<LineItem>) =>
-  Effect.forEach(items, (item) => inventory.skus.modify(skuKey(item.sku), (s) => release(s ?? fresh(inventory), orderId)), { discard: true })
+const fresh = (inventory: Inventory): SkuStock => ({ available: inventory.defaultStock, held: {}, closed: [], by: {} })
+
+/** A SKU's decision, carrying the entries due to leave its value when it writes anyway (never a write of its own). */
+const atSku = <B>(inventory: Inventory, sku: string, decide: (stock: SkuStock) => { readonly next?: SkuStock; readonly result: B }) => {
+  const key = skuKey(sku)
+  const due = inventory.drops.due(key)
+  return inventory.skus.modify(key, (s) => {
+    const decision = decide(s ?? fresh(inventory))
+    return decision.next === undefined || due.length === 0 ? decision : { next: due.reduce((v, drop) => drop(v), decision.next), result: decision.result }
+  }).pipe(Effect.tap(() => inventory.drops.done(key, due)))
+}
+
+/** An attempt's mark on its holds: only needs to differ between attempts at one order. */
+const attemptMark = (): string => randomBytes(6).toString("base64url")
+
+/** The order's record: `mine` if there was none, else the one already there (a record is never deleted). */
+const settle = (inventory: Inventory, orderId: string, mine: Reservation): Effect.Effect<Reservation, KvUnavailable | CorruptEntry> =>
+  inventory.records.create(reservationKey(orderId), mine).pipe(
+    Effect.as(mine),
+    Effect.catchTag("RevisionConflict", () =>
+      Effect.flatMap(inventory.records.get(reservationKey(orderId)), (found) => (found === undefined ? settle(inventory, orderId, mine) : Effect.succeed(found.value))))
+  )
+
+const RELEASED = "the order's stock was already released"
 
 /**
- * Reserves every line or none: lines are held one SKU at a time (each a compare-and-set), and a
- * line that cannot be held releases the ones that were. Every step is keyed by the order, so a
- * re-run after a crash, a duplicate or a re-sent attempt converges on the same holdings: the SKU
- * values are the worker's idempotency record (`step-store.ts`).
+ * Reserves every line or none. The holds come first, one SKU at a time (each a compare-and-set
+ * from the cached value), then the order's record is created: the first attempt to create it
+ * decides the answer for good. An attempt then undoes every hold of the order the record does not
+ * confirm (its own after a refusal, or a second hold after an earlier attempt won), so a re-run
+ * after a crash, a duplicate, a re-sent attempt or one racing a release converges on the same
+ * holdings and answer. Confirmed holds leave the SKU values with their next writes.
  */
 export const reserveStock = (inventory: Inventory, command: ReserveStock) =>
   Effect.gen(function* () {
-    for (const item of command.items) {
-      const result = yield* inventory.skus.modify(skuKey(item.sku), (s) => hold(s ?? fresh(inventory), command.orderId, item.quantity))
-      if (result === "closed" || result === "insufficient") {
-        yield* releaseAll(inventory, command.orderId, command.items)
-        return { ok: false as const, reason: result === "closed" ? "the order's stock was already released" : `not enough ${item.sku}` }
+    const { orderId, items } = command
+    const mark = attemptMark()
+    const lines: Array<HeldLine> = []
+    let refused: string | undefined
+    for (const item of items) {
+      const held = yield* atSku(inventory, item.sku, (s) => hold(s, orderId, item.quantity, mark))
+      if (held.outcome === "closed" || held.outcome === "insufficient") {
+        refused = held.outcome === "closed" ? RELEASED : `not enough ${item.sku}`
+        break
       }
+      lines.push({ sku: item.sku, quantity: item.quantity, by: held.by })
     }
-    return { ok: true as const }
+    const record = yield* settle(inventory, orderId, refused === undefined ? { _tag: "Held", lines } : { _tag: "Rejected", reason: refused })
+    const confirmed = record._tag === "Held" ? record.lines : []
+    const confirmedAt = (sku: string) => confirmed.find((l) => l.sku === sku)?.by
+    // After a refusal every line may hold something (an earlier attempt's); after a confirmation only ours can differ.
+    const suspects: ReadonlyArray<{ readonly sku: string }> = record._tag === "Held" ? lines.filter((l) => l.by !== confirmedAt(l.sku)) : items
+    yield* Effect.forEach(suspects, (l) => atSku(inventory, l.sku, (s) => undoHold(s, orderId, confirmedAt(l.sku))), { discard: true })
+    if (record._tag === "Held") {
+      for (const line of record.lines) inventory.drops.add(skuKey(line.sku), (s) => dropConfirmed(s, orderId, line.by))
+      return { ok: true as const }
+    }
+    return { ok: false as const, reason: record._tag === "Rejected" ? record.reason : RELEASED }
   })
 
-export const releaseStock = (inventory: Inventory, command: ReleaseStock) => releaseAll(inventory, command.orderId, command.items)
+/**
+ * Gives back what the order holds and leaves its record released, which refuses any reservation
+ * still to come. A held record turns releasing first, so a re-run after a crash knows which lines
+ * to give back; each SKU keeps the order closed until the record says released.
+ */
+export const releaseStock = (inventory: Inventory, command: ReleaseStock): Effect.Effect<void, KvUnavailable | CorruptEntry> =>
+  Effect.gen(function* () {
+    const key = reservationKey(command.orderId)
+    const { orderId } = command
+    const found = yield* inventory.records.get(key)
+    const record = found?.value
+    if (record?._tag === "Held" || record?._tag === "Releasing") {
+      const lines = record.lines
+      let revision = found!.revision
+      if (record._tag === "Held") {
+        const turned = yield* Effect.either(inventory.records.update(key, { _tag: "Releasing", lines }, revision))
+        if (turned._tag === "Left") return yield* (turned.left._tag === "RevisionConflict" ? releaseStock(inventory, command) : Effect.fail(turned.left))
+        revision = turned.right
+      }
+      yield* Effect.forEach(lines, (line) => atSku(inventory, line.sku, (s) => giveBack(s, orderId, line)), { discard: true })
+      const done = yield* Effect.either(inventory.records.update(key, { _tag: "Released" }, revision))
+      if (done._tag === "Left") return yield* (done.left._tag === "RevisionConflict" ? releaseStock(inventory, command) : Effect.fail(done.left))
+      for (const line of lines) inventory.drops.add(skuKey(line.sku), (s) => dropClosed(s, orderId))
+      return
+    }
+    if (record === undefined) {
+      const created = yield* Effect.either(inventory.records.create(key, { _tag: "Released" }))
+      if (created._tag === "Left") return yield* (created.left._tag === "RevisionConflict" ? releaseStock(inventory, command) : Effect.fail(created.left))
+    }
+    // Nothing held for good (none, refused or released): any hold of the order here is a stray one.
+    yield* Effect.forEach(command.items, (item) => atSku(inventory, item.sku, (s) => undoHold(s, orderId, undefined)), { discard: true })
+  })
 
 export const InventoryConfig = Config.integer("INVENTORY_DEFAULT_STOCK").pipe(Config.withDefault(1_000_000))
 
@@ -108,7 +149,8 @@ export const inventoryHandler = (inventory: Inventory) =>
 
 export const openInventory = (defaultStock: number) =>
   Effect.flatMap(NatsConnection, (client) => openJsonBucket(client, Buckets.inventoryStock, SkuStock, { encode: plainJson })).pipe(
-    Effect.map((stock): Inventory => ({ stock, skus: cachedValues(stock, { capacity: 10_000 }), defaultStock }))
+    Effect.flatMap((stock) => Effect.map(NatsConnection, (client) =>
+      makeInventory(stock, makeJsonBucket(client, stock.kv, stock.name, Reservation, { encode: plainJson }), defaultStock)))
   )
 
 /**

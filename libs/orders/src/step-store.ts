@@ -136,3 +136,37 @@ export const cachedValues = <A>(bucket: JsonBucket<A>, options: { readonly capac
     })
   return { modify }
 }
+
+/**
+ * Changes that may go with a key's next write but are not worth a write of their own: tidying
+ * a value (a SKU's entries for orders whose records are final). Forgetting one leaves a larger
+ * value, never a wrong one; so at most `capacity` keys keep theirs, the oldest forgotten first.
+ */
+export class Drops<A> {
+  private readonly byKey = new Map<string, Array<(value: A) => A>>()
+  constructor(private readonly capacity = 10_000) {}
+  add(key: string, change: (value: A) => A): void {
+    const list = this.byKey.get(key)
+    if (list !== undefined) list.push(change)
+    else {
+      this.byKey.set(key, [change])
+      if (this.byKey.size > this.capacity) this.byKey.delete(this.byKey.keys().next().value as string)
+    }
+  }
+  /** The key's changes now (a snapshot: those added meanwhile wait for a later write). */
+  due(key: string): ReadonlyArray<(value: A) => A> {
+    return this.byKey.get(key)?.slice() ?? []
+  }
+  /** `written` went with a write of the key. */
+  done(key: string, written: ReadonlyArray<(value: A) => A>): void {
+    if (written.length === 0) return
+    const list = this.byKey.get(key)
+    if (list === undefined) return
+    // Usually the snapshot is still the list's head; else another write took some of it already.
+    const left = list[0] === written[0] && list[written.length - 1] === written[written.length - 1]
+      ? list.slice(written.length)
+      : list.filter((c) => !written.includes(c))
+    if (left.length === 0) this.byKey.delete(key)
+    else this.byKey.set(key, left)
+  }
+}

@@ -1,0 +1,163 @@
+import { useTestClient } from "@conveyor/nats/testing"
+import { makeJsonBucket } from "@conveyor/orchestration"
+import { uniqueName, useNatsServer } from "@conveyor/testing/vitest"
+import { Kvm } from "@nats-io/kv"
+import { Effect } from "effect"
+import { describe, expect, it } from "@effect/vitest"
+import { ReleaseStock, ReserveStock } from "@conveyor/domain"
+import { type Inventory, makeInventory, releaseStock, reserveStock } from "../src/inventory.js"
+import { giveBack, hold, holdsOf, Reservation, reservationKey, skuKey, SkuStock } from "../src/stock.js"
+
+// The reservation protocol under the faults it must survive: an attempt that crashed between its
+// holds and its record, a redelivery after the SKU dropped the order's entries, a release that
+// crashed half-way, stale reservations after a release, and reservations racing releases. After
+// each, every order holds what its record says, once, and free + held = the starting stock.
+const server = useNatsServer()
+const conn = useTestClient(server)
+const STOCK = 100
+
+const setUp = async () => {
+  const name = uniqueName("stock").toLowerCase()
+  const kv = await new Kvm(conn.client.js).create(name, { history: 1 })
+  const stock = makeJsonBucket(conn.client, kv, name, SkuStock)
+  const records = makeJsonBucket(conn.client, kv, name, Reservation)
+  return { stock, records, inventory: makeInventory(stock, records, STOCK) }
+}
+type Env = Awaited<ReturnType<typeof setUp>>
+
+const items = (...skus: Array<string>) => skus.map((sku) => ({ sku, quantity: 3, unitPriceCents: 1 }))
+const reserve = (inventory: Inventory, orderId: string, lines = items("a")) =>
+  Effect.runPromise(reserveStock(inventory, ReserveStock.make({ orderId, attempt: 1, items: lines })))
+const release = (inventory: Inventory, orderId: string, lines = items("a")) =>
+  Effect.runPromise(releaseStock(inventory, ReleaseStock.make({ orderId, attempt: 1, items: lines })))
+const run = <A, E>(effect: Effect.Effect<A, E>) => Effect.runPromise(effect)
+
+/** Free units and each order's holding of `sku`, from its value and every record (checking they add up). */
+const ledger = async (env: Env, sku: string) => {
+  const value = (await run(env.stock.get(skuKey(sku))))!.value
+  const records = new Map<string, Reservation>()
+  for await (const key of await env.stock.kv.keys("order.>")) {
+    const r = await run(env.records.get(key))
+    if (r !== undefined) records.set(key.slice("order.".length), r.value)
+  }
+  const holds = Object.fromEntries(holdsOf(sku, value, records))
+  const held = Object.values(holds).reduce((a, b) => a + b, 0)
+  expect(value.available + held).toBe(STOCK)
+  return { value, holds, records }
+}
+
+/** The SKU's next write in this process (another order), which takes the entries due with it. */
+const nextWrite = (inventory: Inventory, sku = "a") => reserve(inventory, `other-${Math.random().toString(36).slice(2)}`, items(sku))
+
+describe("reservation records", () => {
+  it("a confirmed hold leaves the SKU's value with its next write, still held by the record", async () => {
+    const env = await setUp()
+    expect(await reserve(env.inventory, "o1")).toEqual({ ok: true })
+    expect((await ledger(env, "a")).value.held).toEqual({ o1: 3 })
+    await nextWrite(env.inventory)
+    const { value, holds, records } = await ledger(env, "a")
+    expect(value.held.o1).toBeUndefined()
+    expect(holds.o1).toBe(3)
+    expect(records.get("o1")).toMatchObject({ _tag: "Held", lines: [{ sku: "a", quantity: 3 }] })
+  })
+
+  it("an attempt that crashed between its holds and its record: the next one confirms those holds", async () => {
+    const env = await setUp()
+    await run(env.stock.create(skuKey("a"), hold({ available: STOCK, held: {}, closed: [], by: {} }, "o1", 3, "crashed").next!))
+    expect(await reserve(env.inventory, "o1")).toEqual({ ok: true })
+    const { holds, records } = await ledger(env, "a")
+    expect(holds).toEqual({ o1: 3 })
+    expect(records.get("o1")).toMatchObject({ _tag: "Held", lines: [{ sku: "a", by: "crashed" }] })
+  })
+
+  it("a redelivery after the hold left the SKU's value holds nothing twice", async () => {
+    const env = await setUp()
+    await reserve(env.inventory, "o1")
+    await nextWrite(env.inventory)
+    expect(await reserve(env.inventory, "o1")).toEqual({ ok: true })
+    const { value, holds } = await ledger(env, "a")
+    expect(value.held.o1).toBeUndefined()
+    expect(holds.o1).toBe(3)
+  })
+
+  it("a second hold left by an attempt that crashed before undoing it goes back with the release", async () => {
+    const env = await setUp()
+    await reserve(env.inventory, "o1")
+    await nextWrite(env.inventory)
+    await run(env.stock.modify(skuKey("a"), (s) => hold(s!, "o1", 3, "stray")))
+    expect((await ledger(env, "a")).holds.o1).toBe(6)
+    await release(env.inventory, "o1")
+    const { value, holds } = await ledger(env, "a")
+    expect(holds.o1).toBeUndefined()
+    expect(value.available).toBe(STOCK - 3)
+  })
+
+  it("a reservation after the release, and a release again, once the marks are gone: nothing held, nothing freed twice", async () => {
+    const env = await setUp()
+    await reserve(env.inventory, "o1", items("a", "b"))
+    await release(env.inventory, "o1", items("a", "b"))
+    await nextWrite(env.inventory, "a")
+    await nextWrite(env.inventory, "b")
+    for (const sku of ["a", "b"]) expect((await ledger(env, sku)).value.closed).toEqual([])
+    expect(await reserve(env.inventory, "o1", items("a", "b"))).toEqual({ ok: false, reason: "the order's stock was already released" })
+    await release(env.inventory, "o1", items("a", "b"))
+    for (const sku of ["a", "b"]) {
+      const { value, holds } = await ledger(env, sku)
+      expect(holds.o1).toBeUndefined()
+      expect(value.available).toBe(STOCK - 3)
+    }
+  })
+
+  it("a release that crashed after giving back one SKU finishes on redelivery, freeing each once", async () => {
+    const env = await setUp()
+    await reserve(env.inventory, "o1", items("a", "b"))
+    await nextWrite(env.inventory, "a")
+    const record = (await run(env.records.get(reservationKey("o1"))))!
+    const lines = (record.value as Extract<Reservation, { _tag: "Held" }>).lines
+    await run(env.records.update(reservationKey("o1"), { _tag: "Releasing", lines }, record.revision))
+    await run(env.stock.modify(skuKey("a"), (s) => giveBack(s!, "o1", lines[0]!)))
+    await release(env.inventory, "o1", items("a", "b"))
+    expect((await run(env.records.get(reservationKey("o1"))))!.value).toEqual({ _tag: "Released" })
+    expect((await ledger(env, "a")).value.available).toBe(STOCK - 3)
+    expect((await ledger(env, "b")).value.available).toBe(STOCK)
+  })
+
+  it("a refused reservation holds nothing, and its record answers its redelivery the same", async () => {
+    const env = await setUp()
+    const big = [{ sku: "a", quantity: 1, unitPriceCents: 1 }, { sku: "b", quantity: STOCK + 1, unitPriceCents: 1 }]
+    expect(await reserve(env.inventory, "o1", big)).toEqual({ ok: false, reason: "not enough b" })
+    expect(await reserve(env.inventory, "o1", big)).toEqual({ ok: false, reason: "not enough b" })
+    const { value, holds } = await ledger(env, "a")
+    expect(holds).toEqual({})
+    expect(value.available).toBe(STOCK)
+  })
+
+  it("reservations racing releases of the same orders: every order ends holding nothing", async () => {
+    const env = await setUp()
+    const second = makeInventory(env.stock, env.records, STOCK)
+    const orders = Array.from({ length: 24 }, (_, i) => `race-${i}`)
+    await Promise.all(orders.flatMap((o, i) => [
+      reserve(i % 2 === 0 ? env.inventory : second, o, items("a", "b")),
+      release(i % 2 === 0 ? second : env.inventory, o, items("a", "b")),
+      reserve(i % 3 === 0 ? env.inventory : second, o, items("a", "b"))
+    ]))
+    // The releases that came first left a tombstone; the others gave back what the reservation held.
+    await Promise.all(orders.map((o) => release(env.inventory, o, items("a", "b"))))
+    for (const sku of ["a", "b"]) {
+      const { value, holds } = await ledger(env, sku)
+      expect(holds).toEqual({})
+      expect(value.available).toBe(STOCK)
+    }
+  })
+
+  it("a SKU value stored before the records: its holds are released, its closed orders stay refused", async () => {
+    const env = await setUp()
+    await run(env.stock.create(skuKey("a"), { available: STOCK - 5, held: { old: 5 }, closed: ["gone"], by: {} }))
+    await release(env.inventory, "old")
+    expect(await reserve(env.inventory, "gone")).toEqual({ ok: false, reason: "the order's stock was already released" })
+    const { value, holds } = await ledger(env, "a")
+    expect(holds).toEqual({})
+    expect(value.available).toBe(STOCK)
+  })
+})
+
