@@ -38,10 +38,13 @@ const fresh = (inventory: Inventory): SkuStock => ({ available: inventory.defaul
 const atSku = <B>(inventory: Inventory, sku: string, decide: (stock: SkuStock) => { readonly next?: SkuStock; readonly result: B }) => {
   const key = skuKey(sku)
   const due = inventory.drops.due(key)
+  // Whether the decision that was stored (the last one taken) carried them: one that wrote nothing did not.
+  let carried = false
   return inventory.skus.modify(key, (s) => {
     const decision = decide(s ?? fresh(inventory))
-    return decision.next === undefined || due.length === 0 ? decision : { next: due.reduce((v, drop) => drop(v), decision.next), result: decision.result }
-  }).pipe(Effect.tap(() => inventory.drops.done(key, due)))
+    carried = decision.next !== undefined && due.length > 0
+    return carried ? { next: due.reduce((v, drop) => drop(v), decision.next!), result: decision.result } : decision
+  }).pipe(Effect.tap(() => carried && inventory.drops.done(key, due)))
 }
 
 /** An attempt's mark on its holds: only needs to differ between attempts at one order. */

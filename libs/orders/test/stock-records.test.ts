@@ -61,6 +61,14 @@ describe("reservation records", () => {
     expect(records.get("o1")).toMatchObject({ _tag: "Held", lines: [{ sku: "a", quantity: 3 }] })
   })
 
+  it("a decision that writes nothing (a refusal) leaves the entries due for the next write", async () => {
+    const env = await setUp()
+    await reserve(env.inventory, "o1")
+    expect(await reserve(env.inventory, "o2", [{ sku: "a", quantity: STOCK, unitPriceCents: 1 }])).toMatchObject({ ok: false })
+    await nextWrite(env.inventory)
+    expect((await ledger(env, "a")).value.held.o1).toBeUndefined()
+  })
+
   it("an attempt that crashed between its holds and its record: the next one confirms those holds", async () => {
     const env = await setUp()
     await run(env.stock.create(skuKey("a"), hold({ available: STOCK, held: {}, closed: [], by: {} }, "o1", 3, "crashed").next!))
