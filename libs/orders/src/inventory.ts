@@ -32,7 +32,7 @@ export const makeInventory = (stock: JsonBucket<SkuStock>, records: JsonBucket<R
   stock, records, defaultStock, skus: cachedValues(stock, { capacity: 10_000 }), drops: new Drops<SkuStock>()
 })
 
-const fresh = (inventory: Inventory): SkuStock => ({ available: inventory.defaultStock, held: {}, closed: [], by: {} })
+const fresh = (inventory: Inventory): SkuStock => ({ available: inventory.defaultStock, held: {}, closed: [], by: {}, dropped: 0 })
 
 /** A SKU's decision, carrying the entries due to leave its value when it writes anyway (never a write of its own). */
 const atSku = <B>(inventory: Inventory, sku: string, decide: (stock: SkuStock) => { readonly next?: SkuStock; readonly result: B }) => {
@@ -83,9 +83,10 @@ export const reserveStock = (inventory: Inventory, command: ReserveStock) =>
       lines.push({ sku: item.sku, quantity: item.quantity, by: held.by })
     }
     const record = yield* settle(inventory, orderId, refused === undefined ? { _tag: "Held", lines } : { _tag: "Rejected", reason: refused })
-    const confirmed = record._tag === "Held" ? record.lines : []
+    // A releasing record's holds are the release's to give back: only the others are undone here.
+    const confirmed = record._tag === "Held" || record._tag === "Releasing" ? record.lines : []
     const confirmedAt = (sku: string) => confirmed.find((l) => l.sku === sku)?.by
-    // After a refusal every line may hold something (an earlier attempt's); after a confirmation only ours can differ.
+    // After a confirmation only our holds can differ from it; otherwise every line may hold something (an earlier attempt's).
     const suspects: ReadonlyArray<{ readonly sku: string }> = record._tag === "Held" ? lines.filter((l) => l.by !== confirmedAt(l.sku)) : items
     yield* Effect.forEach(suspects, (l) => atSku(inventory, l.sku, (s) => undoHold(s, orderId, confirmedAt(l.sku))), { discard: true })
     if (record._tag === "Held") {
@@ -98,12 +99,17 @@ export const reserveStock = (inventory: Inventory, command: ReserveStock) =>
 /**
  * Gives back what the order holds and leaves its record released, which refuses any reservation
  * still to come. A held record turns releasing first, so a re-run after a crash knows which lines
- * to give back; each SKU keeps the order closed until the record says released.
+ * to give back; each SKU keeps the order closed until the record says released. Each SKU's count
+ * of dropped closed marks is read (not from the cache) before the record, so a give-back after a
+ * release that finished meanwhile is told "stale" and this starts over.
  */
 export const releaseStock = (inventory: Inventory, command: ReleaseStock): Effect.Effect<void, KvUnavailable | CorruptEntry> =>
   Effect.gen(function* () {
     const key = reservationKey(command.orderId)
     const { orderId } = command
+    const again = () => releaseStock(inventory, command)
+    const seen = new Map<string, number>()
+    for (const item of command.items) seen.set(item.sku, (yield* inventory.stock.get(skuKey(item.sku)))?.value.dropped ?? 0)
     const found = yield* inventory.records.get(key)
     const record = found?.value
     if (record?._tag === "Held" || record?._tag === "Releasing") {
@@ -111,18 +117,21 @@ export const releaseStock = (inventory: Inventory, command: ReleaseStock): Effec
       let revision = found!.revision
       if (record._tag === "Held") {
         const turned = yield* Effect.either(inventory.records.update(key, { _tag: "Releasing", lines }, revision))
-        if (turned._tag === "Left") return yield* (turned.left._tag === "RevisionConflict" ? releaseStock(inventory, command) : Effect.fail(turned.left))
+        if (turned._tag === "Left") return yield* (turned.left._tag === "RevisionConflict" ? again() : Effect.fail(turned.left))
         revision = turned.right
       }
-      yield* Effect.forEach(lines, (line) => atSku(inventory, line.sku, (s) => giveBack(s, orderId, line)), { discard: true })
+      for (const line of lines) {
+        const given = yield* atSku(inventory, line.sku, (s) => giveBack(s, orderId, line, seen.get(line.sku) ?? 0))
+        if (given === "stale") return yield* again()
+      }
       const done = yield* Effect.either(inventory.records.update(key, { _tag: "Released" }, revision))
-      if (done._tag === "Left") return yield* (done.left._tag === "RevisionConflict" ? releaseStock(inventory, command) : Effect.fail(done.left))
+      if (done._tag === "Left") return yield* (done.left._tag === "RevisionConflict" ? again() : Effect.fail(done.left))
       for (const line of lines) inventory.drops.add(skuKey(line.sku), (s) => dropClosed(s, orderId))
       return
     }
     if (record === undefined) {
       const created = yield* Effect.either(inventory.records.create(key, { _tag: "Released" }))
-      if (created._tag === "Left") return yield* (created.left._tag === "RevisionConflict" ? releaseStock(inventory, command) : Effect.fail(created.left))
+      if (created._tag === "Left") return yield* (created.left._tag === "RevisionConflict" ? again() : Effect.fail(created.left))
     }
     // Nothing held for good (none, refused or released): any hold of the order here is a stray one.
     yield* Effect.forEach(command.items, (item) => atSku(inventory, item.sku, (s) => undoHold(s, orderId, undefined)), { discard: true })

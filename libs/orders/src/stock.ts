@@ -26,7 +26,12 @@ export const SkuStock = Schema.Struct({
   /** Orders whose confirmed hold was given back here, until their record says released. */
   closed: Schema.Array(Schema.String),
   /** The reservation attempt that made each hold. A hold without one predates the records: it stays until released. */
-  by: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.String }), { default: () => ({}) })
+  by: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.String }), { default: () => ({}) }),
+  /**
+   * Closed marks dropped so far. A release that read its order's record before a drop may be late:
+   * its give-back, seeing the count move past what it read first, re-reads the record instead.
+   */
+  dropped: Schema.optionalWith(Units, { default: () => 0 })
 })
 export type SkuStock = typeof SkuStock.Type
 
@@ -56,7 +61,7 @@ const byOf = (stock: SkuStock, orderId: string): string => (Object.hasOwn(stock.
 const withoutHold = (stock: SkuStock, orderId: string, returned: number, closed = stock.closed): SkuStock => {
   const { [orderId]: _q, ...held } = stock.held
   const { [orderId]: _b, ...by } = stock.by
-  return { available: stock.available + returned, held, closed, by }
+  return { ...stock, available: stock.available + returned, held, closed, by }
 }
 
 export interface HoldResult {
@@ -90,10 +95,13 @@ export const undoHold = (stock: SkuStock, orderId: string, confirmed: string | u
 /**
  * Give back a line the record holds for good (`line`): the hold may still be here or already
  * dropped (then its units are the line's). Leaves the order closed here until its record says
- * released, so giving back again (a redelivered release) frees nothing twice.
+ * released, so giving back again (a redelivered release) frees nothing twice. `seen` is `dropped`
+ * as read before the record: if a closed mark was dropped since, this one may be too (its release
+ * finished meanwhile), so "stale": read the record again.
  */
-export const giveBack = (stock: SkuStock, orderId: string, line: HeldLine): Decision<number> => {
+export const giveBack = (stock: SkuStock, orderId: string, line: HeldLine, seen: number): Decision<number | "stale"> => {
   if (stock.closed.includes(orderId)) return { result: 0 }
+  if (stock.dropped > seen) return { result: "stale" }
   const here = stock.held[orderId]
   const confirmedHere = here !== undefined && byOf(stock, orderId) === line.by
   // A hold here that is not the confirmed one is a stray second hold: it goes back too.
@@ -107,7 +115,7 @@ export const dropConfirmed = (stock: SkuStock, orderId: string, by: string): Sku
 
 /** Drop the order's closed mark once its record says released. */
 export const dropClosed = (stock: SkuStock, orderId: string): SkuStock =>
-  stock.closed.includes(orderId) ? { ...stock, closed: stock.closed.filter((id) => id !== orderId) } : stock
+  stock.closed.includes(orderId) ? { ...stock, closed: stock.closed.filter((id) => id !== orderId), dropped: stock.dropped + 1 } : stock
 
 /**
  * What each order holds of a SKU: the holds in its value, and the lines records confirm whose

@@ -9,7 +9,7 @@ import { LedgerEntry, Reservation, Shipment, SkuStock } from "../src/index.js"
 // value's Schema encodes it to itself. A transformation added to one of these schemas fails here.
 const placed = OrderPlaced.make({ orderId: "o-1", customerId: "c-1", items: [{ sku: "s", quantity: 2, unitPriceCents: 150 }], totalCents: 300, placedAt: "2026-12-03T12:00:00Z" })
 const cases: ReadonlyArray<readonly [string, Schema.Schema<any, any>, ReadonlyArray<unknown>]> = [
-  ["SkuStock", SkuStock, [{ available: 3, held: { "o-1": 2 }, closed: ["o-0"], by: { "o-1": "k1" } }, { available: 0, held: {}, closed: [], by: {} }]],
+  ["SkuStock", SkuStock, [{ available: 3, held: { "o-1": 2 }, closed: ["o-0"], by: { "o-1": "k1" }, dropped: 2 }, { available: 0, held: {}, closed: [], by: {}, dropped: 0 }]],
   ["Reservation", Reservation, [
     { _tag: "Held", lines: [{ sku: "s", quantity: 2, by: "k1" }] }, { _tag: "Rejected", reason: "r" }, { _tag: "Releasing", lines: [] }, { _tag: "Released" }
   ]],

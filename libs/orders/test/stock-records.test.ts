@@ -71,7 +71,7 @@ describe("reservation records", () => {
 
   it("an attempt that crashed between its holds and its record: the next one confirms those holds", async () => {
     const env = await setUp()
-    await run(env.stock.create(skuKey("a"), hold({ available: STOCK, held: {}, closed: [], by: {} }, "o1", 3, "crashed").next!))
+    await run(env.stock.create(skuKey("a"), hold({ available: STOCK, held: {}, closed: [], by: {}, dropped: 0 }, "o1", 3, "crashed").next!))
     expect(await reserve(env.inventory, "o1")).toEqual({ ok: true })
     const { holds, records } = await ledger(env, "a")
     expect(holds).toEqual({ o1: 3 })
@@ -123,11 +123,37 @@ describe("reservation records", () => {
     const record = (await run(env.records.get(reservationKey("o1"))))!
     const lines = (record.value as Extract<Reservation, { _tag: "Held" }>).lines
     await run(env.records.update(reservationKey("o1"), { _tag: "Releasing", lines }, record.revision))
-    await run(env.stock.modify(skuKey("a"), (s) => giveBack(s!, "o1", lines[0]!)))
+    await run(env.stock.modify(skuKey("a"), (s) => giveBack(s!, "o1", lines[0]!, 0)))
     await release(env.inventory, "o1", items("a", "b"))
     expect((await run(env.records.get(reservationKey("o1"))))!.value).toEqual({ _tag: "Released" })
     expect((await ledger(env, "a")).value.available).toBe(STOCK - 3)
     expect((await ledger(env, "b")).value.available).toBe(STOCK)
+  })
+
+  it("a release late behind another that finished and dropped its marks frees nothing twice", async () => {
+    const env = await setUp()
+    await reserve(env.inventory, "o1")
+    // A second release read the record while it was still held (the count of dropped marks 0) ...
+    const lines = ((await run(env.records.get(reservationKey("o1"))))!.value as Extract<Reservation, { _tag: "Held" }>).lines
+    await release(env.inventory, "o1")
+    await nextWrite(env.inventory)
+    expect((await ledger(env, "a")).value).toMatchObject({ closed: [], dropped: 1 })
+    // ... and gives back only now: told to read the record again, it frees nothing.
+    expect(await run(env.stock.modify(skuKey("a"), (s) => giveBack(s!, "o1", lines[0]!, 0)))).toBe("stale")
+    expect((await ledger(env, "a")).value.available).toBe(STOCK - 3)
+  })
+
+  it("a reservation redelivered while a crashed release is half-way leaves the release its holds", async () => {
+    const env = await setUp()
+    await reserve(env.inventory, "o1")
+    const record = (await run(env.records.get(reservationKey("o1"))))!
+    const lines = (record.value as Extract<Reservation, { _tag: "Held" }>).lines
+    await run(env.records.update(reservationKey("o1"), { _tag: "Releasing", lines }, record.revision))
+    expect(await reserve(env.inventory, "o1")).toEqual({ ok: false, reason: "the order's stock was already released" })
+    await release(env.inventory, "o1")
+    const { value, holds } = await ledger(env, "a")
+    expect(holds).toEqual({})
+    expect(value.available).toBe(STOCK)
   })
 
   it("a refused reservation holds nothing, and its record answers its redelivery the same", async () => {
@@ -140,14 +166,15 @@ describe("reservation records", () => {
     expect(value.available).toBe(STOCK)
   })
 
-  it("reservations racing releases of the same orders: every order ends holding nothing", async () => {
+  it("reservations racing releases of the same orders, in two workers: every order ends holding nothing", async () => {
     const env = await setUp()
     const second = makeInventory(env.stock, env.records, STOCK)
     const orders = Array.from({ length: 24 }, (_, i) => `race-${i}`)
     await Promise.all(orders.flatMap((o, i) => [
       reserve(i % 2 === 0 ? env.inventory : second, o, items("a", "b")),
       release(i % 2 === 0 ? second : env.inventory, o, items("a", "b")),
-      reserve(i % 3 === 0 ? env.inventory : second, o, items("a", "b"))
+      reserve(i % 3 === 0 ? env.inventory : second, o, items("a", "b")),
+      release(i % 2 === 0 ? env.inventory : second, o, items("a", "b"))
     ]))
     // The releases that came first left a tombstone; the others gave back what the reservation held.
     await Promise.all(orders.map((o) => release(env.inventory, o, items("a", "b"))))
@@ -160,7 +187,7 @@ describe("reservation records", () => {
 
   it("a SKU value stored before the records: its holds are released, its closed orders stay refused", async () => {
     const env = await setUp()
-    await run(env.stock.create(skuKey("a"), { available: STOCK - 5, held: { old: 5 }, closed: ["gone"], by: {} }))
+    await run(env.stock.create(skuKey("a"), { available: STOCK - 5, held: { old: 5 }, closed: ["gone"], by: {}, dropped: 0 }))
     await release(env.inventory, "old")
     expect(await reserve(env.inventory, "gone")).toEqual({ ok: false, reason: "the order's stock was already released" })
     const { value, holds } = await ledger(env, "a")
