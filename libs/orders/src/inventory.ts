@@ -47,8 +47,13 @@ const atSku = <B>(inventory: Inventory, sku: string, decide: (stock: SkuStock) =
   }).pipe(Effect.tap(() => carried && inventory.drops.done(key, due)))
 }
 
-/** An attempt's mark on its holds: only needs to differ between attempts at one order. */
-const attemptMark = (): string => randomBytes(6).toString("base64url")
+/**
+ * An attempt's mark on its holds: only needs to differ between attempts at one order, in this
+ * process or another (a random prefix per process, then a counter: no random bytes per attempt).
+ */
+const processMark = randomBytes(6).toString("base64url")
+let attempts = 0
+const attemptMark = (): string => `${processMark}${(attempts++).toString(36)}`
 
 /** The order's record: `mine` if there was none, else the one already there (a record is never deleted). */
 const settle = (inventory: Inventory, orderId: string, mine: Reservation): Effect.Effect<Reservation, KvUnavailable | CorruptEntry> =>
