@@ -7,7 +7,7 @@ import { useNatsServer } from "@conveyor/testing/vitest"
 import { Layer } from "effect"
 import { describe, expect, it } from "@effect/vitest"
 import {
-  GatewayRoutesLive, InventoryWorkerLive, ledgerKey, NotifierLive, OrchestratorLive, PaymentsWorkerLive, ShippingWorkerLive, skuKey
+  GatewayRoutesLive, InventoryWorkerLive, ledgerKey, NotifierLive, OrchestratorLive, PaymentsWorkerLive, ShippingWorkerLive, reservationKey, skuKey
 } from "../src/index.js"
 import { order, postOrder, terminal, useStack } from "./support.js"
 
@@ -43,7 +43,8 @@ describe("the order workflow across orchestrator and workers (in one process)", 
     // Once OrderCompleted is published the finished instance keeps no outbox (`conveyor workflow show`: "outbox empty").
     await eventually(async () => (await readJson(Buckets.workflows, "happy-1"))?.outbox.length === 0, 10_000, "the finished outbox to be cleared")
     expect(await readJson(Buckets.paymentsLedger, ledgerKey("happy-1"))).toMatchObject({ status: "captured", capturedCents: 2100 })
-    expect(await readJson(Buckets.inventoryStock, skuKey("flow-a"))).toMatchObject({ available: 97, held: { "happy-1": 3 } })
+    expect(await readJson(Buckets.inventoryStock, skuKey("flow-a"))).toMatchObject({ available: 97 })
+    expect(await readJson(Buckets.inventoryStock, reservationKey("happy-1"))).toMatchObject({ _tag: "Held", lines: [{ sku: "flow-a", quantity: 3 }] })
   })
 
   it("a declined payment releases the stock and cancels the order", async () => {
@@ -52,6 +53,7 @@ describe("the order workflow across orchestrator and workers (in one process)", 
     expect(done).toMatchObject({ status: "cancelled", compensations: ["release"] })
     expect(done.reason).toMatch(/payment declined/)
     expect(await readJson(Buckets.inventoryStock, skuKey("flow-b"))).toMatchObject({ available: 100, held: {} })
+    expect(await readJson(Buckets.inventoryStock, reservationKey("declined-1"))).toEqual({ _tag: "Released" })
     expect(await readJson(Buckets.paymentsLedger, ledgerKey("declined-1"))).toMatchObject({ status: "declined", capturedCents: 0 })
   })
 
