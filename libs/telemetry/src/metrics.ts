@@ -149,19 +149,3 @@ export const layerMetrics = (options?: { readonly serviceName?: string | undefin
       })
     )
   )
-
-const timedInto =
-  (recordDuration: (metrics: MetricsService, d: Duration.Duration) => Effect.Effect<void>) =>
-  <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R | Metrics> =>
-    Effect.flatMap(Metrics, (metrics) =>
-      Effect.timed(Effect.exit(effect)).pipe(
-        Effect.tap(([d]) => recordDuration(metrics, d)),
-        Effect.flatMap(([, exit]) => exit)
-      )
-    )
-
-/** Times `effect` into the handler-duration histogram, whatever its outcome. */
-export const timeHandler = (consumer: string) => timedInto((m, d) => m.recordHandlerDuration(consumer, d))
-
-/** Times `effect` (a publish up to its PubAck) into the publish-duration histogram. */
-export const timePublish = (subject: string) => timedInto((m, d) => m.recordPublishDuration(subject, d))

@@ -1,7 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Layer } from "effect"
 import { layerMetrics, Metrics } from "../src/index.js"
-import { timeHandler } from "../src/metrics.js"
 
 const MetricsTest = layerMetrics().pipe(
   Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map([["OTEL_SERVICE_NAME", "metrics-test"]]))))
@@ -20,7 +19,7 @@ describe("Metrics", () => {
       yield* metrics.recordHandlerDuration("orchestrator", "30 millis")
       yield* metrics.recordHandlerDuration("orchestrator", "2 seconds")
       yield* metrics.recordPublishDuration("orders.placed", "4 millis")
-      yield* timeHandler("payments")(Effect.sleep("5 millis"))
+      yield* metrics.recordHandlerDuration("payments", "5 millis")
       yield* metrics.setConsumerState("ORDERS", "orchestrator", { pending: 12, ackPending: 3, redelivered: 1, waiting: 2 })
       yield* metrics.setConsumerState("ORDERS", "orchestrator", { pending: 7, ackPending: 3, redelivered: 0, waiting: 1 })
       yield* metrics.setDeadLetterDepth("DEAD_LETTERS", 4)
