@@ -56,11 +56,11 @@ let attempts = 0
 const attemptMark = (): string => `${processMark}${(attempts++).toString(36)}`
 
 /** The order's record: `mine` if there was none, else the one already there (a record is never deleted). */
-const settle = (inventory: Inventory, orderId: string, mine: Reservation): Effect.Effect<Reservation, KvUnavailable | CorruptEntry> =>
+const createOrRead = (inventory: Inventory, orderId: string, mine: Reservation): Effect.Effect<Reservation, KvUnavailable | CorruptEntry> =>
   inventory.records.create(reservationKey(orderId), mine).pipe(
     Effect.as(mine),
     Effect.catchTag("RevisionConflict", () =>
-      Effect.flatMap(inventory.records.get(reservationKey(orderId)), (found) => (found === undefined ? settle(inventory, orderId, mine) : Effect.succeed(found.value))))
+      Effect.flatMap(inventory.records.get(reservationKey(orderId)), (found) => (found === undefined ? createOrRead(inventory, orderId, mine) : Effect.succeed(found.value))))
   )
 
 const RELEASED = "the order's stock was already released"
@@ -87,7 +87,7 @@ export const reserveStock = (inventory: Inventory, command: ReserveStock) =>
       }
       lines.push({ sku: item.sku, quantity: item.quantity, by: held.by })
     }
-    const record = yield* settle(inventory, orderId, refused === undefined ? { _tag: "Held", lines } : { _tag: "Rejected", reason: refused })
+    const record = yield* createOrRead(inventory, orderId, refused === undefined ? { _tag: "Held", lines } : { _tag: "Rejected", reason: refused })
     // A releasing record's holds are the release's to give back: only the others are undone here.
     const confirmed = record._tag === "Held" || record._tag === "Releasing" ? record.lines : []
     const confirmedAt = (sku: string) => confirmed.find((l) => l.sku === sku)?.by

@@ -56,6 +56,8 @@ export const reservationKey = (orderId: string): string => `order.${orderId}`
 type Decision<B> = { readonly next?: SkuStock; readonly result: B }
 
 const byOf = (stock: SkuStock, orderId: string): string => (Object.hasOwn(stock.by, orderId) ? stock.by[orderId]! : "")
+/** Own keys only: an order id may be "constructor" or "toString". */
+const heldOf = (stock: SkuStock, orderId: string): number | undefined => (Object.hasOwn(stock.held, orderId) ? stock.held[orderId] : undefined)
 
 /** The stock without the order's entry in `held` (and `by`), `returned` units freed. */
 const withoutHold = (stock: SkuStock, orderId: string, returned: number, closed = stock.closed): SkuStock => {
@@ -87,7 +89,7 @@ export const hold = (stock: SkuStock, orderId: string, quantity: number, by: str
  * that lost to an earlier one.
  */
 export const undoHold = (stock: SkuStock, orderId: string, confirmed: string | undefined): Decision<number> => {
-  const quantity = stock.held[orderId]
+  const quantity = heldOf(stock, orderId)
   if (quantity === undefined || byOf(stock, orderId) === confirmed) return { result: 0 }
   return { next: withoutHold(stock, orderId, quantity), result: quantity }
 }
@@ -102,7 +104,7 @@ export const undoHold = (stock: SkuStock, orderId: string, confirmed: string | u
 export const giveBack = (stock: SkuStock, orderId: string, line: HeldLine, seen: number): Decision<number | "stale"> => {
   if (stock.closed.includes(orderId)) return { result: 0 }
   if (stock.dropped > seen) return { result: "stale" }
-  const here = stock.held[orderId]
+  const here = heldOf(stock, orderId)
   const confirmedHere = here !== undefined && byOf(stock, orderId) === line.by
   // A hold here that is not the confirmed one is a stray second hold: it goes back too.
   const returned = confirmedHere ? here : line.quantity + (here ?? 0)
@@ -111,7 +113,7 @@ export const giveBack = (stock: SkuStock, orderId: string, line: HeldLine, seen:
 
 /** Drop the order's hold by attempt `by` once its record confirms it: its units stay taken. */
 export const dropConfirmed = (stock: SkuStock, orderId: string, by: string): SkuStock =>
-  stock.held[orderId] !== undefined && byOf(stock, orderId) === by ? withoutHold(stock, orderId, 0) : stock
+  heldOf(stock, orderId) !== undefined && byOf(stock, orderId) === by ? withoutHold(stock, orderId, 0) : stock
 
 /** Drop the order's closed mark once its record says released. */
 export const dropClosed = (stock: SkuStock, orderId: string): SkuStock =>
@@ -128,7 +130,7 @@ export const holdsOf = (sku: string, stock: SkuStock, records: ReadonlyMap<strin
     for (const line of record.lines) {
       // A line given back here (closed) holds nothing; one whose hold is still here is counted above.
       if (line.sku !== sku || stock.closed.includes(orderId)) continue
-      if (stock.held[orderId] !== undefined && byOf(stock, orderId) === line.by) continue
+      if (heldOf(stock, orderId) !== undefined && byOf(stock, orderId) === line.by) continue
       holds.set(orderId, (holds.get(orderId) ?? 0) + line.quantity)
     }
   }

@@ -185,6 +185,18 @@ describe("reservation records", () => {
     }
   })
 
+  it("order ids that name Object's own properties (constructor, toString) hold and release like any other", async () => {
+    const env = await setUp()
+    for (const id of ["constructor", "toString"]) {
+      expect(await reserve(env.inventory, id)).toEqual({ ok: true })
+      expect((await ledger(env, "a")).holds[id]).toBe(3)
+      await nextWrite(env.inventory)
+      await release(env.inventory, id)
+      expect(Object.hasOwn((await ledger(env, "a")).holds, id)).toBe(false)
+    }
+    expect((await ledger(env, "a")).value.available).toBe(STOCK - 6)
+  })
+
   it("a SKU value stored before the records: its holds are released, its closed orders stay refused", async () => {
     const env = await setUp()
     await run(env.stock.create(skuKey("a"), { available: STOCK - 5, held: { old: 5 }, closed: ["gone"], by: {}, dropped: 0 }))
