@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto"
 import { Config, Data, Effect, Layer } from "effect"
 import { ConsumerConfig, consumerSpec, workerOptions, checkedWhenSent } from "./consumers.js"
 import { cachedValues, type CachedValues, Drops } from "./step-store.js"
-import { dropClosed, dropConfirmed, giveBack, type HeldLine, hold, Reservation, reservationKey, SkuStock, skuKey, undoHold } from "./stock.js"
+import { dropClosed, dropConfirmed, giveBack, type HeldLine, hold, holdMark, Reservation, reservationKey, SkuStock, skuKey, undoHold } from "./stock.js"
 
 export class UnexpectedCommand extends Data.TaggedError("UnexpectedCommand")<{ readonly worker: string; readonly type: string }> {
   override get message() {
@@ -25,11 +25,13 @@ export interface Inventory {
   readonly records: JsonBucket<Reservation>
   /** Entries this process may drop from a SKU's value with its next write there (their records are final). */
   readonly drops: Drops<SkuStock>
+  /** When this process last swept each SKU's value for entries left behind. */
+  readonly sweptAt: Map<string, number>
   readonly defaultStock: number
 }
 
 export const makeInventory = (stock: JsonBucket<SkuStock>, records: JsonBucket<Reservation>, defaultStock: number): Inventory => ({
-  stock, records, defaultStock, skus: cachedValues(stock, { capacity: 10_000 }), drops: new Drops<SkuStock>()
+  stock, records, defaultStock, skus: cachedValues(stock, { capacity: 10_000 }), drops: new Drops<SkuStock>(), sweptAt: new Map()
 })
 
 const fresh = (inventory: Inventory): SkuStock => ({ available: inventory.defaultStock, held: {}, closed: [], by: {}, dropped: 0 })
@@ -40,12 +42,51 @@ const atSku = <B>(inventory: Inventory, sku: string, decide: (stock: SkuStock) =
   const due = inventory.drops.due(key)
   // Whether the decision that was stored (the last one taken) carried them: one that wrote nothing did not.
   let carried = false
+  let seen: SkuStock | undefined
   return inventory.skus.modify(key, (s) => {
-    const decision = decide(s ?? fresh(inventory))
+    seen = s ?? fresh(inventory)
+    const decision = decide(seen)
     carried = decision.next !== undefined && due.length > 0
     return carried ? { next: due.reduce((v, drop) => drop(v), decision.next!), result: decision.result } : decision
-  }).pipe(Effect.tap(() => carried && inventory.drops.done(key, due)))
+  }).pipe(Effect.tap(() => {
+    if (carried) inventory.drops.done(key, due)
+    return seen !== undefined && needsSweep(inventory, key, seen) ? Effect.forkDaemon(sweep(inventory, key, seen)) : Effect.void
+  }))
 }
+
+/** Entries in a SKU's value past which its writers look for some left behind (see `sweep`). */
+export const SWEEP_AT = 256
+const SWEEP_EVERY_MS = 5_000
+const needsSweep = (inventory: Inventory, key: string, stock: SkuStock): boolean => {
+  if (Object.keys(stock.held).length + stock.closed.length < SWEEP_AT) return false
+  const now = Date.now()
+  if ((inventory.sweptAt.get(key) ?? 0) + SWEEP_EVERY_MS > now) return false
+  inventory.sweptAt.set(key, now)
+  return true
+}
+
+/**
+ * An order's entries leave a SKU's value with the next write of the process that settled its
+ * record; one that died first, or never writes the SKU again, leaves them behind. When a value
+ * grows past `SWEEP_AT` entries, its writer reads the records of its entries (at most every few
+ * seconds per SKU) and drops those whose records are final with its own next writes. Holds not yet recorded are orders under
+ * way, and stray holds are the releases' to undo: both stay.
+ */
+const sweep = (inventory: Inventory, key: string, stock: SkuStock): Effect.Effect<void> =>
+  Effect.forEach(
+    [...Object.keys(stock.held).map((orderId) => ({ orderId, closed: false })), ...stock.closed.map((orderId) => ({ orderId, closed: true }))],
+    ({ orderId, closed }) =>
+      Effect.map(inventory.records.get(reservationKey(orderId)), (found) => {
+        const record = found?.value
+        if (closed) {
+          if (record?._tag === "Released") inventory.drops.add(key, (s) => dropClosed(s, orderId))
+        } else if (record?._tag === "Held") {
+          const by = holdMark(stock, orderId)
+          if (record.lines.some((l) => skuKey(l.sku) === key && l.by === by)) inventory.drops.add(key, (s) => dropConfirmed(s, orderId, by))
+        }
+      }),
+    { concurrency: 16, discard: true }
+  ).pipe(Effect.ignore)
 
 /**
  * An attempt's mark on its holds: only needs to differ between attempts at one order, in this

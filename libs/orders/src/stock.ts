@@ -55,7 +55,8 @@ export const reservationKey = (orderId: string): string => `order.${orderId}`
 
 type Decision<B> = { readonly next?: SkuStock; readonly result: B }
 
-const byOf = (stock: SkuStock, orderId: string): string => (Object.hasOwn(stock.by, orderId) ? stock.by[orderId]! : "")
+/** The attempt whose hold the order has here ("" for a hold older than the records). */
+export const holdMark = (stock: SkuStock, orderId: string): string => (Object.hasOwn(stock.by, orderId) ? stock.by[orderId]! : "")
 /** Own keys only: an order id may be "constructor" or "toString". */
 const heldOf = (stock: SkuStock, orderId: string): number | undefined => (Object.hasOwn(stock.held, orderId) ? stock.held[orderId] : undefined)
 
@@ -75,7 +76,7 @@ export interface HoldResult {
 /** Hold `quantity` for the order as attempt `by`, at most once per order. */
 export const hold = (stock: SkuStock, orderId: string, quantity: number, by: string): Decision<HoldResult> => {
   if (stock.closed.includes(orderId)) return { result: { outcome: "closed", by: "" } }
-  if (Object.hasOwn(stock.held, orderId)) return { result: { outcome: "already-held", by: byOf(stock, orderId) } }
+  if (Object.hasOwn(stock.held, orderId)) return { result: { outcome: "already-held", by: holdMark(stock, orderId) } }
   if (stock.available < quantity) return { result: { outcome: "insufficient", by: "" } }
   return {
     next: { ...stock, available: stock.available - quantity, held: { ...stock.held, [orderId]: quantity }, by: { ...stock.by, [orderId]: by } },
@@ -90,7 +91,7 @@ export const hold = (stock: SkuStock, orderId: string, quantity: number, by: str
  */
 export const undoHold = (stock: SkuStock, orderId: string, confirmed: string | undefined): Decision<number> => {
   const quantity = heldOf(stock, orderId)
-  if (quantity === undefined || byOf(stock, orderId) === confirmed) return { result: 0 }
+  if (quantity === undefined || holdMark(stock, orderId) === confirmed) return { result: 0 }
   return { next: withoutHold(stock, orderId, quantity), result: quantity }
 }
 
@@ -105,7 +106,7 @@ export const giveBack = (stock: SkuStock, orderId: string, line: HeldLine, seen:
   if (stock.closed.includes(orderId)) return { result: 0 }
   if (stock.dropped > seen) return { result: "stale" }
   const here = heldOf(stock, orderId)
-  const confirmedHere = here !== undefined && byOf(stock, orderId) === line.by
+  const confirmedHere = here !== undefined && holdMark(stock, orderId) === line.by
   // A hold here that is not the confirmed one is a stray second hold: it goes back too.
   const returned = confirmedHere ? here : line.quantity + (here ?? 0)
   return { next: withoutHold(stock, orderId, returned, [...stock.closed, orderId]), result: returned }
@@ -113,7 +114,7 @@ export const giveBack = (stock: SkuStock, orderId: string, line: HeldLine, seen:
 
 /** Drop the order's hold by attempt `by` once its record confirms it: its units stay taken. */
 export const dropConfirmed = (stock: SkuStock, orderId: string, by: string): SkuStock =>
-  heldOf(stock, orderId) !== undefined && byOf(stock, orderId) === by ? withoutHold(stock, orderId, 0) : stock
+  heldOf(stock, orderId) !== undefined && holdMark(stock, orderId) === by ? withoutHold(stock, orderId, 0) : stock
 
 /** Drop the order's closed mark once its record says released. */
 export const dropClosed = (stock: SkuStock, orderId: string): SkuStock =>
@@ -130,7 +131,7 @@ export const holdsOf = (sku: string, stock: SkuStock, records: ReadonlyMap<strin
     for (const line of record.lines) {
       // A line given back here (closed) holds nothing; one whose hold is still here is counted above.
       if (line.sku !== sku || stock.closed.includes(orderId)) continue
-      if (heldOf(stock, orderId) !== undefined && byOf(stock, orderId) === line.by) continue
+      if (heldOf(stock, orderId) !== undefined && holdMark(stock, orderId) === line.by) continue
       holds.set(orderId, (holds.get(orderId) ?? 0) + line.quantity)
     }
   }

@@ -5,7 +5,8 @@ import { Kvm } from "@nats-io/kv"
 import { Effect } from "effect"
 import { describe, expect, it } from "@effect/vitest"
 import { ReleaseStock, ReserveStock } from "@conveyor/domain"
-import { type Inventory, makeInventory, releaseStock, reserveStock } from "../src/inventory.js"
+import { type Inventory, makeInventory, releaseStock, reserveStock, SWEEP_AT } from "../src/inventory.js"
+import { eventually } from "@conveyor/testing"
 import { giveBack, hold, holdsOf, Reservation, reservationKey, skuKey, SkuStock } from "../src/stock.js"
 
 // The reservation protocol under the faults it must survive: an attempt that crashed between its
@@ -208,3 +209,23 @@ describe("reservation records", () => {
   })
 })
 
+
+describe("entries left behind", () => {
+  it("by a process that settled records and never wrote the SKU again: swept once the value is large", async () => {
+    const env = await setUp()
+    // 300 orders at once in one process: written in two batches, the second's confirmations still
+    // waiting for a next write that never comes (the process is gone).
+    const gone = makeInventory(env.stock, env.records, STOCK * 10)
+    const orders = Array.from({ length: SWEEP_AT + 44 }, (_, i) => `left-${i}`)
+    await Promise.all(orders.map((o) => Effect.runPromise(reserveStock(gone, ReserveStock.make({ orderId: o, attempt: 1, items: [{ sku: "a", quantity: 1, unitPriceCents: 1 }] })))))
+    expect(Object.keys((await run(env.stock.get(skuKey("a"))))!.value.held).length).toBeGreaterThan(SWEEP_AT)
+    // Another process writing the SKU finds them, reads their records and drops them with its writes.
+    const other = makeInventory(env.stock, env.records, STOCK * 10)
+    const held = await eventually(async () => {
+      await Effect.runPromise(reserveStock(other, ReserveStock.make({ orderId: `next-${Math.random().toString(36).slice(2)}`, attempt: 1, items: [{ sku: "a", quantity: 1, unitPriceCents: 1 }] })))
+      const n = Object.keys((await run(env.stock.get(skuKey("a"))))!.value.held).length
+      return n < 10 ? n : undefined
+    }, 10_000, "the entries left behind to be swept")
+    expect(held).toBeLessThan(10)
+  })
+})
