@@ -153,35 +153,28 @@ export const releaseStock = (inventory: Inventory, command: ReleaseStock): Effec
   Effect.gen(function* () {
     const key = reservationKey(command.orderId)
     const { orderId } = command
-    const again = () => releaseStock(inventory, command)
     const seen = new Map<string, number>()
     for (const item of command.items) seen.set(item.sku, (yield* inventory.stock.get(skuKey(item.sku)))?.value.dropped ?? 0)
     const found = yield* inventory.records.get(key)
     const record = found?.value
     if (record?._tag === "Held" || record?._tag === "Releasing") {
       const lines = record.lines
-      let revision = found!.revision
-      if (record._tag === "Held") {
-        const turned = yield* Effect.either(inventory.records.update(key, { _tag: "Releasing", lines }, revision))
-        if (turned._tag === "Left") return yield* (turned.left._tag === "RevisionConflict" ? again() : Effect.fail(turned.left))
-        revision = turned.right
-      }
+      const revision = record._tag === "Held" ? yield* inventory.records.update(key, { _tag: "Releasing", lines }, found!.revision) : found!.revision
       for (const line of lines) {
         const given = yield* atSku(inventory, line.sku, (s) => giveBack(s, orderId, line, seen.get(line.sku) ?? 0))
-        if (given === "stale") return yield* again()
+        if (given === "stale") return yield* releaseStock(inventory, command)
       }
-      const done = yield* Effect.either(inventory.records.update(key, { _tag: "Released" }, revision))
-      if (done._tag === "Left") return yield* (done.left._tag === "RevisionConflict" ? again() : Effect.fail(done.left))
+      yield* inventory.records.update(key, { _tag: "Released" }, revision)
       for (const line of lines) inventory.drops.add(skuKey(line.sku), (s) => dropClosed(s, orderId))
       return
     }
-    if (record === undefined) {
-      const created = yield* Effect.either(inventory.records.create(key, { _tag: "Released" }))
-      if (created._tag === "Left") return yield* (created.left._tag === "RevisionConflict" ? again() : Effect.fail(created.left))
-    }
+    if (record === undefined) yield* inventory.records.create(key, { _tag: "Released" })
     // Nothing held for good (none, refused or released): any hold of the order here is a stray one.
     yield* Effect.forEach(command.items, (item) => atSku(inventory, item.sku, (s) => undoHold(s, orderId, undefined)), { discard: true })
-  })
+  }).pipe(
+    // The record moved since it was read (another release, or a reservation creating it): start over from it.
+    Effect.catchTag("RevisionConflict", () => releaseStock(inventory, command))
+  )
 
 export const InventoryConfig = Config.integer("INVENTORY_DEFAULT_STOCK").pipe(Config.withDefault(1_000_000))
 
@@ -206,10 +199,11 @@ export const inventoryHandler = (inventory: Inventory) =>
   })
 
 export const openInventory = (defaultStock: number) =>
-  Effect.flatMap(NatsConnection, (client) => openJsonBucket(client, Buckets.inventoryStock, SkuStock, { encode: plainJson })).pipe(
-    Effect.flatMap((stock) => Effect.map(NatsConnection, (client) =>
-      makeInventory(stock, makeJsonBucket(client, stock.kv, stock.name, Reservation, { encode: plainJson }), defaultStock)))
-  )
+  Effect.gen(function* () {
+    const client = yield* NatsConnection
+    const stock = yield* openJsonBucket(client, Buckets.inventoryStock, SkuStock, { encode: plainJson })
+    return makeInventory(stock, makeJsonBucket(client, stock.kv, stock.name, Reservation, { encode: plainJson }), defaultStock)
+  })
 
 /**
  * The inventory worker: executes ReserveStock and ReleaseStock from its durable. Environment:

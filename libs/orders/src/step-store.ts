@@ -142,6 +142,8 @@ export const cachedValues = <A>(bucket: JsonBucket<A>, options: { readonly capac
  * a value (a SKU's entries for orders whose records are final). Forgetting one leaves a larger
  * value, never a wrong one; so at most `capacity` keys keep theirs, the oldest forgotten first.
  */
+const NONE_DUE: ReadonlyArray<never> = []
+
 export class Drops<A> {
   private readonly byKey = new Map<string, Array<(value: A) => A>>()
   constructor(private readonly capacity = 10_000) {}
@@ -155,7 +157,7 @@ export class Drops<A> {
   }
   /** The key's changes now (a snapshot: those added meanwhile wait for a later write). */
   due(key: string): ReadonlyArray<(value: A) => A> {
-    return this.byKey.get(key)?.slice() ?? []
+    return this.byKey.get(key)?.slice() ?? NONE_DUE
   }
   /** `written` went with a write of the key. */
   done(key: string, written: ReadonlyArray<(value: A) => A>): void {
