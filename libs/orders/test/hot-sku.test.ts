@@ -6,7 +6,8 @@ import { Effect } from "effect"
 import { describe, expect, it } from "@effect/vitest"
 import { ReserveStock } from "@conveyor/domain"
 import { type Inventory, makeInventory, reserveStock } from "../src/inventory.js"
-import { holdsOf, Reservation, reservationKey, skuKey, SkuStock } from "../src/stock.js"
+import { Reservation, SkuStock } from "../src/stock.js"
+import { skuLedger } from "./support.js"
 
 // Many orders reserving one SKU at once (a popular product): every reservation is a
 // compare-and-set on the SKU's value. Handlers of one worker writing it at the same time must not
@@ -37,15 +38,7 @@ const countedBucket = async () => {
 const STOCK = 1_000
 const inventoryOn = ({ bucket, records }: { bucket: JsonBucket<SkuStock>; records: JsonBucket<Reservation> }): Inventory => makeInventory(bucket, records, STOCK)
 /** What each order holds of the bestseller: holds still in the SKU's value, and those records confirm. */
-const holdings = async (env: { bucket: JsonBucket<SkuStock>; records: JsonBucket<Reservation> }, orders: ReadonlyArray<string>) => {
-  const stored = (await Effect.runPromise(env.bucket.get(skuKey("bestseller"))))!.value
-  const records = new Map<string, Reservation>()
-  for (const o of new Set(orders)) {
-    const record = await Effect.runPromise(env.records.get(reservationKey(o)))
-    if (record !== undefined) records.set(o, record.value)
-  }
-  return { stored, holds: Object.fromEntries(holdsOf("bestseller", stored, records)) }
-}
+const holdings = (env: { bucket: JsonBucket<SkuStock>; records: JsonBucket<Reservation> }) => skuLedger(env.bucket, env.records, "bestseller", STOCK)
 const reserve = (inventory: Inventory, orderId: string) =>
   reserveStock(inventory, ReserveStock.make({ orderId, attempt: 1, items: [{ sku: "bestseller", quantity: 1, unitPriceCents: 100 }] }))
 
@@ -57,7 +50,7 @@ describe("a SKU reserved by many orders at once", () => {
     const orders = Array.from({ length: 32 }, (_, i) => `one-${i}`)
     const results = await Effect.runPromise(Effect.forEach(orders, (o) => reserve(inventory, o), { concurrency: "unbounded" }))
     expect(results.every((r) => r.ok)).toBe(true)
-    const { stored, holds } = await holdings(env, orders)
+    const { value: stored, holds } = await holdings(env)
     expect(stored.available).toBe(STOCK - orders.length)
     expect(holds).toEqual(Object.fromEntries(orders.map((o) => [o, 1])))
     // The first write alone, then everything that came meanwhile in one: before, 32 handlers at
@@ -73,7 +66,7 @@ describe("a SKU reserved by many orders at once", () => {
     const orders = Array.from({ length: 64 }, (_, i) => `two-${i}`)
     const results = await Effect.runPromise(Effect.forEach(orders, (o, i) => reserve(i % 2 === 0 ? a : b, o), { concurrency: "unbounded" }))
     expect(results.every((r) => r.ok)).toBe(true)
-    const { stored, holds } = await holdings(env, orders)
+    const { value: stored, holds } = await holdings(env)
     expect(stored.available).toBe(STOCK - orders.length)
     expect(holds).toEqual(Object.fromEntries(orders.map((o) => [o, 1])))
     // Each worker has one write of the SKU in flight at a time: a race is lost only to the other
@@ -87,7 +80,7 @@ describe("a SKU reserved by many orders at once", () => {
     const inventory = inventoryOn(env)
     const results = await Effect.runPromise(Effect.forEach(["dup", "dup", "other", "dup"], (o) => reserve(inventory, o), { concurrency: "unbounded" }))
     expect(results.every((r) => r.ok)).toBe(true)
-    const { stored, holds } = await holdings(env, ["dup", "other"])
+    const { value: stored, holds } = await holdings(env)
     expect(holds).toEqual({ dup: 1, other: 1 })
     expect(stored.available).toBe(STOCK - 2)
   })

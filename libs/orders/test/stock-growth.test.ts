@@ -1,12 +1,10 @@
-import { Buckets, commandSubject, encodeCommand, StreamNames, type OrderCommand } from "@conveyor/domain"
+import { Buckets, type OrderCommand } from "@conveyor/domain"
 import { Kvm } from "@nats-io/kv"
-import { jetstream, jetstreamManager } from "@nats-io/jetstream"
-import { connect, headers, type NatsConnection } from "@nats-io/transport-node"
-import { eventually } from "@conveyor/testing"
+import { connect, type NatsConnection } from "@nats-io/transport-node"
 import { useNatsServer } from "@conveyor/testing/vitest"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { InventoryWorkerLive, skuKey } from "../src/index.js"
-import { startStack } from "./support.js"
+import { eventsStored, sendCommand, startStack } from "./support.js"
 
 // A SKU's value is compare-and-set by every order that holds it. It used to keep every order it
 // ever served (held, or closed after a release): ~30 bytes an order, re-encoded at every hold,
@@ -25,16 +23,8 @@ afterAll(async () => {
   await nc?.close()
 })
 
-const send = (command: OrderCommand, msgId: string) => {
-  const h = headers()
-  h.set("Nats-Msg-Id", msgId)
-  return jetstream(nc).publish(commandSubject(command), encodeCommand(command), { headers: h })
-}
-const answered = (type: string, count: number) =>
-  eventually(async () => {
-    const info = await (await jetstreamManager(nc)).streams.info(StreamNames.events, { subjects_filter: `orders.events.${type}` })
-    return (info.state.subjects?.[`orders.events.${type}`] ?? 0) >= count ? true : undefined
-  }, 60_000, `${count} ${type}`)
+const send = (command: OrderCommand, msgId: string) => sendCommand(nc, command, msgId)
+const answered = (type: string, count: number) => eventsStored(nc, type, count, 60_000)
 
 describe("a SKU many orders have held", () => {
   it("keeps in its value only the orders under way, not every order it served", async () => {

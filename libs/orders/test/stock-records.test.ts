@@ -7,7 +7,8 @@ import { describe, expect, it } from "@effect/vitest"
 import { ReleaseStock, ReserveStock } from "@conveyor/domain"
 import { type Inventory, makeInventory, releaseStock, reserveStock, SWEEP_AT } from "../src/inventory.js"
 import { eventually } from "@conveyor/testing"
-import { giveBack, hold, holdsOf, Reservation, reservationKey, skuKey, SkuStock } from "../src/stock.js"
+import { giveBack, hold, Reservation, reservationKey, skuKey, SkuStock } from "../src/stock.js"
+import { skuLedger } from "./support.js"
 
 // The reservation protocol under the faults it must survive: an attempt that crashed between its
 // holds and its record, a redelivery after the SKU dropped the order's entries, a release that
@@ -33,19 +34,7 @@ const release = (inventory: Inventory, orderId: string, lines = items("a")) =>
   Effect.runPromise(releaseStock(inventory, ReleaseStock.make({ orderId, attempt: 1, items: lines })))
 const run = <A, E>(effect: Effect.Effect<A, E>) => Effect.runPromise(effect)
 
-/** Free units and each order's holding of `sku`, from its value and every record (checking they add up). */
-const ledger = async (env: Env, sku: string) => {
-  const value = (await run(env.stock.get(skuKey(sku))))!.value
-  const records = new Map<string, Reservation>()
-  for await (const key of await env.stock.kv.keys("order.>")) {
-    const r = await run(env.records.get(key))
-    if (r !== undefined) records.set(key.slice("order.".length), r.value)
-  }
-  const holds = Object.fromEntries(holdsOf(sku, value, records))
-  const held = Object.values(holds).reduce((a, b) => a + b, 0)
-  expect(value.available + held).toBe(STOCK)
-  return { value, holds, records }
-}
+const ledger = (env: Env, sku: string) => skuLedger(env.stock, env.records, sku, STOCK)
 
 /** The SKU's next write in this process (another order), which takes the entries due with it. */
 const nextWrite = (inventory: Inventory, sku = "a") => reserve(inventory, `other-${Math.random().toString(36).slice(2)}`, items(sku))

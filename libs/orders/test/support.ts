@@ -1,8 +1,13 @@
 import * as HttpServer from "@effect/platform/HttpServer"
-import { ConfigProvider, Layer, ManagedRuntime } from "effect"
+import { commandSubject, encodeCommand, type OrderCommand, StreamNames } from "@conveyor/domain"
+import type { JsonBucket } from "@conveyor/orchestration"
+import { jetstream, jetstreamManager } from "@nats-io/jetstream"
+import { headers, type NatsConnection } from "@nats-io/transport-node"
+import { ConfigProvider, Effect, Layer, ManagedRuntime } from "effect"
+import { expect } from "@effect/vitest"
 import { eventually } from "@conveyor/testing"
 import { perTestFile } from "@conveyor/testing/vitest"
-import { orderApp } from "../src/index.js"
+import { holdsOf, orderApp, type Reservation, skuKey, type SkuStock } from "../src/index.js"
 
 /** Builds an order app in-process against `url` with extra environment; `close` releases it. */
 export const startStack = async <A, E>(
@@ -58,3 +63,33 @@ export const terminal = (base: string, id: string, timeoutMs = 30_000) =>
   }, timeoutMs, `order ${id} to finish`)
 
 export const order = (orderId: string, customerId = "c-1", items = [{ sku: "widget", quantity: 2, unitPriceCents: 500 }]) => ({ orderId, customerId, items })
+
+/** Publishes `command` on its subject under `msgId`, as the orchestrator's outbox would. */
+export const sendCommand = (nc: NatsConnection, command: OrderCommand, msgId: string) => {
+  const h = headers()
+  h.set("Nats-Msg-Id", msgId)
+  return jetstream(nc).publish(commandSubject(command), encodeCommand(command), { headers: h })
+}
+
+/** Waits until the events stream holds at least `count` events of `type` (the subject's last token, e.g. "stock-reserved"). */
+export const eventsStored = (nc: NatsConnection, type: string, count: number, timeoutMs: number) =>
+  eventually(async () => {
+    const info = await (await jetstreamManager(nc)).streams.info(StreamNames.events, { subjects_filter: `orders.events.${type}` })
+    return (info.state.subjects?.[`orders.events.${type}`] ?? 0) >= count ? true : undefined
+  }, timeoutMs, `${count} ${type}`)
+
+/**
+ * A SKU's value and what each order holds of it (in the value, or by its reservation record once
+ * the value dropped the entry), from every record in the bucket; checks free + held = `start`.
+ */
+export const skuLedger = async (stock: JsonBucket<SkuStock>, records: JsonBucket<Reservation>, sku: string, start: number) => {
+  const value = (await Effect.runPromise(stock.get(skuKey(sku))))!.value
+  const all = new Map<string, Reservation>()
+  for await (const key of await stock.kv.keys("order.>")) {
+    const record = await Effect.runPromise(records.get(key))
+    if (record !== undefined) all.set(key.slice("order.".length), record.value)
+  }
+  const holds = Object.fromEntries(holdsOf(sku, value, all))
+  expect(value.available + Object.values(holds).reduce((a, b) => a + b, 0)).toBe(start)
+  return { value, holds, records: all }
+}

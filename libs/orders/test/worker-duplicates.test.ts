@@ -1,13 +1,13 @@
-import { Buckets, commandSubject, encodeCommand, StreamNames, type OrderCommand } from "@conveyor/domain"
+import { Buckets, StreamNames, type OrderCommand } from "@conveyor/domain"
 import { Kvm } from "@nats-io/kv"
-import { jetstream, jetstreamManager } from "@nats-io/jetstream"
-import { connect, headers, type NatsConnection } from "@nats-io/transport-node"
+import { jetstreamManager } from "@nats-io/jetstream"
+import { connect, type NatsConnection } from "@nats-io/transport-node"
 import { useNatsServer } from "@conveyor/testing/vitest"
 import { Layer, Schema } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { holdsOf, InventoryWorkerLive, ledgerKey, PaymentsWorkerLive, Reservation, reservationKey, shipmentKey, ShippingWorkerLive, skuKey, SkuStock } from "../src/index.js"
 import { eventually } from "@conveyor/testing"
-import { startStack } from "./support.js"
+import { eventsStored, sendCommand, startStack } from "./support.js"
 
 // The workers keep no idempotency records of their own: each step's compare-and-set on its store
 // is the record. A command delivered again after that write (a duplicate past the stream's
@@ -32,11 +32,7 @@ afterAll(async () => {
   await nc?.close()
 })
 
-const send = (command: OrderCommand, msgId: string) => {
-  const h = headers()
-  h.set("Nats-Msg-Id", msgId)
-  return jetstream(nc).publish(commandSubject(command), encodeCommand(command), { headers: h })
-}
+const send = (command: OrderCommand, msgId: string) => sendCommand(nc, command, msgId)
 
 /** The answers stored on the events stream for one order: message id and payload, in order. */
 const answersOf = async (orderId: string) => {
@@ -123,11 +119,7 @@ describe("two inventory workers on the same SKUs", () => {
     const skus = ["race-a", "race-b", "race-c"]
     const itemsOf = (i: number) => [{ sku: skus[i % 3]!, quantity: 1, unitPriceCents: 1 }, { sku: skus[(i + 1) % 3]!, quantity: 1, unitPriceCents: 1 }]
     const N = 40
-    const answered = async (type: string, count: number) =>
-      eventually(async () => {
-        const info = await (await jetstreamManager(nc)).streams.info(StreamNames.events, { subjects_filter: `orders.events.${type}` })
-        return (info.state.subjects?.[`orders.events.${type}`] ?? 0) >= count ? true : undefined
-      }, 30_000, `${count} ${type}`)
+    const answered = (type: string, count: number) => eventsStored(nc, type, count, 30_000)
     await Promise.all(Array.from({ length: N }, (_, i) => send({ type: "ReserveStock", version: 1, orderId: `race-${i}`, attempt: 1, items: itemsOf(i) }, `race-${i}:1:0`)))
     await answered("stock-reserved", N)
     // Release every other order, through both workers again.
