@@ -72,12 +72,14 @@ describe("apps as separate processes", () => {
     await sleep(3_000)
     const killedAt = Date.now()
     await running.get("orchestrator")!.stop("SIGKILL")
+    // From here on only the restarted orchestrator records events. Its start-up fires the timers
+    // already due before /readyz answers, so "after the restart" must not mean "after ready".
+    const diedAt = Date.now()
     note("orchestrator killed")
     await placing
     note("placed")
     await sleep(500)
     await start("orchestrator")
-    const restartedAt = Date.now()
     note("orchestrator restarted")
     await start("payments-worker")
     note("payments restarted")
@@ -99,8 +101,8 @@ describe("apps as separate processes", () => {
       expect(unfinished).toEqual([])
 
       const completed = new Set(instances.filter((x) => x.state._tag === "Completed").map((x) => x.workflowId))
-      expect(completed.size).toBeGreaterThan(0)
-      expect(instances.filter((x) => x.state._tag === "Cancelled").length).toBeGreaterThan(0)
+      expect(completed.size, "completed orders").toBeGreaterThan(0)
+      expect(instances.filter((x) => x.state._tag === "Cancelled").length, "cancelled orders").toBeGreaterThan(0)
 
       // Payments: one capture per completed order, nothing kept for a cancelled one.
       const ledger = await kvm.open(Buckets.paymentsLedger)
@@ -147,8 +149,8 @@ describe("apps as separate processes", () => {
       await eventually(async () => (await timerKeys()).length === 0, timerAckWaitMs + 15_000, "no timer left").catch(() => undefined)
       expect(await timerKeys()).toEqual([])
       const survivedRestart = instances.flatMap((x) =>
-        x.history.filter((h: any, j: number) => h.event === "StepTimedOut" && h.at >= restartedAt && (x.history[j - 1]?.at ?? Infinity) < killedAt))
-      expect(survivedRestart.length).toBeGreaterThan(0)
+        x.history.filter((h: any, j: number) => h.event === "StepTimedOut" && h.at >= diedAt && (x.history[j - 1]?.at ?? Infinity) < killedAt))
+      expect(survivedRestart.length, "step timeouts set before the kill and fired by the restarted orchestrator").toBeGreaterThan(0)
     } finally {
       await nc.close()
     }
