@@ -69,8 +69,10 @@ const needsSweep = (inventory: Inventory, key: string, stock: SkuStock): boolean
  * An order's entries leave a SKU's value with the next write of the process that settled its
  * record; one that died first, or never writes the SKU again, leaves them behind. When a value
  * grows past `SWEEP_AT` entries, its writer reads the records of its entries (at most every few
- * seconds per SKU) and drops those whose records are final with its own next writes. Holds not yet recorded are orders under
- * way, and stray holds are the releases' to undo: both stay.
+ * seconds per SKU) and drops those whose records are final with its own next writes. A hold its
+ * order's record does not confirm is stray (an attempt that died between its hold and its undo,
+ * with no redelivery to finish it): it is undone the same way, its units freed. Holds of orders
+ * without a record are under way: they stay.
  */
 const sweep = (inventory: Inventory, key: string, stock: SkuStock): Effect.Effect<void> =>
   Effect.forEach(
@@ -78,12 +80,15 @@ const sweep = (inventory: Inventory, key: string, stock: SkuStock): Effect.Effec
     ({ orderId, closed }) =>
       Effect.map(inventory.records.get(reservationKey(orderId)), (found) => {
         const record = found?.value
+        if (record === undefined) return
         if (closed) {
-          if (record?._tag === "Released") inventory.drops.add(key, (s) => dropClosed(s, orderId))
-        } else if (record?._tag === "Held") {
-          const by = holdMark(stock, orderId)
-          if (record.lines.some((l) => skuKey(l.sku) === key && l.by === by)) inventory.drops.add(key, (s) => dropConfirmed(s, orderId, by))
+          if (record._tag === "Released") inventory.drops.add(key, (s) => dropClosed(s, orderId))
+          return
         }
+        const by = holdMark(stock, orderId)
+        const confirmed = record._tag === "Held" || record._tag === "Releasing" ? record.lines.find((l) => skuKey(l.sku) === key)?.by : undefined
+        if (confirmed !== by) inventory.drops.add(key, (s) => undoHold(s, orderId, confirmed).next ?? s)
+        else if (record._tag === "Held") inventory.drops.add(key, (s) => dropConfirmed(s, orderId, by))
       }),
     { concurrency: 16, discard: true }
   ).pipe(Effect.ignore)

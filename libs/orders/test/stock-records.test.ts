@@ -217,4 +217,30 @@ describe("entries left behind", () => {
     }, 10_000, "the entries left behind to be swept")
     expect(held).toBeLessThan(10)
   })
+
+  it("stray holds whose attempts died with no redelivery to undo them: swept once the value is large, their units freed", async () => {
+    const env = await setUp()
+    const start = STOCK * 10
+    // s1's record refused it, s2's confirms another attempt's hold (already dropped from the value),
+    // s3's was released: the holds by dead attempts here hold nothing for good. s4 has no record yet
+    // (its reservation is under way): its hold stays.
+    await run(env.records.create(reservationKey("s1"), { _tag: "Rejected", reason: "not enough b" }))
+    await run(env.records.create(reservationKey("s2"), { _tag: "Held", lines: [{ sku: "a", quantity: 3, by: "won" }] }))
+    await run(env.records.create(reservationKey("s3"), { _tag: "Released" }))
+    await run(env.stock.create(skuKey("a"), {
+      available: start - 4 - 3 - 3 - 2 - 1, held: { s1: 4, s2: 3, s3: 2, s4: 1 }, closed: [], by: { s1: "dead1", s2: "dead2", s3: "dead3", s4: "alive" }, dropped: 0
+    }))
+    expect((await skuLedger(env.stock, env.records, "a", start)).holds).toEqual({ s1: 4, s2: 6, s3: 2, s4: 1 })
+    const gone = makeInventory(env.stock, env.records, start)
+    const orders = Array.from({ length: SWEEP_AT }, (_, i) => `many-${i}`)
+    await Promise.all(orders.map((o) => Effect.runPromise(reserveStock(gone, ReserveStock.make({ orderId: o, attempt: 1, items: [{ sku: "a", quantity: 1, unitPriceCents: 1 }] })))))
+    const other = makeInventory(env.stock, env.records, start)
+    const holds = await eventually(async () => {
+      await Effect.runPromise(reserveStock(other, ReserveStock.make({ orderId: `next-${Math.random().toString(36).slice(2)}`, attempt: 1, items: [{ sku: "a", quantity: 1, unitPriceCents: 1 }] })))
+      const { value, holds } = await skuLedger(env.stock, env.records, "a", start)
+      return value.held.s1 === undefined ? holds : undefined
+    }, 10_000, "the stray holds to be swept")
+    expect({ s1: holds.s1, s2: holds.s2, s3: holds.s3, s4: holds.s4 }).toEqual({ s1: undefined, s2: 3, s3: undefined, s4: 1 })
+    expect((await run(env.stock.get(skuKey("a"))))!.value.held.s4).toBe(1)
+  })
 })
