@@ -200,18 +200,19 @@ describe("reservation records", () => {
 
 
 describe("entries left behind", () => {
+  const one = [{ sku: "a", quantity: 1, unitPriceCents: 1 }]
   it("by a process that settled records and never wrote the SKU again: swept once the value is large", async () => {
     const env = await setUp()
     // 300 orders at once in one process: written in two batches, the second's confirmations still
     // waiting for a next write that never comes (the process is gone).
     const gone = makeInventory(env.stock, env.records, STOCK * 10)
     const orders = Array.from({ length: SWEEP_AT + 44 }, (_, i) => `left-${i}`)
-    await Promise.all(orders.map((o) => Effect.runPromise(reserveStock(gone, ReserveStock.make({ orderId: o, attempt: 1, items: [{ sku: "a", quantity: 1, unitPriceCents: 1 }] })))))
+    await Promise.all(orders.map((o) => reserve(gone, o, one)))
     expect(Object.keys((await run(env.stock.get(skuKey("a"))))!.value.held).length).toBeGreaterThan(SWEEP_AT)
     // Another process writing the SKU finds them, reads their records and drops them with its writes.
     const other = makeInventory(env.stock, env.records, STOCK * 10)
     const held = await eventually(async () => {
-      await Effect.runPromise(reserveStock(other, ReserveStock.make({ orderId: `next-${Math.random().toString(36).slice(2)}`, attempt: 1, items: [{ sku: "a", quantity: 1, unitPriceCents: 1 }] })))
+      await reserve(other, `next-${Math.random().toString(36).slice(2)}`, one)
       const n = Object.keys((await run(env.stock.get(skuKey("a"))))!.value.held).length
       return n < 10 ? n : undefined
     }, 10_000, "the entries left behind to be swept")
@@ -233,10 +234,10 @@ describe("entries left behind", () => {
     expect((await skuLedger(env.stock, env.records, "a", start)).holds).toEqual({ s1: 4, s2: 6, s3: 2, s4: 1 })
     const gone = makeInventory(env.stock, env.records, start)
     const orders = Array.from({ length: SWEEP_AT }, (_, i) => `many-${i}`)
-    await Promise.all(orders.map((o) => Effect.runPromise(reserveStock(gone, ReserveStock.make({ orderId: o, attempt: 1, items: [{ sku: "a", quantity: 1, unitPriceCents: 1 }] })))))
+    await Promise.all(orders.map((o) => reserve(gone, o, one)))
     const other = makeInventory(env.stock, env.records, start)
     const holds = await eventually(async () => {
-      await Effect.runPromise(reserveStock(other, ReserveStock.make({ orderId: `next-${Math.random().toString(36).slice(2)}`, attempt: 1, items: [{ sku: "a", quantity: 1, unitPriceCents: 1 }] })))
+      await reserve(other, `next-${Math.random().toString(36).slice(2)}`, one)
       const { value, holds } = await skuLedger(env.stock, env.records, "a", start)
       return value.held.s1 === undefined ? holds : undefined
     }, 10_000, "the stray holds to be swept")
