@@ -25,13 +25,25 @@ export interface Inventory {
   readonly records: JsonBucket<Reservation>
   /** Entries this process may drop from a SKU's value with its next write there (their records are final). */
   readonly drops: Drops<SkuStock>
-  /** When this process last swept each SKU's value for entries left behind. */
+  /** When this process last swept each SKU's value for entries left behind (or first saw it with entries). */
   readonly sweptAt: Map<string, number>
+  readonly sweep: SweepTiming
   readonly defaultStock: number
 }
 
-export const makeInventory = (stock: JsonBucket<SkuStock>, records: JsonBucket<Reservation>, defaultStock: number): Inventory => ({
-  stock, records, defaultStock, skus: cachedValues(stock, { capacity: 10_000 }), drops: new Drops<SkuStock>(), sweptAt: new Map()
+/** How often a writer sweeps a SKU's value (see `sweep`). */
+export interface SweepTiming {
+  /** A value with `SWEEP_AT` entries or more: at most this often (default 5 s). */
+  readonly largeEveryMs: number
+  /** A value with fewer entries: once this long after the writer first saw it with entries, then as often (default 60 s). */
+  readonly smallEveryMs: number
+}
+
+export const makeInventory = (
+  stock: JsonBucket<SkuStock>, records: JsonBucket<Reservation>, defaultStock: number, sweep: Partial<SweepTiming> = {}
+): Inventory => ({
+  stock, records, defaultStock, skus: cachedValues(stock, { capacity: 10_000 }), drops: new Drops<SkuStock>(), sweptAt: new Map(),
+  sweep: { largeEveryMs: 5_000, smallEveryMs: 60_000, ...sweep }
 })
 
 const fresh = (inventory: Inventory): SkuStock => ({ available: inventory.defaultStock, held: {}, closed: [], by: {}, dropped: 0 })
@@ -54,22 +66,33 @@ const atSku = <B>(inventory: Inventory, sku: string, decide: (stock: SkuStock) =
   }))
 }
 
-/** Entries in a SKU's value past which its writers look for some left behind (see `sweep`). */
+/** Entries in a SKU's value from which its writers look for some left behind at once and often (see `sweep`). */
 export const SWEEP_AT = 256
-const SWEEP_EVERY_MS = 5_000
+/** SKUs whose sweep times a process keeps; the oldest is forgotten (its clock starts again). */
+const SWEPT_KEYS = 10_000
 const needsSweep = (inventory: Inventory, key: string, stock: SkuStock): boolean => {
-  if (Object.keys(stock.held).length + stock.closed.length < SWEEP_AT) return false
+  const entries = Object.keys(stock.held).length + stock.closed.length
+  if (entries === 0) return false
+  const large = entries >= SWEEP_AT
   const now = Date.now()
-  if ((inventory.sweptAt.get(key) ?? 0) + SWEEP_EVERY_MS > now) return false
+  const last = inventory.sweptAt.get(key)
+  // A small value's entries are mostly orders under way: the first look waits a whole period.
+  if (last === undefined && !large) {
+    inventory.sweptAt.set(key, now)
+    if (inventory.sweptAt.size > SWEPT_KEYS) inventory.sweptAt.delete(inventory.sweptAt.keys().next().value as string)
+    return false
+  }
+  if ((last ?? 0) + (large ? inventory.sweep.largeEveryMs : inventory.sweep.smallEveryMs) > now) return false
   inventory.sweptAt.set(key, now)
   return true
 }
 
 /**
  * An order's entries leave a SKU's value with the next write of the process that settled its
- * record; one that died first, or never writes the SKU again, leaves them behind. When a value
- * grows past `SWEEP_AT` entries, its writer reads the records of its entries (at most every few
- * seconds per SKU) and drops those whose records are final with its own next writes. A hold its
+ * record; one that died first, or never writes the SKU again, leaves them behind. A writer reads
+ * the records of a value's entries (`needsSweep`: at most every few seconds per SKU once the value
+ * has `SWEEP_AT` entries, about once a minute below that) and drops those whose records are final
+ * with its own next writes. A hold its
  * order's record does not confirm is stray (an attempt that died between its hold and its undo,
  * with no redelivery to finish it): it is undone the same way, its units freed. Holds of orders
  * without a record are under way: they stay.
