@@ -11,10 +11,27 @@ export interface LocalRedis {
   readonly stop: () => Promise<void>
 }
 
-/** Starts `redis-server` (or `REDIS_SERVER_BIN`); stopped by its own pid, its directory removed. */
+const PORT_ATTEMPTS = 5
+
+/**
+ * Starts `redis-server` (or `REDIS_SERVER_BIN`); stopped by its own pid, its directory removed. A
+ * port `freePort` found free can be taken by another process before redis binds it: then it exits
+ * at once, and it is started again on another port.
+ */
 export const startRedis = async (): Promise<LocalRedis> => {
-  const dir = mkdtempSync(join(tmpdir(), "conveyor-redis-"))
-  const port = await freePort()
+  for (let attempt = 1; ; attempt++) {
+    const dir = mkdtempSync(join(tmpdir(), "conveyor-redis-"))
+    try {
+      return await launch(dir, await freePort())
+    } catch (error) {
+      rmSync(dir, { recursive: true, force: true })
+      const portTaken = error instanceof Error && error.message.includes("Address already in use")
+      if (!portTaken || attempt >= PORT_ATTEMPTS) throw error
+    }
+  }
+}
+
+const launch = async (dir: string, port: number): Promise<LocalRedis> => {
   const args = ["--bind", "127.0.0.1", "--port", String(port), "--dir", dir, "--appendonly", "yes", "--appendfsync", "everysec", "--save", ""]
   const child = spawn(process.env["REDIS_SERVER_BIN"] ?? "redis-server", args, { stdio: ["ignore", "pipe", "pipe"] })
   killOnExit(child)
