@@ -11,21 +11,26 @@ describe("local JetStream cluster", () => {
     try {
       const jsm = await jetstreamManager(nc)
       const js = jetstream(nc)
+      // Publishes until one is acknowledged: right after the stream is created (its subjects' interest
+      // not yet known on every node: "no responders" on 2.10) and while a new leader is elected.
+      const publish = async (subject: string, data: string) => {
+        for (let i = 0; ; i++) {
+          const ack = await js.publish(subject, data, { msgID: subject }).catch((e: unknown) => e as Error)
+          if (!(ack instanceof Error)) return
+          if (i > 100) throw ack
+          await new Promise((r) => setTimeout(r, 100))
+        }
+      }
       await jsm.streams.add({ name: "CLUSTERED", subjects: ["clustered.>"], num_replicas: 3 })
-      await js.publish("clustered.a", "1")
+      await publish("clustered.a", "1")
       const leader = (await jsm.streams.info("CLUSTERED")).cluster?.leader
       expect(leader).toMatch(/^n[123]$/)
       const node = cluster().node(leader!)
       const pid = node.pid
       await node.kill()
       expect(() => process.kill(pid!, 0)).toThrow()
-      // A new leader among the other two takes writes (the client retries while it is elected).
-      for (let i = 0; ; i++) {
-        const ack = await js.publish("clustered.b", "2", { msgID: "b" }).catch((e: unknown) => e as Error)
-        if (!(ack instanceof Error)) break
-        if (i > 100) throw ack
-        await new Promise((r) => setTimeout(r, 100))
-      }
+      // A new leader among the other two takes writes.
+      await publish("clustered.b", "2")
       const newLeader = (await jsm.streams.info("CLUSTERED")).cluster?.leader
       expect(newLeader).not.toBe(leader)
       await node.restart()
