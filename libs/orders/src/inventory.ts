@@ -76,15 +76,11 @@ const needsSweep = (inventory: Inventory, key: string, stock: SkuStock): boolean
   const large = entries >= SWEEP_AT
   const now = Date.now()
   const last = inventory.sweptAt.get(key)
-  // A small value's entries are mostly orders under way: the first look waits a whole period.
-  if (last === undefined && !large) {
-    inventory.sweptAt.set(key, now)
-    if (inventory.sweptAt.size > SWEPT_KEYS) inventory.sweptAt.delete(inventory.sweptAt.keys().next().value as string)
-    return false
-  }
-  if ((last ?? 0) + (large ? inventory.sweep.largeEveryMs : inventory.sweep.smallEveryMs) > now) return false
+  if (last !== undefined && last + (large ? inventory.sweep.largeEveryMs : inventory.sweep.smallEveryMs) > now) return false
+  if (last === undefined && inventory.sweptAt.size >= SWEPT_KEYS) inventory.sweptAt.delete(inventory.sweptAt.keys().next().value as string)
   inventory.sweptAt.set(key, now)
-  return true
+  // A small value's entries are mostly orders under way: its first look waits a whole period.
+  return last !== undefined || large
 }
 
 /**
@@ -92,10 +88,9 @@ const needsSweep = (inventory: Inventory, key: string, stock: SkuStock): boolean
  * record; one that died first, or never writes the SKU again, leaves them behind. A writer reads
  * the records of a value's entries (`needsSweep`: at most every few seconds per SKU once the value
  * has `SWEEP_AT` entries, about once a minute below that) and drops those whose records are final
- * with its own next writes. A hold its
- * order's record does not confirm is stray (an attempt that died between its hold and its undo,
- * with no redelivery to finish it): it is undone the same way, its units freed. Holds of orders
- * without a record are under way: they stay.
+ * with its own next writes. A hold its order's record does not confirm is stray (an attempt that
+ * died between its hold and its undo, with no redelivery to finish it): it is undone the same way,
+ * its units freed. Holds of orders without a record are under way: they stay.
  */
 const sweep = (inventory: Inventory, key: string, stock: SkuStock): Effect.Effect<void> =>
   Effect.forEach(
