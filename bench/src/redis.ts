@@ -1,4 +1,4 @@
-import { freePort, killOnExit } from "@conveyor/testing"
+import { freePort, killOnExit, retryWhilePortTaken } from "@conveyor/testing"
 import { spawn } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -11,25 +11,20 @@ export interface LocalRedis {
   readonly stop: () => Promise<void>
 }
 
-const PORT_ATTEMPTS = 5
-
 /**
- * Starts `redis-server` (or `REDIS_SERVER_BIN`); stopped by its own pid, its directory removed. A
- * port `freePort` found free can be taken by another process before redis binds it: then it exits
- * at once, and it is started again on another port.
+ * Starts `redis-server` (or `REDIS_SERVER_BIN`); stopped by its own pid, its directory removed.
+ * Started again on another port when the one `freePort` found was taken before redis bound it.
  */
-export const startRedis = async (): Promise<LocalRedis> => {
-  for (let attempt = 1; ; attempt++) {
+export const startRedis = (): Promise<LocalRedis> =>
+  retryWhilePortTaken(async () => {
     const dir = mkdtempSync(join(tmpdir(), "conveyor-redis-"))
     try {
       return await launch(dir, await freePort())
     } catch (error) {
       rmSync(dir, { recursive: true, force: true })
-      const portTaken = error instanceof Error && error.message.includes("Address already in use")
-      if (!portTaken || attempt >= PORT_ATTEMPTS) throw error
+      throw error
     }
-  }
-}
+  })
 
 const launch = async (dir: string, port: number): Promise<LocalRedis> => {
   const args = ["--bind", "127.0.0.1", "--port", String(port), "--dir", dir, "--appendonly", "yes", "--appendfsync", "everysec", "--save", ""]

@@ -28,6 +28,25 @@ export const freePort = (): Promise<number> =>
     })
   })
 
+/** Servers started on ports found free, one after another, before a port taken meanwhile is reported. */
+const PORT_ATTEMPTS = 5
+
+/**
+ * Runs `start` (which takes its ports from `freePort`) again while it fails because a port was
+ * taken: a port `freePort` found free can be taken by another process (a test file running beside
+ * this one) before the server binds it. Any other failure, or the last attempt's, is thrown.
+ */
+export const retryWhilePortTaken = async <A>(start: () => Promise<A>): Promise<A> => {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start()
+    } catch (error) {
+      const portTaken = error instanceof Error && /address already in use/i.test(error.message)
+      if (!portTaken || attempt >= PORT_ATTEMPTS) throw error
+    }
+  }
+}
+
 const canConnect = (port: number): Promise<boolean> =>
   new Promise((resolve) => {
     const socket = connect({ host: "127.0.0.1", port })
@@ -37,10 +56,6 @@ const canConnect = (port: number): Promise<boolean> =>
     })
     socket.once("error", () => resolve(false))
   })
-
-
-/** Servers started on ports found free, one after another, before a port taken meanwhile is reported. */
-const PORT_ATTEMPTS = 5
 
 export class LocalNatsProcess {
   private child: ChildProcess | undefined
@@ -61,10 +76,8 @@ export class LocalNatsProcess {
   }
 
   static async start(options: LocalServerOptions = {}): Promise<LocalNatsProcess> {
-    // A port `freePort` found free can be taken by another process (a test file running beside
-    // this one) before nats-server binds it: then the server exits at once, and a server on other
-    // free ports is started instead. Ports the caller chose are not replaced.
-    for (let attempt = 1; ; attempt++) {
+    // Ports the caller chose are not replaced: only servers on ports found free are started again.
+    const startOnce = async () => {
       const server = new LocalNatsProcess(
         options.binary ?? process.env["NATS_SERVER_BIN"] ?? "nats-server",
         options.port ?? (await freePort()),
@@ -78,10 +91,10 @@ export class LocalNatsProcess {
         return server
       } catch (error) {
         if (server.ownsStore) rmSync(server.storeDir, { recursive: true, force: true })
-        const portTaken = error instanceof Error && error.message.includes("address already in use")
-        if (!portTaken || attempt >= PORT_ATTEMPTS || options.port !== undefined || options.monitorPort !== undefined) throw error
+        throw error
       }
     }
+    return options.port === undefined && options.monitorPort === undefined ? retryWhilePortTaken(startOnce) : startOnce()
   }
 
   get url(): string {
