@@ -20,6 +20,16 @@ afterAll(async () => {
   await conn?.close()
 })
 
+/**
+ * `ensureTopology` as the apps run it at start-up (libs/orders `provisionOrderTopology` retries it):
+ * on a loaded machine a replicas-3 create can outlast the API request's timeout, and creating the
+ * same resource again is idempotent. Only a timeout is tried again.
+ */
+const ensure = (topology: Parameters<typeof ensureTopology>[0]) =>
+  conn.runtime.runPromise(ensureTopology(topology).pipe(
+    Effect.retry({ times: 3, while: (e) => e._tag === "ProvisioningFailed" && /timeout/i.test(e.cause) })
+  ))
+
 const topologyOf = (name: string) => {
   const lower = name.toLowerCase()
   return replicatedTopology(defineTopology({
@@ -33,7 +43,7 @@ describe("three-node cluster", () => {
   it("ensures a replicas-3 topology, changes nothing the second time, and reports replicas drift", async () => {
     const name = uniqueName("R3TOPO")
     const topology = topologyOf(name)
-    await conn.runtime.runPromise(ensureTopology(topology))
+    await ensure(topology)
     const stream = await conn.client.jsm.streams.info(name)
     expect(stream.config.num_replicas).toBe(3)
     expect(stream.cluster?.replicas?.length).toBe(2)
@@ -45,14 +55,14 @@ describe("three-node cluster", () => {
     await conn.client.jsm.streams.update(name, { ...stream.config, num_replicas: 1 })
     const drifted = await conn.runtime.runPromise(planTopology(conn.client, topology))
     expect(drifted.diffs[0]!.plan).toEqual({ _tag: "Update", kind: "stream", name, changes: [{ field: "replicas", declared: 3, actual: 1 }] })
-    await conn.runtime.runPromise(ensureTopology(topology))
+    await ensure(topology)
     await eventually(async () => ((await conn.client.jsm.streams.info(name)).cluster?.replicas?.length ?? 0) === 2, 30_000, "three replicas again")
   }, 60_000)
 
   it("keeps consuming, nothing lost, when the node the consumer is connected to is SIGKILLed", async () => {
     const name = uniqueName("R3FAIL")
     const topology = topologyOf(name)
-    await conn.runtime.runPromise(ensureTopology(topology))
+    await ensure(topology)
     const consumerClient = await openClient(cluster().url, "cluster-consumer")
     try {
       const seen = new Set<string>()
